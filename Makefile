@@ -1,0 +1,54 @@
+# Everything a fresh machine needs is installed by these targets (Python venv, npm packages).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_VENV := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+STAMP_SOL := contracts/build/.compiled
+
+.PHONY: all setup test test-unit test-e2e run abi bench clean
+
+all: setup
+
+setup: $(STAMP_VENV) $(STAMP_NPM) $(STAMP_SOL)
+
+$(STAMP_VENV): requirements/dapp.txt requirements/host.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/host.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(STAMP_SOL): $(STAMP_NPM) $(wildcard contracts/src/*.sol) scripts/compile-contracts.js
+	node scripts/compile-contracts.js --check
+	node scripts/compile-contracts.js
+	touch $@
+
+## Regenerate contracts/abi after changing contracts/src (commit the result).
+abi: $(STAMP_NPM)
+	node scripts/compile-contracts.js
+
+## The whole test suite (unit, integration, end-to-end on a local anvil).
+test: setup
+	$(PY) -m pytest -q
+
+test-unit: setup
+	$(PY) -m pytest -q tests/unit
+
+test-e2e: setup
+	$(PY) -m pytest -q tests/e2e
+
+## Local node + backend + console, with a demo job.
+run: setup
+	$(PY) -m devnode run --demo
+
+## Benchmarks: print their figures.
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules contracts/build .state
