@@ -1,0 +1,1 @@
+"""The ML market backend: runs inside the Cartesi machine (``python -m dapp``)."""

@@ -1,0 +1,1 @@
+"""Bytes <-> typed values: ABI inputs, portal payloads, rollup metadata, notices, vouchers, CIDs."""

@@ -1,0 +1,190 @@
+"""Events: what the domain returns. The codec turns them into notices, vouchers and reports.
+
+A notice event's class name is its ``IMLMarketNotices`` function and its fields are the ABI
+arguments in order (checked by tests). ``Payment`` becomes a voucher; ``UploadProgress`` a report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dapp.domain.commands import JobSpec
+from dapp.domain.values import Address
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Value leaving the dApp: a voucher paying ``amount`` of ``token`` to ``to``."""
+
+    token: Address
+    to: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class UploadProgress:
+    """A chunk was stored but the file is not complete yet (a JSON report)."""
+
+    cid: bytes
+    received: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deposited:
+    token: Address
+    account: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawn:
+    token: Address
+    account: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContentStored:
+    cid: bytes
+    size: int
+    uploader: Address
+
+
+@dataclass(frozen=True, slots=True)
+class JobCreated:
+    job_id: int
+    sponsor: Address
+    token: Address
+    budget: int
+    spec: JobSpec
+
+
+@dataclass(frozen=True, slots=True)
+class JobFunded:
+    job_id: int
+    from_: Address
+    amount: int
+    budget: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobCancelled:
+    job_id: int
+    refund: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettled:
+    job_id: int
+    outcome: str
+    paid: int
+    refund: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionReceived:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    model_cid: bytes
+    data_cid: bytes
+    stake: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionScored:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    model_cid: bytes
+    data_cid: bytes
+    score: int
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionReviewed:
+    job_id: int
+    submission_id: int
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RewardPaid:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    token: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class StakeReturned:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class StakeSlashed:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPublished:
+    job_id: int
+    round: int
+    model_cid: bytes
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestSetRevealed:
+    job_id: int
+    test_cid: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RoundClosed:
+    job_id: int
+    round: int
+    updates: int
+    model_cid: bytes
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequested:
+    job_id: int
+    account: Address
+    public_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AccessChanged:
+    job_id: int
+    account: Address
+    granted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateChanged:
+    job_id: int
+    account: Address
+    enabled: bool
+
+
+NOTICE_EVENTS: tuple[type, ...] = (
+    Deposited, Withdrawn, ContentStored, JobCreated, JobFunded, JobCancelled, JobSettled,
+    SubmissionReceived, SubmissionScored, SubmissionReviewed, RewardPaid, StakeReturned, StakeSlashed,
+    ModelPublished, TestSetRevealed, RoundClosed, AccessRequested, AccessChanged, DelegateChanged,
+)
+"""Events that become notices, one per ``IMLMarketNotices`` function of the same name."""
+
+Event = object
+"""Any of the dataclasses above."""

@@ -1,0 +1,36 @@
+"""Bounds that keep one input from exhausting the machine. Built once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+MIB = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every size bound of the backend, with its default. Override with ``MLMARKET_<NAME>``."""
+
+    max_file_size: int = 8 * MIB                # one stored file (dataset, model)
+    max_pending_upload_bytes: int = 16 * MIB    # declared size of all partial uploads of one account
+    max_pending_uploads: int = 8                # partial uploads per account
+    max_inflated_chunk: int = 1 * MIB           # original bytes one (deflated) chunk may expand to
+    max_total_content: int = 256 * MIB          # all stored files together
+    max_inspect_bytes: int = 1 * MIB            # raw file bytes returned by one inspect answer
+    max_title_bytes: int = 200
+    max_public_key_bytes: int = 1024
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Limits:
+        """Reads ``MLMARKET_MAX_FILE_SIZE`` etc.; raises ``ValueError`` on a non-positive value."""
+        env = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"MLMARKET_{f.name.upper()}")
+            if raw is not None:
+                value = int(raw)
+                if value <= 0:
+                    raise ValueError(f"MLMARKET_{f.name.upper()} must be positive, got {raw}")
+                values[f.name] = value
+        return cls(**values)
