@@ -149,12 +149,16 @@ CALLS: dict[str, type] = {
 
 @dataclass(frozen=True, slots=True)
 class Deposit:
-    """A portal deposit credited to ``account``, then ``then`` (if any) run as ``account``."""
+    """A portal deposit credited to ``account``, then ``then`` (if any) run as ``account``.
+
+    ``then_error`` explains why the attached ``execLayerData`` could not be decoded: the deposit is
+    still credited (the portal already moved the funds), and the error is reported."""
 
     token: Address
     account: Address
     amount: int
-    then: Command | None
+    then: Command | None = None
+    then_error: str = ""
 
 
 @dataclass(frozen=True, slots=True)

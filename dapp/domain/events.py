@@ -31,6 +31,14 @@ class UploadProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandFailed:
+    """A deposit's attached command failed: the deposit stands, the command's effects were dropped."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class Deposited:
     token: Address
     account: Address

@@ -1,0 +1,64 @@
+"""Dispatch: one handler per command type, ``handler(tx, command, ctx, env) -> events``."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from dapp.domain import commands as c
+from dapp.domain import content, ledger
+from dapp.domain.env import Env
+from dapp.domain.events import CommandFailed
+from dapp.domain.store import Tx
+from dapp.errors import DappError, DomainError
+
+APP_ADDRESS = ("config", "app_address")
+
+Handler = Callable[[Tx, Any, c.Context, Env], list[Any]]
+
+
+def _deposit(tx: Tx, cmd: c.Deposit, ctx: c.Context, env: Env) -> list[Any]:
+    """Credits the deposit, then runs the attached command as the depositor in a nested
+    transaction. The deposit stands even if the command fails: the portal already moved the funds,
+    so rejecting the input would strand them. The failure is reported instead."""
+    events = ledger.credit_deposit(tx, cmd.token, cmd.account, cmd.amount)
+    if cmd.then_error:
+        return events + [CommandFailed("invalid_input", cmd.then_error)]
+    if cmd.then is None:
+        return events
+    try:
+        with tx.transaction() as inner:
+            events += handle(inner, cmd.then, replace(ctx, sender=cmd.account), env)
+    except DappError as exc:
+        events.append(CommandFailed(exc.code, exc.message))
+    except Exception:  # a bug: still keep the deposit, and say it was ours, with the traceback
+        events.append(CommandFailed("internal_error", traceback.format_exc(limit=8)))
+    return events
+
+
+def _relay_app_address(tx: Tx, cmd: c.RelayAppAddress, ctx: c.Context, env: Env) -> list[Any]:
+    tx.put(*APP_ADDRESS, cmd.app)
+    return []
+
+
+def _withdraw(tx: Tx, cmd: c.Withdraw, ctx: c.Context, env: Env) -> list[Any]:
+    return ledger.withdraw(tx, cmd.token, ctx.sender, cmd.amount)
+
+
+HANDLERS: dict[type, Handler] = {
+    c.Deposit: _deposit,
+    c.RelayAppAddress: _relay_app_address,
+    c.Withdraw: _withdraw,
+    c.UploadChunk: content.upload_chunk,
+    c.AbortUpload: content.abort_upload,
+}
+
+
+def handle(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
+    """Runs the handler of ``cmd``'s type; raises ``DomainError`` for commands not supported."""
+    handler = HANDLERS.get(type(cmd))
+    if handler is None:
+        raise DomainError(f"{type(cmd).__name__} is not supported yet", code="not_supported")
+    return handler(tx, cmd, ctx, env)
