@@ -1,0 +1,99 @@
+"""Signing and sending transactions from a local account, with reverts named by their custom error.
+
+Public API:
+
+- ``send(w3, account, call, *, value=0, gas=None) -> TxReceipt``: ``call`` is a web3 contract
+  function call (``contract.functions.f(args)``) or a transaction dict (``to``, ``data``); builds,
+  signs with ``account``, sends, waits for the receipt and raises ``TransactionFailed`` if the
+  transaction would revert (caught at gas estimation) or did revert.
+- ``TransactionFailed``: ``.error`` is the decoded custom error, e.g.
+  ``"OutputNotReexecutable(bytes)"`` (``None`` if unknown), ``.data`` the raw revert data,
+  ``.receipt`` the receipt if the transaction was mined.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eth_abi
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxParams, TxReceipt
+
+from devnode.contracts import error_selectors
+
+GAS_MARGIN = 1.25
+RECEIPT_TIMEOUT = 60.0
+
+
+class TransactionFailed(RuntimeError):
+    """A transaction reverted (at estimation or on chain)."""
+
+    def __init__(self, message: str, *, error: str | None = None, data: bytes = b"",
+                 receipt: TxReceipt | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+        self.data = data
+        self.receipt = receipt
+
+
+def describe_revert(data: bytes) -> tuple[str | None, str]:
+    """(error signature or None, human text) for revert ``data`` from a Cartesi contract."""
+    signature = error_selectors().get(data[:4])
+    if signature is None:
+        return None, f"revert 0x{data.hex()}" if data else "revert without data"
+    types = signature[signature.index("(") + 1:-1]
+    try:
+        args = eth_abi.decode([t for t in types.split(",") if t], data[4:]) if types else ()
+        shown = ", ".join("0x" + a.hex() if isinstance(a, bytes) else str(a) for a in args)
+    except Exception:  # noqa: BLE001 -- malformed arguments: still name the error
+        shown = "…"
+    return signature, f"{signature[:signature.index('(')]}({shown})"
+
+
+def _revert_data(exc: Exception) -> bytes:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return data if isinstance(data, bytes) else b""
+
+
+def send(w3: Web3, account: LocalAccount, call: ContractFunction | dict[str, Any], *,
+         value: int = 0, gas: int | None = None) -> TxReceipt:
+    """Builds, signs and sends ``call`` from ``account``; returns the receipt of a successful transaction."""
+    base: dict[str, Any] = {
+        "from": account.address,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": w3.eth.chain_id,
+        "value": value,
+    }
+    try:
+        if isinstance(call, dict):
+            tx = {**base, **call}
+            if gas is None:
+                gas = w3.eth.estimate_gas(TxParams(**tx))  # type: ignore[typeddict-item]
+            tx["gas"] = int(gas * GAS_MARGIN) if "gas" not in call else call["gas"]
+            fee = w3.eth.gas_price
+            tx.setdefault("maxPriorityFeePerGas", min(fee, w3.to_wei(1, "gwei")))
+            tx.setdefault("maxFeePerGas", 2 * fee + tx["maxPriorityFeePerGas"])
+        else:
+            if gas is not None:
+                base["gas"] = gas
+            tx = dict(call.build_transaction(TxParams(**base)))  # type: ignore[typeddict-item]
+            if gas is None:
+                tx["gas"] = int(tx["gas"] * GAS_MARGIN)
+    except (ContractCustomError, ContractLogicError) as exc:
+        data = _revert_data(exc)
+        error, text = describe_revert(data)
+        raise TransactionFailed(f"transaction would revert: {text}", error=error, data=data) from exc
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT, poll_latency=0.05)
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"transaction 0x{bytes(tx_hash).hex()} reverted", receipt=receipt)
+    return receipt
