@@ -1,0 +1,292 @@
+"""Content store: files uploaded in chunks, checked against their CID, stored once per CID.
+
+Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(cid)``):
+
+- An upload belongs to one (uploader, CID) pair; two accounts uploading the same CID do not share
+  progress. ``data`` holds the original bytes ``[offset, offset + n)`` of a file of ``size`` bytes,
+  raw or as one zlib stream (RFC 1950) when ``deflated``. The CID (``dapp.codec.cid``) is always
+  over the original bytes.
+- Chunks append in order. ``offset`` may not exceed the bytes already received (a gap is rejected
+  naming the expected offset). Bytes before the received mark must equal those already stored, byte
+  for byte: an identical resend is accepted and changes nothing, a different one is rejected naming
+  the first differing offset. Only the bytes past the mark are added. So an interrupted upload
+  resumes from ``upload_status(...)["received"]``, and resending an input is harmless.
+- The first chunk fixes ``size``; later chunks declaring another size are rejected. ``size`` may
+  not exceed ``max_file_size``. A chunk may not reach past ``size`` and must bring at least one byte,
+  except for the empty file: ``size`` 0, offset 0 and empty data store it at once (its CID is the raw
+  CID of no bytes, as ``ipfs add`` gives).
+- A deflated chunk is inflated to at most ``min(size - offset, max_inflated_chunk)`` bytes; a stream
+  that would give more (a bomb) is rejected (``chunk_too_large``), a corrupt, truncated or trailing-
+  garbage stream is invalid input (``bad_deflate``).
+- Per account at most ``max_pending_uploads`` partial uploads whose declared sizes total at most
+  ``max_pending_upload_bytes``; all stored files together at most ``max_total_content`` bytes.
+- While incomplete, each chunk answers ``UploadProgress(cid, received, size)`` (a report). The chunk
+  that completes the file triggers the CID check over the whole file: a match stores the file under
+  its CID, drops the partial upload and emits the ``ContentStored(cid, size, uploader)`` notice; a
+  mismatch rejects that input ("CID mismatch: announced X, content hashes to Y"), which leaves the
+  upload one chunk short of complete: the uploader must ``abortUpload`` and send the file again.
+- A CID is stored once. A chunk for a CID already stored is accepted as a no-op and answers
+  ``UploadProgress(cid, size, size)`` (received == size: already stored); it also drops the sender's
+  partial upload of that CID, if any (e.g. another account finished first).
+- ``abortUpload`` drops the sender's partial upload of the CID (rejected if there is none) and frees
+  its share of the per-account limits. It emits nothing.
+
+Storage: each chunk's new bytes are one immutable row (table ``upload_chunks``, key (uploader, cid,
+index)) beside a small ``Upload`` record, so no chunk copies the file; a finished file is one
+``bytes`` value in ``contents``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dapp.codec.cid import check_cid, cid_of, cid_to_text
+from dapp.domain.commands import AbortUpload, Context, UploadChunk
+from dapp.domain.env import Env
+from dapp.domain.events import ContentStored, UploadProgress
+from dapp.domain.limits import Limits
+from dapp.domain.store import Reader, Tx
+from dapp.domain.values import Address
+from dapp.errors import DomainError, InvalidInput
+
+UPLOADS = "uploads"              # (uploader, cid) -> Upload
+CHUNKS = "upload_chunks"         # (uploader, cid, index) -> Chunk
+PENDING = "upload_pending"       # (uploader, "count" | "bytes") -> int
+CONTENTS = "contents"            # cid -> Content
+TOTALS = "content_totals"        # "stored_bytes" -> int
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A partial upload: declared ``size``, bytes ``received`` so far, in ``chunks`` rows."""
+
+    size: int
+    received: int
+    chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Original bytes ``[offset, offset + len(data))`` of a partial upload."""
+
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """A stored file and who completed its upload, in which input."""
+
+    data: bytes
+    uploader: Address
+    input_index: int
+    timestamp: int
+
+
+def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
+    """Stores one chunk (rules in the module docstring); completes the file when it is whole."""
+    cid = check_cid(cmd.cid)
+    stored = tx.get(CONTENTS, cid)
+    if stored is not None:
+        if tx.get(UPLOADS, (ctx.sender, cid)) is not None:
+            _drop(tx, ctx.sender, cid)
+        return [UploadProgress(cid, len(stored.data), len(stored.data))]
+    key = (ctx.sender, cid)
+    upload = tx.get(UPLOADS, key) or _start(tx, ctx.sender, cid, cmd.size, env.limits)
+    if cmd.size != upload.size:
+        raise DomainError(f"upload of {cid_to_text(cid)} was started with size {upload.size}, "
+                          f"this chunk declares {cmd.size}", code="upload_size_changed")
+    if cmd.offset > upload.received:
+        raise DomainError(f"chunk offset {cmd.offset} leaves a gap: {upload.received} bytes received, "
+                          f"expected offset <= {upload.received}", code="upload_gap")
+    data = _original_bytes(cmd, upload.size, env.limits)
+    if not data and upload.size > 0:
+        raise DomainError(f"empty chunk at offset {cmd.offset}", code="empty_chunk")
+    overlap_end = min(upload.received, cmd.offset + len(data))
+    if cmd.offset < overlap_end:
+        _check_resent(tx, key, upload, cmd.offset, data[:overlap_end - cmd.offset])
+    fresh = data[overlap_end - cmd.offset:]
+    if fresh:
+        tx.put(CHUNKS, key + (upload.chunks,), Chunk(upload.received, fresh))
+        upload = replace(upload, received=upload.received + len(fresh), chunks=upload.chunks + 1)
+        tx.put(UPLOADS, key, upload)
+    if upload.received < upload.size:
+        return [UploadProgress(cid, upload.received, upload.size)]
+    return _complete(tx, ctx, cid, upload, env.limits)
+
+
+def abort_upload(tx: Tx, cmd: AbortUpload, ctx: Context, env: Env) -> list[Any]:
+    """Drops the sender's partial upload of ``cmd.cid``; ``DomainError`` if there is none."""
+    cid = check_cid(cmd.cid)
+    if tx.get(UPLOADS, (ctx.sender, cid)) is None:
+        raise DomainError(f"{ctx.sender.hex} has no partial upload of {cid_to_text(cid)}", code="no_upload")
+    _drop(tx, ctx.sender, cid)
+    return []
+
+
+def _start(tx: Tx, uploader: Address, cid: bytes, size: int, limits: Limits) -> Upload:
+    """Checks the limits for a new upload of ``size`` bytes and records it."""
+    if size > limits.max_file_size:
+        raise DomainError(f"file of {size} bytes exceeds max_file_size = {limits.max_file_size} bytes",
+                          code="file_too_large")
+    count = tx.get(PENDING, (uploader, "count"), 0)
+    if count >= limits.max_pending_uploads:
+        raise DomainError(f"{uploader.hex} already has {count} partial uploads, the limit "
+                          f"(max_pending_uploads); finish or abort one", code="too_many_uploads")
+    pending = tx.get(PENDING, (uploader, "bytes"), 0)
+    if pending + size > limits.max_pending_upload_bytes:
+        raise DomainError(f"partial uploads of {uploader.hex} would declare {pending + size} bytes, over "
+                          f"max_pending_upload_bytes = {limits.max_pending_upload_bytes}",
+                          code="pending_bytes_exceeded")
+    _check_room(tx, size, limits)
+    tx.add(PENDING, (uploader, "count"), 1)
+    tx.add(PENDING, (uploader, "bytes"), size)
+    upload = Upload(size=size, received=0, chunks=0)
+    tx.put(UPLOADS, (uploader, cid), upload)
+    return upload
+
+
+def _check_room(tx: Tx, size: int, limits: Limits) -> None:
+    stored = tx.get(TOTALS, "stored_bytes", 0)
+    if stored + size > limits.max_total_content:
+        raise DomainError(f"storing {size} more bytes would exceed max_total_content = "
+                          f"{limits.max_total_content} bytes ({stored} stored)", code="storage_full")
+
+
+def _original_bytes(cmd: UploadChunk, size: int, limits: Limits) -> bytes:
+    """The chunk's original bytes: ``data`` itself, or its zlib stream inflated under a bound."""
+    room = size - cmd.offset
+    if not cmd.deflated:
+        if len(cmd.data) > room:
+            raise DomainError(f"chunk of {len(cmd.data)} bytes at offset {cmd.offset} ends past the "
+                              f"file size {size}", code="chunk_past_end")
+        return cmd.data
+    bound = min(room, limits.max_inflated_chunk)
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(cmd.data, bound + 1)
+    except zlib.error as exc:
+        raise InvalidInput(f"deflated chunk at offset {cmd.offset} is corrupt: {exc}",
+                           code="bad_deflate") from exc
+    if len(data) > bound:
+        why = (f"the {room} bytes left in the file of {size}" if bound == room
+               else f"max_inflated_chunk = {limits.max_inflated_chunk}")
+        raise DomainError(f"deflated chunk at offset {cmd.offset} inflates to more than {bound} bytes "
+                          f"({why})", code="chunk_too_large")
+    if not inflater.eof:
+        raise InvalidInput(f"deflated chunk at offset {cmd.offset} is truncated (the zlib stream does "
+                           f"not end)", code="bad_deflate")
+    if inflater.unused_data:
+        raise InvalidInput(f"deflated chunk at offset {cmd.offset} has {len(inflater.unused_data)} "
+                           f"bytes after its zlib stream", code="bad_deflate")
+    return data
+
+
+def _stored_range(reader: Reader, key: tuple[Address, bytes], chunks: int, start: int, end: int) -> bytes:
+    """Received bytes ``[start, end)`` of a partial upload, read from its chunk rows."""
+    lo, hi = 0, chunks - 1
+    while lo < hi:  # the last chunk starting at or before ``start``
+        mid = (lo + hi + 1) // 2
+        if reader.get(CHUNKS, key + (mid,)).offset <= start:
+            lo = mid
+        else:
+            hi = mid - 1
+    parts, pos, index = [], start, lo
+    while pos < end:
+        chunk = reader.get(CHUNKS, key + (index,))
+        part = chunk.data[pos - chunk.offset:end - chunk.offset]
+        parts.append(part)
+        pos += len(part)
+        index += 1
+    return b"".join(parts)
+
+
+def _check_resent(tx: Tx, key: tuple[Address, bytes], upload: Upload, offset: int, resent: bytes) -> None:
+    """Rejects a chunk whose bytes before the received mark differ from those stored."""
+    stored = _stored_range(tx, key, upload.chunks, offset, offset + len(resent))
+    if stored != resent:
+        first = next(i for i, (a, b) in enumerate(zip(stored, resent)) if a != b)
+        raise DomainError(f"chunk at offset {offset} differs from the bytes already received at offset "
+                          f"{offset + first}; resend identical bytes, or abort the upload",
+                          code="chunk_mismatch")
+
+
+def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, limits: Limits) -> list[Any]:
+    """Checks the whole file against its CID, stores it and drops the partial upload."""
+    data = _stored_range(tx, (ctx.sender, cid), upload.chunks, 0, upload.size)
+    actual = cid_of(data)
+    if actual != cid:
+        raise DomainError(f"CID mismatch: announced {cid_to_text(cid)}, content hashes to "
+                          f"{cid_to_text(actual)}; abort the upload and send it again", code="cid_mismatch")
+    _check_room(tx, upload.size, limits)
+    _drop(tx, ctx.sender, cid)
+    tx.put(CONTENTS, cid, Content(data, ctx.sender, ctx.input_index, ctx.timestamp))
+    tx.add(TOTALS, "stored_bytes", upload.size)
+    return [ContentStored(cid, upload.size, ctx.sender)]
+
+
+def _drop(tx: Tx, uploader: Address, cid: bytes) -> None:
+    """Deletes a partial upload, its chunk rows, and its share of the account's pending totals."""
+    upload = tx.get(UPLOADS, (uploader, cid))
+    for index in range(upload.chunks):
+        tx.delete(CHUNKS, (uploader, cid, index))
+    tx.delete(UPLOADS, (uploader, cid))
+    for name, amount in (("count", 1), ("bytes", upload.size)):
+        if tx.add(PENDING, (uploader, name), -amount) == 0:
+            tx.delete(PENDING, (uploader, name))
+
+
+# Read-only queries (inspect, ML engine): JSON-ready dicts with CIDs as text and addresses as hex.
+
+def get_content(reader: Reader, cid: bytes) -> bytes | None:
+    """The stored file with this binary CID, or ``None``."""
+    stored = reader.get(CONTENTS, cid)
+    return None if stored is None else stored.data
+
+
+def _info(cid: bytes, stored: Content) -> dict[str, Any]:
+    return {"cid": cid_to_text(cid), "size": len(stored.data), "uploader": stored.uploader.hex,
+            "input_index": stored.input_index, "timestamp": stored.timestamp}
+
+
+def content_info(reader: Reader, cid: bytes) -> dict[str, Any] | None:
+    """``{cid, size, uploader, input_index, timestamp}`` of a stored file, or ``None``."""
+    stored = reader.get(CONTENTS, cid)
+    return None if stored is None else _info(cid, stored)
+
+
+def list_contents(reader: Reader) -> list[dict[str, Any]]:
+    """``content_info`` of every stored file, in the order they were stored."""
+    return [_info(cid, stored) for cid, stored in reader.items(CONTENTS)]
+
+
+def read_content(reader: Reader, cid: bytes, offset: int, length: int, max_length: int | None = None) -> bytes:
+    """Bytes ``[offset, offset + length)`` of a stored file, at most ``max_length`` of them (default
+    ``Limits().max_inspect_bytes``) and fewer at its end. ``DomainError`` if the file is not stored or
+    ``offset`` is past its end."""
+    max_length = Limits().max_inspect_bytes if max_length is None else max_length
+    data = get_content(reader, cid)
+    if data is None:
+        raise DomainError(f"no content {cid_to_text(cid)}", code="not_found")
+    if not 0 <= offset <= len(data) or length < 0:
+        raise DomainError(f"cannot read {length} bytes at offset {offset} of a file of {len(data)} bytes",
+                          code="out_of_range")
+    return data[offset:offset + min(length, max_length)]
+
+
+def _status(uploader: Address, cid: bytes, upload: Upload) -> dict[str, Any]:
+    return {"cid": cid_to_text(cid), "uploader": uploader.hex, "received": upload.received,
+            "size": upload.size}
+
+
+def upload_status(reader: Reader, uploader: Address, cid: bytes) -> dict[str, Any] | None:
+    """``{cid, uploader, received, size}`` of a partial upload, or ``None`` if there is none."""
+    upload = reader.get(UPLOADS, (uploader, cid))
+    return None if upload is None else _status(uploader, cid, upload)
+
+
+def list_uploads(reader: Reader, uploader: Address) -> list[dict[str, Any]]:
+    """``upload_status`` of each partial upload of ``uploader``, oldest first."""
+    return [_status(who, cid, upload) for (who, cid), upload in reader.items(UPLOADS) if who == uploader]
