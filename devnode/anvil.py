@@ -138,8 +138,7 @@ def start_anvil(
     state = Path(state_path) if state_path is not None else None
     if state is not None:
         state.parent.mkdir(parents=True, exist_ok=True)
-        args += ["--state", str(state), "--state-interval", str(state_interval),
-                 "--preserve-historical-states"]
+        args += ["--state", str(state), "--state-interval", str(state_interval)]
     with open(log, "ab") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     anvil = Anvil(url="", port=0, process=process, state_path=state, log_path=log, _owned_log_dir=owned)

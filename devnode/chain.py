@@ -23,7 +23,8 @@ Epochs and claims (the Authority's rules: epochs are aligned on block 0; a claim
 last block ``k*L + L-1``, which must be in the past; one claim per epoch)
 - ``epoch_of(block_number, epoch_length) -> int``; ``epoch_last_block(epoch, epoch_length) -> int``;
   ``last_closed_epoch(current_block, epoch_length) -> int | None`` (the newest epoch whose last block
-  is at most ``current_block``, i.e. claimable in the next block).
+  is strictly below ``current_block``, the latest block: claimable now; an epoch ending at the
+  latest block needs one more block, e.g. ``mine(w3)``).
 - ``submit_claim(w3, deployment, owner, last_block, root) -> TxReceipt`` (``TransactionFailed`` with
   ``.error`` NotEpochFinalBlock / NotPastBlock / NotFirstClaim / OwnableUnauthorizedAccount).
 - ``is_root_valid(w3, deployment, root) -> bool``; ``accepted_claims(w3, deployment) -> list[Claim]``
@@ -228,8 +229,13 @@ def epoch_last_block(epoch: int, epoch_length: int) -> int:
 
 
 def last_closed_epoch(current_block: int, epoch_length: int) -> int | None:
-    """The newest epoch whose last block is ≤ ``current_block`` (claimable from the next block)."""
-    epoch = (current_block + 1) // epoch_length - 1
+    """The newest epoch whose last block is below ``current_block`` (the latest block): claimable now.
+
+    The Authority wants ``lastProcessedBlockNumber < block.number``; anvil estimates gas at the latest
+    block, so a claim for an epoch ending at the latest block is refused (NotPastBlock) until one
+    more block is mined.
+    """
+    epoch = current_block // epoch_length - 1
     return epoch if epoch >= 0 else None
 
 

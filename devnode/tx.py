@@ -5,7 +5,8 @@ Public API:
 - ``send(w3, account, call, *, value=0, gas=None) -> TxReceipt``: ``call`` is a web3 contract
   function call (``contract.functions.f(args)``) or a transaction dict (``to``, ``data``); builds,
   signs with ``account``, sends, waits for the receipt and raises ``TransactionFailed`` if the
-  transaction would revert (caught at gas estimation) or did revert.
+  transaction would revert (caught at gas estimation) or did revert. Gas: the estimate plus 25 %.
+  The nonce is read as "pending" per call: send from one account sequentially, not concurrently.
 - ``TransactionFailed``: ``.error`` is the decoded custom error, e.g.
   ``"OutputNotReexecutable(bytes)"`` (``None`` if unknown), ``.data`` the raw revert data,
   ``.receipt`` the receipt if the transaction was mined.
@@ -75,12 +76,10 @@ def send(w3: Web3, account: LocalAccount, call: ContractFunction | dict[str, Any
     try:
         if isinstance(call, dict):
             tx = {**base, **call}
-            if gas is None:
-                gas = w3.eth.estimate_gas(TxParams(**tx))  # type: ignore[typeddict-item]
-            tx["gas"] = int(gas * GAS_MARGIN) if "gas" not in call else call["gas"]
-            fee = w3.eth.gas_price
-            tx.setdefault("maxPriorityFeePerGas", min(fee, w3.to_wei(1, "gwei")))
-            tx.setdefault("maxFeePerGas", 2 * fee + tx["maxPriorityFeePerGas"])
+            tx["gas"] = gas if gas is not None else int(w3.eth.estimate_gas(TxParams(**tx)) * GAS_MARGIN)
+            price = w3.eth.gas_price
+            tx["maxPriorityFeePerGas"] = min(price, w3.to_wei(1, "gwei"))
+            tx["maxFeePerGas"] = 2 * price + tx["maxPriorityFeePerGas"]
         else:
             if gas is not None:
                 base["gas"] = gas
