@@ -1,0 +1,91 @@
+"""Stored records of the market: jobs and submissions (immutable; replaced on change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dapp.domain.commands import JobSpec
+from dapp.domain.store import Reader
+from dapp.domain.values import Address
+from dapp.errors import DomainError
+
+JOBS = "jobs"
+SUBMISSIONS = "submissions"  # (job_id, submission_id) -> Submission
+BY_CONTRIBUTOR = "job_contributor_count"  # (job_id, contributor) -> submissions made
+
+OPEN = "open"
+REVEALING = "revealing"
+ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job and where it stands. ``budget`` lives in the ledger pot ``("job", id)``."""
+
+    id: int
+    sponsor: Address
+    token: Address
+    spec: JobSpec
+    created_at: int
+    status: str = OPEN
+    outcome: str = ""
+    submissions: int = 0
+    accepted: int = 0
+    paid: int = 0
+    best_submission: int = 0
+    best_score: int | None = None
+    model_cid: bytes = b""
+    round: int = 0
+    test_cid: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A contributor's answer to a job. ``status``: stored | scored | accepted | rejected | invalid."""
+
+    job_id: int
+    id: int
+    contributor: Address
+    model_cid: bytes
+    data_cid: bytes
+    created_at: int
+    stake: int = 0
+    status: str = "stored"
+    score: int | None = None
+    trained_cid: bytes = b""
+    samples: int = 0
+    reward: int = 0
+    reviewed: bool = False
+    error: str = ""
+    round: int = 0
+
+
+def job_pot(job_id: int) -> tuple[str, int]:
+    """The ledger pot holding a job's budget."""
+    return ("job", job_id)
+
+
+def stake_pot(job_id: int, submission_id: int) -> tuple[str, int, int]:
+    """The ledger pot holding one submission's stake."""
+    return ("stake", job_id, submission_id)
+
+
+def get_job(reader: Reader, job_id: int) -> Job:
+    """The job, or ``DomainError`` (code ``not_found``)."""
+    job = reader.get(JOBS, job_id)
+    if job is None:
+        raise DomainError(f"no job {job_id}", code="not_found")
+    return job
+
+
+def get_submission(reader: Reader, job_id: int, submission_id: int) -> Submission:
+    """The submission, or ``DomainError`` (code ``not_found``)."""
+    sub = reader.get(SUBMISSIONS, (job_id, submission_id))
+    if sub is None:
+        raise DomainError(f"job {job_id} has no submission {submission_id}", code="not_found")
+    return sub
+
+
+def submissions_of(reader: Reader, job: Job) -> list[Submission]:
+    """Every submission of ``job``, in order."""
+    return [reader.get(SUBMISSIONS, (job.id, i)) for i in range(1, job.submissions + 1)]

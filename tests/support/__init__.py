@@ -1,0 +1,1 @@
+"""Builders shared by the tests: rollup metadata, portal payloads, a driven in-memory dApp."""
