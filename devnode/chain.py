@@ -132,26 +132,31 @@ class InputWatcher:
         self.max_block_range = max_block_range
 
     def poll(self, from_block: int | None = None) -> list[ChainInput]:
-        """New inputs (index ≥ ``next_index``) from ``from_block`` (default ``next_block``) to the latest block."""
+        """New inputs (index ≥ ``next_index``) from ``from_block`` (default ``next_block``) to the latest block.
+
+        All or nothing: if decoding fails or indices have a gap, nothing advances and the error propagates.
+        """
         start = self.next_block if from_block is None else from_block
         latest = self._w3.eth.block_number
         found: list[ChainInput] = []
+        expected = self.next_index
         event = self._input_box.events.InputAdded()
-        while start <= latest:
-            end = min(latest, start + self.max_block_range - 1)
-            logs = event.get_logs(argument_filters={"appContract": self._app}, from_block=start, to_block=end)
+        for first in range(start, latest + 1, self.max_block_range):
+            last = min(latest, first + self.max_block_range - 1)
+            logs = event.get_logs(argument_filters={"appContract": self._app}, from_block=first, to_block=last)
             for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
-                chain_input = decode_evm_advance(bytes(log["args"]["input"]), "0x" + bytes(log["transactionHash"]).hex())
+                tx_hash = "0x" + bytes(log["transactionHash"]).hex()
+                chain_input = decode_evm_advance(bytes(log["args"]["input"]), tx_hash)
                 if chain_input.index != log["args"]["index"] or chain_input.app_contract != self._app:
                     raise InputDecodeError(f"InputAdded #{log['args']['index']} carries a foreign envelope")
-                if chain_input.index < self.next_index:
+                if chain_input.index < expected:
                     continue  # already delivered (a re-scan from an earlier block)
-                if chain_input.index != self.next_index:
-                    raise InputGapError(f"expected input {self.next_index}, chain shows {chain_input.index}")
+                if chain_input.index != expected:
+                    raise InputGapError(f"expected input {expected}, chain shows {chain_input.index}")
                 found.append(chain_input)
-                self.next_index += 1
-            start = end + 1
-            self.next_block = max(self.next_block, start)
+                expected += 1
+        self.next_index = expected
+        self.next_block = max(self.next_block, latest + 1)
         return found
 
 

@@ -262,6 +262,15 @@ def test_an_ether_voucher_pays_its_value(node: Node) -> None:
     assert w3.eth.get_balance(d.application) == 75 * 10**16
 
 
+def test_the_application_accepts_proofs_of_every_part_of_a_large_tree(node: Node) -> None:
+    w3, d = node.w3, node.deployment
+    outputs = [notice(i.to_bytes(2, "big")) for i in range(300)]
+    tree = claim_outputs(node, outputs)
+    for index in (0, 1, 127, 128, 255, 256, 299):
+        assert chain.is_output_valid(w3, d, outputs[index], index, tree.siblings(index))
+    assert not chain.is_output_valid(w3, d, notice(b"never emitted"), 300, tree.siblings(300))
+
+
 def test_claims_follow_the_authority_epoch_rules(node: Node) -> None:
     w3, d, owner = node.w3, node.deployment, node.accounts[0]
     root = keccak(b"some outputs root")
