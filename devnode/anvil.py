@@ -11,7 +11,8 @@ Public API (stable; the node orchestrator and the CLI code against it):
   timeout=30.0) -> Anvil``: starts anvil and returns once it answers ``eth_chainId``. ``port=0`` lets
   anvil pick a free port (read back from its "Listening on" line). ``state_path`` is anvil's
   ``--state``: loaded on start if the file exists, dumped on exit (``stop()`` interrupts anvil and
-  waits, so the dump happens) and also every ``state_interval`` seconds as a crash guard.
+  waits, so the dump happens) and also every ``state_interval`` seconds as a crash guard. After a
+  restart blocks, receipts and logs (``eth_getLogs``) are back; calls at historical blocks are not.
 - ``Anvil``: ``.url``, ``.port``, ``.process``, ``.state_path``, ``.log_path``, ``.web3()``,
   ``.stop(timeout=15.0)``; a context manager that stops on exit.
 """
