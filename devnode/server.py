@@ -1,0 +1,277 @@
+"""The rollup HTTP API that the backend talks to (CARTESI-FACTS §1), served on 127.0.0.1.
+
+One ``RollupServer`` serves one backend process: the node hands it one request at a time with
+``run(request)``, which blocks until the backend calls ``/finish`` (or ``/exception``) and returns what
+the backend emitted. A restarted backend gets a fresh server, so a request can never be taken by a
+connection of a dead process.
+
+Endpoints, as the machine's ``rollup-http-server`` answers them:
+
+- ``POST /finish {"status":"accept"|"reject"}``: finishes the current request, then answers 200 with the
+  next one (``advance_state`` with v2 metadata, or ``inspect_state``), or 202 when none arrives within
+  ``long_poll`` seconds (the backend then asks again).
+- ``POST /notice {"payload"}`` and ``POST /voucher {"destination","value","payload"}`` and
+  ``POST /delegate-call-voucher {"destination","payload"}``: 201 ``{"index": N}``, ``N`` numbered over
+  every output of the application since genesis. Only while an advance is being processed.
+- ``POST /report {"payload"}``: 202. ``POST /exception {"payload"}``: 202; the request ends as an
+  exception (outputs dropped, reports kept) and the node must restart the backend.
+- Anything malformed: 400 with a text body. Bodies over 5 MiB: 413.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from devnode import outputs as out
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 5 * 1024 * 1024  # the real server's JSON body limit
+MAX_DATA = 1 << 21  # the machine's 2 MiB I/O buffers: an output, a report or an inspect payload
+MAX_ITEMS = 4096  # outputs + reports of one request: a runaway backend must not exhaust the node
+MAX_JOB_BYTES = 64 * 1024 * 1024  # their total size
+ACCEPTED, REJECTED, EXCEPTION = "ACCEPTED", "REJECTED", "EXCEPTION"
+
+
+class BackendDied(RuntimeError):
+    """The backend process ended (or stopped answering) before it finished the request."""
+
+
+@dataclass(frozen=True)
+class Advance:
+    """An input to process: v2 ``metadata`` (JSON-ready), ``payload`` and the global index of its
+    first output (the number of outputs the application emitted before it)."""
+
+    metadata: dict[str, Any]
+    payload: bytes
+    first_output_index: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The body ``/finish`` answers with."""
+        return {"request_type": "advance_state",
+                "data": {"metadata": self.metadata, "payload": "0x" + self.payload.hex()}}
+
+
+@dataclass(frozen=True)
+class Inspect:
+    """A read-only query."""
+
+    payload: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        """The body ``/finish`` answers with."""
+        return {"request_type": "inspect_state", "data": {"payload": "0x" + self.payload.hex()}}
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a request ended: ``status`` (ACCEPTED, REJECTED or EXCEPTION), the outputs as on-chain bytes
+    (always empty unless accepted), the reports, and the exception's payload if there was one."""
+
+    status: str
+    outputs: tuple[bytes, ...] = ()
+    reports: tuple[bytes, ...] = ()
+    exception: bytes | None = None
+
+
+@dataclass
+class _Job:
+    request: Advance | Inspect
+    outputs: list[bytes] = field(default_factory=list)
+    reports: list[bytes] = field(default_factory=list)
+    size: int = 0
+    done: threading.Event = field(default_factory=threading.Event)
+    result: Finished | None = None
+
+    def add(self, item: bytes, into: list[bytes]) -> None:
+        if len(self.outputs) + len(self.reports) >= MAX_ITEMS:
+            raise out.BadField(f"more than {MAX_ITEMS} outputs and reports for one request")
+        if self.size + len(item) > MAX_JOB_BYTES:
+            raise out.BadField(f"outputs and reports of one request exceed {MAX_JOB_BYTES} bytes")
+        into.append(item)
+        self.size += len(item)
+
+    def end(self, status: str, exception: bytes | None = None) -> None:
+        kept = tuple(self.outputs) if status == ACCEPTED else ()
+        self.result = Finished(status, kept, tuple(self.reports), exception)
+        self.done.set()
+
+
+class RollupServer:
+    """The rollup HTTP API for one backend process. Use as a context manager or ``start``/``stop``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, long_poll: float = 0.5) -> None:
+        self.long_poll = long_poll
+        self._cond = threading.Condition()
+        self._pending: _Job | None = None
+        self._current: _Job | None = None
+        self._http = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._http.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """What the backend's ``ROLLUP_HTTP_SERVER_URL`` must be."""
+        host, port = self._http.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> RollupServer:
+        """Serves in a daemon thread."""
+        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), name="rollup-http",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stops serving and closes the socket; a request still pending is abandoned."""
+        if self._thread is not None:
+            self._http.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._http.server_close()
+
+    def __enter__(self) -> RollupServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def run(self, request: Advance | Inspect, *, alive: Callable[[], bool] = lambda: True,
+            timeout: float | None = None) -> Finished:
+        """Hands ``request`` to the backend and waits until it finishes. Raises ``BackendDied`` when
+        ``alive()`` turns false or ``timeout`` seconds pass first."""
+        job = _Job(request)
+        with self._cond:
+            if self._pending is not None or self._current is not None:
+                raise RuntimeError("the backend is already processing a request")
+            self._pending = job
+            self._cond.notify_all()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not job.done.wait(0.02):
+            if not alive():
+                raise BackendDied("the backend process ended while processing a request")
+            if deadline is not None and time.monotonic() > deadline:
+                raise BackendDied(f"the backend did not finish the request within {timeout} s")
+        assert job.result is not None
+        return job.result
+
+    # -- what the HTTP handler calls (each returns (http status, body)) --------------------------
+
+    def finish(self, body: Any) -> tuple[int, Any]:
+        status = out.field(body, "status")
+        if status not in ("accept", "reject"):
+            raise out.BadField("status must be 'accept' or 'reject'")
+        deadline = time.monotonic() + self.long_poll
+        with self._cond:
+            if self._current is not None:
+                self._current.end(ACCEPTED if status == "accept" else REJECTED)
+                self._current = None
+            while self._pending is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return 202, None
+                self._cond.wait(remaining)
+            self._current, self._pending = self._pending, None
+            return 200, self._current.request.to_json()
+
+    def emit(self, kind: str, body: Any) -> tuple[int, Any]:
+        if kind == "notice":
+            output = out.encode_notice(out.parse_hex(body, "payload", max_bytes=MAX_DATA))
+        elif kind == "voucher":
+            destination, value = out.parse_address(body, "destination"), out.parse_value(body, "value")
+            output = out.encode_voucher(destination, value, out.parse_hex(body, "payload", max_bytes=MAX_DATA))
+        else:
+            destination = out.parse_address(body, "destination")
+            output = out.encode_delegate_call_voucher(destination,
+                                                      out.parse_hex(body, "payload", max_bytes=MAX_DATA))
+        if len(output) > MAX_DATA:
+            raise out.BadField(f"the {kind} encodes to {len(output)} bytes, over the {MAX_DATA}-byte buffer")
+        with self._cond:
+            job = self._current
+            if job is None or not isinstance(job.request, Advance):
+                raise out.BadField(f"a {kind} can only be emitted while processing an advance request")
+            job.add(output, job.outputs)
+            return 201, {"index": job.request.first_output_index + len(job.outputs) - 1}
+
+    def report(self, body: Any) -> tuple[int, Any]:
+        payload = out.parse_hex(body, "payload", max_bytes=MAX_DATA)
+        with self._cond:
+            if self._current is None:
+                raise out.BadField("a report can only be emitted while processing a request")
+            self._current.add(payload, self._current.reports)
+        return 202, None
+
+    def exception(self, body: Any) -> tuple[int, Any]:
+        payload = out.parse_hex(body, "payload", max_bytes=MAX_DATA)
+        with self._cond:
+            if self._current is None:
+                raise out.BadField("an exception can only be thrown while processing a request")
+            log.warning("backend exception: %r", payload[:500])
+            self._current.end(EXCEPTION, payload)
+            self._current = None
+        return 202, None
+
+
+def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
+    routes: dict[str, Callable[[Any], tuple[int, Any]]] = {
+        "/finish": server.finish,
+        "/notice": lambda body: server.emit("notice", body),
+        "/voucher": lambda body: server.emit("voucher", body),
+        "/delegate-call-voucher": lambda body: server.emit("delegate-call-voucher", body),
+        "/report": server.report,
+        "/exception": server.exception,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            route = routes.get(self.path)
+            if route is None:
+                self._send(404, f"no endpoint {self.path}")
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self.close_connection = True
+                self._send(413, f"body of {length} bytes exceeds the {MAX_BODY}-byte limit")
+                return
+            try:
+                body = json.loads(self.rfile.read(length))
+            except ValueError as exc:
+                self._send(400, f"Json deserialize error: {exc}")
+                return
+            try:
+                status, answer = route(body)
+            except out.BadField as exc:
+                self._send(400, str(exc))
+                return
+            self._send(status, answer)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._send(405, "only POST is served")
+
+        def _send(self, status: int, body: Any) -> None:
+            if isinstance(body, str):
+                data, kind = body.encode(), "text/plain"
+            else:
+                data, kind = (b"" if body is None else json.dumps(body).encode()), "application/json"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client went away (e.g. a killed backend)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            log.debug("rollup-http %s", format % args)
+
+    return Handler
