@@ -1,0 +1,1 @@
+"""The ``mlmarket`` command line (click), built on ``mlmarket.client``."""

@@ -1,0 +1,227 @@
+"""Job commands: ``job create|list|show|commitment``, ``submit``, ``review``, ``reveal``, ``settle``,
+``cancel``."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import click
+
+from mlmarket.cli.common import Session, amount_options, command_options, job_id_argument, run_input, to_base_units
+
+
+def _answer(value: Any) -> Any:
+    """An inspect answer without its ``ok`` flag."""
+    return {k: v for k, v in value.items() if k != "ok"} if isinstance(value, dict) else value
+
+
+def _find_int(sent: Any, notices: tuple[str, ...], key: str) -> int | None:
+    for name in notices:
+        args = sent.outcome.first(name)
+        if args is not None and key in args:
+            return int(args[key])
+    return None
+
+
+def job_token(market: Any, job: int) -> str:
+    """The token of ``job`` (from inspect ``jobs/<id>``)."""
+    from mlmarket.client.errors import ClientError
+
+    answer = _answer(market.query(f"jobs/{job}"))
+    record = answer.get("job", answer) if isinstance(answer, dict) else {}
+    token = record.get("token") if isinstance(record, dict) else None
+    if not isinstance(token, str):
+        raise ClientError(f"cannot tell the token of job {job} from inspect jobs/{job}")
+    return token
+
+
+@click.group()
+def job() -> None:
+    """Create, list and show jobs."""
+
+
+@job.command("create")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--reward", required=True, metavar="N",
+              help="The job's budget in token units (100, 1.5 = 1.5*10^18 base units for 18 decimals).")
+@amount_options
+@click.option("--from-balance", is_flag=True,
+              help="Escrow the budget from your balance in the dApp instead of depositing it now.")
+@command_options
+def create(session: Session, spec: str, reward: str, token: str | None, eth: bool, wei: bool,
+           from_balance: bool) -> None:
+    """Create a job from the JSON spec SPEC, funded with a budget of N tokens.
+
+    The budget is deposited through the ERC-20 portal (approving it first if needed) or the Ether
+    portal, with the createJob call attached, in one transaction. The keys of SPEC are documented
+    in docs/CLI.md; "deadline": "+3600" means one hour after the latest block.
+
+    \b
+    Example:
+      mlmarket job create spec.json --reward 100 --account 0
+      mlmarket job create spec.json --reward 0.5 --eth --json
+    """
+    from mlmarket.client import actions
+    from mlmarket.client.jobspec import load_spec
+
+    market = session.market()
+    token_address = market.token(token, eth)
+    job_spec = load_spec(spec, now=market.now, decimals=market.chain.decimals_of(token_address))
+    budget = to_base_units(market, token_address, reward, wei, "--reward")
+    request = actions.create_job(job_spec, token_address, budget, from_balance=from_balance)
+    run_input(session, request, lambda sent: {"job": _find_int(sent, ("JobCreated",), "jobId")})
+
+
+@job.command("list")
+@command_options
+def list_jobs(session: Session) -> None:
+    """List every job (inspect "jobs").
+
+    \b
+    Example:
+      mlmarket job list --json
+    """
+    session.emit(_answer(session.market(read_only=True).query("jobs")))
+
+
+@job.command("show")
+@job_id_argument()
+@command_options
+def show(session: Session, job: int) -> None:
+    """Show job JOB and its submissions (inspect "jobs/JOB" and "jobs/JOB/submissions").
+
+    \b
+    Example:
+      mlmarket job show 0 --json
+    """
+    market = session.market(read_only=True)
+    record = _answer(market.query(f"jobs/{job}"))
+    subs = _answer(market.query(f"jobs/{job}/submissions"))
+    record = record.get("job", record) if isinstance(record, dict) else record
+    subs = subs.get("submissions", subs) if isinstance(subs, dict) else subs
+    session.emit({"job": record, "submissions": subs})
+
+
+@job.command("commitment")
+@click.option("--test-cid", required=True, metavar="CID", help="CID of the hidden test set (upload it later).")
+@click.option("--salt", default=None, metavar="HEX", help="32-byte salt as 64 hex digits (default: a fresh one).")
+@command_options
+def commitment(session: Session, test_cid: str, salt: str | None) -> None:
+    """Compute a hidden test set's commitment for a "best" job's test_commitment.
+
+    Keep the salt secret until you reveal (mlmarket reveal JOB --test-cid CID --salt HEX).
+
+    \b
+    Example:
+      mlmarket job commitment --test-cid bafkrei... --json
+    """
+    from mlmarket.client.jobspec import hidden_test_commitment, parse_bytes32, parse_cid
+
+    salt_bytes = parse_bytes32(salt, "--salt") if salt else secrets.token_bytes(32)
+    value = hidden_test_commitment(parse_cid(test_cid, "--test-cid"), salt_bytes)
+    data = {"test_cid": test_cid, "salt": "0x" + salt_bytes.hex(), "test_commitment": "0x" + value.hex()}
+    session.emit(data, lambda: f"test_commitment: {data['test_commitment']}\nsalt: {data['salt']} (keep it secret)")
+
+
+@click.command()
+@job_id_argument()
+@click.option("--model", "model_cid", required=True, metavar="CID", help="The model's CID (spec or trained).")
+@click.option("--data", "data_cid", default=None, metavar="CID", help="Training data's CID (optional).")
+@click.option("--stake", default=None, metavar="N", help="Deposit N of the job's token as the stake.")
+@click.option("--wei", is_flag=True, help="--stake is in base units (wei).")
+@command_options
+def submit(session: Session, job: int, model_cid: str, data_cid: str | None, stake: str | None, wei: bool) -> None:
+    """Submit a model (and optional training data) to job JOB; prints the score.
+
+    Upload the files first with `mlmarket put`. With --stake, the stake is deposited in the job's
+    token in the same transaction.
+
+    \b
+    Example:
+      mlmarket submit 0 --model bafkrei... --data bafkrei... --account 1
+    """
+    from mlmarket.client import actions
+    from mlmarket.client.jobspec import parse_cid
+
+    model = parse_cid(model_cid, "--model")
+    data = parse_cid(data_cid, "--data") if data_cid else b""
+    market = session.market()
+    token, amount = None, 0
+    if stake is not None:
+        token = job_token(market, job)
+        amount = to_base_units(market, token, stake, wei, "--stake")
+    request = actions.submit(job, model, data, stake=amount, token=token)
+    run_input(session, request, lambda sent: {
+        "job": job, "submission": _find_int(sent, ("SubmissionReceived", "SubmissionScored"), "submissionId")})
+
+
+@click.command()
+@job_id_argument()
+@click.argument("submission", type=click.IntRange(min=0), metavar="SUB")
+@click.option("--accept/--reject", default=None, help="Accept or reject the submission (one is required).")
+@command_options
+def review(session: Session, job: int, submission: int, accept: bool | None) -> None:
+    """Accept or reject submission SUB of manual job JOB (sponsor or delegate).
+
+    \b
+    Example:
+      mlmarket review 0 2 --accept
+    """
+    from mlmarket.client import actions
+
+    if accept is None:
+        raise click.UsageError("give --accept or --reject")
+    run_input(session, actions.review(job, submission, accept), lambda sent: {"job": job, "submission": submission})
+
+
+@click.command()
+@job_id_argument()
+@click.option("--test-cid", required=True, metavar="CID", help="CID of the hidden test set (uploaded).")
+@click.option("--salt", required=True, metavar="HEX", help="The 32-byte salt of the commitment (64 hex digits).")
+@command_options
+def reveal(session: Session, job: int, test_cid: str, salt: str) -> None:
+    """Reveal the hidden test set of "best" job JOB after its deadline (sponsor).
+
+    \b
+    Example:
+      mlmarket reveal 0 --test-cid bafkrei... --salt 0x1f2e...
+    """
+    from mlmarket.client import actions
+    from mlmarket.client.jobspec import parse_bytes32, parse_cid
+
+    request = actions.reveal(job, parse_cid(test_cid, "--test-cid"), parse_bytes32(salt, "--salt"))
+    run_input(session, request, lambda sent: {"job": job})
+
+
+@click.command()
+@job_id_argument()
+@command_options
+def settle(session: Session, job: int) -> None:
+    """Apply what is due on job JOB after its deadline (anyone may send it).
+
+    \b
+    Example:
+      mlmarket settle 0
+    """
+    from mlmarket.client import actions
+
+    run_input(session, actions.settle(job), lambda sent: {"job": job})
+
+
+@click.command()
+@job_id_argument()
+@command_options
+def cancel(session: Session, job: int) -> None:
+    """Cancel job JOB; the remaining budget is refunded by voucher (sponsor).
+
+    \b
+    Example:
+      mlmarket cancel 0
+    """
+    from mlmarket.client import actions
+
+    run_input(session, actions.cancel(job), lambda sent: {"job": job})
+
+
+COMMANDS = [job, submit, review, reveal, settle, cancel]

@@ -1,0 +1,94 @@
+"""``node up|down|info``: the embedded local node (``python -m devnode``) and what the CLI talks to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+
+from mlmarket.cli.common import Session, command_options, fail
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+def _devnode(action: str, args: list[str]) -> None:
+    """Runs ``python -m devnode <action> <args>`` with this interpreter and exits with its status."""
+    code = subprocess.call([sys.executable, "-m", "devnode", action, *args])
+    if code:
+        fail(f"python -m devnode {action} exited with status {code}", code)
+
+
+@click.group()
+def node() -> None:
+    """Start, stop and describe the local node (anvil + Cartesi v2 contracts + backend)."""
+
+
+@node.command("up", context_settings=_PASS_THROUGH)
+@click.pass_context
+def up(ctx: click.Context) -> None:
+    """Start the local node in the background and wait until it is ready.
+
+    Other options are passed to `python -m devnode up` (see `python -m devnode up --help`). Its
+    state lives in $MLMARKET_DEVNODE_DIR (default ~/.mlmarket/devnode); node.json there tells every
+    mlmarket command where the node is.
+
+    \b
+    Example:
+      mlmarket node up && mlmarket node info
+    """
+    _devnode("up", ctx.args)
+
+
+@node.command("down", context_settings=_PASS_THROUGH)
+@click.pass_context
+def down(ctx: click.Context) -> None:
+    """Stop the local node (its state is kept for the next `up`).
+
+    \b
+    Example:
+      mlmarket node down
+    """
+    _devnode("down", ctx.args)
+
+
+@node.command("info")
+@command_options
+def info(session: Session) -> None:
+    """Print where the chain, the node and the contracts are, and whether they answer.
+
+    --json prints rpc_url, chain_id, reader_url, inspect_url and addresses (InputBox,
+    ERC20Portal, EtherPortal, Application, Authority, Token), plus processed_inputs.
+
+    \b
+    Example:
+      mlmarket node info --json
+      mlmarket node info --rpc https://sepolia.example --node https://node.example --app 0x...
+    """
+    from mlmarket.client.config import discover
+    from mlmarket.client.errors import ClientError
+    from mlmarket.client.market import find_application
+    from mlmarket.client.reader import ReaderClient
+
+    config = discover(rpc_url=session.rpc, node_url=session.node, app=session.app)
+    if config.app is None:
+        try:
+            config = config.with_app(find_application(config))
+        except ClientError as exc:
+            session.note(f"warning: {exc.message}")
+    data = config.to_json()
+    try:
+        from mlmarket.client.chain import Chain
+
+        data["chain_id"] = Chain(config).chain_id()
+    except Exception as exc:  # noqa: BLE001 - info reports reachability instead of failing
+        data["chain_error"] = f"cannot reach {config.rpc_url}: {type(exc).__name__}"
+    if config.app:
+        try:
+            data["processed_inputs"] = ReaderClient(config.reader_url, config.app).processed_input_count()
+        except ClientError as exc:
+            data["node_error"] = exc.message
+    session.emit(data)
+
+
+COMMANDS = [node]

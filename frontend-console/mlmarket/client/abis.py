@@ -1,0 +1,138 @@
+"""The few base-layer ABI entries the client calls, written out by hand.
+
+Hand-written on purpose: a deployed console or CLI must not need ``node_modules`` (where the npm
+``@cartesi/rollups`` artifacts live). A unit test checks every entry here against those artifacts.
+``describe_revert`` names a custom error from its revert data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import eth_abi
+from eth_hash.auto import keccak
+
+
+def _p(kind: str, name: str = "", indexed: bool | None = None, components: list | None = None) -> dict:
+    param: dict[str, Any] = {"type": kind, "name": name}
+    if indexed is not None:
+        param["indexed"] = indexed
+    if components is not None:
+        param["components"] = components
+    return param
+
+
+def _fn(name: str, inputs: list, outputs: list | None = None, mutability: str = "nonpayable") -> dict:
+    return {"type": "function", "name": name, "inputs": inputs, "outputs": outputs or [],
+            "stateMutability": mutability}
+
+
+def _ev(name: str, inputs: list) -> dict:
+    return {"type": "event", "name": name, "inputs": inputs, "anonymous": False}
+
+
+def _err(name: str, inputs: list | None = None) -> dict:
+    return {"type": "error", "name": name, "inputs": inputs or []}
+
+
+_PROOF = _p("tuple", "proof", components=[_p("uint64", "outputIndex"), _p("bytes32[]", "outputHashesSiblings")])
+
+INPUT_BOX = [
+    _fn("addInput", [_p("address", "appContract"), _p("bytes", "payload")], [_p("bytes32")]),
+    _fn("getNumberOfInputs", [_p("address", "appContract")], [_p("uint256")], "view"),
+    _ev("InputAdded", [_p("address", "appContract", True), _p("uint256", "index", True),
+                       _p("bytes", "input", False)]),
+    _err("InputTooLarge", [_p("address", "appContract"), _p("uint256", "inputLength"),
+                           _p("uint256", "maxInputLength")]),
+]
+ETHER_PORTAL = [
+    _fn("depositEther", [_p("address", "appContract"), _p("bytes", "execLayerData")], [], "payable"),
+    _err("EtherTransferFailed"),
+]
+ERC20_PORTAL = [
+    _fn("depositERC20Tokens", [_p("address", "token"), _p("address", "appContract"), _p("uint256", "value"),
+                               _p("bytes", "execLayerData")]),
+    _err("ERC20TransferFailed"),
+]
+APPLICATION = [
+    _fn("executeOutput", [_p("bytes", "output"), _PROOF]),
+    _fn("validateOutput", [_p("bytes", "output"), _PROOF], [], "view"),
+    _fn("wasOutputExecuted", [_p("uint256", "outputIndex")], [_p("bool")], "view"),
+    _fn("getOutputsMerkleRootValidator", [], [_p("address")], "view"),
+    _ev("OutputExecuted", [_p("uint64", "outputIndex", False), _p("bytes", "output", False)]),
+    _err("OutputNotExecutable", [_p("bytes", "output")]),
+    _err("OutputNotReexecutable", [_p("bytes", "output")]),
+    _err("InvalidOutputHashesSiblingsArrayLength"),
+    _err("InvalidOutputsMerkleRoot", [_p("bytes32", "outputsMerkleRoot")]),
+    _err("InsufficientFunds", [_p("uint256", "value"), _p("uint256", "balance")]),
+]
+AUTHORITY = [
+    _fn("getEpochLength", [], [_p("uint256")], "view"),
+]
+ERC20 = [
+    _fn("approve", [_p("address", "spender"), _p("uint256", "value")], [_p("bool")]),
+    _fn("allowance", [_p("address", "owner"), _p("address", "spender")], [_p("uint256")], "view"),
+    _fn("balanceOf", [_p("address", "account")], [_p("uint256")], "view"),
+    _fn("decimals", [], [_p("uint8")], "view"),
+    _fn("symbol", [], [_p("string")], "view"),
+    _err("ERC20InsufficientBalance", [_p("address", "sender"), _p("uint256", "balance"), _p("uint256", "needed")]),
+    _err("ERC20InsufficientAllowance", [_p("address", "spender"), _p("uint256", "allowance"),
+                                        _p("uint256", "needed")]),
+]
+
+ALL = {"InputBox": INPUT_BOX, "EtherPortal": ETHER_PORTAL, "ERC20Portal": ERC20_PORTAL,
+       "Application": APPLICATION, "Authority": AUTHORITY, "ERC20": ERC20}
+"""Contract name -> its ABI entries used here."""
+
+
+def _types(entry: dict) -> list[str]:
+    def one(param: dict) -> str:
+        if param["type"].startswith("tuple"):
+            return "(" + ",".join(one(c) for c in param["components"]) + ")" + param["type"][5:]
+        return param["type"]
+    return [one(p) for p in entry["inputs"]]
+
+
+def signature(entry: dict) -> str:
+    """``name(type,...)`` of a function, event or error entry."""
+    return f"{entry['name']}({','.join(_types(entry))})"
+
+
+def _error_table() -> dict[bytes, dict]:
+    table = {}
+    for entries in ALL.values():
+        for entry in entries:
+            if entry["type"] == "error":
+                table[keccak(signature(entry).encode())[:4]] = entry
+    return table
+
+
+_ERRORS = _error_table()
+
+
+def describe_revert(data: bytes) -> tuple[str | None, str]:
+    """(error name, human text) of revert ``data``: a known custom error with its arguments,
+    ``Error(string)``, or the raw selector."""
+    if len(data) < 4:
+        return None, "reverted without a reason"
+    if data[:4] == keccak(b"Error(string)")[:4]:
+        try:
+            (reason,) = eth_abi.decode(["string"], data[4:])
+            return "Error", str(reason)
+        except Exception:  # noqa: BLE001 - malformed reason string: fall through to raw
+            pass
+    entry = _ERRORS.get(data[:4])
+    if entry is None:
+        return None, f"reverted with unknown error 0x{data[:4].hex()}"
+    try:
+        values = eth_abi.decode(_types(entry), data[4:])
+    except Exception:  # noqa: BLE001 - arguments undecodable: the name is still useful
+        return entry["name"], entry["name"]
+    shown = ", ".join(f"{p['name']}={_show(v)}" for p, v in zip(entry["inputs"], values))
+    return entry["name"], f"{entry['name']}({shown})"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex() if len(value) <= 32 else f"<{len(value)} bytes>"
+    return str(value)

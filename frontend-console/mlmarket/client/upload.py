@@ -1,0 +1,93 @@
+"""Uploading a file to the dApp's content store in ``uploadChunk`` inputs (``dapp.codec.chunks``).
+
+Nothing already stored is sent again: a file the store holds (inspect ``contents/<cid>``) sends no
+input, and a partial upload of the account resumes at the byte the machine holds (inspect
+``uploads/<account>``). Up to ``window`` chunks are in flight at once; each is checked as the node
+processes it, and the first failure stops the upload with the report's message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dapp.codec.chunks import Chunk, plan_upload
+from dapp.codec.cid import cid_of, cid_to_text
+from mlmarket.client.chain import InputRef, InputRequest
+from mlmarket.client.errors import ClientError
+
+if TYPE_CHECKING:
+    from mlmarket.client.market import Market
+
+MAX_UPLOAD_BYTES = 256 * 1024 * 1024
+"""Refuse to read files larger than this (the machine's whole content store by default)."""
+
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, size)``: called before the first chunk and after each processed one."""
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """How an upload went: the CID, whether it was already stored, what was sent."""
+
+    cid: str
+    size: int
+    already_stored: bool
+    resumed_from: int
+    inputs: tuple[int, ...]
+    gas_used: tuple[int, ...]
+    payload_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (``mlmarket put --json`` prints it)."""
+        return {"cid": self.cid, "size": self.size, "already_stored": self.already_stored,
+                "resumed_from": self.resumed_from, "chunks_sent": len(self.inputs),
+                "inputs": list(self.inputs), "gas_used": sum(self.gas_used),
+                "payload_bytes": self.payload_bytes}
+
+
+def read_file(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
+    """The bytes of ``path``; ``ClientError`` if it cannot be read or exceeds ``max_bytes``."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise ClientError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise ClientError(f"{path} is larger than {max_bytes} bytes")
+    return data
+
+
+def upload(market: Market, data: bytes, *, progress: Progress | None = None, window: int = 8) -> UploadResult:
+    """Stores ``data`` in the dApp's content store from ``market``'s account (module doc)."""
+    cid = cid_to_text(cid_of(data))
+    size = len(data)
+    report = progress or (lambda done, total: None)
+    if market.content_info(cid) is not None:
+        report(size, size)
+        return UploadResult(cid, size, True, size, (), (), 0)
+    received = market.upload_received(cid)
+    plan = plan_upload(data, received=received)
+    report(received, size)
+    in_flight: deque[tuple[InputRef, Chunk]] = deque()
+    sent: list[InputRef] = []
+
+    def settle_oldest() -> None:
+        ref, chunk = in_flight.popleft()
+        market.wait(ref)  # raises InputFailed with the report's message
+        report(chunk.offset + chunk.length, size)
+
+    for chunk in plan.chunks:
+        ref = market.chain.send_input(InputRequest(chunk.payload))
+        sent.append(ref)
+        in_flight.append((ref, chunk))
+        if len(in_flight) >= max(1, window):
+            settle_oldest()
+    while in_flight:
+        settle_oldest()
+    return UploadResult(cid, size, False, received, tuple(r.index for r in sent),
+                        tuple(r.tx.gas_used for r in sent), plan.payload_bytes)
