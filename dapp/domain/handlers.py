@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.domain import commands as c
-from dapp.domain import content, ledger
+from dapp.domain import access, content, history, jobs, ledger, submissions
 from dapp.domain.env import Env
 from dapp.domain.events import CommandFailed
 from dapp.domain.store import Tx
@@ -53,12 +53,24 @@ HANDLERS: dict[type, Handler] = {
     c.Withdraw: _withdraw,
     c.UploadChunk: content.upload_chunk,
     c.AbortUpload: content.abort_upload,
+    c.CreateJob: jobs.create_job,
+    c.TopUpJob: jobs.top_up,
+    c.CancelJob: jobs.cancel,
+    c.SettleJob: jobs.settle,
+    c.Submit: submissions.submit,
+    c.ReviewSubmission: submissions.review,
+    c.RevealTestSet: submissions.reveal,
+    c.RequestAccess: access.request_access,
+    c.SetAccess: access.set_access,
+    c.SetDelegate: access.set_delegate,
 }
 
 
 def handle(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
-    """Runs the handler of ``cmd``'s type; raises ``DomainError`` for commands not supported."""
+    """Runs the handler of ``cmd``'s type and records the job events in the jobs' histories."""
     handler = HANDLERS.get(type(cmd))
     if handler is None:
-        raise DomainError(f"{type(cmd).__name__} is not supported yet", code="not_supported")
-    return handler(tx, cmd, ctx, env)
+        raise DomainError(f"{type(cmd).__name__} is not supported", code="not_supported")
+    events = handler(tx, cmd, ctx, env)
+    history.record(tx, events, ctx)
+    return events

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dapp.codec.cid import cid_from_text
-from dapp.domain import content, ledger
+from dapp.domain import content, job_views, ledger
 from dapp.domain.env import Env
 from dapp.domain.store import Reader
 from dapp.domain.values import Address
@@ -89,6 +89,10 @@ def _uploads(reader: Reader, env: Env, parts: list[str], params: dict[str, list[
     return {"account": account.hex, "uploads": content.list_uploads(reader, account)}
 
 
+def _jobs(reader: Reader, env: Env, parts: list[str], params: dict[str, list[str]]) -> dict[str, Any]:
+    return job_views.answer_jobs(reader, parts)
+
+
 Route = Callable[[Reader, Env, list[str], dict[str, list[str]]], dict[str, Any]]
 
 ROUTES: dict[str, Route] = {
@@ -96,6 +100,7 @@ ROUTES: dict[str, Route] = {
     "totals": _totals,
     "contents": _contents,
     "uploads": _uploads,
+    "jobs": _jobs,
 }
 
 

@@ -1,0 +1,72 @@
+"""Inspect answers about jobs: list, detail, submissions, leaderboard, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dapp.domain import payouts
+from dapp.domain.history import history, jsonable
+from dapp.domain.records import JOBS, Job, Submission, get_job, submissions_of
+from dapp.domain.spec import LOSS_METRICS
+from dapp.domain.store import Reader
+from dapp.errors import DomainError
+
+SCALE = 1_000_000
+
+
+def job_view(reader: Reader, job: Job) -> dict[str, Any]:
+    """A job as JSON: its state, remaining budget and spec (scores in millionths and units)."""
+    return {
+        "id": job.id, "sponsor": job.sponsor.hex, "token": job.token.hex, "status": job.status,
+        "outcome": job.outcome, "budget": str(payouts.budget(reader, job)), "paid": str(job.paid),
+        "submissions": job.submissions, "accepted": job.accepted, "created_at": job.created_at,
+        "deadline": job.spec.deadline, "policy": job.spec.policy, "metric": job.spec.metric,
+        "best_submission": job.best_submission or None,
+        "best_score": None if job.best_score is None else job.best_score / SCALE,
+        "model_cid": jsonable("model_cid", job.model_cid), "round": job.round,
+        "test_cid": jsonable("test_cid", job.test_cid), "spec": jsonable("spec", job.spec),
+    }
+
+
+def submission_view(sub: Submission) -> dict[str, Any]:
+    """A submission as JSON; ``score`` in the metric's units, ``score_millionths`` exact."""
+    return {
+        "id": sub.id, "job": sub.job_id, "contributor": sub.contributor.hex,
+        "model_cid": jsonable("model_cid", sub.model_cid), "data_cid": jsonable("data_cid", sub.data_cid),
+        "status": sub.status, "accepted": sub.status == "accepted",
+        "score": None if sub.score is None else sub.score / SCALE, "score_millionths": sub.score,
+        "reward": str(sub.reward), "stake": str(sub.stake), "samples": sub.samples,
+        "trained_model_cid": jsonable("trained_cid", sub.trained_cid), "error": sub.error or None,
+        "created_at": sub.created_at, "round": sub.round,
+    }
+
+
+def leaderboard(reader: Reader, job: Job) -> list[dict[str, Any]]:
+    """Scored submissions, best first (ties: the earliest first)."""
+    scored = [s for s in submissions_of(reader, job) if s.score is not None and s.status != "invalid"]
+    sign = 1 if job.spec.metric in LOSS_METRICS else -1
+    scored.sort(key=lambda s: (sign * s.score, s.id))
+    return [submission_view(s) for s in scored]
+
+
+def _job_id(text: str) -> int:
+    if not text.isdigit():
+        raise DomainError(f"not a job id: {text!r}", code="bad_query")
+    return int(text)
+
+
+def answer_jobs(reader: Reader, parts: list[str]) -> dict[str, Any]:
+    """``jobs``, ``jobs/<id>``, ``jobs/<id>/submissions|leaderboard|history``."""
+    if len(parts) == 1:
+        return {"jobs": [job_view(reader, job) for _, job in reader.items(JOBS)]}
+    job = get_job(reader, _job_id(parts[1]))
+    if len(parts) == 2:
+        return {"job": job_view(reader, job), "submissions": [submission_view(s) for s in submissions_of(reader, job)]}
+    what = parts[2] if len(parts) == 3 else ""
+    if what == "submissions":
+        return {"job": job.id, "submissions": [submission_view(s) for s in submissions_of(reader, job)]}
+    if what == "leaderboard":
+        return {"job": job.id, "metric": job.spec.metric, "leaderboard": leaderboard(reader, job)}
+    if what == "history":
+        return {"job": job.id, "history": history(reader, job.id)}
+    raise DomainError("usage: jobs[/<id>[/submissions|leaderboard|history]]", code="bad_query")

@@ -1,0 +1,189 @@
+"""Submissions: submit, score, review, and the reveal of a hidden test set.
+
+A submission names a model (an untrained spec or a trained model) and, optionally, training data.
+Both must already be in the content store. The machine trains (if data is given) and scores on the
+job's validation set, with a seed derived from the job and submission ids. With a stake, content
+that fails the engine's checks makes an accepted input: the submission is recorded as invalid and
+its stake is slashed into the job's budget; without a stake such an input is simply rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+from dapp.codec.commitment import test_commitment
+from dapp.domain import access, content, ledger, payouts, policies
+from dapp.domain.commands import Context, RevealTestSet, ReviewSubmission, Submit
+from dapp.domain.env import Env
+from dapp.domain.events import ModelPublished, SubmissionReceived, SubmissionReviewed, SubmissionScored, TestSetRevealed
+from dapp.domain.jobs import require_content, require_open, touch
+from dapp.domain.records import BY_CONTRIBUTOR, JOBS, REVEALING, SUBMISSIONS, Job, Submission, stake_pot, submissions_of
+from dapp.domain.spec import submission_cap
+from dapp.domain.store import Tx
+from dapp.errors import DomainError
+from dapp.ml.errors import MLError
+
+
+def seed(job_id: int, submission_id: int) -> int:
+    """The training seed of a submission: fixed by the job and submission ids, never by users."""
+    digest = hashlib.sha256(f"mlmarket/{job_id}/{submission_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _score(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -> Any:
+    spec = job.spec
+    model = require_content(tx, sub.model_cid, "model") if sub.model_cid else None
+    train = require_content(tx, sub.data_cid, "training data") if sub.data_cid else None
+    base = require_content(tx, job.model_cid, "base model") if job.model_cid else None
+    if model is None and (train is None or base is None):
+        raise DomainError("a submission needs a model, or data to train the job's base model on", code="bad_submission")
+    evaluation = require_content(tx, evaluation_cid, "evaluation data")
+    return env.engine.score(task=spec.task, metric=spec.metric, label=spec.label, validation=evaluation,
+                            model=model if model is not None else base, train=train, seed=seed(job.id, sub.id))
+
+
+def _publish(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
+    """Makes the submission's model the job's current model, stored so anyone can fetch it."""
+    if scored.model_bytes is not None:
+        cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
+    else:
+        cid, events = sub.model_cid, []
+    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=scored.score)
+    tx.put(JOBS, job.id, job)
+    tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, trained_cid=cid))
+    return job, events + [ModelPublished(job.id, job.round, cid, scored.score)]
+
+
+def _scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
+    return SubmissionScored(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
+
+
+def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+    spec = job.spec
+    sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
+    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+    if spec.policy == "threshold":
+        ok = policies.qualifies(job, scored.score)
+        if ok and spec.min_gain and job.best_score is not None:
+            ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
+        ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
+        if not ok:
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
+            return [_scored_event(sub, False)]
+        events: list[Any] = [_scored_event(sub, True)]
+        job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept)
+        job, published = _publish(tx, job, sub, scored, ctx, env)
+        events += paid + published
+        if payouts.budget(tx, job) < spec.reward_per_accept:
+            events += payouts.end(tx, job, "paid")[1]
+        return events
+    if spec.policy == "best":
+        _consider_best(tx, job, sub, scored)
+    return [_scored_event(sub, False)]
+
+
+def _consider_best(tx: Tx, job: Job, sub: Submission, scored: Any) -> Job:
+    """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
+    if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
+        return job
+    job = replace(job, best_submission=sub.id, best_score=scored.score)
+    tx.put(JOBS, job.id, job)
+    policies.keep_best_model(tx, job, scored.model_bytes)
+    return job
+
+
+def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
+    """Records a submission, settles its stake, and scores it (unless the test set is hidden)."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    require_open(job)
+    access.require_access(tx, job, ctx.sender)
+    made = tx.get(BY_CONTRIBUTOR, (job.id, ctx.sender), 0)
+    if made >= submission_cap(job.spec):
+        raise DomainError(f"{ctx.sender} already made {made} submissions to job {job.id}, the limit",
+                          code="too_many_submissions")
+    if job.spec.policy == "rounds":
+        raise DomainError("federated rounds are not supported yet", code="not_supported")
+    sub = Submission(job.id, job.submissions + 1, ctx.sender, cmd.model_cid, cmd.data_cid, ctx.timestamp,
+                     stake=job.spec.stake)
+    job = replace(job, submissions=sub.id)
+    tx.put(JOBS, job.id, job)
+    tx.put(BY_CONTRIBUTOR, (job.id, ctx.sender), made + 1)
+    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+    if sub.stake:
+        ledger.lock(tx, stake_pot(job.id, sub.id), job.token, ctx.sender, sub.stake)
+    events.append(SubmissionReceived(job.id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.stake))
+    try:
+        if policies.has_hidden_test(job):
+            _check_contents(tx, job, sub, env)
+            return events + payouts.return_stake(tx, sub)
+        with tx.transaction() as inner:
+            scored = _score(inner, job, sub, env, job.spec.validation_cid)
+            return events + payouts.return_stake(inner, sub) + _on_scored(inner, job, sub, scored, ctx, env)
+    except MLError as exc:
+        if not sub.stake:
+            raise
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
+        return events + payouts.slash_stake(tx, sub) + [_scored_event(sub, False)]
+
+
+def _check_contents(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
+    if sub.model_cid:
+        env.engine.check_model(require_content(tx, sub.model_cid, "model"), job.spec.task)
+    if sub.data_cid:
+        env.engine.check_dataset(require_content(tx, sub.data_cid, "training data"), job.spec.label, job.spec.task)
+
+
+def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
+    """Manual jobs: the sponsor or a delegate accepts (pays) or rejects a scored submission."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    if job.spec.policy != "manual":
+        raise DomainError(f"job {job.id} is not a manual-review job", code="wrong_policy")
+    access.require_manager(tx, job, ctx.sender)
+    require_open(job)
+    sub = tx.get(SUBMISSIONS, (job.id, cmd.submission_id))
+    if sub is None or sub.status != "scored":
+        state = "missing" if sub is None else sub.status
+        raise DomainError(f"submission {cmd.submission_id} of job {job.id} cannot be reviewed ({state})",
+                          code="not_reviewable")
+    if not cmd.accept:
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", reviewed=True))
+        return events + [SubmissionReviewed(job.id, sub.id, False)]
+    if payouts.budget(tx, job) < job.spec.reward_per_accept:
+        raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
+                          code="budget_exhausted")
+    job, sub, paid = payouts.reward(tx, job, replace(sub, reviewed=True), job.spec.reward_per_accept)
+    tx.put(JOBS, job.id, replace(job, model_cid=sub.trained_cid or sub.model_cid))
+    return events + [SubmissionReviewed(job.id, sub.id, True)] + paid
+
+
+def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
+    """The sponsor reveals the hidden test set: every stored submission is scored on it and the best
+    qualifying one takes the budget."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    if ctx.sender != job.sponsor:
+        raise DomainError(f"only the sponsor {job.sponsor} may reveal job {job.id}'s test set", code="forbidden")
+    if job.status != REVEALING:
+        raise DomainError(f"job {job.id} is not waiting for a reveal ({policies.next_due(job)})", code="not_revealing")
+    if test_commitment(cmd.test_cid, cmd.salt) != job.spec.test_commitment:
+        raise DomainError("test_cid and salt do not match the job's commitment", code="bad_reveal")
+    require_content(tx, cmd.test_cid, "test set")
+    job = replace(job, test_cid=cmd.test_cid)
+    tx.put(JOBS, job.id, job)
+    events.append(TestSetRevealed(job.id, cmd.test_cid))
+    for sub in submissions_of(tx, job):
+        if sub.status != "stored":
+            continue
+        try:
+            with tx.transaction() as inner:
+                scored = _score(inner, job, sub, env, cmd.test_cid)
+        except MLError as exc:
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
+            events.append(_scored_event(sub, False))
+            continue
+        sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        events.append(_scored_event(sub, False))
+        job = _consider_best(tx, job, sub, scored)
+    return events + policies.pay_best(tx, job, ctx, env)
