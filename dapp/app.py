@@ -20,7 +20,7 @@ from dapp.config import Config
 from dapp.domain import queries
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
-from dapp.domain.handlers import APP_ADDRESS, handle
+from dapp.domain.handlers import APP_ADDRESS, handle_input
 from dapp.domain.store import State
 from dapp.errors import DappError
 
@@ -54,7 +54,7 @@ class App:
             ctx = Context(meta.msg_sender, meta.timestamp, meta.block_number, meta.input_index)
             app_address = meta.app_contract or self.config.app_address or self.state.get(*APP_ADDRESS)
             with self.state.transaction() as tx:
-                events = handle(tx, command, ctx, self.env)
+                events = handle_input(tx, command, ctx, self.env)
                 outputs = encode_events(events, OutputContext(meta.version, app_address))
             return Result(outputs, accept=True)
         except DappError as exc:

@@ -67,10 +67,15 @@ HANDLERS: dict[type, Handler] = {
 
 
 def handle(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
-    """Runs the handler of ``cmd``'s type and records the job events in the jobs' histories."""
+    """Runs the handler of ``cmd``'s type."""
     handler = HANDLERS.get(type(cmd))
     if handler is None:
         raise DomainError(f"{type(cmd).__name__} is not supported", code="not_supported")
-    events = handler(tx, cmd, ctx, env)
+    return handler(tx, cmd, ctx, env)
+
+
+def handle_input(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
+    """Handles one whole input and records its job events in the jobs' histories."""
+    events = handle(tx, cmd, ctx, env)
     history.record(tx, events, ctx)
     return events

@@ -1,0 +1,52 @@
+"""A stand-in ML engine for testing market rules without scikit-learn.
+
+A "model" is JSON ``{"score": <metric units>}`` (or ``{"bad": true}`` to fail the checks); the
+score it gets is that number, plus 0.01 per training CSV line when data is given, so tests pick
+scores freely. Datasets are any bytes not starting with ``bad``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from dapp.ml.errors import DatasetError, ModelError
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: int
+    model_bytes: bytes | None
+    samples: int
+
+
+class FakeEngine:
+    def __init__(self):
+        self.calls = []
+
+    def check_model(self, model: bytes, task: str | None = None):
+        try:
+            spec = json.loads(model)
+        except ValueError as exc:
+            raise ModelError("not a model", code="bad_model") from exc
+        if not isinstance(spec, dict) or spec.get("bad"):
+            raise ModelError("bad model", code="bad_model")
+        return spec
+
+    def check_dataset(self, csv: bytes, label: str, task: str):
+        if csv.startswith(b"bad"):
+            raise DatasetError("bad dataset", code="bad_dataset")
+        return csv.count(b"\n")
+
+    def score(self, *, task, metric, label, validation, model, train, seed):
+        self.calls.append((model, train, validation, seed))
+        spec = self.check_model(model, task)
+        self.check_dataset(validation, label, task)
+        value = float(spec.get("score", 0))
+        samples = 0
+        if train is not None:
+            self.check_dataset(train, label, task)
+            samples = train.count(b"\n")
+            value += 0.01 * samples
+        trained = json.dumps({"score": value, "trained": True, "seed": seed}).encode() if train is not None else None
+        return Scored(round(value * 1_000_000), trained, samples)

@@ -1,0 +1,302 @@
+"""Market rules through the real dispatch path, with a fake engine (scores chosen by the test)."""
+
+import json
+
+import pytest
+
+from dapp.codec import abi
+from dapp.domain.values import Address
+from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
+from tests.support.rollup import TOKEN, report_json
+
+TRANSFER = abi.voucher_targets()["transfer"]
+
+
+def paid(done):
+    """[(recipient, amount)] of the ERC-20 vouchers of a finished input."""
+    out = []
+    for destination, value, payload in done.vouchers:
+        assert destination == TOKEN and payload[:4] == TRANSFER.selector
+        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
+    return out
+
+
+def notice_names(done):
+    return [abi.notices().decode(n)[0].name for n in done.notices]
+
+
+def error_code(done):
+    return report_json(done)["error"]["code"]
+
+
+def test_threshold_pays_each_qualifying_submission_and_refunds_the_rest_at_the_deadline():
+    m = Market()
+    job = m.create_job(250, reward_per_accept=100)
+    good, bad = m.put_model(CAROL, 0.9), m.put_model(DAVE, 0.5)
+    first = m.submit(CAROL, job, good)
+    assert paid(first) == [(CAROL, 100)]
+    assert "ModelPublished" in notice_names(first)
+    low = m.submit(DAVE, job, bad)
+    assert low.accepted and paid(low) == []
+    sub = m.job(job)["submissions"][1]
+    assert (sub["score"], sub["accepted"], sub["status"]) == (0.5, False, "rejected")
+    settle = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
+    assert paid(settle) == [(SPONSOR, 150)]
+    view = m.job(job)["job"]
+    assert (view["status"], view["outcome"], view["budget"]) == ("ended", "paid", "0")
+
+
+def test_threshold_job_ends_when_the_budget_cannot_pay_another_reward():
+    m = Market()
+    job = m.create_job(250, reward_per_accept=100)
+    model = m.put_model(CAROL, 0.95)
+    m.submit(CAROL, job, model)
+    second = m.submit(DAVE, job, model)
+    assert paid(second) == [(DAVE, 100), (SPONSOR, 50)]
+    assert m.job(job)["job"]["status"] == "ended"
+    late = m.submit(CAROL, job, model)
+    assert not late.accepted and error_code(late) == "job_closed"
+
+
+def test_min_gain_requires_beating_the_best_accepted_score():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100, min_gain=50_000)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.85))
+    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == []  # +0.03 < 0.05
+    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == [(DAVE, 100)]
+
+
+def test_training_data_is_used_and_the_trained_model_is_published_and_fetchable():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100)
+    data = m.put(CAROL, b"x,target\n" + b"1,1\n" * 12)  # 13 lines: +0.13
+    done = m.submit(CAROL, job, m.put_model(CAROL, 0.7), data)
+    assert paid(done) == [(CAROL, 100)]
+    view = m.job(job)
+    trained = view["submissions"][0]["trained_model_cid"]
+    assert view["job"]["model_cid"] == trained
+    stored = m.inspect(f"contents/{trained}/data")
+    assert json.loads(bytes.fromhex(stored["data"][2:]))["trained"] is True
+
+
+def test_seeds_differ_per_submission_and_are_fixed_by_ids():
+    engine_a, engine_b = Market().app.env.engine, None
+    m = Market(engine=engine_a)
+    job = m.create_job(1000)
+    model, data = m.put_model(CAROL, 0.1), m.put(CAROL, b"a\n")
+    m.submit(CAROL, job, model, data)
+    m.submit(CAROL, job, model, data)
+    seeds = [call[3] for call in engine_a.calls]
+    assert seeds[0] != seeds[1] and all(0 <= s < 2**32 for s in seeds)
+    assert engine_b is None
+
+
+def test_submitting_content_that_is_not_stored_is_rejected_and_changes_nothing():
+    m = Market()
+    job = m.create_job(1000)
+    before = m.job(job)
+    missing = m.submit(CAROL, job, b"\x01\x55\x12\x20" + bytes(32))
+    assert not missing.accepted and error_code(missing) == "content_missing"
+    assert m.job(job) == before
+
+
+def test_invalid_model_without_stake_is_rejected():
+    m = Market()
+    job = m.create_job(1000)
+    done = m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True))
+    assert not done.accepted and error_code(done) == "bad_model"
+    assert m.job(job)["job"]["submissions"] == 0
+
+
+def test_stake_is_returned_for_a_valid_submission_and_slashed_into_the_budget_otherwise():
+    m = Market()
+    job = m.create_job(1000, stake=30)
+    m.deposit(TOKEN, CAROL, 100)
+    good = m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    assert (CAROL, 30) in paid(good)
+    bad = m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True))
+    assert bad.accepted and paid(bad) == []
+    assert "StakeSlashed" in notice_names(bad)
+    assert m.job(job)["job"]["budget"] == str(1000 - 100 + 30)
+    assert m.job(job)["submissions"][1]["status"] == "invalid"
+    assert m.inspect(f"balances/{CAROL.hex}")["balances"] == {TOKEN.hex: "40"}
+
+
+def test_submission_without_the_stake_in_balance_is_rejected():
+    m = Market()
+    job = m.create_job(1000, stake=30)
+    done = m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    assert not done.accepted and error_code(done) == "insufficient_balance"
+
+
+def test_stake_can_travel_as_a_deposit_carrying_the_submission():
+    m = Market()
+    job = m.create_job(1000, stake=30)
+    model = m.put_model(CAROL, 0.9)
+    done = m.deposit(TOKEN, CAROL, 30, abi.inputs().encode("submit", job, model, b""))
+    assert done.accepted and (CAROL, 30) in paid(done) and (CAROL, 100) in paid(done)
+
+
+def test_manual_review_pays_on_accept_and_default_applies_at_the_deadline():
+    m = Market()
+    job = m.create_job(1000, policy="manual", reward_per_accept=100, accept_by_default=True)
+    for who in (CAROL, DAVE, CAROL):
+        assert paid(m.submit(who, job, m.put_model(who, 0.9))) == []
+    assert not m.call(CAROL, "reviewSubmission", job, 1, True).accepted  # not the sponsor
+    assert paid(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
+    assert paid(m.call(SPONSOR, "reviewSubmission", job, 2, False)) == []
+    again = m.call(SPONSOR, "reviewSubmission", job, 2, True)
+    assert not again.accepted and error_code(again) == "not_reviewable"
+    settle = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
+    assert paid(settle) == [(CAROL, 100), (SPONSOR, 800)]
+    statuses = [s["status"] for s in m.job(job)["submissions"]]
+    assert statuses == ["accepted", "rejected", "accepted"]
+
+
+def test_a_delegate_may_review():
+    m = Market()
+    job = m.create_job(1000, policy="manual", reward_per_accept=100)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    assert m.call(SPONSOR, "setDelegate", job, DAVE.raw, True).accepted
+    assert paid(m.call(DAVE, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
+
+
+def test_cancel_refunds_the_remaining_budget_to_the_sponsor_only():
+    m = Market()
+    job = m.create_job(500, reward_per_accept=100)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    assert error_code(m.call(CAROL, "cancelJob", job)) == "forbidden"
+    done = m.call(SPONSOR, "cancelJob", job)
+    assert paid(done) == [(SPONSOR, 400)] and "JobCancelled" in notice_names(done)
+    assert error_code(m.call(SPONSOR, "cancelJob", job)) == "job_closed"
+
+
+def test_best_pays_the_best_score_after_the_deadline_ties_to_the_earliest():
+    m = Market()
+    job = m.create_job(900, policy="best", reward_per_accept=0, min_score=600_000)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.8))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.9))
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9, other=1))
+    assert m.inspect(f"jobs/{job}/leaderboard")["leaderboard"][0]["contributor"] == DAVE.hex
+    done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
+    assert paid(done) == [(DAVE, 900)]
+    assert m.job(job)["job"]["outcome"] == "paid"
+
+
+def test_best_without_a_qualifying_score_refunds_everything():
+    m = Market()
+    job = m.create_job(900, policy="best", reward_per_accept=0, min_score=950_000)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.8))
+    done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
+    assert paid(done) == [(SPONSOR, 900)] and m.job(job)["job"]["outcome"] == "refunded"
+
+
+def test_best_job_cancelled_after_submissions_splits_the_budget():
+    m = Market()
+    job = m.create_job(901, policy="best", reward_per_accept=0)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.8))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.1))
+    done = m.call(SPONSOR, "cancelJob", job)
+    assert paid(done) == [(CAROL, 451), (DAVE, 450)]
+
+
+def hidden_job(m, **kw):
+    test_csv = b"x,target\n2,1\n"
+    salt = b"\x07" * 32
+    test_cid = b"\x01\x55\x12\x20" + __import__("hashlib").sha256(test_csv).digest()
+    job = m.create_job(600, policy="best", reward_per_accept=0, validation_cid=b"",
+                       test_commitment=m.commitment(test_cid, salt), reveal_window=500, **kw)
+    return job, test_csv, test_cid, salt
+
+
+def test_hidden_test_set_reveal_scores_every_submission_and_pays_the_best():
+    m = Market()
+    job, test_csv, test_cid, salt = hidden_job(m)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.7))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.85))
+    assert m.job(job)["submissions"][0]["status"] == "stored"
+    early = m.call(SPONSOR, "revealTestSet", job, test_cid, salt)
+    assert not early.accepted and error_code(early) == "not_revealing"
+    late_submit = m.submit(CAROL, job, m.put_model(CAROL, 0.99), timestamp=NOW + 1000)
+    assert not late_submit.accepted
+    assert m.put(SPONSOR, test_csv) == test_cid
+    wrong = m.call(SPONSOR, "revealTestSet", job, test_cid, b"\x08" * 32)
+    assert not wrong.accepted and error_code(wrong) == "bad_reveal"
+    assert error_code(m.call(CAROL, "revealTestSet", job, test_cid, salt)) == "forbidden"
+    done = m.call(SPONSOR, "revealTestSet", job, test_cid, salt)
+    assert done.accepted and paid(done) == [(DAVE, 600)]
+    assert "TestSetRevealed" in notice_names(done)
+
+
+def test_no_reveal_in_time_splits_the_budget_among_valid_submissions():
+    m = Market()
+    job, _, test_cid, salt = hidden_job(m)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.7))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.85))
+    m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)  # enters the reveal window
+    assert m.job(job)["job"]["status"] == "revealing"
+    done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)
+    assert paid(done) == [(CAROL, 300), (DAVE, 300)]
+    assert m.job(job)["job"]["outcome"] == "split"
+    assert error_code(m.call(SPONSOR, "revealTestSet", job, test_cid, salt)) == "not_revealing"
+
+
+def test_gated_job_needs_access_granted_by_the_sponsor():
+    m = Market()
+    job = m.create_job(1000, gated=True)
+    model = m.put_model(CAROL, 0.9)
+    assert error_code(m.submit(CAROL, job, model)) == "no_access"
+    assert m.call(CAROL, "requestAccess", job, b"\x04pubkey").accepted
+    assert error_code(m.call(DAVE, "setAccess", job, CAROL.raw, True)) == "forbidden"
+    assert m.call(SPONSOR, "setAccess", job, CAROL.raw, True).accepted
+    assert paid(m.submit(CAROL, job, model)) == [(CAROL, 100)]
+    m.call(SPONSOR, "setAccess", job, CAROL.raw, False)
+    assert error_code(m.submit(CAROL, job, model)) == "no_access"
+
+
+def test_per_contributor_submission_limit():
+    m = Market()
+    job = m.create_job(10_000, max_submissions=2, min_score=990_000)
+    model = m.put_model(CAROL, 0.5)
+    assert m.submit(CAROL, job, model).accepted and m.submit(CAROL, job, model).accepted
+    assert error_code(m.submit(CAROL, job, model)) == "too_many_submissions"
+    assert m.submit(DAVE, job, model).accepted
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (dict(policy="lottery"), "policy"),
+    (dict(metric="r2"), "metric"),
+    (dict(deadline=NOW - 1), "deadline"),
+    (dict(reward_per_accept=0), "reward_per_accept"),
+    (dict(reward_per_accept=5000), "reward_per_accept"),
+    (dict(label=""), "label"),
+    (dict(title="x" * 201), "title"),
+    (dict(policy="threshold", test_commitment=b"\x01" * 32, reveal_window=10), "hidden test"),
+])
+def test_bad_specs_are_reported_and_the_deposit_stays_credited(overrides, fragment):
+    m = Market()
+    validation = m.put(SPONSOR, b"x,target\n1,0\n")
+    from tests.support.market import spec, spec_tuple
+    s = spec(validation_cid=validation, **overrides)
+    done = m.deposit(TOKEN, SPONSOR, 1000, abi.inputs().encode("createJob", TOKEN.raw, 1000, spec_tuple(s)))
+    assert done.accepted
+    error = report_json(done)["error"]
+    assert error["code"] == "bad_spec" and fragment in error["message"]
+    assert m.inspect(f"balances/{SPONSOR.hex}")["balances"] == {TOKEN.hex: "1000"}
+    assert m.inspect("jobs")["jobs"] == []
+
+
+def test_history_records_the_jobs_events_in_order():
+    m = Market()
+    job = m.create_job(300, reward_per_accept=100)
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    types = [e["type"] for e in m.inspect(f"jobs/{job}/history")["history"]]
+    assert types == ["JobCreated", "SubmissionReceived", "SubmissionScored", "RewardPaid", "ModelPublished"]
+
+
+def test_top_up_adds_to_the_budget_from_anyones_balance():
+    m = Market()
+    job = m.create_job(100, reward_per_accept=100, min_score=990_000)
+    m.deposit(TOKEN, CAROL, 50)
+    assert m.call(CAROL, "topUpJob", job, 50).accepted
+    assert m.job(job)["job"]["budget"] == "150"
