@@ -1,0 +1,81 @@
+"""Deterministic training: one thread, seeds from the caller, optional warm start from trained weights.
+
+A model given as a spec is fitted exactly as ``Class(**params, random_state=seed, n_jobs=1).fit(X, y)``
+(wrapped in a Pipeline after explicit preprocessing steps). A trained model of an estimator with
+``warm_start`` in the catalogue (LogisticRegression, SGD*, MLP*) continues from its weights with fresh
+optimiser state; any other trained model is refitted from its spec.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import numpy as np
+
+from dapp.ml.catalogue import CLASSIFICATION
+from dapp.ml.cost import check_work
+from dapp.ml.errors import ModelError, TrainingError
+from dapp.ml.fitted import restore
+from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
+from dapp.ml.modelfile import Model
+from dapp.ml.spec import build_estimator
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """BLAS and OpenMP pools limited to one thread, and scikit-learn's warnings silenced."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int,
+        limits: MLLimits = DEFAULT_LIMITS) -> Any:
+    """A fitted estimator for ``model`` on (X, y). Raises ModelError when the work estimate is over the
+    limit or a trained starting model does not match the data, TrainingError when scikit-learn refuses."""
+    spec = model.spec
+    classes = np.unique(y).size if spec.task == CLASSIFICATION else 1
+    check_work(spec, X.shape[0], X.shape[1], classes, limits)
+    warm = model.trained and spec.definition.warm_start
+    if warm:
+        _check_same_data(model, features, y)
+        estimator = restore(spec, dict(model.arrays), len(features), seed)
+        _prepare_warm_start(estimator[-1] if spec.preprocessing else estimator)
+    else:
+        estimator = build_estimator(spec, seed)
+    try:
+        with single_thread():
+            estimator.fit(X, y)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        raise TrainingError(f"{spec.estimator} could not be fitted: {exc}") from None
+    if warm:
+        (estimator[-1] if spec.preprocessing else estimator).set_params(warm_start=False)
+    return estimator
+
+
+def _check_same_data(model: Model, features: tuple[str, ...], y: np.ndarray) -> None:
+    if model.features != features:
+        raise ModelError("the training data's feature columns differ from the starting model's",
+                         code="model_features_mismatch")
+    if model.spec.task == CLASSIFICATION:
+        classes = model.arrays["classes"]
+        if not np.array_equal(np.unique(y), classes):
+            raise ModelError(f"to continue from trained weights the training labels must be exactly the "
+                             f"model's classes {classes.tolist()[:20]}", code="model_classes_mismatch")
+
+
+def _prepare_warm_start(model: Any) -> None:
+    """Sets ``warm_start`` and the bookkeeping scikit-learn's own initialisation would reset, so the
+    fit continues from the weights with a fresh optimiser."""
+    model.set_params(warm_start=True)
+    if hasattr(model, "hidden_layer_sizes"):
+        model.n_iter_, model.t_ = 0, 0
+        model.loss_curve_, model._no_improvement_count = [], 0
+        if model.early_stopping:
+            model.validation_scores_, model.best_validation_score_, model.best_loss_ = [], -np.inf, None
+        else:
+            model.validation_scores_, model.best_validation_score_, model.best_loss_ = None, None, np.inf

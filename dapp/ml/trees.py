@@ -1,0 +1,155 @@
+"""Decision trees and random forests <-> plain arrays, rebuilt safely.
+
+All trees of a model are stored as one table of nodes (a column per node field, trees one after
+the other; ``tree_node_counts`` says where each ends). Before a tree is handed to scikit-learn's
+``Tree.__setstate__`` (which checks dtypes but not the structure), ``_check_structure`` proves that
+it is a real tree: every internal node's children come after it and inside the tree, every node but
+the root has exactly one parent, leaves are marked as scikit-learn marks them, features are in range,
+and the depth is within the catalogue's bound. Prediction therefore stays in bounds and terminates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dapp.ml.catalogue import CLASSIFICATION, MAX_TREE_DEPTH
+from dapp.ml.cost import features_considered
+from dapp.ml.errors import ModelError
+from dapp.ml.fitted import Arrays, classes_array, expect
+from dapp.ml.limits import DEFAULT_LIMITS
+from dapp.ml.spec import ModelSpec
+
+# (array name, field of scikit-learn's node record, dtype)
+_NODE_FIELDS = (
+    ("node_left", "left_child", "<i8"),
+    ("node_right", "right_child", "<i8"),
+    ("node_feature", "feature", "<i8"),
+    ("node_threshold", "threshold", "<f8"),
+    ("node_impurity", "impurity", "<f8"),
+    ("node_samples", "n_node_samples", "<i8"),
+    ("node_weighted_samples", "weighted_n_node_samples", "<f8"),
+    ("node_missing_left", "missing_go_to_left", "|u1"),
+)
+TREE_ARRAYS = ("tree_node_counts", "tree_seeds", "node_values", *(name for name, _, _ in _NODE_FIELDS))
+_LEAF = -1  # sklearn.tree._tree.TREE_LEAF
+_UNDEFINED = -2  # sklearn.tree._tree.TREE_UNDEFINED
+
+
+def extract_trees(spec: ModelSpec, model: Any) -> Arrays:
+    """The node table of a fitted DecisionTree* or RandomForest*."""
+    trees = model.estimators_ if spec.definition.family == "forest" else [model]
+    states = [tree.tree_.__getstate__() for tree in trees]
+    arrays: Arrays = {
+        "tree_node_counts": np.array([s["node_count"] for s in states], dtype=np.int64),
+        "tree_seeds": np.array([tree.random_state or 0 for tree in trees], dtype=np.int64),
+        "node_values": np.concatenate([s["values"] for s in states]).astype(np.float64),
+    }
+    for name, field, dtype in _NODE_FIELDS:
+        arrays[name] = np.concatenate([s["nodes"][field] for s in states]).astype(dtype)
+    return arrays
+
+
+def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -> None:
+    """Sets the fitted trees of ``arrays`` on a fresh DecisionTree* or RandomForest* ``model``."""
+    from sklearn.tree._tree import NODE_DTYPE
+
+    is_forest = spec.definition.family == "forest"
+    n_trees = spec.param_dict()["n_estimators"] if is_forest else 1
+    counts = expect(arrays, "tree_node_counts", "<i8", (n_trees,))
+    seeds = expect(arrays, "tree_seeds", "<i8", (n_trees,))
+    total = int(counts.sum()) if np.all(counts >= 1) else -1
+    if not 1 <= total <= DEFAULT_LIMITS.max_tree_nodes:
+        raise ModelError(f"tree node counts must be >= 1 and sum to at most {DEFAULT_LIMITS.max_tree_nodes}",
+                         code="model_array_value")
+    n_classes = classes_array(arrays).size if spec.task == CLASSIFICATION else 1
+    values = expect(arrays, "node_values", "<f8", (total, 1, n_classes))
+    columns = {field: expect(arrays, name, dtype, (total,)) for name, field, dtype in _NODE_FIELDS}
+    nodes = np.empty(total, dtype=NODE_DTYPE)
+    for field, column in columns.items():
+        nodes[field] = column
+    trees, start = [], 0
+    for count, seed in zip(counts.tolist(), seeds.tolist()):
+        tree_nodes = nodes[start:start + count]
+        depth = _check_structure(tree_nodes, n_features)
+        if depth > spec.param_dict()["max_depth"]:
+            raise ModelError(f"a tree is deeper ({depth}) than the spec's max_depth", code="model_bad_tree")
+        trees.append(_make_tree(spec, model, is_forest, seed, n_features, n_classes, {
+            "max_depth": depth, "node_count": count, "nodes": tree_nodes.copy(),
+            "values": np.ascontiguousarray(values[start:start + count])}))
+        start += count
+    if is_forest:
+        model.estimators_ = trees
+        model.estimator_ = type(trees[0])()
+        _set_outputs(spec, model, arrays, n_features)
+    else:
+        model.tree_ = trees[0].tree_
+        _set_outputs(spec, model, arrays, n_features)
+        model.max_features_ = trees[0].max_features_
+
+
+def _make_tree(spec: ModelSpec, forest: Any, is_forest: bool, seed: int, n_features: int,
+               n_classes: int, state: dict) -> Any:
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+    from sklearn.tree._tree import Tree
+
+    tree_class = DecisionTreeClassifier if spec.task == CLASSIFICATION else DecisionTreeRegressor
+    if is_forest:
+        tree = tree_class(**{p: getattr(forest, p) for p in forest.estimator_params})
+        tree.set_params(random_state=seed)
+    else:
+        tree = tree_class(**spec.param_dict())
+    tree.tree_ = Tree(n_features, np.array([n_classes], dtype=np.intp), 1)
+    tree.tree_.__setstate__(state)
+    tree.n_outputs_ = 1
+    tree.n_features_in_ = n_features
+    tree.max_features_ = features_considered(tree.max_features, n_features)
+    if spec.task == CLASSIFICATION:
+        # inside a forest, trees are fitted on class indices, as floats (as scikit-learn does)
+        tree.classes_ = np.arange(n_classes, dtype=np.float64)
+        tree.n_classes_ = n_classes
+    return tree
+
+
+def _set_outputs(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -> None:
+    model.n_outputs_ = 1
+    model.n_features_in_ = n_features
+    if spec.task == CLASSIFICATION:
+        model.classes_ = classes_array(arrays)
+        model.n_classes_ = model.classes_.size
+
+
+def _check_structure(nodes: np.ndarray, n_features: int) -> int:
+    """Raises ModelError unless ``nodes`` form one tree scikit-learn can walk; returns its depth."""
+    count = nodes.size
+    index = np.arange(count)
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    leaf = left == _LEAF
+    internal = ~leaf
+    bad = (
+        np.any(right[leaf] != _LEAF) or np.any(feature[leaf] != _UNDEFINED)
+        or np.any(left[internal] <= index[internal]) or np.any(right[internal] <= index[internal])
+        or np.any(left[internal] >= count) or np.any(right[internal] >= count)
+        or np.any(left[internal] == right[internal])
+        or np.any(feature[internal] < 0) or np.any(feature[internal] >= n_features)
+        or not np.all(np.isfinite(nodes["threshold"])) or np.any(nodes["missing_go_to_left"] > 1)
+    )
+    if bad:
+        raise ModelError("tree arrays do not describe a valid tree (children, leaves or features)",
+                         code="model_bad_tree")
+    children = np.concatenate([left[internal], right[internal]])
+    parents = np.bincount(children, minlength=count)
+    if parents[0] != 0 or np.any(parents[1:] != 1):
+        raise ModelError("tree arrays do not describe a tree: a node has no parent or two",
+                         code="model_bad_tree")
+    parent = np.zeros(count, dtype=np.int64)
+    parent[left[internal]] = index[internal]
+    parent[right[internal]] = index[internal]
+    depth = np.zeros(count, dtype=np.int64)
+    for _ in range(MAX_TREE_DEPTH + 1):  # each pass fixes one more level
+        updated = np.where(index == 0, 0, depth[parent] + 1)
+        if np.array_equal(updated, depth):
+            return int(depth.max())
+        depth = updated
+    raise ModelError(f"tree is deeper than {MAX_TREE_DEPTH}", code="model_bad_tree")
