@@ -30,6 +30,8 @@ Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(c
   partial upload of that CID, if any (e.g. another account finished first).
 - ``abortUpload`` drops the sender's partial upload of the CID (rejected if there is none) and frees
   its share of the per-account limits. It emits nothing.
+- Files the machine makes itself (e.g. trained models) are stored with ``store_file``, under the same
+  CID, size and storage rules, and announced with the same ``ContentStored`` notice.
 
 Storage: each chunk's new bytes are one immutable row (table ``upload_chunks``, key (uploader, cid,
 index)) beside a small ``Upload`` record, so no chunk copies the file; a finished file is one
@@ -262,7 +264,8 @@ def list_contents(reader: Reader) -> list[dict[str, Any]]:
     return [_info(cid, stored) for cid, stored in reader.items(CONTENTS)]
 
 
-def read_content(reader: Reader, cid: bytes, offset: int, length: int, max_length: int | None = None) -> bytes:
+def read_content(reader: Reader, cid: bytes, offset: int, length: int,
+                 max_length: int | None = None) -> bytes:
     """Bytes ``[offset, offset + length)`` of a stored file, at most ``max_length`` of them (default
     ``Limits().max_inspect_bytes``) and fewer at its end. ``DomainError`` if the file is not stored or
     ``offset`` is past its end."""
@@ -290,3 +293,18 @@ def upload_status(reader: Reader, uploader: Address, cid: bytes) -> dict[str, An
 def list_uploads(reader: Reader, uploader: Address) -> list[dict[str, Any]]:
     """``upload_status`` of each partial upload of ``uploader``, oldest first."""
     return [_status(who, cid, upload) for (who, cid), upload in reader.items(UPLOADS) if who == uploader]
+
+
+def store_file(tx: Tx, data: bytes, owner: Address, ctx: Context, limits: Limits) -> tuple[bytes, list[Any]]:
+    """Stores a file the machine made (e.g. a trained model) under its CID; returns the CID and the
+    ``ContentStored`` notice (none if that CID was already stored)."""
+    cid = cid_of(data)
+    if tx.get(CONTENTS, cid) is not None:
+        return cid, []
+    if len(data) > limits.max_file_size:
+        raise DomainError(f"a produced file of {len(data)} bytes exceeds max_file_size {limits.max_file_size}",
+                          code="file_too_large")
+    _check_room(tx, len(data), limits)
+    tx.put(CONTENTS, cid, Content(data, owner, ctx.input_index, ctx.timestamp))
+    tx.add(TOTALS, "stored_bytes", len(data))
+    return cid, [ContentStored(cid, len(data), owner)]

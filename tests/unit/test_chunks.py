@@ -1,0 +1,139 @@
+"""Upload planning: every payload fits the InputBox, decodes to uploadChunk, and rebuilds the file."""
+
+import io
+import math
+import random
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dapp.codec import abi
+from dapp.codec.chunks import MAX_PAYLOAD, max_data_bytes, plan_upload
+from dapp.codec.cid import cid_of
+
+UPLOAD_CHUNK = abi.inputs()["uploadChunk"]
+INPUTBOX_PAYLOAD_LIMIT = 65_216  # CARTESI-FACTS §3, measured on anvil
+
+
+def numeric_csv(rows: int, seed: int = 0) -> bytes:
+    table = np.random.default_rng(seed).normal(size=(rows, 6)).round(3)
+    out = io.StringIO()
+    np.savetxt(out, table, delimiter=",", fmt="%.3f", header="a,b,c,d,e,label", comments="")
+    return out.getvalue().encode()
+
+
+def decoded(plan):
+    """(cid, size, offset, deflated, data) of every payload, decoded with the protocol ABI."""
+    calls = []
+    for chunk in plan.chunks:
+        function, args = abi.inputs().decode(chunk.payload)
+        assert function.name == "uploadChunk"
+        calls.append(args)
+    return calls
+
+
+def rebuilt(plan, start: int = 0) -> bytes:
+    """The original bytes the payloads carry, checking offsets are contiguous from ``start``."""
+    out = bytearray()
+    for cid, size, offset, deflated, data in decoded(plan):
+        assert (cid, size, offset) == (plan.cid, plan.size, start + len(out))
+        out += zlib.decompress(data) if deflated else data
+    return bytes(out)
+
+
+def test_the_payload_limit_is_the_inputbox_one():
+    assert MAX_PAYLOAD == INPUTBOX_PAYLOAD_LIMIT
+
+
+def test_max_data_bytes_is_the_largest_data_that_fits():
+    cid, size = cid_of(b"x" * 10), 10 ** 7
+    most = max_data_bytes(cid, size)
+    assert len(UPLOAD_CHUNK.encode(cid, size, size, True, bytes(most))) <= INPUTBOX_PAYLOAD_LIMIT
+    assert len(UPLOAD_CHUNK.encode(cid, size, size, True, bytes(most + 1))) > INPUTBOX_PAYLOAD_LIMIT
+
+
+def test_random_bytes_go_raw_in_full_payloads():
+    data = random.Random(1).randbytes(300_000)
+    plan = plan_upload(data)
+    most = max_data_bytes(plan.cid, len(data))
+    assert plan.cid == cid_of(data) and plan.size == len(data)
+    assert len(plan.chunks) == math.ceil(len(data) / most)
+    assert not any(c.deflated for c in plan.chunks)
+    assert all(c.length == most for c in plan.chunks[:-1])
+    assert rebuilt(plan) == data
+
+
+def test_csv_goes_deflated_with_several_times_fewer_inputs_and_nearly_full_payloads():
+    data = numeric_csv(40_000)
+    plan = plan_upload(data)
+    most = max_data_bytes(plan.cid, len(data))
+    assert rebuilt(plan) == data
+    assert all(c.deflated for c in plan.chunks)
+    assert len(plan.chunks) * 2 <= math.ceil(len(data) / most)
+    assert all(len(args[4]) >= 0.97 * most for args in decoded(plan)[:-1])
+    assert all(len(c.payload) <= INPUTBOX_PAYLOAD_LIMIT for c in plan.chunks)
+    assert plan.payload_bytes == sum(len(c.payload) for c in plan.chunks)
+
+
+def test_deflated_chunks_never_inflate_beyond_the_bound():
+    data = bytes(3 << 20)  # zeros deflate ~1000x: the bound, not the payload, limits each chunk
+    plan = plan_upload(data, max_inflated=1 << 20)
+    assert [c.length for c in plan.chunks] == [1 << 20] * 3
+    assert rebuilt(plan) == data
+    small = plan_upload(data[:200_000], max_inflated=70_000)  # above one raw payload: deflate wins
+    assert [c.length for c in small.chunks] == [70_000, 70_000, 60_000]
+    assert all(c.deflated for c in small.chunks) and rebuilt(small) == data[:200_000]
+
+
+def test_raw_wins_when_the_inflation_bound_is_below_a_raw_payload():
+    plan = plan_upload(bytes(100_000), max_inflated=30_000)
+    assert plan.chunks[0].length == max_data_bytes(plan.cid, 100_000) and not plan.chunks[0].deflated
+
+
+def test_resume_plans_from_the_received_byte():
+    data = numeric_csv(5_000) + random.Random(2).randbytes(100_000)
+    whole = plan_upload(data)
+    for received in (1, whole.chunks[1].offset, len(data) - 5):
+        plan = plan_upload(data, received=received)
+        assert plan.chunks[0].offset == received
+        assert rebuilt(plan, start=received) == data[received:]
+    assert plan_upload(data, received=len(data)).chunks == ()
+
+
+@pytest.mark.parametrize("received", [-1, 11])
+def test_resume_outside_the_file_is_refused(received):
+    with pytest.raises(ValueError):
+        plan_upload(b"0123456789", received=received)
+
+
+def test_an_empty_file_is_one_empty_chunk():
+    plan = plan_upload(b"")
+    assert [args for args in decoded(plan)] == [(cid_of(b""), 0, 0, False, b"")]
+
+
+def test_planning_is_deterministic():
+    data = numeric_csv(8_000, seed=3)
+    assert plan_upload(data) == plan_upload(data)
+
+
+segments = st.lists(
+    st.one_of(st.binary(max_size=20_000),
+              st.builds(lambda unit, times: unit * times, st.binary(min_size=1, max_size=50),
+                        st.integers(1, 4_000))),
+    max_size=6,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(parts=segments, max_inflated=st.integers(1, 200_000), cut=st.floats(0, 1))
+def test_any_file_rebuilds_from_its_plan_within_the_limits(parts, max_inflated, cut):
+    data = b"".join(parts)
+    received = int(len(data) * cut)
+    plan = plan_upload(data, received=received, max_inflated=max_inflated)
+    assert rebuilt(plan, start=received) == data[received:]
+    assert all(len(c.payload) <= INPUTBOX_PAYLOAD_LIMIT for c in plan.chunks)
+    assert all(c.length <= max_inflated for c in plan.chunks if c.deflated)
+    assert all(c.length > 0 for c in plan.chunks) or data == b""
