@@ -23,7 +23,8 @@ class Payment:
 
 @dataclass(frozen=True, slots=True)
 class UploadProgress:
-    """A chunk was stored but the file is not complete yet (a JSON report)."""
+    """Where an upload stands after a chunk (a JSON report); ``received == size`` when the file
+    was already stored."""
 
     cid: bytes
     received: int
