@@ -6,8 +6,9 @@
   cartesi_getInput, cartesi_getProcessedInputCount, cartesi_listOutputs, cartesi_getOutput,
   cartesi_listReports, cartesi_getReport, cartesi_getChainId, cartesi_getNodeVersion`` (results
   ``{"data": …}`` and, for lists, ``"pagination": {total_count, limit, offset}``), plus the devnode-only
-  ``devnode_info`` (what ``node.json`` holds) and ``devnode_closeEpoch`` (mine to the end of the newest
-  epoch holding inputs, process everything, submit the due claims; answers what was claimed).
+  ``devnode_info`` (what ``node.json`` holds) and ``devnode_closeEpoch`` (alias ``devnode_claimEpoch``:
+  mine to the end of the newest epoch holding inputs, process everything, submit the due claims;
+  answers what is claimed).
 - ``POST /inspect/<application name or address>``: the body is the raw query (at most 2 MiB); answer
   ``{"status": "Accepted"|"Rejected"|"Exception", "exception"?: text, "reports": [{"payload"}],
   "processed_input_count": N}``.
@@ -330,6 +331,7 @@ _METHODS: dict[str, tuple[tuple[str, ...], Callable[[ReaderServer, dict[str, Any
     "cartesi_getNodeVersion": ((), lambda r, p: {"data": NODE_VERSION}),
     "devnode_info": ((), lambda r, p: r.node.info()),
     "devnode_closeEpoch": ((), lambda r, p: r.node.close_epoch()),
+    "devnode_claimEpoch": ((), lambda r, p: r.node.close_epoch()),  # the name the mlmarket client uses
 }
 
 _INSPECT_STATUS = {ACCEPTED: "Accepted", EXCEPTION: "Exception"}

@@ -18,7 +18,6 @@ Append-only files are written one line at a time, flushed and fsynced before the
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
@@ -121,7 +120,6 @@ class Store:
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
-        self._lock_file: Any = None
         self.inputs: list[InputRecord] = [InputRecord.from_json(d) for d in _load_lines(self.path(INPUTS))]
         self.claims: list[ClaimRecord] = [ClaimRecord.from_json(d) for d in _load_lines(self.path(CLAIMS))]
         for position, record in enumerate(self.inputs):
@@ -139,22 +137,6 @@ class Store:
         """Removes the records, the deployment and anvil's state (``--fresh``); logs stay."""
         for name in _FRESH_REMOVES:
             (Path(state_dir) / name).unlink(missing_ok=True)
-
-    def acquire(self) -> None:
-        """Takes the directory's lock; ``StoreError`` if another node holds it."""
-        handle = open(self.path(LOCK), "a+")  # noqa: SIM115 (held for the node's life)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            handle.close()
-            raise StoreError(f"another node is running on {self.dir} (see `python -m devnode info`)") from exc
-        self._lock_file = handle
-
-    def release(self) -> None:
-        """Releases the lock taken by ``acquire``."""
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
 
     def append_input(self, record: InputRecord) -> None:
         """Records a processed input durably; it must be the next index."""

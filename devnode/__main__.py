@@ -1,0 +1,175 @@
+"""``python -m devnode run|up|down|info``: the embedded local node's command line.
+
+- ``run [--state-dir D] [--port 6751] [--anvil-port 8545] [--rpc-url URL] [--epoch-length N]
+  [--backend CMD] [--fresh] [--no-auto-mine] [--rollup-port 0]``: runs in the foreground; prints the
+  node info JSON once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or
+  stops on a failure (e.g. a replay that diverged).
+- ``up [same options] [--timeout S]``: starts ``run`` in the background (its output goes to
+  ``D/node.log``), waits until it is ready and prints the info JSON.
+- ``down [--state-dir D]``: stops the node running on ``D``.
+- ``info [--state-dir D] [--json]``: what ``D/node.json`` says, and whether the node runs.
+
+``D`` defaults to ``$MLMARKET_DEVNODE_DIR`` or ``~/.mlmarket/devnode``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from devnode import lifecycle
+from devnode.node import DEFAULT_BACKEND, Node, NodeConfig
+from devnode.store import NODE_LOG, default_state_dir, read_info
+
+log = logging.getLogger("devnode")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m devnode", description="The embedded local Cartesi node.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "run in the foreground"), ("up", "start in the background and wait until ready")):
+        command = commands.add_parser(name, help=text)
+        _state_dir_option(command)
+        command.add_argument("--port", type=int, default=6751, help="reader API port (0: a free one)")
+        command.add_argument("--anvil-port", type=int, default=8545, help="anvil's port (0: a free one)")
+        command.add_argument("--rpc-url", help="attach to this chain instead of starting anvil")
+        command.add_argument("--epoch-length", type=int, default=10, help="blocks per epoch (new deployments)")
+        command.add_argument("--backend", default=shlex.join(DEFAULT_BACKEND), help="the backend's command")
+        command.add_argument("--rollup-port", type=int, default=0, help="port of the backend's rollup API")
+        command.add_argument("--fresh", action="store_true", help="forget the recorded state and chain first")
+        command.add_argument("--no-auto-mine", action="store_true", help="never mine blocks to close epochs")
+        if name == "up":
+            command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
+    down = commands.add_parser("down", help="stop the running node")
+    _state_dir_option(down)
+    down.add_argument("--timeout", type=float, default=60.0)
+    info = commands.add_parser("info", help="print node.json")
+    _state_dir_option(info)
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _state_dir_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--state-dir", type=Path, default=None, help="default $MLMARKET_DEVNODE_DIR or "
+                         "~/.mlmarket/devnode")
+
+
+def _config(args: argparse.Namespace) -> NodeConfig:
+    return NodeConfig(state_dir=args.state_dir, port=args.port, anvil_port=args.anvil_port, rpc_url=args.rpc_url,
+                      epoch_length=args.epoch_length, backend=tuple(shlex.split(args.backend)),
+                      rollup_port=args.rollup_port, fresh=args.fresh, auto_mine=not args.no_auto_mine)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the node in the foreground until a signal or a failure."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    node = Node(_config(args))
+    try:
+        node.start()
+    except Exception as exc:  # noqa: BLE001 -- every start failure becomes one clear line and status 1
+        log.debug("start failed", exc_info=True)
+        print(f"devnode: cannot start: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(node.info(), indent=2), flush=True)
+    while not stop.wait(0.2) and not node.wait(0):
+        pass
+    node.stop()
+    if node.failure is not None:
+        print(f"devnode: stopped on a failure: {node.failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def up(args: argparse.Namespace) -> int:
+    """Starts ``run`` in the background and waits until it is ready."""
+    state_dir: Path = args.state_dir
+    if lifecycle.node_running(state_dir):
+        info = read_info(state_dir) or {}
+        print(f"devnode: a node is already running on {state_dir} (pid {info.get('pid')}); "
+              f"`python -m devnode down` stops it", file=sys.stderr)
+        return 1
+    command = [sys.executable, "-m", "devnode", "run", "--state-dir", str(state_dir), "--port", str(args.port),
+               "--anvil-port", str(args.anvil_port), "--epoch-length", str(args.epoch_length),
+               "--backend", args.backend, "--rollup-port", str(args.rollup_port)]
+    command += ["--rpc-url", args.rpc_url] if args.rpc_url else []
+    command += ["--fresh"] if args.fresh else []
+    command += ["--no-auto-mine"] if args.no_auto_mine else []
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / NODE_LOG
+    offset = log_path.stat().st_size if log_path.exists() else 0
+    with open(log_path, "ab") as out:
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        info = read_info(state_dir)
+        if info and info.get("pid") == child.pid and info.get("ready"):
+            print(json.dumps({**info, "running": True}, indent=2))
+            return 0
+        if child.poll() is not None:
+            tail = log_path.read_bytes()[offset:][-3000:].decode(errors="replace")
+            print(f"devnode: the node exited with status {child.returncode}; {log_path}:\n{tail}", file=sys.stderr)
+            return 1
+        time.sleep(0.1)
+    child.terminate()
+    child.wait(timeout=30)
+    print(f"devnode: not ready within {args.timeout} s; see {log_path}", file=sys.stderr)
+    return 1
+
+
+def down(args: argparse.Namespace) -> int:
+    """Stops the node running on the state directory (SIGTERM, then SIGKILL after ``--timeout``)."""
+    state_dir: Path = args.state_dir
+    if not lifecycle.node_running(state_dir):
+        print(f"no node is running on {state_dir}")
+        return 0
+    pid = (read_info(state_dir) or {}).get("pid")
+    if not isinstance(pid, int) or "devnode" not in " ".join(lifecycle.cmdline(pid)):
+        print(f"devnode: {state_dir} is locked but node.json names no running node (pid {pid})", file=sys.stderr)
+        return 1
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + args.timeout
+    while lifecycle.node_running(state_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if lifecycle.node_running(state_dir):
+        os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        lifecycle.end_orphans(state_dir)
+    print(f"stopped the node on {state_dir}")
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    """Prints ``node.json`` (plus ``running``)."""
+    data = read_info(args.state_dir)
+    if data is None:
+        print(f"devnode: no node has run in {args.state_dir}; start one with `python -m devnode up`",
+              file=sys.stderr)
+        return 1
+    data["running"] = lifecycle.node_running(args.state_dir)
+    print(json.dumps(data, indent=2) if args.json else lifecycle.describe(data))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m devnode`` and ``mlmarket-devnode``."""
+    args = _parser().parse_args(argv)
+    args.state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
+    return {"run": run, "up": up, "down": down, "info": info}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""The local node: anvil, the Cartesi v2 contracts, the backend and the reader API, in one process.
+
+``Node(NodeConfig(...)).start()`` locks the state directory, starts anvil (or attaches to
+``rpc_url``), deploys (idempotently), checks the recorded inputs against the chain, rebuilds the backend
+by replaying every recorded input (its outputs must be byte-identical, else ``ReplayDivergence``),
+serves the reader API and writes ``node.json``; then a loop thread feeds new inputs to the backend one
+at a time in index order, answers inspects between advances, restarts a dead backend (replaying, then
+re-sending the input in flight), and closes epochs: once an epoch's last block ``k*L+L-1`` is past and
+its inputs are processed it submits the claim of the outputs Merkle root over every output since
+genesis. With ``auto_mine`` it mines the blocks that close the newest epoch holding inputs
+``auto_mine_delay`` seconds after the last input; ``close_epoch()`` (RPC ``devnode_closeEpoch``) does
+it at once. ``stop()`` ends everything it started. ``failure`` holds what stopped the loop, if anything.
+
+``node.json`` (``info()``): ``rpc_url, chain_id, reader_url, inspect_url`` (``<node>/inspect``; POST to
+``<inspect_url>/<application>``), ``node_url, application_name, addresses`` (InputBox, EtherPortal,
+ERC20Portal, …, Token, Application, Authority), ``epoch_length, authority_owner, deployment_block,
+input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the command), ``rollup_url,
+state_dir, logs, started_at, ready``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import eth_abi
+from web3 import Web3
+
+from devnode import chain, lifecycle
+from devnode.anvil import Anvil, dev_accounts, repo_root, start_anvil
+from devnode.backend import BackendProcess
+from devnode.deploy import DATA_AVAILABILITY_INPUT_BOX, Deployment, deploy
+from devnode.epochs import EpochCloser
+from devnode.reader import NotReady, ReaderServer
+from devnode.records import NONE, Application
+from devnode.server import EXCEPTION, Advance, BackendDied, Finished, Inspect
+from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, DEPLOYMENT, INFO, NODE_LOG, InputRecord, Store, now
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKEND = (sys.executable, "-m", "dapp")
+NODE_ACCOUNT = 9  # deployer and Authority owner: a dev account users are unlikely to send from
+
+
+class NodeError(RuntimeError):
+    """The node cannot start or go on (the message says why and what to do)."""
+
+
+class ReplayDivergence(NodeError):
+    """Replaying a recorded input gave other outputs than those recorded: the backend is not
+    deterministic, or it changed since the inputs were processed."""
+
+
+class NodeStopping(NodeError):
+    """The node is shutting down."""
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """How to run the node; every port may be 0 (a free one)."""
+
+    state_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 6751
+    anvil_port: int = 8545
+    rpc_url: str | None = None
+    epoch_length: int = 10
+    backend: tuple[str, ...] = DEFAULT_BACKEND
+    backend_env: Mapping[str, str] = field(default_factory=dict)
+    rollup_port: int = 0
+    auto_mine: bool = True
+    auto_mine_delay: float = 0.3
+    poll_interval: float = 0.1
+    fresh: bool = False
+    advance_timeout: float | None = None
+    inspect_timeout: float = 60.0
+    max_backend_restarts: int = 3
+    app_name: str = "mlmarket"
+
+
+class Node:
+    """The running node (see the module docstring)."""
+
+    def __init__(self, config: NodeConfig) -> None:
+        self.config = config
+        self.store: Store | None = None  # type: ignore[assignment]
+        self.app: Application | None = None  # type: ignore[assignment]
+        self.chain_id = 0
+        self.failure: BaseException | None = None
+        self.deployment: Deployment | None = None
+        self._anvil: Anvil | None = None
+        self._w3: Web3 | None = None
+        self._backend: BackendProcess | None = None
+        self._reader: ReaderServer | None = None
+        self._closer: EpochCloser | None = None
+        self._pending: list[chain.ChainInput] = []
+        self._watcher: chain.InputWatcher | None = None
+        self._lock_handle: Any = None
+        self._inspects: queue.Queue[tuple[bytes, Future[tuple[Finished, int]]]] = queue.Queue()
+        self._closes: queue.Queue[Future[dict[str, Any]]] = queue.Queue()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._backend_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._info: dict[str, Any] = {}
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Node:
+        """Starts everything and returns once the node is ready (see the module docstring)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg = self.config
+        self._lock_handle = lifecycle.lock_state_dir(cfg.state_dir)
+        lifecycle.end_orphans(cfg.state_dir)
+        if cfg.fresh:
+            Store.wipe(cfg.state_dir)
+        self.store = Store(cfg.state_dir)
+        self._reader = ReaderServer(self, cfg.host, lifecycle.checked_port(cfg.host, cfg.port, "reader API"))
+        if cfg.rpc_url is None:
+            port = lifecycle.checked_port(cfg.host, cfg.anvil_port, "anvil")
+            self._anvil = start_anvil(cfg.host, port, state_path=self.store.path(ANVIL_STATE),
+                                      log_path=self.store.path(ANVIL_LOG), state_interval=1)
+            self._w3 = self._anvil.web3()
+        else:
+            self._w3 = Web3(Web3.HTTPProvider(cfg.rpc_url, request_kwargs={"timeout": 30}))
+        self.chain_id = self._w3.eth.chain_id
+        self.deployment = self._deploy()
+        self.app = Application(cfg.app_name, self.deployment.application, self.deployment.authority,
+                               self.deployment.input_box, self.deployment.epoch_length,
+                               self.deployment.template_hash, _data_availability(self.deployment),
+                               self.deployment.input_box_block, now())
+        self._watcher = chain.InputWatcher(self._w3, self.deployment)
+        self._pending = self._check_recorded_inputs(self._watcher.poll())
+        owner = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
+        self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
+        self._closer.reconcile()
+        self._start_backend()
+        self._reader.start()
+        self._write_info(ready=True)
+        self._thread = threading.Thread(target=self._loop, name="devnode-loop", daemon=True)
+        self._thread.start()
+        log.info("node ready: reader %s, chain %s, application %s", self._reader.url, self.rpc_url,
+                 self.deployment.application)
+
+    def stop(self) -> None:
+        """Stops the loop, the backend, the reader API and anvil (which saves its state)."""
+        self._stopping.set()
+        self._wake.set()
+        with self._backend_lock:
+            if self._backend is not None:
+                self._backend.stop()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=30)
+        _refuse_waiting(self._inspects, self._closes, "the node is stopping")
+        if self._reader is not None:
+            self._reader.stop()
+            self._reader = None
+        if self._anvil is not None:
+            self._anvil.stop()
+            self._anvil = None
+        if self._info and self.store is not None:
+            self._info["ready"] = False
+            self.store.save_json(INFO, self._info)
+        lifecycle.unlock_state_dir(self._lock_handle)
+        self._lock_handle = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits until the loop ends (a failure or ``stop``); ``False`` on timeout."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def rpc_url(self) -> str:
+        """The base layer's JSON-RPC URL."""
+        return self._anvil.url if self._anvil is not None else str(self.config.rpc_url)
+
+    def _deploy(self) -> Deployment:
+        assert self._w3 is not None and self.store is not None
+        recorded = self.store.load_json(DEPLOYMENT)
+        epoch_length = recorded["epoch_length"] if recorded else self.config.epoch_length
+        if recorded and epoch_length != self.config.epoch_length:
+            log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",
+                        epoch_length, self.config.epoch_length)
+        deployer = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
+        deployment = deploy(self._w3, deployer, epoch_length=epoch_length)
+        if recorded and recorded["addresses"] != deployment.addresses:
+            raise NodeError(f"the chain's contracts differ from {self.store.path(DEPLOYMENT)}: use --fresh")
+        self.store.save_json(DEPLOYMENT, deployment.to_dict())
+        return deployment
+
+    def _check_recorded_inputs(self, on_chain: list[chain.ChainInput]) -> list[chain.ChainInput]:
+        """The chain's inputs not yet processed, after checking the recorded ones against the chain."""
+        assert self.store is not None
+        recorded = self.store.inputs
+        if len(on_chain) < len(recorded):
+            raise NodeError(f"the chain holds {len(on_chain)} inputs but {len(recorded)} were processed: its "
+                            f"state is older than the node's records; start again with --fresh")
+        for record, seen in zip(recorded, on_chain, strict=False):
+            if record.raw_data != seen.raw:
+                raise NodeError(f"input {record.index} on chain differs from the recorded one: use --fresh")
+        return on_chain[len(recorded):]
+
+    def _write_info(self, *, ready: bool) -> None:
+        assert self.store is not None and self.deployment is not None and self._reader is not None
+        base = self._reader.url
+        self._info = {
+            "rpc_url": self.rpc_url, "chain_id": self.chain_id, "reader_url": f"{base}/rpc",
+            "inspect_url": f"{base}/inspect", "node_url": base, "application_name": self.config.app_name,
+            "addresses": dict(self.deployment.addresses), "epoch_length": self.deployment.epoch_length,
+            "authority_owner": self.deployment.authority_owner, "node_account": NODE_ACCOUNT,
+            "deployment_block": self.deployment.block_number, "input_box_block": self.deployment.input_box_block,
+            "template_hash": self.deployment.template_hash, "pid": os.getpid(),
+            "anvil_pid": None if self._anvil is None else self._anvil.process.pid,
+            "anvil_state": str(self.store.path(ANVIL_STATE)),
+            "backend_pid": None if self._backend is None else self._backend.pid,
+            "backend": list(self.config.backend), "rollup_url": None if self._backend is None else self._backend.server.url,
+            "state_dir": str(self.store.dir), "auto_mine": self.config.auto_mine,
+            "logs": {name: str(self.store.path(f)) for name, f in
+                     (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
+            "started_at": self._info.get("started_at", now()), "ready": ready,
+        }
+        self.store.save_json(INFO, self._info)
+
+    # -- the backend --------------------------------------------------------------------------
+
+    def _start_backend(self) -> None:
+        """(Re)starts the backend and replays every recorded input, checking its outputs."""
+        assert self.store is not None and self.deployment is not None
+        env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
+               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **self.config.backend_env}
+        for attempt in range(1, self.config.max_backend_restarts + 1):
+            with self._backend_lock:
+                if self._stopping.is_set():
+                    raise NodeStopping("the node is stopping")
+                if self._backend is not None:
+                    self._backend.stop()
+                self._backend = BackendProcess(self.config.backend, env, self.store.path(BACKEND_LOG),
+                                               host=self.config.host, port=self.config.rollup_port,
+                                               cwd=repo_root()).start()
+            if self._info:
+                self._write_info(ready=True)
+            try:
+                self._replay()
+                return
+            except BackendDied as exc:
+                log.warning("backend died while replaying (attempt %d): %s", attempt, exc)
+        raise NodeError(f"the backend died {self.config.max_backend_restarts} times while replaying the "
+                        f"recorded inputs: see {self.store.path(BACKEND_LOG)}")
+
+    def _replay(self) -> None:
+        assert self.store is not None and self._backend is not None
+        started, count = time.monotonic(), 0
+        for record in self.store.inputs:
+            if record.status == EXCEPTION:
+                continue  # the machine reverts such an input: replaying it would only throw again
+            request = Advance(record.metadata, record.payload, record.first_output_index)
+            got = self._backend.run(request, timeout=self.config.advance_timeout)
+            if got.status != record.status or got.outputs != record.outputs:
+                raise ReplayDivergence(lifecycle.describe_divergence(record, got))
+            count += 1
+        if count:
+            log.info("replayed %d inputs in %.2f s: outputs identical", count, time.monotonic() - started)
+
+    def _run(self, request: Advance | Inspect) -> Finished:
+        """Runs ``request``, restarting (and replaying) a backend that dies; gives up as an exception."""
+        timeout = self.config.advance_timeout if isinstance(request, Advance) else self.config.inspect_timeout
+        for attempt in range(1, self.config.max_backend_restarts + 1):
+            try:
+                assert self._backend is not None
+                return self._backend.run(request, timeout=timeout)
+            except BackendDied as exc:
+                if self._stopping.is_set():
+                    raise NodeStopping("the node is stopping") from exc
+                log.warning("backend died (attempt %d): %s; restarting and replaying", attempt, exc)
+                self._start_backend()
+        text = f"the backend died {self.config.max_backend_restarts} times on this request"
+        log.error("%s: %r", text, request)
+        return Finished(EXCEPTION, exception=text.encode())
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self._cycle()
+                for pending in _drain(self._closes):
+                    if pending.set_running_or_notify_cancel():
+                        pending.set_result(self._close_now())
+                self._wake.wait(self.config.poll_interval)
+                self._wake.clear()
+        except NodeStopping:
+            pass
+        except BaseException as exc:  # noqa: BLE001 -- recorded, logged loudly, and the node stops
+            self.failure = exc
+            log.error("node stopped: %s", exc, exc_info=not isinstance(exc, NodeError))
+        finally:
+            _refuse_waiting(self._inspects, self._closes, f"the node stopped: {self.failure}")
+
+    def _cycle(self) -> None:
+        """Serves inspects, processes new inputs (inspects between them), claims, mines, checks the backend."""
+        assert self._watcher is not None and self._closer is not None
+        self._serve_inspects()
+        fresh = self._watcher.poll()
+        self._pending.extend(fresh)
+        if fresh:
+            self._closer.saw_input()
+        while self._pending:
+            self._process(self._pending[0])
+            self._pending.pop(0)
+            self._serve_inspects()
+        scanned = self._watcher.next_block - 1
+        self._closer.claim_due(scanned)
+        self._closer.scan_executions()
+        if self.config.auto_mine and self._closer.auto_mine(scanned, self.config.auto_mine_delay):
+            self._wake.set()
+        if self._backend is not None and not self._backend.alive() and not self._stopping.is_set():
+            log.warning("backend exited while idle: restarting and replaying")
+            self._start_backend()
+
+    def _process(self, item: chain.ChainInput) -> None:
+        assert self.store is not None and self.deployment is not None
+        request = Advance(item.to_rollup_metadata(), item.payload, len(self.store.outputs))
+        result = self._run(request)
+        self.store.append_input(InputRecord(
+            index=item.index, epoch_index=chain.epoch_of(item.block_number, self.deployment.epoch_length),
+            block_number=item.block_number, raw_data=item.raw, metadata=request.metadata, payload=item.payload,
+            tx_hash=item.transaction_hash or None, status=result.status, outputs=result.outputs,
+            reports=result.reports, first_output_index=request.first_output_index,
+            first_report_index=len(self.store.reports)))
+        log.info("input %d: %s, %d outputs, %d reports", item.index, result.status, len(result.outputs),
+                 len(result.reports))
+        if result.status == EXCEPTION:
+            self._start_backend()  # the backend threw: its state is suspect, rebuild it
+
+    def _serve_inspects(self) -> None:
+        assert self.store is not None
+        for payload, pending in _drain(self._inspects):
+            if pending.set_running_or_notify_cancel():
+                result = self._run(Inspect(payload))
+                pending.set_result((result, len(self.store.inputs)))
+
+    def _close_now(self) -> dict[str, Any]:
+        assert self._closer is not None and self._watcher is not None
+        self._cycle()
+        self._closer.mine_to_close()
+        self._cycle()
+        return self._closer.summary(self._watcher.next_block - 1)
+
+    # -- NodeView (called from reader threads) ------------------------------------------------
+
+    def unprocessed(self) -> list[InputRecord]:
+        """Inputs seen on chain but not processed yet (status NONE)."""
+        assert self.deployment is not None
+        return [InputRecord(index=i.index, epoch_index=chain.epoch_of(i.block_number, self.deployment.epoch_length),
+                            block_number=i.block_number, raw_data=i.raw, metadata=i.to_rollup_metadata(),
+                            payload=i.payload, tx_hash=i.transaction_hash or None, status=NONE, outputs=(),
+                            reports=(), first_output_index=0, first_report_index=0) for i in list(self._pending)]
+
+    def scanned_block(self) -> int:
+        """The newest block whose inputs the node has read."""
+        return 0 if self._watcher is None else self._watcher.next_block - 1
+
+    def executions(self) -> Mapping[int, str]:
+        """Output index -> the transaction that executed it."""
+        return {} if self._closer is None else self._closer.executions
+
+    def inspect(self, payload: bytes) -> tuple[Finished, int]:
+        """Queues an inspect for the backend and waits for its reports (``NotReady`` on timeout)."""
+        return self._ask(self._inspects, payload)
+
+    def close_epoch(self) -> dict[str, Any]:
+        """Mines to the end of the newest epoch holding inputs, processes them and submits the due claims."""
+        return self._ask(self._closes, None)
+
+    def _ask(self, target: queue.Queue[Any], payload: bytes | None) -> Any:
+        if self.failure is not None or self._stopping.is_set():
+            raise NotReady(f"the node is not running ({self.failure or 'stopping'})")
+        pending: Future[Any] = Future()
+        target.put(pending if payload is None else (payload, pending))
+        self._wake.set()
+        try:
+            return pending.result(timeout=self.config.inspect_timeout * (1 if payload is not None else 4))
+        except TimeoutError:
+            pending.cancel()
+            raise NotReady("the node is busy processing inputs; try again") from None
+
+    def info(self) -> dict[str, Any]:
+        """What ``node.json`` holds."""
+        return dict(self._info)
+
+
+def _drain(source: queue.Queue[Any]) -> list[Any]:
+    items = []
+    while True:
+        try:
+            items.append(source.get_nowait())
+        except queue.Empty:
+            return items
+
+
+def _refuse_waiting(inspects: queue.Queue[Any], closes: queue.Queue[Any], why: str) -> None:
+    for item in _drain(inspects) + _drain(closes):
+        pending = item[1] if isinstance(item, tuple) else item
+        if pending.set_running_or_notify_cancel():
+            pending.set_exception(NotReady(why))
+
+
+def _data_availability(deployment: Deployment) -> bytes:
+    return DATA_AVAILABILITY_INPUT_BOX + eth_abi.encode(["address"], [deployment.input_box])
