@@ -86,13 +86,19 @@ def command_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 click.echo(json.dumps({"ok": False, **exc.outcome.to_json()}, indent=2, sort_keys=True))
             fail(f"rejected: {exc.message}")
         except ClientError as exc:
-            if as_json:
-                click.echo(json.dumps({"ok": False, "error": exc.message}, indent=2))
-            fail(exc.message)
+            _fail_json(as_json, exc.message)
+        except OSError as exc:  # requests' connection errors are OSErrors
+            _fail_json(as_json, f"network error: {exc}")
 
     for option in reversed(_connection_options()):
         wrapper = option(wrapper)
     return wrapper
+
+
+def _fail_json(as_json: bool, message: str) -> None:
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": message}, indent=2))
+    fail(message)
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -11,7 +11,7 @@ millionths (``to_millionths``).
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from mlmarket.client.errors import SpecError
 
@@ -28,10 +28,7 @@ _WEI = re.compile(r"^(\d+)\s*wei$", re.IGNORECASE)
 def _decimal(text: str, pattern: re.Pattern[str], what: str) -> Decimal:
     if not pattern.match(text):
         raise SpecError(f"{what}: {text!r} is not a number")
-    try:
-        return Decimal(text)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already filters
-        raise SpecError(f"{what}: {text!r} is not a number") from exc
+    return Decimal(text)  # exact: construction never rounds
 
 
 def _as_text(value: object, what: str) -> str:
@@ -53,10 +50,12 @@ def parse_amount(value: object, *, decimals: int = ETHER_DECIMALS, raw: bool = F
             raise SpecError(f"{what}: {text!r} is not a whole number of base units")
         amount = int(digits)
     else:
-        number = _decimal(text, _UNSIGNED, what) * (Decimal(10) ** decimals)
-        if number != number.to_integral_value():
+        if not _UNSIGNED.match(text):
+            raise SpecError(f"{what}: {text!r} is not a number")
+        whole, _, frac = text.partition(".")
+        if len(frac.rstrip("0")) > decimals:
             raise SpecError(f"{what}: {text!r} has more than {decimals} decimals")
-        amount = int(number)
+        amount = int(whole) * 10**decimals + int(frac.rstrip("0").ljust(decimals, "0") or "0")
     if amount > UINT256_MAX:
         raise SpecError(f"{what}: {text!r} does not fit in uint256")
     return amount
@@ -75,10 +74,21 @@ def to_millionths(value: object, what: str = "score") -> int:
     """A score in the metric's units (``0.9``, ``"0.95"``, ``1``) as int64 millionths (``900000``).
     Raises ``SpecError`` on more than 6 decimals or on a value outside int64."""
     text = _as_text(value, what)
-    scaled = _decimal(text, _SIGNED, what) * MILLION
-    if scaled != scaled.to_integral_value():
-        raise SpecError(f"{what}: {text!r} has more than 6 decimals (scores are kept in millionths)")
-    result = int(scaled)
+    sign, digits, exponent = _decimal(text, _SIGNED, what).as_tuple()
+    exponent = int(exponent) + 6  # exact integer arithmetic on the decimal digits
+    result = int("".join(map(str, digits)) or "0")
+    if result and exponent > 40:
+        raise SpecError(f"{what}: {text!r} is out of range")
+    if exponent >= 0:
+        result *= 10**exponent
+    elif -exponent > len(digits):  # every digit lies below the millionths: only zero fits
+        if result:
+            raise SpecError(f"{what}: {text!r} has more than 6 decimals (scores are kept in millionths)")
+    else:
+        result, remainder = divmod(result, 10**-exponent)
+        if remainder:
+            raise SpecError(f"{what}: {text!r} has more than 6 decimals (scores are kept in millionths)")
+    result = -result if sign else result
     if not INT64_MIN <= result <= INT64_MAX:
         raise SpecError(f"{what}: {text!r} is out of range")
     return result
