@@ -1,0 +1,84 @@
+"""The market with the real ML engine: published scores equal scikit-learn's, byte-identical replays."""
+
+import io
+import json
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score
+
+from dapp.codec import abi
+from dapp.ml.engine import Engine
+from tests.support.market import CAROL, NOW, SPONSOR, Market
+
+SPEC = {"estimator": "LogisticRegression", "params": {"C": 0.5, "max_iter": 500}}
+
+
+def to_csv(X, y, columns) -> bytes:
+    out = io.StringIO()
+    out.write(",".join(columns) + ",target\n")
+    for row, label in zip(X, y):
+        out.write(",".join(repr(float(v)) for v in row) + f",{int(label)}\n")
+    return out.getvalue().encode()
+
+
+def split():
+    data = load_breast_cancer()
+    order = np.random.default_rng(0).permutation(len(data.target))
+    X, y = data.data[order], data.target[order]
+    columns = [f"f{i}" for i in range(X.shape[1])]
+    return (X[:400], y[:400], X[400:], y[400:], columns)
+
+
+def run_session():
+    X_train, y_train, X_val, y_val, columns = split()
+    m = Market(engine=Engine())
+    validation = m.put(SPONSOR, to_csv(X_val, y_val, columns))
+    job = m.create_job(1000, reward_per_accept=100, min_score=900_000, validation_cid=validation)
+    model = m.put(CAROL, json.dumps(SPEC).encode())
+    data = m.put(CAROL, to_csv(X_train, y_train, columns))
+    done = m.submit(CAROL, job, model, data)
+    settle = m.call(SPONSOR, "settleJob", job, timestamp=NOW + 1000)
+    return m, job, done, settle
+
+
+def test_published_score_equals_scikit_learn_on_the_same_arrays():
+    m, job, done, _ = run_session()
+    assert done.accepted, done.reports
+    X_train, y_train, X_val, y_val, _ = split()
+    # the CSV round-trips floats exactly (repr), so scikit-learn sees the same arrays
+    direct = accuracy_score(y_val, LogisticRegression(C=0.5, max_iter=500).fit(X_train, y_train).predict(X_val))
+    scored = [abi.notices().decode(n) for n in done.notices]
+    (args,) = [a for f, a in scored if f.name == "SubmissionScored"]
+    assert args[5] == round(direct * 1_000_000)
+    assert args[6] is True
+    view = m.job(job)["submissions"][0]
+    assert view["score"] == round(direct, 6) and view["accepted"]
+
+
+def test_a_replay_gives_byte_identical_outputs():
+    first, second = run_session(), run_session()
+    for a, b in zip(first[2:], second[2:]):
+        assert (a.notices, a.vouchers, a.reports) == (b.notices, b.vouchers, b.reports)
+
+
+def test_a_pickle_submitted_as_a_model_is_rejected_and_never_loaded(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    import pickle
+
+    X_train, y_train, X_val, y_val, columns = split()
+    m = Market(engine=Engine())
+    validation = m.put(SPONSOR, to_csv(X_val, y_val, columns))
+    job = m.create_job(1000, validation_cid=validation)
+    evil = m.put(CAROL, pickle.dumps(Evil()))
+    done = m.submit(CAROL, job, evil)
+    assert not done.accepted
+    assert json.loads(done.reports[0])["error"]["code"] == "unsafe_model"
+    assert not marker.exists()
+    assert m.job(job)["job"]["budget"] == "1000"
