@@ -34,13 +34,24 @@ def create_job(tx: Tx, cmd: CreateJob, ctx: Context, env: Env) -> list[Any]:
     """Validates the spec and its contents, escrows the budget from the sender's balance."""
     s = cmd.spec
     spec.validate(s, cmd.budget, ctx.timestamp, env.limits)
-    if s.validation_cid:
-        env.engine.check_dataset(require_content(tx, s.validation_cid, "validation data"), s.label, s.task)
-    if s.base_model_cid:
-        env.engine.check_model(require_content(tx, s.base_model_cid, "base model"), s.task)
+    validation = require_content(tx, s.validation_cid, "validation data") if s.validation_cid else None
+    if validation is not None:
+        env.engine.check_dataset(validation, s.label, s.task)
     job_id = tx.next_id("jobs")
+    job = Job(job_id, ctx.sender, cmd.token, s, ctx.timestamp, model_cid=s.base_model_cid,
+              round_started=ctx.timestamp)
+    if s.base_model_cid:
+        base = require_content(tx, s.base_model_cid, "base model")
+        info = env.engine.check_model(base, s.task)
+        if s.policy == "rounds" and not info.averageable:
+            raise DomainError(f"{info.estimator} cannot be averaged, so it cannot run federated rounds; "
+                              "use a linear model, an MLP or GaussianNB", code="bad_spec")
+        if s.policy == "rounds" and info.trained:  # the global model's score is the bar for updates
+            scored = env.engine.score(task=s.task, metric=s.metric, label=s.label, validation=validation,
+                                      model=base, seed=0)
+            job = replace(job, best_score=scored.score)
     ledger.lock(tx, job_pot(job_id), cmd.token, ctx.sender, cmd.budget)
-    tx.put(JOBS, job_id, Job(job_id, ctx.sender, cmd.token, s, ctx.timestamp, model_cid=s.base_model_cid))
+    tx.put(JOBS, job_id, job)
     return [JobCreated(job_id, ctx.sender, cmd.token, cmd.budget, s)]
 
 

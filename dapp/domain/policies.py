@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from dapp.domain import content, payouts
+from dapp.domain import content, payouts, rounds
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished
@@ -53,6 +53,8 @@ def beats_best(job: Job, score: int) -> bool:
 
 def next_due(job: Job) -> str:
     """When the job will next have something to settle (for messages)."""
+    if job.status == OPEN and job.spec.policy == "rounds":
+        return f"round {job.round} closes at {rounds.round_end(job)}"
     if job.status == OPEN:
         return f"submissions close at {job.spec.deadline}"
     if job.status == REVEALING:
@@ -124,6 +126,10 @@ def settle_reviews(tx: Tx, job: Job) -> tuple[Job, list[Any]]:
 def apply_due(tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     """Applies one due transition at the input's time (deadline, reveal timeout); returns the job."""
     spec, now = job.spec, ctx.timestamp
+    if spec.policy == "rounds":
+        if rounds.is_due(job, now):
+            return rounds.close_round(tx, job, ctx, env, rounds.round_end(job))
+        return job, []
     if job.status == OPEN and now >= spec.deadline:
         if spec.policy == "best" and has_hidden_test(job):
             job = replace(job, status=REVEALING)

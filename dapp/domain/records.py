@@ -36,6 +36,7 @@ class Job:
     best_score: int | None = None
     model_cid: bytes = b""
     round: int = 0
+    round_started: int = 0
     test_cid: bytes = b""
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.commitment import test_commitment
-from dapp.domain import access, content, ledger, payouts, policies
+from dapp.domain import access, content, ledger, payouts, policies, rounds
 from dapp.domain.commands import Context, RevealTestSet, ReviewSubmission, Submit
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished, SubmissionReceived, SubmissionReviewed, SubmissionScored, TestSetRevealed
@@ -62,6 +62,8 @@ def _scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
 
 def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
     spec = job.spec
+    if spec.policy == "rounds":
+        return rounds.on_update(tx, job, sub, scored, ctx, env)
     sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
     tx.put(SUBMISSIONS, (job.id, sub.id), sub)
     if spec.policy == "threshold":
@@ -103,14 +105,14 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
     if made >= submission_cap(job.spec):
         raise DomainError(f"{ctx.sender} already made {made} submissions to job {job.id}, the limit",
                           code="too_many_submissions")
-    if job.spec.policy == "rounds":
-        raise DomainError("federated rounds are not supported yet", code="not_supported")
     sub = Submission(job.id, job.submissions + 1, ctx.sender, cmd.model_cid, cmd.data_cid, ctx.timestamp,
                      stake=job.spec.stake)
     job = replace(job, submissions=sub.id)
     tx.put(JOBS, job.id, job)
     tx.put(BY_CONTRIBUTOR, (job.id, ctx.sender), made + 1)
     tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+    if job.spec.policy == "rounds":
+        rounds.require_first_update(tx, job, sub)
     if sub.stake:
         ledger.lock(tx, stake_pot(job.id, sub.id), job.token, ctx.sender, sub.stake)
     events.append(SubmissionReceived(job.id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.stake))

@@ -1,0 +1,132 @@
+"""Federated rounds (seeds 000, 001, 002): contributors improve a shared global model, round by round.
+
+A ``rounds`` job starts from its ``base_model_cid`` (an averageable estimator: linear models, MLPs,
+GaussianNB). In each round every contributor may send one update: trained weights of the global
+model's spec (their data never leaves them), or ``<model, data>`` for the machine to train (from the
+global model when no model is given). An update is accepted when it can be averaged with the
+round's other updates (and the global model, once trained) and scores at least
+``global score - tolerance`` on the validation set (``min_score`` while the global model has no
+score). A round closes when ``round_quota`` updates were accepted, or ``round_duration`` seconds after
+it started (applied lazily, like every deadline). Closing averages the accepted updates with FedAvg
+weighted by sample count, publishes the new global model with its CID and score, and pays
+``reward_per_accept`` to each accepted update's contributor, in order, while the budget lasts.
+Updates the machine trained weigh their training rows; weights-only updates, whose sample count
+the machine cannot verify, weigh the mean of the round's verified counts (1 if there are none).
+After the last round, or at the job's deadline, the job ends and the rest of the budget is refunded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import replace
+from typing import Any
+
+from dapp.domain import content, payouts
+from dapp.domain.commands import Context
+from dapp.domain.env import Env
+from dapp.domain.events import ModelPublished, RoundClosed, SubmissionScored
+from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
+from dapp.domain.spec import gain, meets
+from dapp.domain.store import Tx
+from dapp.errors import DomainError
+from dapp.ml.errors import MLError
+
+UPDATES = "round_updates"  # (job_id, round) -> tuple of accepted submission ids
+SENT = "round_senders"  # (job_id, round, contributor) -> True
+
+
+def round_end(job: Job) -> int:
+    """When the current round closes at the latest."""
+    return min(job.round_started + job.spec.round_duration, job.spec.deadline)
+
+
+def is_due(job: Job, now: int) -> bool:
+    """Whether the current round of an open rounds job must close at ``now``."""
+    return job.status == OPEN and now >= round_end(job)
+
+
+def require_first_update(tx: Tx, job: Job, sub: Submission) -> None:
+    """One update per contributor per round."""
+    if tx.get(SENT, (job.id, job.round, sub.contributor)):
+        raise DomainError(f"{sub.contributor} already sent an update in round {job.round} of job {job.id}",
+                          code="duplicate_update")
+    tx.put(SENT, (job.id, job.round, sub.contributor), True)
+
+
+def _scored(sub: Submission, accepted: bool) -> SubmissionScored:
+    return SubmissionScored(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
+
+
+def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+    """Validates a scored update against the round; accepted ones wait for the round to close."""
+    sub = replace(sub, score=scored.score, samples=scored.samples, round=job.round)
+    update = scored.model_bytes if scored.model_bytes is not None else content.get_content(tx, sub.model_cid)
+    accepted_ids = tx.get(UPDATES, (job.id, job.round), ())
+    reference = (tx.get(SUBMISSIONS, (job.id, accepted_ids[0])).trained_cid if accepted_ids
+                 else job.model_cid if job.best_score is not None else b"")
+    if reference:
+        env.engine.check_compatible(update, content.get_content(tx, reference))
+    if job.best_score is None:
+        good = meets(job.spec.metric, scored.score, job.spec.min_score)
+    else:
+        good = gain(job.spec.metric, scored.score, job.best_score) >= -job.spec.tolerance
+    if not good:
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
+        return [_scored(sub, False)]
+    cid, stored = content.store_file(tx, update, sub.contributor, ctx, env.limits)
+    tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="scored", trained_cid=cid))
+    tx.put(UPDATES, (job.id, job.round), (*accepted_ids, sub.id))
+    events = stored + [_scored(sub, True)]
+    if job.spec.round_quota and len(accepted_ids) + 1 >= job.spec.round_quota:
+        events += close_round(tx, job, ctx, env, ctx.timestamp)[1]
+    return events
+
+
+def _weights(subs: list[Submission]) -> list[int]:
+    verified = [s.samples for s in subs if s.data_cid and s.samples]
+    fallback = max(1, sum(verified) // len(verified)) if verified else 1
+    return [s.samples if s.data_cid and s.samples else fallback for s in subs]
+
+
+def _seed(job: Job) -> int:
+    return int.from_bytes(hashlib.sha256(f"mlmarket/{job.id}/round/{job.round}".encode()).digest()[:4], "big")
+
+
+def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env) -> tuple[Job, list[Any]]:
+    models = [(content.get_content(tx, s.trained_cid), w) for s, w in zip(subs, _weights(subs))]
+    try:
+        merged = env.engine.aggregate(models)
+        scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
+                                  validation=content.get_content(tx, job.spec.validation_cid), model=merged,
+                                  seed=_seed(job))
+    except MLError:  # cannot happen for checked updates; never let a round get stuck on it
+        return job, [RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)]
+    cid, stored = content.store_file(tx, merged, job.sponsor, ctx, env.limits)
+    job = replace(job, model_cid=cid, best_score=scored.score)
+    tx.put(JOBS, job.id, job)
+    return job, stored + [RoundClosed(job.id, job.round, len(subs), cid, scored.score),
+                          ModelPublished(job.id, job.round, cid, scored.score)]
+
+
+def close_round(tx: Tx, job: Job, ctx: Context, env: Env, closed_at: int) -> tuple[Job, list[Any]]:
+    """Averages the round's accepted updates, publishes the global model, pays the contributors and
+    starts the next round (or ends the job after the last one or at the deadline)."""
+    job = tx.get(JOBS, job.id)
+    subs = [tx.get(SUBMISSIONS, (job.id, i)) for i in tx.get(UPDATES, (job.id, job.round), ())]
+    events: list[Any] = []
+    if subs:
+        job, events = _aggregate(tx, job, subs, ctx, env)
+        for sub in subs:
+            if payouts.budget(tx, job) < job.spec.reward_per_accept:
+                tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="accepted"))
+                continue
+            job, _, paid = payouts.reward(tx, job, tx.get(SUBMISSIONS, (job.id, sub.id)), job.spec.reward_per_accept)
+            events += paid
+    else:
+        events.append(RoundClosed(job.id, job.round, 0, job.model_cid, job.best_score or 0))
+    job = replace(job, round=job.round + 1, round_started=closed_at)
+    tx.put(JOBS, job.id, job)
+    if job.round >= job.spec.rounds or closed_at >= job.spec.deadline:
+        job, ended = payouts.end(tx, job, "paid" if job.paid else "refunded")
+        events += ended
+    return job, events
