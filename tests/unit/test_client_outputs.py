@@ -79,7 +79,7 @@ def test_notice_is_decoded_by_its_protocol_name() -> None:
     notice = decode_output(notice_record(2, 1, payload))
     assert isinstance(notice, DecodedNotice)
     assert (notice.index, notice.input_index, notice.name) == (2, 1, "Deposited")
-    assert notice.args == {"token": TOKEN, "account": ALICE, "amount": 5}
+    assert notice.args == {"token": TOKEN, "account": ALICE, "amount": "5"}
 
 
 def test_notice_cids_are_shown_as_text() -> None:
@@ -166,7 +166,7 @@ def test_accepted_input_with_an_error_report_is_a_failure() -> None:
     failed = {"ok": False, "error": {"code": "rule_violated", "message": "job 9 does not exist", "deposit": "credited"}}
     outcome = outcome_of(input_record(4, "ACCEPTED"), [notice_record(0, 4, deposited)], [report_record(0, 4, failed)])
     assert outcome.error == "job 9 does not exist (rule_violated)"
-    assert outcome.first("Deposited") == {"token": TOKEN, "account": ALICE, "amount": 5}
+    assert outcome.first("Deposited") == {"token": TOKEN, "account": ALICE, "amount": "5"}
 
 
 def test_accepted_input_without_errors_has_no_error() -> None:

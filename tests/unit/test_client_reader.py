@@ -108,7 +108,7 @@ def test_wait_for_input_polls_until_processed(node_factory: Callable[[Handler], 
     seen: list[str] = []
     outcome = ReaderClient(node.url + "/rpc", APP).wait_for_input(7, poll=0.01, on_wait=seen.append)
     assert outcome.status == "ACCEPTED" and outcome.index == 7 and outcome.error is None
-    assert outcome.first("Deposited") == {"token": APP, "account": APP, "amount": 9}
+    assert outcome.first("Deposited") == {"token": APP, "account": APP, "amount": "9"}
     assert seen == ["UNKNOWN", "NONE"]
     assert all(json.loads(b)["params"]["application"] == APP for _, b in node.requests)
 

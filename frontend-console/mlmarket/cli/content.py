@@ -64,12 +64,17 @@ def export(session: Session, cid: str, output: Path) -> None:
     Example:
       mlmarket model export bafkrei... -o model.joblib
     """
+    from dapp.errors import DappError
     from mlmarket.client.content import fetch_content
+    from mlmarket.client.errors import ClientError
 
     data = fetch_content(session.market(read_only=True), cid, part=FETCH_PART)
-    from dapp.ml.export import export_joblib  # the ML engine is heavy: import it only here
+    from dapp.ml.export import to_joblib  # the ML engine is heavy: import it only here
 
-    export_joblib(data, output)
+    try:
+        to_joblib(data, output)
+    except DappError as exc:
+        raise ClientError(f"{cid} cannot be exported: {exc.message}") from exc
     session.emit({"ok": True, "cid": cid, "output": str(output), "size": output.stat().st_size},
                  f"wrote {output}")
 

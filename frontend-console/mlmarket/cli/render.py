@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlmarket.client.amounts import format_amount
+from mlmarket.client.amounts import format_amount, from_millionths
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher, InputOutcome
 
 ETHER = "0x" + "00" * 20
+SCORE_ARGS = frozenset({"score"})
+"""Notice arguments in millionths of the metric, shown in the metric's units in text output."""
 
 
 def pretty(value: Any, indent: int = 0) -> str:
@@ -56,7 +58,9 @@ def notice_line(notice: DecodedNotice) -> str:
         return f"notice #{notice.index} (not an IMLMarketNotices call) 0x{notice.payload.hex()[:64]}"
     parts = []
     for key, value in notice.args.items():
-        if isinstance(value, dict):
+        if key in SCORE_ARGS:
+            value = f"{from_millionths(value):g}"
+        elif isinstance(value, dict):
             value = f"{{{value.get('policy', '')} {value.get('metric', '')} {value.get('title', '')!r}}}"
         parts.append(f"{key}={value}")
     return f"notice #{notice.index} {notice.name} " + " ".join(parts)
@@ -85,7 +89,7 @@ def report_line(report: DecodedReport) -> str:
 def outcome_text(outcome: InputOutcome) -> str:
     """Every output of a processed input, one per line, after its status line."""
     lines = [f"input {outcome.index}: {outcome.status}"]
-    lines += [notice_line(n) for n in outcome.notices]
-    lines += [voucher_line(v) for v in outcome.vouchers]
+    outputs = sorted([*outcome.notices, *outcome.vouchers], key=lambda o: o.index)
+    lines += [voucher_line(o) if isinstance(o, DecodedVoucher) else notice_line(o) for o in outputs]
     lines += [report_line(r) for r in outcome.reports]
     return "\n".join(lines)

@@ -32,8 +32,9 @@ from mlmarket.client.outputs import (
 )
 from mlmarket.client.reader import METHOD_NOT_FOUND, ReaderClient, RpcError
 
-FORCE_CLAIM_METHOD = "devnode_claimEpoch"
-"""The local node's JSON-RPC extension that closes the current epoch and claims it at once."""
+FORCE_CLAIM_METHOD = "devnode_closeEpoch"
+"""The local node's JSON-RPC extension: mine to the end of the newest epoch holding inputs, process
+them and submit the due claims at once."""
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ def _jsonable(param: dict[str, Any], value: Any) -> Any:
         return {c["name"]: _jsonable(c, v) for c, v in zip(param["components"], value)}
     if kind == "address":
         return value.lower()
+    if kind == "uint256" and not name.endswith("Id"):
+        return str(value)  # amounts do not fit a JSON (JavaScript) number; ids do
     if kind == "bytes" and name.lower().endswith("cid"):
         return cid_text(value)
     if isinstance(value, bytes):
@@ -79,7 +81,8 @@ def _jsonable(param: dict[str, Any], value: Any) -> Any:
 @dataclass(frozen=True)
 class DecodedNotice:
     """A notice: ``name`` is its ``IMLMarketNotices`` function (None if unknown); ``args`` its
-    arguments by ABI name, JSON-ready (addresses lower-case hex, CIDs as text, bytes as hex)."""
+    arguments by ABI name, JSON-ready: addresses lower-case hex, CIDs as text, other bytes as hex,
+    uint256 amounts as decimal strings (ids stay numbers), scores as integer millionths."""
 
     index: int
     input_index: int

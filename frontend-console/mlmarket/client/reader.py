@@ -16,8 +16,8 @@ import requests
 from mlmarket.client.errors import NodeError
 from mlmarket.client.outputs import InputOutcome, outcome_of
 
-RESOURCE_NOT_FOUND = -31001
-"""The node's JSON-RPC error code for "no such input/output/epoch (yet)"."""
+NOT_FOUND_CODES = (-31001, -32001)
+"""JSON-RPC error codes for "no such input/output/epoch (yet)": rollups-node v2, older nodes/devnode."""
 METHOD_NOT_FOUND = -32601
 PAGE = 500
 UNPROCESSED = "NONE"
@@ -67,7 +67,7 @@ class ReaderClient:
         try:
             result = self.call(method, application=self.app, **params)
         except RpcError as exc:
-            if exc.code == RESOURCE_NOT_FOUND or "not found" in exc.message.lower():
+            if exc.code in NOT_FOUND_CODES or "not found" in exc.message.lower():
                 return None
             raise
         return result.get("data") if isinstance(result, dict) else None
