@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -32,8 +33,7 @@ def put(session: Session, file: Path, window: int) -> None:
 
     data = read_file(file)
     market = session.market()
-    stderr = click.get_text_stream("stderr")
-    with click.progressbar(length=max(len(data), 1), label=f"uploading {file.name}", file=stderr) as bar:
+    with click.progressbar(length=max(len(data), 1), label=f"uploading {file.name}", file=sys.stderr) as bar:
 
         def progress(done: int, size: int) -> None:
             bar.update((done if size else 1) - bar.pos)

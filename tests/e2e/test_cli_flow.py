@@ -1,0 +1,211 @@
+"""The mlmarket CLI end to end: a real anvil, the real Cartesi v2.2.0 contracts, the real backend.
+
+One local node serves the module (auto-mining off, so epochs close only when a command forces the
+claim). Commands run in-process through click's runner with ``--json``; on-chain effects are read
+with web3 directly, not through the client under test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.datasets import load_breast_cancer
+from web3 import Web3
+
+from dapp.codec.cid import cid_of, cid_to_text
+from devnode.anvil import dev_accounts
+from devnode.contracts import abi_of
+from devnode.node import Node, NodeConfig
+from mlmarket.cli.main import cli
+
+pytestmark = pytest.mark.e2e
+
+SPONSOR, CONTRIBUTOR, BYSTANDER = 0, 1, 2
+EXPECTED_REWARD = 10 * 10**18
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    state = tmp_path_factory.mktemp("devnode")
+    started = Node(NodeConfig(state_dir=state, port=0, anvil_port=0, auto_mine=False)).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def w3(node: Node) -> Web3:
+    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Breast-cancer training and validation CSVs and a LogisticRegression spec."""
+    directory = tmp_path_factory.mktemp("files")
+    data = load_breast_cancer()
+    order = np.random.default_rng(0).permutation(len(data.target))
+    header = ",".join([f"f{i}" for i in range(data.data.shape[1])] + ["label"])
+
+    def write(name: str, rows: np.ndarray) -> Path:
+        lines = [header] + [",".join(repr(float(v)) for v in data.data[i]) + f",{int(data.target[i])}" for i in rows]
+        path = directory / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    model = directory / "model.json"
+    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
+    return {"train": write("train.csv", order[:400]), "valid": write("valid.csv", order[400:]), "model": model}
+
+
+def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> dict[str, Any]:
+    """Runs ``mlmarket ARGS --json --account N`` against ``node``; returns the parsed JSON."""
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
+           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": ""}
+    result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert (result.exit_code == 0) == ok, result.output
+    return json.loads(result.stdout)
+
+
+def address(n: int) -> str:
+    return dev_accounts(n + 1)[n].address
+
+
+def token_balance(w3: Web3, node: Node, owner: str) -> int:
+    token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken"))
+    return token.functions.balanceOf(owner).call()
+
+
+def spec_file(tmp_path: Path, validation: str, **extra: Any) -> Path:
+    spec = {"title": "breast cancer", "policy": "threshold", "task": "classification", "label": "label",
+            "metric": "accuracy", "validation_cid": validation, "min_score": 0.8, "reward_per_accept": 10,
+            "deadline": "+3600", **extra}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_node_info_names_every_contract(node: Node) -> None:
+    info = mlmarket(node, "node", "info")
+    assert info["chain_id"] == 31337 and info["reader_url"].endswith("/rpc")
+    assert set(info["addresses"]) == {"InputBox", "ERC20Portal", "EtherPortal", "Application", "Authority", "Token"}
+    assert info["addresses"]["Application"] == node.info()["addresses"]["Application"]
+
+
+def test_put_prints_the_ipfs_cid_and_skips_what_is_stored(node: Node, files: dict[str, Path]) -> None:
+    first = mlmarket(node, "put", str(files["valid"]))
+    assert first["cid"] == cid_to_text(cid_of(files["valid"].read_bytes()))
+    assert first["chunks_sent"] >= 1 and not first["already_stored"]
+    again = mlmarket(node, "put", str(files["valid"]), account=BYSTANDER)
+    assert again["cid"] == first["cid"] and again["already_stored"] and again["chunks_sent"] == 0
+
+
+def test_threshold_job_pays_the_contributor_on_chain(node: Node, w3: Web3, files: dict[str, Path],
+                                                     tmp_path: Path) -> None:
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    created = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")
+    job = created["job"]
+    assert isinstance(job, int) and [n["name"] for n in created["notices"]] == ["Deposited", "JobCreated"]
+
+    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
+    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
+    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)
+    assert submitted["job"] == job and isinstance(submitted["submission"], int)
+    scored = next(n["args"] for n in submitted["notices"] if n["name"] == "SubmissionScored")
+    assert scored["accepted"] is True and 800_000 <= scored["score"] <= 1_000_000
+    (voucher,) = submitted["vouchers"]
+    assert voucher["call"] == {"function": "transfer", "token": node.info()["addresses"]["Token"].lower(),
+                               "to": address(CONTRIBUTOR).lower(), "amount": str(EXPECTED_REWARD)}
+
+    shown = mlmarket(node, "job", "show", str(job))
+    (submission,) = shown["submissions"]
+    assert submission["contributor"] == address(CONTRIBUTOR).lower() and submission["model_cid"] == model
+    assert submission["data_cid"] == train and submission["accepted"] is True
+    assert submission["score"] == pytest.approx(scored["score"] / 1e6)
+
+    listed = mlmarket(node, "outputs", "--input", str(voucher["input_index"]))
+    assert [o["state"] for o in listed if o["type"] == "voucher"] == ["waiting for claim"]
+
+    before = token_balance(w3, node, address(CONTRIBUTOR))
+    executed = mlmarket(node, "execute", str(voucher["index"]), account=CONTRIBUTOR)
+    assert executed["executed"][0]["state"] == "executed"
+    assert token_balance(w3, node, address(CONTRIBUTOR)) - before == EXPECTED_REWARD
+
+    again = mlmarket(node, "execute", str(voucher["index"]), account=CONTRIBUTOR, ok=False)
+    assert "OutputNotReexecutable" in again["error"]
+    assert token_balance(w3, node, address(CONTRIBUTOR)) - before == EXPECTED_REWARD
+
+
+def test_ether_job_pays_in_ether(node: Node, w3: Web3, files: dict[str, Path], tmp_path: Path) -> None:
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    spec = spec_file(tmp_path, validation, reward_per_accept="0.25")
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "0.5", "--eth")["job"]
+    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
+    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
+    (voucher,) = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)["vouchers"]
+    assert voucher["call"]["function"] == "ether" and voucher["value"] == str(25 * 10**16)
+    before = w3.eth.get_balance(address(CONTRIBUTOR))
+    mlmarket(node, "execute", str(voucher["index"]), account=BYSTANDER)  # anyone may execute; the bystander pays gas
+    assert w3.eth.get_balance(address(CONTRIBUTOR)) - before == 25 * 10**16
+
+
+def test_withdraw_then_execute_all(node: Node, w3: Web3) -> None:
+    mlmarket(node, "deposit", "3", account=BYSTANDER)
+    withdrawn = mlmarket(node, "withdraw", "2", account=BYSTANDER)
+    assert [n["name"] for n in withdrawn["notices"]] == ["Withdrawn"]
+    balances = mlmarket(node, "balance", account=BYSTANDER)
+    assert balances["dapp"][node.info()["addresses"]["Token"].lower()] == str(10**18)
+    before = token_balance(w3, node, address(BYSTANDER))
+    mlmarket(node, "execute", "--all", account=BYSTANDER)
+    assert token_balance(w3, node, address(BYSTANDER)) - before == 2 * 10**18
+    assert all(o["state"] == "executed" for o in mlmarket(node, "outputs", "--vouchers"))
+
+
+def test_rejected_input_prints_the_report_and_fails(node: Node) -> None:
+    answer = mlmarket(node, "settle", "999", ok=False)
+    assert answer["status"] == "REJECTED" and "999" in answer["error"]
+    assert answer["notices"] == [] and answer["vouchers"] == []
+
+
+def test_imitated_portal_deposit_through_the_input_box_credits_nothing(node: Node) -> None:
+    token = bytes.fromhex(node.info()["addresses"]["Token"][2:])
+    forged = token + bytes.fromhex(address(BYSTANDER)[2:]) + (10**24).to_bytes(32, "big")
+    before = mlmarket(node, "balance", account=BYSTANDER)["dapp"]
+    answer = mlmarket(node, "send", "0x" + forged.hex(), account=BYSTANDER, ok=False)
+    assert answer["status"] == "REJECTED"
+    assert mlmarket(node, "balance", account=BYSTANDER)["dapp"] == before
+
+
+def test_model_export_writes_a_loadable_joblib(node: Node, files: dict[str, Path], tmp_path: Path) -> None:
+    import joblib
+
+    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
+    out = tmp_path / "model.joblib"
+    written = mlmarket(node, "model", "export", model, "-o", str(out))
+    assert written["output"] == str(out)
+    estimator = joblib.load(out)  # our own file, written by the test: safe to load
+    assert type(estimator).__name__ == "LogisticRegression" and estimator.max_iter == 1000
+
+
+def test_interrupted_upload_resumes_and_large_files_get_a_dag_pb_cid(node: Node, tmp_path: Path) -> None:
+    from dapp.codec.chunks import plan_upload
+
+    rng = np.random.default_rng(5)
+    data = rng.integers(0, 256, 300_000, dtype=np.uint8).tobytes()  # incompressible: several raw chunks
+    path = tmp_path / "big.bin"
+    path.write_bytes(data)
+    first = plan_upload(data).chunks[0]
+    mlmarket(node, "send", "0x" + first.payload.hex(), account=CONTRIBUTOR)  # the interrupted upload's first chunk
+    resumed = mlmarket(node, "put", str(path), account=CONTRIBUTOR)
+    assert resumed["resumed_from"] == first.length and resumed["cid"].startswith("bafybei")
+    assert resumed["cid"] == cid_to_text(cid_of(data))
+    stored = mlmarket(node, "inspect", f"contents/{resumed['cid']}")
+    assert stored["size"] == len(data)
