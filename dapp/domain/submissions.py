@@ -105,6 +105,9 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
     if made >= submission_cap(job.spec):
         raise DomainError(f"{ctx.sender} already made {made} submissions to job {job.id}, the limit",
                           code="too_many_submissions")
+    if not cmd.model_cid and not (cmd.data_cid and job.model_cid):
+        raise DomainError("a submission needs a model, or data to train the job's base model on",
+                          code="bad_submission")
     sub = Submission(job.id, job.submissions + 1, ctx.sender, cmd.model_cid, cmd.data_cid, ctx.timestamp,
                      stake=job.spec.stake)
     job = replace(job, submissions=sub.id)
@@ -170,7 +173,8 @@ def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"job {job.id} is not waiting for a reveal ({policies.next_due(job)})", code="not_revealing")
     if test_commitment(cmd.test_cid, cmd.salt) != job.spec.test_commitment:
         raise DomainError("test_cid and salt do not match the job's commitment", code="bad_reveal")
-    require_content(tx, cmd.test_cid, "test set")
+    test_set = require_content(tx, cmd.test_cid, "test set")
+    env.engine.check_dataset(test_set, job.spec.label, job.spec.task)
     job = replace(job, test_cid=cmd.test_cid)
     tx.put(JOBS, job.id, job)
     events.append(TestSetRevealed(job.id, cmd.test_cid))
@@ -188,4 +192,9 @@ def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
         events.append(_scored_event(sub, False))
         job = _consider_best(tx, job, sub, scored)
+    stored = [s for s in submissions_of(tx, job) if s.status in ("scored", "invalid")]
+    if stored and all(s.status == "invalid" for s in stored):
+        raise DomainError("no submission can be scored on the revealed test set: reveal a usable one "
+                          "(or the budget is split among the submissions when the reveal window ends)",
+                          code="bad_reveal")
     return events + policies.pay_best(tx, job, ctx, env)
