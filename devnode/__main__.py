@@ -26,9 +26,14 @@ import threading
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from devnode import lifecycle
-from devnode.node import DEFAULT_BACKEND, Node, NodeConfig
+from devnode.lifecycle import DEFAULT_BACKEND
 from devnode.store import NODE_LOG, default_state_dir, read_info
+
+if TYPE_CHECKING:
+    from devnode.node import NodeConfig
 
 log = logging.getLogger("devnode")
 
@@ -64,6 +69,8 @@ def _state_dir_option(command: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace) -> NodeConfig:
+    from devnode.node import NodeConfig  # web3 and friends load only for `run`
+
     return NodeConfig(state_dir=args.state_dir, port=args.port, anvil_port=args.anvil_port, rpc_url=args.rpc_url,
                       epoch_length=args.epoch_length, backend=tuple(shlex.split(args.backend)),
                       rollup_port=args.rollup_port, fresh=args.fresh, auto_mine=not args.no_auto_mine)
@@ -76,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    from devnode.node import Node
+
     node = Node(_config(args))
     try:
         node.start()
@@ -142,8 +151,8 @@ def down(args: argparse.Namespace) -> int:
         return 1
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + args.timeout
-    while lifecycle.node_running(state_dir) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while (lifecycle.node_running(state_dir) or lifecycle.cmdline(pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     if lifecycle.node_running(state_dir):
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.2)

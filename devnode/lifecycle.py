@@ -10,14 +10,19 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from devnode.server import Finished
 from devnode.store import LOCK, InputRecord, StoreError, read_info
 
+if TYPE_CHECKING:
+    from devnode.server import Finished
+
 log = logging.getLogger(__name__)
+
+DEFAULT_BACKEND = (sys.executable, "-m", "dapp")  # the backend as inside the machine
 
 
 class PortTaken(RuntimeError):

@@ -40,6 +40,7 @@ from devnode.anvil import Anvil, dev_accounts, repo_root, start_anvil
 from devnode.backend import BackendProcess
 from devnode.deploy import DATA_AVAILABILITY_INPUT_BOX, Deployment, deploy
 from devnode.epochs import EpochCloser
+from devnode.lifecycle import DEFAULT_BACKEND
 from devnode.reader import NotReady, ReaderServer
 from devnode.records import NONE, Application
 from devnode.server import EXCEPTION, Advance, BackendDied, Finished, Inspect
@@ -47,7 +48,6 @@ from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, DEPLOYMENT, INFO,
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BACKEND = (sys.executable, "-m", "dapp")
 NODE_ACCOUNT = 9  # deployer and Authority owner: a dev account users are unlikely to send from
 
 
