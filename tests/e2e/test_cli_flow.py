@@ -209,3 +209,75 @@ def test_interrupted_upload_resumes_and_large_files_get_a_dag_pb_cid(node: Node,
     assert resumed["cid"] == cid_to_text(cid_of(data))
     stored = mlmarket(node, "inspect", f"contents/{resumed['cid']}")
     assert stored["size"] == len(data)
+
+
+def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[str, Path], tmp_path: Path) -> None:
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    spec = spec_file(tmp_path, validation, policy="manual", min_score=0, reward_per_accept=4, stake=1)
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "8")["job"]
+    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
+    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
+    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, "--stake", "1",
+                         account=CONTRIBUTOR)
+    names = [n["name"] for n in submitted["notices"]]
+    assert names[0] == "Deposited" and "SubmissionReceived" in names and "StakeReturned" in names
+    received = submitted["notices"][names.index("SubmissionReceived")]["args"]
+    assert received["stake"] == str(10**18)
+    assert [v["call"]["amount"] for v in submitted["vouchers"]] == [str(10**18)]  # the stake comes back
+
+    refused = mlmarket(node, "review", str(job), str(submitted["submission"]), "--accept", account=CONTRIBUTOR, ok=False)
+    assert "forbidden" in refused["error"] or "sponsor" in refused["error"]
+    reviewed = mlmarket(node, "review", str(job), str(submitted["submission"]), "--accept")
+    assert [n["name"] for n in reviewed["notices"]][:2] == ["SubmissionReviewed", "RewardPaid"]
+    assert [v["call"]["amount"] for v in reviewed["vouchers"]] == [str(4 * 10**18)]
+
+
+def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web3, files: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    test_cid = mlmarket(node, "cid", str(files["valid"]))["cid"]
+    committed = mlmarket(node, "job", "commitment", "--test-cid", test_cid)
+    spec = tmp_path / "best.json"
+    spec.write_text(json.dumps({"title": "bounty", "policy": "best", "task": "classification", "label": "label",
+                                "metric": "accuracy", "min_score": 0.5, "deadline": "+60", "reveal_window": 600,
+                                "test_commitment": committed["test_commitment"]}))
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
+    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
+    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
+    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)
+    assert "SubmissionScored" not in [n["name"] for n in submitted["notices"]]  # nothing to score on yet
+
+    w3.provider.make_request("evm_increaseTime", [61])
+    w3.provider.make_request("evm_mine", [])
+    assert mlmarket(node, "put", str(files["valid"]))["cid"] == test_cid
+    wrong = mlmarket(node, "reveal", str(job), "--test-cid", test_cid, "--salt", "0x" + "00" * 32, ok=False)
+    assert "commitment" in wrong["error"]
+    revealed = mlmarket(node, "reveal", str(job), "--test-cid", test_cid, "--salt", committed["salt"])
+    names = [n["name"] for n in revealed["notices"]]
+    assert names[0] == "TestSetRevealed" and "SubmissionScored" in names and "RewardPaid" in names
+    assert [v["call"]["to"] for v in revealed["vouchers"]] == [address(CONTRIBUTOR).lower()]
+    assert [v["call"]["amount"] for v in revealed["vouchers"]] == [str(5 * 10**18)]
+
+
+def test_wallet_transactions_prepared_by_the_library_deliver_a_deposit(node: Node, w3: Web3) -> None:
+    """The console's browser-wallet path: the library prepares, the wallet (here eth-account) signs."""
+    from mlmarket.client import actions
+    from mlmarket.client.market import Market
+
+    wallet = dev_accounts(4)[3]
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir)}
+    market = Market.connect(read_only=True, environ=env)
+    request = actions.deposit(market.config.address("Token"), 7 * 10**18)
+    txs = market.chain.prepare_input(request, wallet.address)
+    assert [tx["to"] for tx in txs] == [market.config.address("Token"), market.config.address("ERC20Portal")]
+    nonce = w3.eth.get_transaction_count(wallet.address)
+    receipt = None
+    for offset, tx in enumerate(txs):
+        tx = {**tx, "nonce": nonce + offset}
+        tx.setdefault("gas", 300_000)
+        receipt = w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(wallet.sign_transaction(tx).raw_transaction))
+        assert receipt["status"] == 1
+    index = market.chain.input_index(receipt["transactionHash"].to_0x_hex())
+    outcome = market.reader.wait_for_input(index)
+    assert outcome.first("Deposited") == {"token": market.config.address("Token").lower(),
+                                          "account": wallet.address.lower(), "amount": str(7 * 10**18)}

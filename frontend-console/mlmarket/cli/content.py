@@ -44,6 +44,25 @@ def put(session: Session, file: Path, window: int) -> None:
     session.emit({"ok": True, **result.to_json()}, result.cid)
 
 
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@command_options
+def cid(session: Session, file: Path) -> None:
+    """Print FILE's CID without uploading it (e.g. for a hidden test set's commitment).
+
+    \b
+    Example:
+      mlmarket cid test.csv
+      mlmarket job commitment --test-cid $(mlmarket cid test.csv)
+    """
+    from dapp.codec.cid import cid_of, cid_to_text
+    from mlmarket.client.upload import read_file
+
+    data = read_file(file)
+    text = cid_to_text(cid_of(data))
+    session.emit({"cid": text, "size": len(data)}, text)
+
+
 @click.group()
 def model() -> None:
     """Work with stored models."""
@@ -117,4 +136,4 @@ def send(session: Session, payload: str) -> None:
     run_input(session, actions.raw(data))
 
 
-COMMANDS = [put, model, inspect_cmd, send]
+COMMANDS = [put, cid, model, inspect_cmd, send]

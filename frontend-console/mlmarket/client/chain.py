@@ -130,12 +130,27 @@ class Chain:
         return TransactionFailed(f"{what} reverted (transaction {tx_hash})", tx_hash=tx_hash)
 
     def _input_ref(self, receipt: Any, tx: TxResult, approval: TxResult | None = None) -> InputRef:
+        return InputRef(self._input_index(receipt, tx.tx_hash), tx, approval)
+
+    def _input_index(self, receipt: Any, tx_hash: str) -> int:
         app = Web3.to_checksum_address(self.config.address("Application"))
         box = self._named("InputBox")
         for event in box.events.InputAdded().process_receipt(receipt, errors=DISCARD):
             if event["address"] == box.address and event["args"]["appContract"] == app:
-                return InputRef(int(event["args"]["index"]), tx, approval)
-        raise TransactionFailed(f"transaction {tx.tx_hash} added no input to {app}", tx_hash=tx.tx_hash)
+                return int(event["args"]["index"])
+        raise TransactionFailed(f"transaction {tx_hash} added no input to {app}", tx_hash=tx_hash)
+
+    def input_index(self, tx_hash: str) -> int:
+        """The index of the input a mined transaction added (e.g. one a browser wallet sent), waiting
+        for its receipt. Raises ``TransactionFailed`` if it reverted or added no input."""
+        try:
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout,
+                                                                poll_latency=0.05)
+        except TimeExhausted as exc:
+            raise TransactionFailed(f"no receipt for {tx_hash} within {self.receipt_timeout:.0f}s") from exc
+        if receipt["status"] != 1:
+            raise TransactionFailed(f"transaction {tx_hash} reverted", tx_hash=tx_hash)
+        return self._input_index(receipt, tx_hash)
 
     def add_input(self, payload: bytes) -> InputRef:
         """``InputBox.addInput(app, payload)``; returns the new input's index."""
