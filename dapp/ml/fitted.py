@@ -52,14 +52,14 @@ def _outputs(spec: ModelSpec, arrays: Arrays) -> int:
 
 
 def extract(spec: ModelSpec, estimator: Any) -> Arrays:
-    """The named arrays of a fitted estimator (the last step of a Pipeline, plus the scaler)."""
+    """The named arrays of a fitted estimator (for a Pipeline: the scaler step, then the last step)."""
     arrays: Arrays = {}
     model = estimator
     if spec.preprocessing:
-        scaler = estimator.named_steps["standard_scaler"]
+        scaler = estimator[0]
         arrays.update(scaler_mean=scaler.mean_, scaler_scale=scaler.scale_, scaler_var=scaler.var_,
                       scaler_n_samples_seen=np.asarray(scaler.n_samples_seen_, dtype=np.int64))
-        model = estimator.named_steps["model"]
+        model = estimator[-1]
     if spec.task == CLASSIFICATION:
         arrays["classes"] = np.asarray(model.classes_, dtype=np.int64)
     family = spec.definition.family
@@ -84,9 +84,9 @@ def restore(spec: ModelSpec, arrays: Arrays, n_features: int, seed: int = 0) -> 
     from dapp.ml.spec import build_estimator
 
     estimator = build_estimator(spec, seed)
-    model = estimator.named_steps["model"] if spec.preprocessing else estimator
+    model = estimator[-1] if spec.preprocessing else estimator
     if spec.preprocessing:
-        _restore_scaler(estimator.named_steps["standard_scaler"], arrays, n_features)
+        _restore_scaler(estimator[0], arrays, n_features)
     family = spec.definition.family
     if family == "linear":
         _restore_linear(spec, model, arrays, n_features)
