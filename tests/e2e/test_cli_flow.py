@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from mlmarket.cli.main import cli
 from sklearn.datasets import load_breast_cancer
 from web3 import Web3
 
@@ -22,7 +23,6 @@ from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
-from mlmarket.cli.main import cli
 
 pytestmark = pytest.mark.e2e
 
@@ -281,3 +281,19 @@ def test_wallet_transactions_prepared_by_the_library_deliver_a_deposit(node: Nod
     outcome = market.reader.wait_for_input(index)
     assert outcome.first("Deposited") == {"token": market.config.address("Token").lower(),
                                           "account": wallet.address.lower(), "amount": str(7 * 10**18)}
+
+
+def test_flags_alone_reach_the_node_as_any_chain_would(node: Node, tmp_path: Path) -> None:
+    """No node.json: --rpc/--node, the v2.2.0 default addresses and the node's only application suffice."""
+    info = node.info()
+    flags = ["--rpc", info["rpc_url"], "--node", info["reader_url"].removesuffix("/rpc"), "--json", "--account", "2"]
+    env = {"MLMARKET_DEVNODE_DIR": str(tmp_path / "nothing-here"), "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": ""}
+    runner = CliRunner()
+    shown = json.loads(runner.invoke(cli, ["node", "info", *flags], env=env).stdout)
+    assert shown["addresses"]["Application"] == info["addresses"]["Application"]
+    assert shown["addresses"]["InputBox"] == info["addresses"]["InputBox"] and "Token" not in shown["addresses"]
+    result = runner.invoke(cli, ["deposit", "2", "--token", info["addresses"]["Token"], *flags], env=env)
+    assert result.exit_code == 0, result.output
+    assert [n["name"] for n in json.loads(result.stdout)["notices"]] == ["Deposited"]
+    missing = runner.invoke(cli, ["deposit", "2", *flags], env=env)  # no test token known without node.json
+    assert missing.exit_code == 1 and "Token" in missing.output

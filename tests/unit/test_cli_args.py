@@ -10,9 +10,8 @@ import click
 import pytest
 from click.testing import CliRunner
 from eth_hash.auto import keccak
-from multiformats import CID
-
 from mlmarket.cli.main import cli
+from multiformats import CID
 
 APP = "0x" + "aa" * 20
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil's public dev key 1

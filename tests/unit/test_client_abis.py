@@ -8,7 +8,6 @@ from pathlib import Path
 import eth_abi
 import pytest
 from eth_hash.auto import keccak
-
 from mlmarket.client import abis
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mlmarket.client.accounts import choose_signer, dev_signer, key_signer
 from mlmarket.client.errors import ConfigError
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from mlmarket.client.amounts import format_amount, from_millionths, parse_amount, to_millionths
 from mlmarket.client.errors import SpecError
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from mlmarket.client.config import discover
 from mlmarket.client.errors import ConfigError
 

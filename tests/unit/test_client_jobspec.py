@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from eth_hash.auto import keccak
-from multiformats import CID
-
-from dapp.codec.abi import inputs
 from mlmarket.client import actions
 from mlmarket.client.errors import SpecError
 from mlmarket.client.jobspec import hidden_test_commitment, load_spec, parse_cid, spec_from_dict, spec_tuple
+from multiformats import CID
+
+from dapp.codec.abi import inputs
 
 TOKEN = "0x" + "ab" * 20
 

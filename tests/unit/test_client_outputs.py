@@ -14,8 +14,6 @@ from typing import Any
 import eth_abi
 import pytest
 from eth_hash.auto import keccak
-from multiformats import CID
-
 from mlmarket.client.outputs import (
     EXECUTABLE,
     EXECUTED,
@@ -27,6 +25,7 @@ from mlmarket.client.outputs import (
     outcome_of,
     voucher_state,
 )
+from multiformats import CID
 
 ALICE = "0x70997970c51812dc3a010c7d01b50e0d17dc79c8"
 TOKEN = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
@@ -104,6 +103,8 @@ def test_job_created_spec_becomes_a_nested_object() -> None:
     assert notice.name == "JobCreated"
     assert notice.args["spec"]["validationCid"] == validation_text
     assert notice.args["spec"]["minScore"] == 900_000 and notice.args["spec"]["policy"] == "threshold"
+    assert notice.args["jobId"] == 1 and notice.args["budget"] == "100"  # ids are numbers, amounts strings
+    assert notice.args["spec"]["rewardPerAccept"] == "10"
 
 
 def test_unknown_notice_payload_keeps_its_bytes() -> None:

@@ -11,7 +11,6 @@ from typing import Any
 import eth_abi
 import pytest
 from eth_hash.auto import keccak
-
 from mlmarket.client.errors import InspectFailed, NodeError
 from mlmarket.client.inspect import InspectClient, query_path
 from mlmarket.client.reader import ReaderClient, RpcError
@@ -29,7 +28,7 @@ class FakeNode:
         fake = self
 
         class _Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.requests.append((self.path, body))
                 status, answer = fake.handler(self.path, body)

@@ -7,11 +7,11 @@ import zlib
 from dataclasses import dataclass, field
 
 import pytest
-
-from dapp.codec.abi import inputs
 from mlmarket.client.chain import InputRef, InputRequest, TxResult
 from mlmarket.client.errors import InputFailed
 from mlmarket.client.upload import upload
+
+from dapp.codec.abi import inputs
 
 DATA = random.Random(7).randbytes(150_000) + b"".join(b"%d,%d,%d\n" % (i, i * 7, i % 3) for i in range(40_000))
 
@@ -50,7 +50,7 @@ def rebuilt(payloads: list[bytes], start: int) -> bytes:
     """The file bytes the payloads carry, checking they are contiguous from ``start``."""
     position, parts = start, []
     for payload in payloads:
-        function, (cid, size, offset, deflated, data) = inputs().decode(payload)
+        function, (_cid, size, offset, deflated, data) = inputs().decode(payload)
         assert function.name == "uploadChunk" and size == len(DATA) and offset == position
         part = zlib.decompress(data) if deflated else data
         parts.append(part)

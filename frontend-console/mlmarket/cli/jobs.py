@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from mlmarket.cli.common import Session, amount_options, command_options, job_id_argument, run_input, to_base_units
+from mlmarket.cli.common import (
+    Session,
+    amount_options,
+    command_options,
+    job_id_argument,
+    run_input,
+    to_base_units,
+)
 
 
 def _answer(value: Any) -> Any:

@@ -118,9 +118,9 @@ def describe_revert(data: bytes) -> tuple[str | None, str]:
     if data[:4] == keccak(b"Error(string)")[:4]:
         try:
             (reason,) = eth_abi.decode(["string"], data[4:])
-            return "Error", str(reason)
-        except Exception:  # noqa: BLE001 - malformed reason string: fall through to raw
-            pass
+        except Exception:  # noqa: BLE001 - eth_abi raises several types on malformed data
+            return "Error", "reverted with a malformed reason string"
+        return "Error", str(reason)
     entry = _ERRORS.get(data[:4])
     if entry is None:
         return None, f"reverted with unknown error 0x{data[:4].hex()}"

@@ -120,14 +120,15 @@ class Chain:
 
     def _explain_failed(self, call: Any, signer: Signer, value: int, receipt: Any, what: str,
                         tx_hash: str) -> TransactionFailed:
-        try:
+        plain = TransactionFailed(f"{what} reverted (transaction {tx_hash})", tx_hash=tx_hash)
+        try:  # replaying the call is only an attempt to name the error
             call.call({"from": signer.address, "value": value}, block_identifier=receipt["blockNumber"] - 1)
         except ContractLogicError as exc:
             err = failure(what, exc)
             return TransactionFailed(err.message, error=err.error, tx_hash=tx_hash)
-        except Exception:  # noqa: BLE001 - the replay is only an explanation attempt
-            pass
-        return TransactionFailed(f"{what} reverted (transaction {tx_hash})", tx_hash=tx_hash)
+        except (Web3Exception, ValueError, OSError):
+            return plain
+        return plain
 
     def _input_ref(self, receipt: Any, tx: TxResult, approval: TxResult | None = None) -> InputRef:
         return InputRef(self._input_index(receipt, tx.tx_hash), tx, approval)
