@@ -17,10 +17,8 @@ from dataclasses import astuple, fields
 from pathlib import Path
 from typing import Any
 
-import eth_abi
-from eth_hash.auto import keccak
-
 from dapp.codec.cid import cid_from_text
+from dapp.codec.commitment import test_commitment
 from dapp.domain.commands import JobSpec
 from dapp.errors import InvalidInput
 from mlmarket.client.amounts import ETHER_DECIMALS, parse_amount, to_millionths
@@ -139,8 +137,8 @@ def spec_tuple(spec: JobSpec) -> tuple[Any, ...]:
 
 
 def hidden_test_commitment(test_cid: bytes, salt: bytes) -> bytes:
-    """``keccak256(abi.encode(bytes testCid, bytes32 salt))``: what a sponsor commits to for a hidden
-    test set, and what ``revealTestSet`` must match."""
+    """What a sponsor commits to for a hidden test set and ``revealTestSet`` must match
+    (``dapp.codec.commitment``: ``keccak256(abi.encode(bytes testCid, bytes32 salt))``)."""
     if len(salt) != 32:
         raise SpecError(f"the salt is 32 bytes, got {len(salt)}")
-    return keccak(eth_abi.encode(["bytes", "bytes32"], [test_cid, salt]))
+    return test_commitment(test_cid, salt)

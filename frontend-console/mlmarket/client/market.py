@@ -116,7 +116,9 @@ class Market:
         if eth:
             return "0x" + "00" * 20
         if token:
-            return Web3.to_checksum_address(token) if Web3.is_address(token) else _bad_token(token)
+            if not Web3.is_address(token):
+                raise ClientError(f"not a token address: {token!r}")
+            return Web3.to_checksum_address(token)
         return self.config.address("Token")
 
     # -- outputs -----------------------------------------------------------------------------
@@ -222,7 +224,3 @@ def find_application(config: NodeConfig) -> str:
         raise ConfigError(f"no application configured (--app / MLMARKET_APP) and the node serves "
                           f"{len(addresses)}: {', '.join(addresses) or 'none'}")
     return Web3.to_checksum_address(addresses[0])
-
-
-def _bad_token(token: str) -> str:
-    raise ClientError(f"not a token address: {token!r}")
