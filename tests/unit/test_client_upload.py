@@ -94,3 +94,13 @@ def test_small_file_has_a_raw_cid() -> None:
     market = FakeMarket()
     result = upload(market, b"a,b\n1,2\n")
     assert result.cid.startswith("bafkrei") and len(market.chain.sent) == 1
+
+
+def test_pending_upload_gives_the_inputs_a_wallet_would_send() -> None:
+    from mlmarket.client.upload import pending_upload
+
+    pending = pending_upload(FakeMarket(received=100_000), DATA)
+    assert not pending.already_stored and pending.received == 100_000
+    assert rebuilt([r.payload for r in pending.requests], 100_000) == DATA[100_000:]
+    assert all(r.token is None for r in pending.requests)
+    assert pending_upload(FakeMarket(stored=True), DATA).requests == ()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dapp.codec.chunks import Chunk, plan_upload
+from dapp.codec.chunks import Chunk, UploadPlan, plan_upload
 from dapp.codec.cid import cid_of, cid_to_text
 from mlmarket.client.chain import InputRef, InputRequest
 from mlmarket.client.errors import ClientError
@@ -62,17 +62,41 @@ def read_file(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class PendingUpload:
+    """What is left to send of a file: nothing if ``already_stored``, else ``chunks`` from byte
+    ``received`` on (each an ``uploadChunk`` input; ``plan`` tells their offsets and lengths)."""
+
+    cid: str
+    size: int
+    already_stored: bool
+    received: int
+    plan: UploadPlan | None
+
+    @property
+    def requests(self) -> tuple[InputRequest, ...]:
+        """The inputs still to send, in order (for a browser wallet: ``Chain.prepare_input`` each)."""
+        return tuple(InputRequest(c.payload) for c in self.plan.chunks) if self.plan else ()
+
+
+def pending_upload(market: Market, data: bytes) -> PendingUpload:
+    """Asks the dApp what it holds of ``data`` (inspect ``contents/<cid>``, ``uploads/<account>``)
+    and plans the rest."""
+    cid = cid_to_text(cid_of(data))
+    if market.content_info(cid) is not None:
+        return PendingUpload(cid, len(data), True, len(data), None)
+    received = market.upload_received(cid)
+    return PendingUpload(cid, len(data), False, received, plan_upload(data, received=received))
+
+
 def upload(market: Market, data: bytes, *, progress: Progress | None = None, window: int = 8) -> UploadResult:
     """Stores ``data`` in the dApp's content store from ``market``'s account (module doc)."""
-    cid = cid_to_text(cid_of(data))
-    size = len(data)
+    pending = pending_upload(market, data)
+    cid, size = pending.cid, pending.size
     report = progress or (lambda done, total: None)
-    if market.content_info(cid) is not None:
-        report(size, size)
+    report(pending.received, size)
+    if pending.plan is None:
         return UploadResult(cid, size, True, size, (), (), 0)
-    received = market.upload_received(cid)
-    plan = plan_upload(data, received=received)
-    report(received, size)
     in_flight: deque[tuple[InputRef, Chunk]] = deque()
     sent: list[InputRef] = []
 
@@ -81,7 +105,7 @@ def upload(market: Market, data: bytes, *, progress: Progress | None = None, win
         market.wait(ref)  # raises InputFailed with the report's message
         report(chunk.offset + chunk.length, size)
 
-    for chunk in plan.chunks:
+    for chunk in pending.plan.chunks:
         ref = market.chain.send_input(InputRequest(chunk.payload))
         sent.append(ref)
         in_flight.append((ref, chunk))
@@ -89,5 +113,5 @@ def upload(market: Market, data: bytes, *, progress: Progress | None = None, win
             settle_oldest()
     while in_flight:
         settle_oldest()
-    return UploadResult(cid, size, False, received, tuple(r.index for r in sent),
-                        tuple(r.tx.gas_used for r in sent), plan.payload_bytes)
+    return UploadResult(cid, size, False, pending.received, tuple(r.index for r in sent),
+                        tuple(r.tx.gas_used for r in sent), pending.plan.payload_bytes)
