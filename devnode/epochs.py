@@ -29,7 +29,6 @@ from devnode.store import ClaimRecord, Store
 
 log = logging.getLogger(__name__)
 
-EXECUTION_SCAN_PERIOD = 0.3
 MAX_BLOCK_RANGE = 10_000
 
 
@@ -48,7 +47,6 @@ class EpochCloser:
         self._leaves: list[bytes] = []
         self._last_input = time.monotonic()
         self._executions_from = deployment.block_number
-        self._executions_at = 0.0
 
     @property
     def length(self) -> int:
@@ -129,10 +127,7 @@ class EpochCloser:
         return True
 
     def scan_executions(self) -> None:
-        """Reads new ``OutputExecuted`` events (at most every ``EXECUTION_SCAN_PERIOD`` seconds)."""
-        if time.monotonic() - self._executions_at < EXECUTION_SCAN_PERIOD:
-            return
-        self._executions_at = time.monotonic()
+        """Reads new ``OutputExecuted`` events."""
         event = contract_at(self.w3, "Application", self.deployment.application).events.OutputExecuted()
         latest = self.w3.eth.block_number
         while self._executions_from <= latest:

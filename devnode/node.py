@@ -79,7 +79,7 @@ class NodeConfig:
     rollup_port: int = 0
     auto_mine: bool = True
     auto_mine_delay: float = 0.3
-    poll_interval: float = 0.1
+    poll_interval: float = 0.05
     fresh: bool = False
     advance_timeout: float | None = None
     inspect_timeout: float = 60.0
@@ -103,6 +103,7 @@ class Node:
         self._reader: ReaderServer | None = None
         self._closer: EpochCloser | None = None
         self._pending: list[chain.ChainInput] = []
+        self._seen_block = -1
         self._watcher: chain.InputWatcher | None = None
         self._lock_handle: Any = None
         self._inspects: queue.Queue[tuple[bytes, Future[tuple[Finished, int]]]] = queue.Queue()
@@ -318,17 +319,20 @@ class Node:
         """Serves inspects, processes new inputs (inspects between them), claims, mines, checks the backend."""
         assert self._watcher is not None and self._closer is not None
         self._serve_inspects()
-        fresh = self._watcher.poll()
-        self._pending.extend(fresh)
-        if fresh:
-            self._closer.saw_input()
+        latest = self._w3.eth.block_number if self._w3 is not None else 0
+        if latest != self._seen_block:  # no new block, no new input: spare the log queries
+            self._seen_block = latest
+            fresh = self._watcher.poll()
+            self._pending.extend(fresh)
+            if fresh:
+                self._closer.saw_input()
+            self._closer.scan_executions()
         while self._pending:
             self._process(self._pending[0])
             self._pending.pop(0)
             self._serve_inspects()
         scanned = self._watcher.next_block - 1
         self._closer.claim_due(scanned)
-        self._closer.scan_executions()
         if self.config.auto_mine and self._closer.auto_mine(scanned, self.config.auto_mine_delay):
             self._wake.set()
         if self._backend is not None and not self._backend.alive() and not self._stopping.is_set():

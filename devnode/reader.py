@@ -356,6 +356,7 @@ def _inspect(reader: ReaderServer, app: str, payload: bytes) -> tuple[int, Any]:
 def _handler_for(reader: ReaderServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # one small answer per request: do not wait for delayed ACKs
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)

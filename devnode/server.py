@@ -231,6 +231,7 @@ def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # one small answer per request: do not wait for delayed ACKs
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             route = routes.get(self.path)
