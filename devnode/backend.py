@@ -2,7 +2,8 @@
 
 ``BackendProcess(command, env, log_path)``: ``start()`` opens a ``RollupServer`` on 127.0.0.1 and
 spawns ``command`` (in its own session, output appended to ``log_path``) with
-``ROLLUP_HTTP_SERVER_URL`` pointing at it; ``run(request)`` hands it one request (``BackendDied`` if the
+``ROLLUP_HTTP_SERVER_URL`` pointing at it; ``wait_connected(timeout)`` waits for its first ``/finish``;
+``run(request)`` hands it one request (``BackendDied`` if the
 process ends first); ``stop()`` ends the whole process group and closes the server. The node replaces
 a dead incarnation with a new one and replays the recorded inputs (``devnode.node``).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -56,6 +58,14 @@ class BackendProcess:
     def alive(self) -> bool:
         """Whether the process is still running."""
         return self.process is not None and self.process.poll() is None
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Waits until the backend asks for its first request; ``False`` if it exits or times out first."""
+        deadline = time.monotonic() + timeout
+        while not self.server.connected.wait(0.02):
+            if not self.alive() or time.monotonic() > deadline:
+                return False
+        return True
 
     def run(self, request: Advance | Inspect, timeout: float | None = None) -> Finished:
         """Hands ``request`` to the backend and returns how it finished (``BackendDied`` otherwise)."""

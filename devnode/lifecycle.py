@@ -112,6 +112,11 @@ def _end(pid: int, sig: signal.Signals, *, group: bool, grace: float = 10.0) -> 
         pass
 
 
+def tail(path: Path, size: int = 2000) -> str:
+    """The last ``size`` bytes of a log file, as text."""
+    return path.read_bytes()[-size:].decode(errors="replace") if path.exists() else ""
+
+
 def _short(data: bytes, limit: int = 120) -> str:
     text = data.hex()
     return f"0x{text[:limit]}…({len(data)} bytes)" if len(text) > limit else f"0x{text}"

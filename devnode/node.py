@@ -23,45 +23,31 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sys
 import threading
-import time
 from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import eth_abi
 from web3 import Web3
 
-from devnode import chain, lifecycle
+from devnode import chain, lifecycle, onchain
 from devnode.anvil import Anvil, dev_accounts, repo_root, start_anvil
-from devnode.backend import BackendProcess
-from devnode.deploy import DATA_AVAILABILITY_INPUT_BOX, Deployment, deploy
-from devnode.epochs import EpochCloser
+from devnode.deploy import Deployment
+from devnode.epochs import ClaimMismatch, EpochCloser
 from devnode.lifecycle import DEFAULT_BACKEND
-from devnode.reader import NotReady, ReaderServer
+from devnode.reader import ReaderServer
 from devnode.records import NONE, Application
-from devnode.server import EXCEPTION, Advance, BackendDied, Finished, Inspect
-from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, DEPLOYMENT, INFO, NODE_LOG, InputRecord, Store, now
+from devnode.rpc import NotReady
+from devnode.server import EXCEPTION, Advance, Finished, Inspect
+from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, INFO, NODE_LOG, InputRecord, Store, now
+from devnode.supervisor import BackendFailed, Stopping, Supervisor
 
 log = logging.getLogger(__name__)
 
 NODE_ACCOUNT = 9  # deployer and Authority owner: a dev account users are unlikely to send from
-
-
-class NodeError(RuntimeError):
-    """The node cannot start or go on (the message says why and what to do)."""
-
-
-class ReplayDivergence(NodeError):
-    """Replaying a recorded input gave other outputs than those recorded: the backend is not
-    deterministic, or it changed since the inputs were processed."""
-
-
-class NodeStopping(NodeError):
-    """The node is shutting down."""
+_EXPLAINED = (BackendFailed, onchain.ChainMismatch, ClaimMismatch)  # their messages say it all
 
 
 @dataclass(frozen=True)
@@ -84,6 +70,7 @@ class NodeConfig:
     advance_timeout: float | None = None
     inspect_timeout: float = 60.0
     max_backend_restarts: int = 3
+    backend_start_timeout: float = 120.0
     app_name: str = "mlmarket"
 
 
@@ -99,7 +86,7 @@ class Node:
         self.deployment: Deployment | None = None
         self._anvil: Anvil | None = None
         self._w3: Web3 | None = None
-        self._backend: BackendProcess | None = None
+        self._backend: Supervisor | None = None
         self._reader: ReaderServer | None = None
         self._closer: EpochCloser | None = None
         self._pending: list[chain.ChainInput] = []
@@ -110,7 +97,6 @@ class Node:
         self._closes: queue.Queue[Future[dict[str, Any]]] = queue.Queue()
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._backend_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._info: dict[str, Any] = {}
 
@@ -141,17 +127,22 @@ class Node:
         else:
             self._w3 = Web3(Web3.HTTPProvider(cfg.rpc_url, request_kwargs={"timeout": 30}))
         self.chain_id = self._w3.eth.chain_id
-        self.deployment = self._deploy()
-        self.app = Application(cfg.app_name, self.deployment.application, self.deployment.authority,
-                               self.deployment.input_box, self.deployment.epoch_length,
-                               self.deployment.template_hash, _data_availability(self.deployment),
-                               self.deployment.input_box_block, now())
-        self._watcher = chain.InputWatcher(self._w3, self.deployment)
-        self._pending = self._check_recorded_inputs(self._watcher.poll())
         owner = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
+        self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner)
+        self.app = onchain.application_of(self.deployment, cfg.app_name)
+        self._watcher = chain.InputWatcher(self._w3, self.deployment)
+        self._pending = onchain.unprocessed_inputs(self.store, self._watcher.poll())
         self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
         self._closer.reconcile()
-        self._start_backend()
+        env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
+               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **cfg.backend_env}
+        self._backend = Supervisor(
+            cfg.backend, env, self.store, self.store.path(BACKEND_LOG), host=cfg.host,
+            port=lifecycle.checked_port(cfg.host, cfg.rollup_port, "rollup API"), cwd=repo_root(),
+            max_restarts=cfg.max_backend_restarts, start_timeout=cfg.backend_start_timeout,
+            advance_timeout=cfg.advance_timeout, inspect_timeout=cfg.inspect_timeout,
+            on_restart=self._backend_restarted)
+        self._backend.start()
         self._reader.start()
         self._write_info(ready=True)
         self._thread = threading.Thread(target=self._loop, name="devnode-loop", daemon=True)
@@ -163,9 +154,8 @@ class Node:
         """Stops the loop, the backend, the reader API and anvil (which saves its state)."""
         self._stopping.set()
         self._wake.set()
-        with self._backend_lock:
-            if self._backend is not None:
-                self._backend.stop()
+        if self._backend is not None:
+            self._backend.stop()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=30)
         _refuse_waiting(self._inspects, self._closes, "the node is stopping")
@@ -193,31 +183,9 @@ class Node:
         """The base layer's JSON-RPC URL."""
         return self._anvil.url if self._anvil is not None else str(self.config.rpc_url)
 
-    def _deploy(self) -> Deployment:
-        assert self._w3 is not None and self.store is not None
-        recorded = self.store.load_json(DEPLOYMENT)
-        epoch_length = recorded["epoch_length"] if recorded else self.config.epoch_length
-        if recorded and epoch_length != self.config.epoch_length:
-            log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",
-                        epoch_length, self.config.epoch_length)
-        deployer = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
-        deployment = deploy(self._w3, deployer, epoch_length=epoch_length)
-        if recorded and recorded["addresses"] != deployment.addresses:
-            raise NodeError(f"the chain's contracts differ from {self.store.path(DEPLOYMENT)}: use --fresh")
-        self.store.save_json(DEPLOYMENT, deployment.to_dict())
-        return deployment
-
-    def _check_recorded_inputs(self, on_chain: list[chain.ChainInput]) -> list[chain.ChainInput]:
-        """The chain's inputs not yet processed, after checking the recorded ones against the chain."""
-        assert self.store is not None
-        recorded = self.store.inputs
-        if len(on_chain) < len(recorded):
-            raise NodeError(f"the chain holds {len(on_chain)} inputs but {len(recorded)} were processed: its "
-                            f"state is older than the node's records; start again with --fresh")
-        for record, seen in zip(recorded, on_chain, strict=False):
-            if record.raw_data != seen.raw:
-                raise NodeError(f"input {record.index} on chain differs from the recorded one: use --fresh")
-        return on_chain[len(recorded):]
+    def _backend_restarted(self) -> None:
+        if self._info:
+            self._write_info(ready=True)  # a new backend_pid and rollup_url
 
     def _write_info(self, *, ready: bool) -> None:
         assert self.store is not None and self.deployment is not None and self._reader is not None
@@ -232,69 +200,13 @@ class Node:
             "anvil_pid": None if self._anvil is None else self._anvil.process.pid,
             "anvil_state": str(self.store.path(ANVIL_STATE)),
             "backend_pid": None if self._backend is None else self._backend.pid,
-            "backend": list(self.config.backend), "rollup_url": None if self._backend is None else self._backend.server.url,
+            "backend": list(self.config.backend), "rollup_url": None if self._backend is None else self._backend.url,
             "state_dir": str(self.store.dir), "auto_mine": self.config.auto_mine,
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
             "started_at": self._info.get("started_at", now()), "ready": ready,
         }
         self.store.save_json(INFO, self._info)
-
-    # -- the backend --------------------------------------------------------------------------
-
-    def _start_backend(self) -> None:
-        """(Re)starts the backend and replays every recorded input, checking its outputs."""
-        assert self.store is not None and self.deployment is not None
-        env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
-               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **self.config.backend_env}
-        for attempt in range(1, self.config.max_backend_restarts + 1):
-            with self._backend_lock:
-                if self._stopping.is_set():
-                    raise NodeStopping("the node is stopping")
-                if self._backend is not None:
-                    self._backend.stop()
-                self._backend = BackendProcess(self.config.backend, env, self.store.path(BACKEND_LOG),
-                                               host=self.config.host, port=self.config.rollup_port,
-                                               cwd=repo_root()).start()
-            if self._info:
-                self._write_info(ready=True)
-            try:
-                self._replay()
-                return
-            except BackendDied as exc:
-                log.warning("backend died while replaying (attempt %d): %s", attempt, exc)
-        raise NodeError(f"the backend died {self.config.max_backend_restarts} times while replaying the "
-                        f"recorded inputs: see {self.store.path(BACKEND_LOG)}")
-
-    def _replay(self) -> None:
-        assert self.store is not None and self._backend is not None
-        started, count = time.monotonic(), 0
-        for record in self.store.inputs:
-            if record.status == EXCEPTION:
-                continue  # the machine reverts such an input: replaying it would only throw again
-            request = Advance(record.metadata, record.payload, record.first_output_index)
-            got = self._backend.run(request, timeout=self.config.advance_timeout)
-            if got.status != record.status or got.outputs != record.outputs:
-                raise ReplayDivergence(lifecycle.describe_divergence(record, got))
-            count += 1
-        if count:
-            log.info("replayed %d inputs in %.2f s: outputs identical", count, time.monotonic() - started)
-
-    def _run(self, request: Advance | Inspect) -> Finished:
-        """Runs ``request``, restarting (and replaying) a backend that dies; gives up as an exception."""
-        timeout = self.config.advance_timeout if isinstance(request, Advance) else self.config.inspect_timeout
-        for attempt in range(1, self.config.max_backend_restarts + 1):
-            try:
-                assert self._backend is not None
-                return self._backend.run(request, timeout=timeout)
-            except BackendDied as exc:
-                if self._stopping.is_set():
-                    raise NodeStopping("the node is stopping") from exc
-                log.warning("backend died (attempt %d): %s; restarting and replaying", attempt, exc)
-                self._start_backend()
-        text = f"the backend died {self.config.max_backend_restarts} times on this request"
-        log.error("%s: %r", text, request)
-        return Finished(EXCEPTION, exception=text.encode())
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -307,11 +219,11 @@ class Node:
                         pending.set_result(self._close_now())
                 self._wake.wait(self.config.poll_interval)
                 self._wake.clear()
-        except NodeStopping:
+        except Stopping:
             pass
         except BaseException as exc:  # noqa: BLE001 -- recorded, logged loudly, and the node stops
             self.failure = exc
-            log.error("node stopped: %s", exc, exc_info=not isinstance(exc, NodeError))
+            log.error("node stopped: %s", exc, exc_info=not isinstance(exc, _EXPLAINED))
         finally:
             _refuse_waiting(self._inspects, self._closes, f"the node stopped: {self.failure}")
 
@@ -335,14 +247,14 @@ class Node:
         self._closer.claim_due(scanned)
         if self.config.auto_mine and self._closer.auto_mine(scanned, self.config.auto_mine_delay):
             self._wake.set()
-        if self._backend is not None and not self._backend.alive() and not self._stopping.is_set():
-            log.warning("backend exited while idle: restarting and replaying")
-            self._start_backend()
+        if self._backend is not None:
+            self._backend.check()
 
     def _process(self, item: chain.ChainInput) -> None:
         assert self.store is not None and self.deployment is not None
         request = Advance(item.to_rollup_metadata(), item.payload, len(self.store.outputs))
-        result = self._run(request)
+        assert self._backend is not None
+        result = self._backend.run(request)
         self.store.append_input(InputRecord(
             index=item.index, epoch_index=chain.epoch_of(item.block_number, self.deployment.epoch_length),
             block_number=item.block_number, raw_data=item.raw, metadata=request.metadata, payload=item.payload,
@@ -352,13 +264,14 @@ class Node:
         log.info("input %d: %s, %d outputs, %d reports", item.index, result.status, len(result.outputs),
                  len(result.reports))
         if result.status == EXCEPTION:
-            self._start_backend()  # the backend threw: its state is suspect, rebuild it
+            self._backend.start()  # the backend threw: its state is suspect, rebuild it
 
     def _serve_inspects(self) -> None:
         assert self.store is not None
         for payload, pending in _drain(self._inspects):
             if pending.set_running_or_notify_cancel():
-                result = self._run(Inspect(payload))
+                assert self._backend is not None
+                result = self._backend.run(Inspect(payload))
                 pending.set_result((result, len(self.store.inputs)))
 
     def _close_now(self) -> dict[str, Any]:
@@ -425,7 +338,3 @@ def _refuse_waiting(inspects: queue.Queue[Any], closes: queue.Queue[Any], why: s
         pending = item[1] if isinstance(item, tuple) else item
         if pending.set_running_or_notify_cancel():
             pending.set_exception(NotReady(why))
-
-
-def _data_availability(deployment: Deployment) -> bytes:
-    return DATA_AVAILABILITY_INPUT_BOX + eth_abi.encode(["address"], [deployment.input_box])

@@ -112,6 +112,7 @@ class RollupServer:
         self._cond = threading.Condition()
         self._pending: _Job | None = None
         self._current: _Job | None = None
+        self.connected = threading.Event()  # set by the backend's first /finish
         self._http = ThreadingHTTPServer((host, port), _handler_for(self))
         self._http.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -169,6 +170,7 @@ class RollupServer:
         if status not in ("accept", "reject"):
             raise out.BadField("status must be 'accept' or 'reject'")
         deadline = time.monotonic() + self.long_poll
+        self.connected.set()
         with self._cond:
             if self._current is not None:
                 self._current.end(ACCEPTED if status == "accept" else REJECTED)
@@ -219,6 +221,17 @@ class RollupServer:
         return 202, None
 
 
+def content_length(header: str | None) -> int | None:
+    """The body length a request announces (0 if none), ``None`` if the header is malformed."""
+    if header is None:
+        return 0
+    try:
+        length = int(header)
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
 def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
     routes: dict[str, Callable[[Any], tuple[int, Any]]] = {
         "/finish": server.finish,
@@ -238,7 +251,11 @@ def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
             if route is None:
                 self._send(404, f"no endpoint {self.path}")
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            length = content_length(self.headers.get("Content-Length"))
+            if length is None:
+                self.close_connection = True
+                self._send(400, "bad Content-Length")
+                return
             if length > MAX_BODY:
                 self.close_connection = True
                 self._send(413, f"body of {length} bytes exceeds the {MAX_BODY}-byte limit")

@@ -8,7 +8,8 @@ import signal
 import pytest
 
 from devnode import chain
-from devnode.node import Node, ReplayDivergence
+from devnode.node import Node
+from devnode.supervisor import ReplayDivergence
 from devnode.store import INPUTS
 
 from devnode_harness import (

@@ -1,0 +1,296 @@
+"""The reader's JSON-RPC methods (CARTESI-FACTS §8), over a running node's records.
+
+``Queries(node).call(request)`` answers one JSON-RPC request object; ``node`` is anything shaped like
+``NodeView``. Methods, params and results follow the rollups-node v2 (``cartesi_*``; named or positional
+params; indices as hex strings; lists as ``{"data": [...], "pagination": {total_count, limit, offset}}``;
+errors -32601 unknown method, -32602 bad params, -32001 not found), plus the devnode-only
+``devnode_info`` and ``devnode_closeEpoch`` (alias ``devnode_claimEpoch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from eth_hash.auto import keccak
+
+from devnode import records as rec
+from devnode.merkle import OutputsTree
+from devnode.server import Finished
+from devnode.store import InputRecord, Store, now
+
+log = logging.getLogger(__name__)
+
+NODE_VERSION = "devnode-0.1.0"
+LIST_DEFAULT, LIST_LIMIT = 50, 10_000
+NOT_FOUND, INVALID_PARAMS, METHOD_NOT_FOUND, INVALID_REQUEST, INTERNAL = -32001, -32602, -32601, -32600, -32603
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NAME = re.compile(r"[a-z0-9_-]{3,}")
+
+
+class NotReady(RuntimeError):
+    """The backend cannot answer now (restarting, or the node is stopping)."""
+
+
+class NodeView(Protocol):
+    """What the reader needs from the running node."""
+
+    store: Store
+    app: rec.Application
+    chain_id: int
+
+    def unprocessed(self) -> list[InputRecord]: ...  # seen on chain, not processed (status NONE)
+    def scanned_block(self) -> int: ...  # the newest block whose inputs are all known
+    def executions(self) -> Mapping[int, str]: ...  # output index -> executeOutput transaction
+    def inspect(self, payload: bytes) -> tuple[Finished, int]: ...  # raises NotReady
+    def close_epoch(self) -> dict[str, Any]: ...
+    def info(self) -> dict[str, Any]: ...
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Queries:
+    """Answers JSON-RPC requests about ``node``; caches the Merkle trees of accepted claims."""
+
+    def __init__(self, node: NodeView) -> None:
+        self.node = node
+        self._trees: dict[int, OutputsTree] = {}
+        self._leaves: list[bytes] = []
+        self._tree_lock = threading.Lock()
+
+    def call(self, request: Any) -> dict[str, Any]:
+        """The answer to one JSON-RPC request object."""
+        ident = request.get("id") if isinstance(request, dict) else None
+        try:
+            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+                raise RpcError(INVALID_REQUEST, "Invalid request")
+            entry = _METHODS.get(request["method"])
+            if entry is None:
+                raise RpcError(METHOD_NOT_FOUND, "Method not found")
+            names, handler = entry
+            result = handler(self, _params(request.get("params"), names))
+        except RpcError as exc:
+            return {"jsonrpc": "2.0", "error": {"code": exc.code, "message": str(exc)}, "id": ident}
+        except Exception:  # noqa: BLE001 -- answer, log, and keep serving
+            log.exception("reader: %s failed", request.get("method"))
+            return {"jsonrpc": "2.0", "error": {"code": INTERNAL, "message": "Internal server error"}, "id": ident}
+        return {"jsonrpc": "2.0", "result": result, "id": ident}
+
+    def all_inputs(self) -> list[InputRecord]:
+        """Processed inputs then those seen but not processed, in index order."""
+        with self.node.store.lock:
+            processed = list(self.node.store.inputs)
+        seen = [r for r in self.node.unprocessed() if r.index >= len(processed)]
+        return processed + seen
+
+    def siblings(self, index: int) -> list[bytes] | None:
+        """The proof of output ``index`` against the first accepted claim that covers it, if any."""
+        store = self.node.store
+        with store.lock:
+            claim = next((c for c in store.claims if c.output_count > index), None)
+            if claim is None:
+                return None
+            with self._tree_lock:
+                self._leaves.extend(keccak(o) for _, o in store.outputs[len(self._leaves):claim.output_count])
+                tree = self._trees.get(claim.output_count)
+                if tree is None:
+                    tree = self._trees[claim.output_count] = OutputsTree(self._leaves[:claim.output_count])
+        return tree.siblings(index)
+
+    def check_app(self, params: dict[str, Any]) -> None:
+        """Validates ``params["application"]`` like the real node; -32001 if it is not ours."""
+        name = params.get("application")
+        if not isinstance(name, str) or not (_ADDRESS.fullmatch(name) or _NAME.fullmatch(name)):
+            raise RpcError(INVALID_PARAMS, "Invalid application identifier: invalid application name")
+        if not self.node.app.matches(name):
+            raise RpcError(NOT_FOUND, "Application not found")
+
+
+def _params(raw: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, list):
+        if len(raw) > len(names):
+            raise RpcError(INVALID_PARAMS, "Invalid parameters")
+        return dict(zip(names, raw, strict=False))
+    if isinstance(raw, dict):
+        return raw
+    raise RpcError(INVALID_PARAMS, "Invalid parameters")
+
+
+def _index(params: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = params.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or len(value) < 3 or value[:2] not in ("0x", "0X"):
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: expected hex encoded value")
+    try:
+        return int(value[2:], 16)
+    except ValueError:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: error parsing") from None
+
+
+def _page(params: dict[str, Any], items: list[Any]) -> dict[str, Any]:
+    limit, offset, descending = params.get("limit", 0), params.get("offset", 0), params.get("descending", False)
+    for name, value in (("limit", limit), ("offset", offset)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise RpcError(INVALID_PARAMS, "Invalid parameters")
+    if not isinstance(descending, bool):
+        raise RpcError(INVALID_PARAMS, "Invalid parameters")
+    limit = min(limit or LIST_DEFAULT, LIST_LIMIT)
+    ordered = items[::-1] if descending else items
+    return {"data": ordered[offset:offset + limit],
+            "pagination": {"total_count": len(items), "limit": limit, "offset": offset}}
+
+
+def _one(found: Any, what: str) -> dict[str, Any]:
+    if found is None:
+        raise RpcError(NOT_FOUND, f"{what} not found")
+    return {"data": found}
+
+
+def _application(q: Queries) -> dict[str, Any]:
+    node = q.node
+    return rec.application(node.app, len(node.store.inputs), node.scanned_block(), now())
+
+
+def _epochs(q: Queries) -> list[dict[str, Any]]:
+    node = q.node
+    with node.store.lock:
+        claims = {c.epoch_index: c for c in node.store.claims}
+    return rec.epoch_records(q.all_inputs(), claims, node.app.epoch_length, node.scanned_block())
+
+
+def _list_epochs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    epochs = _epochs(q)
+    status = params.get("status")
+    return _page(params, [e for e in epochs if status is None or e["status"] == status])
+
+
+def _get_epoch(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    wanted = rec.hexint(_index(params, "epoch_index"))  # type: ignore[arg-type]
+    return _one(next((e for e in _epochs(q) if e["index"] == wanted), None), "Epoch")
+
+
+def _last_accepted_epoch(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    claims = q.node.store.claims
+    return _one(rec.hexint(claims[-1].epoch_index) if claims else None, "Epoch")
+
+
+def _list_inputs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    epoch, sender = _index(params, "epoch_index", required=False), params.get("sender")
+    chosen = [r for r in q.all_inputs()
+              if (epoch is None or r.epoch_index == epoch)
+              and (sender is None or str(r.metadata.get("msg_sender", "")).lower() == str(sender).lower())]
+    return _page(params, [rec.input_record(r) for r in chosen])
+
+
+def _get_input(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    index = _index(params, "input_index")
+    found = next((r for r in q.all_inputs() if r.index == index), None)
+    return _one(None if found is None else rec.input_record(found), "Input")
+
+
+def _processed_count(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    return {"data": rec.hexint(len(q.node.store.inputs))}
+
+
+def _output(q: Queries, index: int, raw: bytes, record: InputRecord) -> dict[str, Any]:
+    return rec.output_record(index, raw, record, q.siblings(index), q.node.executions().get(index))
+
+
+def _list_outputs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    epoch, input_index = _index(params, "epoch_index", required=False), _index(params, "input_index", required=False)
+    kind, destination = params.get("output_type"), params.get("voucher_address")
+    store = q.node.store
+    with store.lock:
+        inputs, outputs = list(store.inputs), list(store.outputs)
+    chosen = []
+    for index, (owner, raw) in enumerate(outputs):
+        record = inputs[owner]
+        if epoch is not None and record.epoch_index != epoch or input_index is not None and owner != input_index:
+            continue
+        if kind is not None and raw[:4].hex() != str(kind).lower().removeprefix("0x"):
+            continue
+        decoded = rec.decode_output(raw) or {}
+        if destination is not None and str(decoded.get("destination", "")).lower() != str(destination).lower():
+            continue
+        chosen.append((index, raw, record))
+    page = _page(params, chosen)
+    page["data"] = [_output(q, *item) for item in page["data"]]
+    return page
+
+
+def _get_output(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    index = _index(params, "output_index")
+    store = q.node.store
+    with store.lock:
+        if index is None or index >= len(store.outputs):
+            raise RpcError(NOT_FOUND, "Output not found")
+        owner, raw = store.outputs[index]
+        record = store.inputs[owner]
+    return {"data": _output(q, index, raw, record)}
+
+
+def _list_reports(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    epoch, input_index = _index(params, "epoch_index", required=False), _index(params, "input_index", required=False)
+    store = q.node.store
+    with store.lock:
+        inputs, reports = list(store.inputs), list(store.reports)
+    chosen = [rec.report_record(i, raw, inputs[owner]) for i, (owner, raw) in enumerate(reports)
+              if (epoch is None or inputs[owner].epoch_index == epoch)
+              and (input_index is None or owner == input_index)]
+    return _page(params, chosen)
+
+
+def _get_report(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    q.check_app(params)
+    index = _index(params, "report_index")
+    store = q.node.store
+    with store.lock:
+        if index is None or index >= len(store.reports):
+            raise RpcError(NOT_FOUND, "Report not found")
+        owner, raw = store.reports[index]
+        return {"data": rec.report_record(index, raw, store.inputs[owner])}
+
+
+_METHODS: dict[str, tuple[tuple[str, ...], Callable[[Queries, dict[str, Any]], Any]]] = {
+    "cartesi_listApplications": (("limit", "offset", "descending"),
+                                 lambda q, p: _page(p, [_application(q)])),
+    "cartesi_getApplication": (("application",), lambda q, p: (q.check_app(p), {"data": _application(q)})[1]),
+    "cartesi_listEpochs": (("application", "status", "limit", "offset", "descending"), _list_epochs),
+    "cartesi_getEpoch": (("application", "epoch_index"), _get_epoch),
+    "cartesi_getLastAcceptedEpochIndex": (("application",), _last_accepted_epoch),
+    "cartesi_listInputs": (("application", "epoch_index", "sender", "limit", "offset", "descending"), _list_inputs),
+    "cartesi_getInput": (("application", "input_index"), _get_input),
+    "cartesi_getProcessedInputCount": (("application",), _processed_count),
+    "cartesi_listOutputs": (("application", "epoch_index", "input_index", "output_type", "voucher_address",
+                             "limit", "offset", "descending"), _list_outputs),
+    "cartesi_getOutput": (("application", "output_index"), _get_output),
+    "cartesi_listReports": (("application", "epoch_index", "input_index", "limit", "offset", "descending"),
+                            _list_reports),
+    "cartesi_getReport": (("application", "report_index"), _get_report),
+    "cartesi_getChainId": ((), lambda q, p: {"data": rec.hexint(q.node.chain_id)}),
+    "cartesi_getNodeVersion": ((), lambda q, p: {"data": NODE_VERSION}),
+    "devnode_info": ((), lambda q, p: q.node.info()),
+    "devnode_closeEpoch": ((), lambda q, p: q.node.close_epoch()),
+    "devnode_claimEpoch": ((), lambda q, p: q.node.close_epoch()),  # the name the mlmarket client uses
+}
