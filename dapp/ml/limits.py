@@ -24,8 +24,8 @@ class MLLimits:
     max_spec_bytes: int = 64 * 1024       # an untrained spec (JSON)
     max_members: int = 64                 # files inside a trained-model zip
     max_tree_nodes: int = 1_000_000       # nodes of all the trees of one model
-    max_train_memory: int = 256 * MIB     # worst-case bytes of the trees a training may grow
-    max_work: int = 20_000_000_000        # estimated multiply-adds of one training (see cost.py)
+    max_train_memory: int = 256 * MIB     # worst-case bytes of the trees / MLP batches of a training
+    max_work: int = 20_000_000_000        # estimated cost of one training, ~ns of one core (cost.py)
 
 
 DEFAULT_LIMITS = MLLimits()

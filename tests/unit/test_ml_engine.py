@@ -253,3 +253,14 @@ def test_importing_the_engine_does_not_import_scikit_learn():
     code = "import sys, dapp.ml.engine, dapp.ml.export; print(any(m.startswith(('sklearn', 'scipy', 'joblib')) for m in sys.modules))"
     child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert child.stdout.strip() == "False", child.stderr
+
+
+def test_memory_hungry_training_is_refused_before_it_starts():
+    train, valid = csv_split(load_wine)
+    engine = Engine(MLLimits(max_train_memory=100_000))
+    for model in (spec("MLPClassifier", hidden_layer_sizes=[256, 256], solver="lbfgs"),
+                  spec("RandomForestClassifier", max_depth=20, n_estimators=50)):
+        with pytest.raises(ModelError) as err:
+            engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                         model=model, train=train)
+        assert err.value.code == "training_too_costly" and "bytes" in err.value.message
