@@ -6,12 +6,18 @@ Needs ``make setup`` (anvil and the artifacts from npm); fails loudly, never ski
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import requests
 from eth_account import Account
 from eth_hash.auto import keccak
 
-from devnode import chain
+from devnode import chain, lifecycle
+from devnode.anvil import start_anvil
+from devnode.node import Node, NodeConfig
+from devnode.supervisor import BackendFailed
 from devnode.tx import TransactionFailed
 
 from devnode_harness import (
@@ -124,3 +130,29 @@ def test_inspect_sees_the_processed_state(node):
     answer = requests.post(f"{node.info()['inspect_url']}/{app}", data=b"status?", timeout=30).json()
     assert answer == {"status": "Accepted", "reports": [{"payload": "0x" + b"count=1;status?".hex()}],
                       "processed_input_count": 1}
+
+
+def test_node_attaches_to_a_running_chain_and_leaves_it_running(tmp_path):
+    with start_anvil() as anvil:
+        node = start_node(tmp_path / "state", tmp_path, rpc_url=anvil.url)
+        try:
+            assert node.info()["rpc_url"] == anvil.url and node.info()["anvil_pid"] is None
+            chain.add_input(anvil.web3(), deployment_of(node), user(), b"attached")
+            wait_processed(reader_url(node), app_of(node), 1)
+        finally:
+            node.stop()
+        assert anvil.process.poll() is None
+        assert anvil.web3().eth.get_code(deployment_of(node).application)
+
+
+def test_a_backend_that_cannot_start_is_a_clear_error_and_leaves_nothing_running(tmp_path):
+    broken = (sys.executable, "-c", "import sys; print('no such backend', file=sys.stderr); sys.exit(3)")
+    node = Node(NodeConfig(state_dir=tmp_path / "state", port=0, anvil_port=0, backend=broken))
+    with pytest.raises(BackendFailed) as failed:
+        node.start()
+    assert "no such backend" in str(failed.value)
+    assert not lifecycle.node_running(tmp_path / "state")
+    state = str(tmp_path / "state")
+    leftovers = [p.name for p in Path("/proc").iterdir() if p.name.isdigit()
+                 and any(state in part for part in lifecycle.cmdline(int(p.name)))]
+    assert leftovers == []  # anvil (started with --state in that directory) is gone too
