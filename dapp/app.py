@@ -14,7 +14,7 @@ from typing import Any
 
 from dapp.codec.hexbytes import from_hex
 from dapp.codec.inputs import decode_input
-from dapp.codec.metadata import parse_metadata
+from dapp.codec.metadata import V1, parse_metadata
 from dapp.codec.outputs import Output, OutputContext, Report, encode_events, error_report, json_report
 from dapp.config import Config
 from dapp.domain import queries
@@ -51,8 +51,9 @@ class App:
             meta = parse_metadata(metadata, self.config.version)
             payload = from_hex(payload_hex)
             command = decode_input(meta, payload, self.config.portals_for(meta.version))
-            ctx = Context(meta.msg_sender, meta.timestamp, meta.block_number, meta.input_index)
             app_address = meta.app_contract or self.config.app_address or self.state.get(*APP_ADDRESS)
+            ctx = Context(meta.msg_sender, meta.timestamp, meta.block_number, meta.input_index,
+                          ether_payable=meta.version != V1 or app_address is not None)
             with self.state.transaction() as tx:
                 events = handle_input(tx, command, ctx, self.env)
                 outputs = encode_events(events, OutputContext(meta.version, app_address))

@@ -174,9 +174,11 @@ Input = Command | Deposit | RelayAppAddress
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Who sent the command and when (from the input's metadata)."""
+    """Who sent the command and when (from the input's metadata). ``ether_payable`` is False on
+    Rollups v1 while the dApp's own address is unknown (Ether vouchers need it there)."""
 
     sender: Address
     timestamp: int
     block_number: int
     input_index: int
+    ether_payable: bool = True

@@ -10,7 +10,8 @@ from typing import Any
 from dapp.domain import commands as c
 from dapp.domain import access, content, history, jobs, ledger, submissions
 from dapp.domain.env import Env
-from dapp.domain.events import CommandFailed
+from dapp.domain.events import CommandFailed, Payment
+from dapp.domain.values import ETHER
 from dapp.domain.store import Tx
 from dapp.errors import DappError, DomainError
 
@@ -30,7 +31,9 @@ def _deposit(tx: Tx, cmd: c.Deposit, ctx: c.Context, env: Env) -> list[Any]:
         return events
     try:
         with tx.transaction() as inner:
-            events += handle(inner, cmd.then, replace(ctx, sender=cmd.account), env)
+            done = handle(inner, cmd.then, replace(ctx, sender=cmd.account), env)
+            require_payable(done, ctx)
+            events += done
     except DappError as exc:
         events.append(CommandFailed(exc.code, exc.message))
     except Exception:  # a bug: still keep the deposit, and say it was ours, with the traceback
@@ -74,8 +77,18 @@ def handle(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
     return handler(tx, cmd, ctx, env)
 
 
+def require_payable(events: list[Any], ctx: c.Context) -> None:
+    """``DomainError`` if the events pay Ether while Ether vouchers cannot be made (Rollups v1
+    before the dApp's address is known), so that a deposit's command fails instead of the deposit."""
+    if not ctx.ether_payable and any(isinstance(e, Payment) and e.token == ETHER for e in events):
+        raise DomainError("cannot pay Ether on Rollups v1 before the dApp address is known "
+                          "(relay it with DAppAddressRelay or set MLMARKET_DAPP_ADDRESS)",
+                          code="app_address_unknown")
+
+
 def handle_input(tx: Tx, cmd: Any, ctx: c.Context, env: Env) -> list[Any]:
     """Handles one whole input and records its job events in the jobs' histories."""
     events = handle(tx, cmd, ctx, env)
+    require_payable(events, ctx)
     history.record(tx, events, ctx)
     return events

@@ -79,6 +79,8 @@ def top_up(tx: Tx, cmd: TopUpJob, ctx: Context, env: Env) -> list[Any]:
     job, events = touch(tx, cmd.job_id, ctx, env)
     if job.status == ENDED:
         raise DomainError(f"job {job.id} has ended: it cannot be funded", code="job_closed")
+    if cmd.amount <= 0:
+        raise DomainError("a top-up must be a positive amount", code="bad_amount")
     ledger.lock(tx, job_pot(job.id), job.token, ctx.sender, cmd.amount)
     return events + [JobFunded(job.id, ctx.sender, cmd.amount, budget(tx, job))]
 
@@ -90,7 +92,7 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"only the sponsor {job.sponsor} may cancel job {job.id}", code="forbidden")
     if job.status == ENDED:
         raise DomainError(f"job {job.id} has already ended ({job.outcome})", code="job_closed")
-    job, owed = policies.on_cancel(tx, job)
+    job, owed = policies.on_cancel(tx, job, ctx, env)
     if job.status == ENDED:  # the policy settled it (a best-model job's budget split)
         return events + owed
     refund = budget(tx, job)

@@ -10,7 +10,8 @@
   earliest); none → refund. With a hidden test set, submissions are only stored until the sponsor
   reveals it (``reveals``); no reveal within ``reveal_window`` → the budget is split evenly among the
   valid submissions (the remainder of the division goes to the earliest).
-Stakes are settled in the submission's own input: returned when its content passes the checks,
+Cancelling a rounds job closes the current round first when it has accepted updates (they are
+averaged, published and paid). Stakes are settled in the submission's own input: returned when its content passes the checks,
 slashed into the budget when it does not. Cancelling a best-model job that has valid submissions splits the budget among them, so a sponsor
 cannot cancel to keep the prize. Every end refunds what is left of the budget to the sponsor.
 """
@@ -150,8 +151,10 @@ def apply_due(tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]
     return job, []
 
 
-def on_cancel(tx: Tx, job: Job) -> tuple[Job, list[Any]]:
+def on_cancel(tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     """What contributors are owed when the sponsor cancels (see the module docstring)."""
+    if job.spec.policy == "rounds" and tx.get(rounds.UPDATES, (job.id, job.round)):
+        return rounds.close_round(tx, job, ctx, env, ctx.timestamp)
     if job.spec.policy == "manual":
         return settle_reviews(tx, job)
     if job.spec.policy == "best" and valid_submissions(tx, job):

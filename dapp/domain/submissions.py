@@ -44,16 +44,19 @@ def _score(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -
                             model=model if model is not None else base, train=train, seed=seed(job.id, sub.id))
 
 
-def _publish(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
-    """Makes the submission's model the job's current model, stored so anyone can fetch it."""
-    if scored.model_bytes is not None:
-        cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
-    else:
-        cid, events = sub.model_cid, []
-    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=scored.score)
+def _publish(tx: Tx, job: Job, sub: Submission, cid: bytes, score: int) -> tuple[Job, list[Any]]:
+    """Makes the submission's model (stored under ``cid``) the job's current model."""
+    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=score)
     tx.put(JOBS, job.id, job)
-    tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, trained_cid=cid))
-    return job, events + [ModelPublished(job.id, job.round, cid, scored.score)]
+    return job, [ModelPublished(job.id, job.round, cid, score)]
+
+
+def _store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Submission, list[Any]]:
+    """Stores the model the machine trained for ``sub`` (if it trained one) in the content store."""
+    if scored.model_bytes is None:
+        return replace(sub, trained_cid=sub.model_cid), []
+    cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
+    return replace(sub, trained_cid=cid), events
 
 
 def _scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
@@ -76,11 +79,19 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
             return [_scored_event(sub, False)]
         events: list[Any] = [_scored_event(sub, True)]
         job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept)
-        job, published = _publish(tx, job, sub, scored, ctx, env)
-        events += paid + published
+        events += paid
+        if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
+            sub, stored = _store_model(tx, sub, scored, ctx, env)
+            tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+            job, published = _publish(tx, job, sub, sub.trained_cid, scored.score)
+            events += stored + published
         if payouts.budget(tx, job) < spec.reward_per_accept:
             events += payouts.end(tx, job, "paid")[1]
         return events
+    if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
+        sub, stored = _store_model(tx, sub, scored, ctx, env)
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        return stored + [_scored_event(sub, False)]
     if spec.policy == "best":
         _consider_best(tx, job, sub, scored)
     return [_scored_event(sub, False)]
@@ -159,8 +170,8 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
                           code="budget_exhausted")
     job, sub, paid = payouts.reward(tx, job, replace(sub, reviewed=True), job.spec.reward_per_accept)
-    tx.put(JOBS, job.id, replace(job, model_cid=sub.trained_cid or sub.model_cid))
-    return events + [SubmissionReviewed(job.id, sub.id, True)] + paid
+    job, published = _publish(tx, job, sub, sub.trained_cid, sub.score or 0)
+    return events + [SubmissionReviewed(job.id, sub.id, True)] + paid + published
 
 
 def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:

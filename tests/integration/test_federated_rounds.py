@@ -98,3 +98,16 @@ def test_a_job_on_a_non_averageable_model_is_refused_at_creation():
     done = m.deposit(TOKEN, SPONSOR, 100, abi.inputs().encode("createJob", TOKEN.raw, 100, spec_tuple(s)))
     error = json.loads(done.reports[0])["error"]
     assert error["code"] == "bad_spec" and "averaged" in error["message"]
+
+
+def test_cancelling_pays_the_updates_accepted_in_the_current_round():
+    part_a, _, _, validation_csv = parts()
+    m = Market(engine=Engine())
+    validation = m.put(SPONSOR, validation_csv)
+    base = m.put(SPONSOR, json.dumps(SPEC).encode())
+    job = m.create_job(1000, policy="rounds", rounds=3, round_duration=500, reward_per_accept=100,
+                       validation_cid=validation, base_model_cid=base)
+    assert m.submit(CAROL, job, b"", m.put(CAROL, part_a)).accepted
+    done = m.call(SPONSOR, "cancelJob", job)
+    assert names(done).count("RoundClosed") == 1 and "RewardPaid" in names(done) and "JobCancelled" in names(done)
+    assert decoded(done, "JobCancelled")[0][1] == 900

@@ -187,3 +187,11 @@ def test_unknown_and_malformed_queries_get_json_errors():
     assert d.inspect("nope")["error"]["code"] == "unknown_query"
     assert d.inspect("balances/0x12")["error"]["code"] == "bad_query"
     assert d.inspect("balances")["error"]["code"] == "bad_query"
+
+
+def test_v1_ether_deposit_whose_command_pays_ether_before_the_address_is_known_keeps_the_deposit():
+    d = Driver(version=V1)
+    done = d.deposit_ether(ALICE, 1000, WITHDRAW.encode(ETHER.raw, 400))
+    assert done.accepted and done.vouchers == []
+    assert report_json(done)["error"]["code"] == "app_address_unknown"
+    assert d.inspect(f"balances/{ALICE.hex}")["balances"] == {ETHER.hex: "1000"}

@@ -300,3 +300,31 @@ def test_top_up_adds_to_the_budget_from_anyones_balance():
     m.deposit(TOKEN, CAROL, 50)
     assert m.call(CAROL, "topUpJob", job, 50).accepted
     assert m.job(job)["job"]["budget"] == "150"
+
+
+def test_threshold_current_model_is_the_best_accepted_one():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100, min_score=500_000)
+    best = m.put_model(CAROL, 0.9)
+    m.submit(CAROL, job, best)
+    lower = m.submit(DAVE, job, m.put_model(DAVE, 0.8))
+    assert paid(lower) == [(DAVE, 100)] and "ModelPublished" not in notice_names(lower)
+    view = m.job(job)["job"]
+    assert (view["best_submission"], view["best_score"]) == (1, 0.9)
+
+
+def test_manual_accept_publishes_the_trained_model():
+    m = Market()
+    job = m.create_job(1000, policy="manual", reward_per_accept=100)
+    data = m.put(CAROL, b"x,target\n1,1\n")
+    m.submit(CAROL, job, m.put_model(CAROL, 0.5), data)
+    done = m.call(SPONSOR, "reviewSubmission", job, 1, True)
+    assert "ModelPublished" in notice_names(done)
+    view = m.job(job)
+    assert view["job"]["model_cid"] == view["submissions"][0]["trained_model_cid"] is not None
+
+
+def test_zero_top_up_is_refused():
+    m = Market()
+    job = m.create_job(100, reward_per_accept=100)
+    assert error_code(m.call(SPONSOR, "topUpJob", job, 0)) == "bad_amount"
