@@ -19,10 +19,11 @@ FAKE_BACKEND = (sys.executable, str(Path(__file__).resolve().parents[1] / "integ
 
 
 def start_node(state_dir: Path, markers: Path, **overrides: Any) -> Node:
-    """A node on a fresh anvil (free ports) running the fake backend; stop it when done."""
+    """A node on a fresh anvil (free ports) running the fake backend unless ``backend`` says otherwise;
+    stop it when done."""
     env = {"FAKE_MARKER_DIR": str(markers), **overrides.pop("backend_env", {})}
-    config = NodeConfig(state_dir=state_dir, port=0, anvil_port=0, backend=FAKE_BACKEND, backend_env=env,
-                        **overrides)
+    backend = overrides.pop("backend", FAKE_BACKEND)
+    config = NodeConfig(state_dir=state_dir, port=0, anvil_port=0, backend=backend, backend_env=env, **overrides)
     return Node(config).start()
 
 
