@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 NODE_VERSION = "devnode-0.1.0"
 LIST_DEFAULT, LIST_LIMIT = 50, 10_000
+MAX_CACHED_TREES = 16  # Merkle trees of accepted claims kept to answer proofs
 NOT_FOUND, INVALID_PARAMS, METHOD_NOT_FOUND, INVALID_REQUEST, INTERNAL = -32001, -32602, -32601, -32600, -32603
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _NAME = re.compile(r"[a-z0-9_-]{3,}")
@@ -103,6 +104,8 @@ class Queries:
                 self._leaves.extend(keccak(o) for _, o in store.outputs[len(self._leaves):claim.output_count])
                 tree = self._trees.get(claim.output_count)
                 if tree is None:
+                    if len(self._trees) >= MAX_CACHED_TREES:
+                        del self._trees[next(iter(self._trees))]  # the oldest claim's tree
                     tree = self._trees[claim.output_count] = OutputsTree(self._leaves[:claim.output_count])
         return tree.siblings(index)
 
