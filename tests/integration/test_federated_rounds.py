@@ -43,7 +43,6 @@ def test_two_rounds_average_updates_publish_global_models_and_pay_contributors()
     job = m.create_job(1000, policy="rounds", rounds=2, round_quota=2, round_duration=500,
                        reward_per_accept=100, tolerance=100_000, min_score=500_000,
                        validation_cid=validation, base_model_cid=base, deadline=NOW + 2000)
-    model = base
     first = m.submit(CAROL, job, b"", m.put(CAROL, part_a))
     assert first.accepted and decoded(first, "SubmissionScored")[0][6] is True
     assert not m.submit(CAROL, job, b"", m.put(CAROL, part_c)).accepted  # one update per round
