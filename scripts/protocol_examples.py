@@ -32,7 +32,7 @@ from dapp.codec.cid import cid_of, cid_to_text  # noqa: E402
 from dapp.codec.commitment import test_commitment  # noqa: E402
 from dapp.codec.hexbytes import to_hex  # noqa: E402
 from dapp.codec.metadata import V1, V2  # noqa: E402
-from dapp.codec.outputs import Notice, Report, Voucher  # noqa: E402
+from dapp.codec.outputs import Notice, Voucher  # noqa: E402
 from dapp.config import Config  # noqa: E402
 from dapp.domain.values import ETHER, Address  # noqa: E402
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, spec, spec_tuple  # noqa: E402
