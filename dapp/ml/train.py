@@ -8,6 +8,7 @@ optimiser state; any other trained model is refitted from its spec.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -23,12 +24,20 @@ from dapp.ml.modelfile import Model
 from dapp.ml.spec import build_estimator
 
 
+_controller: list = [None, -1]  # [threadpoolctl.ThreadpoolController, len(sys.modules) when built]
+
+
 @contextmanager
 def single_thread() -> Iterator[None]:
-    """BLAS and OpenMP pools limited to one thread, and scikit-learn's warnings silenced."""
-    from threadpoolctl import threadpool_limits
+    """BLAS and OpenMP pools limited to one thread, and scikit-learn's warnings silenced.
 
-    with threadpool_limits(limits=1), warnings.catch_warnings():
+    Finding the thread pools scans every loaded library (milliseconds), so the controller is kept
+    and rebuilt only when modules were imported since (a new library may have come with them)."""
+    if _controller[0] is None or _controller[1] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _controller[:] = [ThreadpoolController(), len(sys.modules)]
+    with _controller[0].limit(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
 

@@ -10,6 +10,7 @@ and the depth is within the catalogue's bound. Prediction therefore stays in bou
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -69,16 +70,17 @@ def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) 
     nodes = np.empty(total, dtype=NODE_DTYPE)
     for field, column in columns.items():
         nodes[field] = column
-    trees, start = [], 0
-    for count, seed in zip(counts.tolist(), seeds.tolist()):
-        tree_nodes = nodes[start:start + count]
-        depth = _check_structure(tree_nodes, n_features)
-        if depth > spec.param_dict()["max_depth"]:
-            raise ModelError(f"a tree is deeper ({depth}) than the spec's max_depth", code="model_bad_tree")
-        trees.append(_make_tree(spec, model, is_forest, seed, n_features, n_classes, {
-            "max_depth": depth, "node_count": count, "nodes": tree_nodes.copy(),
-            "values": np.ascontiguousarray(values[start:start + count])}))
-        start += count
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    depths = _check_structure(nodes, starts, counts, n_features)
+    if depths.max() > spec.param_dict()["max_depth"]:
+        raise ModelError(f"a tree is deeper ({depths.max()}) than the spec's max_depth", code="model_bad_tree")
+    template = _template(spec, model, is_forest)
+    trees = [
+        _make_tree(template, is_forest, seed, n_features, n_classes, {
+            "max_depth": depth, "node_count": count, "nodes": nodes[start:start + count].copy(),
+            "values": np.ascontiguousarray(values[start:start + count])})
+        for start, count, seed, depth in zip(starts.tolist(), counts.tolist(), seeds.tolist(), depths.tolist())
+    ]
     if is_forest:
         model.estimators_ = trees
         model.estimator_ = type(trees[0])()
@@ -89,23 +91,30 @@ def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) 
         model.max_features_ = trees[0].max_features_
 
 
-def _make_tree(spec: ModelSpec, forest: Any, is_forest: bool, seed: int, n_features: int,
-               n_classes: int, state: dict) -> Any:
+def _template(spec: ModelSpec, forest: Any, is_forest: bool) -> Any:
+    """An unfitted tree with the parameters of the model's trees (a forest's ``estimator_params``)."""
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-    from sklearn.tree._tree import Tree
 
     tree_class = DecisionTreeClassifier if spec.task == CLASSIFICATION else DecisionTreeRegressor
     if is_forest:
-        tree = tree_class(**{p: getattr(forest, p) for p in forest.estimator_params})
-        tree.set_params(random_state=seed)
-    else:
-        tree = tree_class(**spec.param_dict())
+        return tree_class(**{p: getattr(forest, p) for p in forest.estimator_params})
+    return tree_class(**spec.param_dict())
+
+
+def _make_tree(template: Any, is_forest: bool, seed: int, n_features: int, n_classes: int,
+               state: dict) -> Any:
+    from sklearn.base import is_classifier
+    from sklearn.tree._tree import Tree
+
+    tree = copy.copy(template)  # parameters are immutable values: a shallow copy is a fresh estimator
+    if is_forest:
+        tree.random_state = seed
     tree.tree_ = Tree(n_features, np.array([n_classes], dtype=np.intp), 1)
     tree.tree_.__setstate__(state)
     tree.n_outputs_ = 1
     tree.n_features_in_ = n_features
     tree.max_features_ = features_considered(tree.max_features, n_features)
-    if spec.task == CLASSIFICATION:
+    if is_classifier(template):
         # inside a forest, trees are fitted on class indices, as floats (as scikit-learn does)
         tree.classes_ = np.arange(n_classes, dtype=np.float64)
         tree.n_classes_ = n_classes
@@ -120,36 +129,42 @@ def _set_outputs(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -
         model.n_classes_ = model.classes_.size
 
 
-def _check_structure(nodes: np.ndarray, n_features: int) -> int:
-    """Raises ModelError unless ``nodes`` form one tree scikit-learn can walk; returns its depth."""
-    count = nodes.size
-    index = np.arange(count)
+def _check_structure(nodes: np.ndarray, starts: np.ndarray, counts: np.ndarray, n_features: int) -> np.ndarray:
+    """Raises ModelError unless the node table holds one real tree per ``(start, count)`` segment,
+    which scikit-learn can walk; returns the depth of each tree. Children are stored as indices local
+    to their tree; all checks run on the whole table at once."""
+    total = nodes.size
+    index = np.arange(total)
+    offset = np.repeat(starts, counts)
+    end = offset + np.repeat(counts, counts)
     left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
     leaf = left == _LEAF
     internal = ~leaf
+    left_global, right_global = left + offset, right + offset
     bad = (
         np.any(right[leaf] != _LEAF) or np.any(feature[leaf] != _UNDEFINED)
-        or np.any(left[internal] <= index[internal]) or np.any(right[internal] <= index[internal])
-        or np.any(left[internal] >= count) or np.any(right[internal] >= count)
+        or np.any(left_global[internal] <= index[internal]) or np.any(right_global[internal] <= index[internal])
+        or np.any(left_global[internal] >= end[internal]) or np.any(right_global[internal] >= end[internal])
         or np.any(left[internal] == right[internal])
         or np.any(feature[internal] < 0) or np.any(feature[internal] >= n_features)
         or not np.all(np.isfinite(nodes["threshold"])) or np.any(nodes["missing_go_to_left"] > 1)
     )
     if bad:
-        raise ModelError("tree arrays do not describe a valid tree (children, leaves or features)",
+        raise ModelError("tree arrays do not describe valid trees (children, leaves or features)",
                          code="model_bad_tree")
-    children = np.concatenate([left[internal], right[internal]])
-    parents = np.bincount(children, minlength=count)
-    if parents[0] != 0 or np.any(parents[1:] != 1):
-        raise ModelError("tree arrays do not describe a tree: a node has no parent or two",
-                         code="model_bad_tree")
-    parent = np.zeros(count, dtype=np.int64)
-    parent[left[internal]] = index[internal]
-    parent[right[internal]] = index[internal]
-    depth = np.zeros(count, dtype=np.int64)
+    children = np.concatenate([left_global[internal], right_global[internal]])
+    parents = np.bincount(children, minlength=total)
+    root = np.zeros(total, dtype=bool)
+    root[starts] = True
+    if np.any(parents[root] != 0) or np.any(parents[~root] != 1):
+        raise ModelError("tree arrays do not describe trees: a node has no parent or two", code="model_bad_tree")
+    parent = index.copy()
+    parent[left_global[internal]] = index[internal]
+    parent[right_global[internal]] = index[internal]
+    depth = np.zeros(total, dtype=np.int64)
     for _ in range(MAX_TREE_DEPTH + 1):  # each pass fixes one more level
-        updated = np.where(index == 0, 0, depth[parent] + 1)
+        updated = np.where(root, 0, depth[parent] + 1)
         if np.array_equal(updated, depth):
-            return int(depth.max())
+            return np.maximum.reduceat(depth, starts)
         depth = updated
-    raise ModelError(f"tree is deeper than {MAX_TREE_DEPTH}", code="model_bad_tree")
+    raise ModelError(f"a tree is deeper than {MAX_TREE_DEPTH}", code="model_bad_tree")

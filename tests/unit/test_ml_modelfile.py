@@ -219,3 +219,17 @@ def test_untrained_spec_is_plain_json_and_canonical():
     assert json.loads(canonical) == {"estimator": "LogisticRegression", "params": json.loads(canonical)["params"],
                                      "preprocessing": []}
     assert read_model(canonical) == model and os.linesep.encode() not in canonical
+
+
+def test_a_forest_tree_cannot_point_into_the_next_tree():
+    out = trained(*CASES[7]).model_bytes
+    counts = read_model(out).arrays["tree_node_counts"]
+
+    def into_next_tree(a):
+        first_internal_of_tree_0 = 0
+        a[first_internal_of_tree_0] = counts[0] + 1  # a local index past the end of tree 0
+        return a
+
+    with pytest.raises(ModelError) as err:
+        Engine().check_model(_tamper(out, "node_left", into_next_tree))
+    assert err.value.code == "model_bad_tree"
