@@ -1,0 +1,91 @@
+"""Helpers the blueprints share: delivering an input, reading content fields, form errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import render_template, request
+from werkzeug.datastructures import FileStorage
+
+from dapp.codec.cid import cid_of, cid_to_text
+from mlmarket.client.chain import InputRequest
+from mlmarket.client.errors import ClientError
+from mlmarket.client.upload import upload
+from mlmarket.console.forms import FormErrors, cid_field, text
+from mlmarket.console.modelform import ModelFormError, model_from_form
+from mlmarket.console.runtime import acting, runtime
+from mlmarket.console.sending import outcome_view, prepare_for_wallet, sent_transactions
+
+
+def deliver(req: InputRequest, *, title: str, back: str, secret: Mapping[str, Any] | None = None) -> str:
+    """Sends ``req`` for the acting account and renders what came out (dev account), or the page
+    that has the browser wallet send it (wallet). ``secret`` is shown once on that page."""
+    who, market = acting()
+    if who.signs_here:
+        sent = market.send(req, check=False)
+        view = outcome_view(sent.outcome, runtime().tokens.fmt, sent_transactions(sent))
+        return render_template("outcome.html", title=title, outcome=view, back=back, secret=secret)
+    txs = prepare_for_wallet(market, req)
+    return render_template("sign.html", title=title, txs=txs, kind="input", back=back, secret=secret)
+
+
+def uploaded_file(name: str) -> bytes | None:
+    """The bytes of the uploaded file field ``name`` (None when no file was chosen)."""
+    storage: FileStorage | None = request.files.get(name)
+    if storage is None or not storage.filename:
+        return None
+    data = storage.read(runtime().settings.max_file_size + 1)
+    if len(data) > runtime().settings.max_file_size:
+        raise FormErrors({name: f"the file is larger than {runtime().settings.max_file_size} bytes"})
+    if not data:
+        raise FormErrors({name: "the file is empty"})
+    return data
+
+
+def store_bytes(data: bytes, field: str) -> str:
+    """Uploads ``data`` from the acting dev account (no-JavaScript fallback); returns its CID."""
+    who, market = acting()
+    if not who.signs_here:
+        raise FormErrors({field: "with a browser wallet, files are uploaded by the page's upload button "
+                                 "(JavaScript must be on)"})
+    try:
+        return upload(market, data).cid
+    except ClientError as exc:
+        raise FormErrors({field: f"upload failed: {exc.message}"}) from None
+
+
+def content_cid(form: Mapping[str, str], name: str, *, required: bool = False) -> str:
+    """The CID text of content field ``name``: the pasted CID, or the file ``<name>_file`` uploaded
+    now (dev accounts; the page's JavaScript uploads with progress before submitting instead)."""
+    if text(form, name):
+        cid_field(form, name)
+        return text(form, name)
+    data = uploaded_file(f"{name}_file")
+    if data is not None:
+        return store_bytes(data, name)
+    if required:
+        raise FormErrors({name: "required: upload a file or paste its CID"})
+    return ""
+
+
+def model_cid(form: Mapping[str, str], prefix: str, name: str, *, required: bool) -> str:
+    """A model field: composed from the catalogue (``<prefix>source`` = ``compose``) and uploaded,
+    else a CID or file (``content_cid``)."""
+    if text(form, f"{prefix}source") == "compose" and not text(form, name):
+        try:
+            data = model_from_form(form, prefix)
+        except ModelFormError as exc:
+            raise FormErrors({exc.field: str(exc)}) from None
+        return store_bytes(data, name)
+    return content_cid(form, name, required=required)
+
+
+def hashed_file_cid(form: Mapping[str, str], name: str) -> str:
+    """CID text of field ``name``, or of the file ``<name>_file`` hashed here and never stored (a hidden
+    test set must stay secret until the reveal)."""
+    if text(form, name):
+        cid_field(form, name)
+        return text(form, name)
+    data = uploaded_file(f"{name}_file")
+    return cid_to_text(cid_of(data)) if data is not None else ""

@@ -1,0 +1,99 @@
+"""Jobs: the list, one job's page (leaderboard, chart, history) and its actions (settle, cancel,
+review, reveal, top up)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from mlmarket.client import actions
+from mlmarket.client.errors import ClientError, InspectFailed
+from mlmarket.client.inspect import query_path
+from mlmarket.client.jobspec import parse_cid
+from mlmarket.console.chart import score_chart
+from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
+from mlmarket.console.runtime import reader, runtime
+from mlmarket.console.views.common import content_cid, deliver
+
+bp = Blueprint("jobs", __name__)
+ACTIONS = ("settle", "cancel", "review", "reveal", "top_up")
+
+
+def _answer(value: Any, key: str, default: Any) -> Any:
+    return value.get(key, default) if isinstance(value, dict) else default
+
+
+@bp.get("/")
+def index() -> Any:
+    """The console opens on the jobs list."""
+    return redirect(url_for("jobs.list_jobs"))
+
+
+@bp.get("/jobs")
+def list_jobs() -> str:
+    """Every job: status, budget, deadline, policy, best score, link to its leaderboard."""
+    jobs = _answer(reader().query("jobs"), "jobs", [])
+    return render_template("jobs.html", jobs=sorted(jobs, key=lambda j: -int(j.get("id", 0))))
+
+
+def job_context(job_id: int) -> dict[str, Any] | None:
+    """What the job page shows (None if there is no such job)."""
+    market = reader()
+    try:
+        answer = market.query(query_path("jobs", job_id))
+    except InspectFailed as exc:
+        if exc.code == "not_found":
+            return None
+        raise
+    job = _answer(answer, "job", {})
+    submissions = _answer(answer, "submissions", [])
+    leaderboard = _answer(market.query(query_path("jobs", job_id, "leaderboard")), "leaderboard", [])
+    history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
+    chart = score_chart(submissions, history, str(job.get("metric", "")))
+    return {"job": job, "submissions": submissions, "leaderboard": leaderboard, "history": history,
+            "chart": chart, "spec": job.get("spec") or {}}
+
+
+@bp.get("/jobs/<int:job_id>")
+def show(job_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    """One job: its spec, leaderboard, chart of scores, history and the actions it allows."""
+    context = job_context(job_id)
+    if context is None:
+        return render_template("error.html", message=f"there is no job {job_id}"), 404
+    return render_template("job.html", errors=errors or {}, form=request.form, **context), status
+
+
+def _action_request(job_id: int, form: Any) -> tuple[Any, str]:
+    action = text(form, "action")
+    if action == "settle":
+        return actions.settle(job_id), f"Settle job {job_id}"
+    if action == "cancel":
+        return actions.cancel(job_id), f"Cancel job {job_id}"
+    if action == "review":
+        verdict = text(form, "verdict")
+        if verdict not in ("accept", "reject"):
+            raise FormErrors({"verdict": "accept or reject"})
+        submission = whole(form, "submission", lo=1)
+        return actions.review(job_id, submission, verdict == "accept"), f"Review submission {submission}"
+    if action == "reveal":
+        test_cid = content_cid(form, "test_cid", required=True)
+        return actions.reveal(job_id, parse_cid(test_cid, "test_cid"), salt_field(form)), f"Reveal job {job_id}"
+    if action == "top_up":
+        job = _answer(reader().query(query_path("jobs", job_id)), "job", {})
+        token = str(job.get("token"))
+        value = amount(form, "amount", runtime().tokens.decimals(token))
+        return actions.top_up(job_id, value, token), f"Top up job {job_id}"
+    raise FormErrors({"action": f"unknown action {action!r}; one of {', '.join(ACTIONS)}"})
+
+
+@bp.post("/jobs/<int:job_id>/action")
+def act(job_id: int) -> Any:
+    """Sends one of the job's actions (form field ``action``)."""
+    try:
+        req, title = _action_request(job_id, request.form)
+        return deliver(req, title=title, back=url_for("jobs.show", job_id=job_id))
+    except FormErrors as exc:
+        return show(job_id, errors=exc.errors, status=400)
+    except ClientError as exc:
+        return show(job_id, errors={"": exc.message}, status=400)
