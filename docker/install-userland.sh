@@ -1,0 +1,51 @@
+#!/bin/sh
+# Installs the machine image's userland inside a Debian trixie riscv64 root: the Debian packages of
+# debian-packages.txt, the pip pins of pip-requirements.txt (pycryptodome compiled from source with
+# the packages of build-packages.txt, purged afterwards), then checks that everything imports.
+#
+# Run as root inside the riscv64 root, from any directory: both the Dockerfile (RUN) and
+# docker/riscv-check.sh (chroot under qemu-user) call it, so the image and the check share one recipe.
+#   usage: install-userland.sh <dir holding the three lists>
+set -eu
+
+LISTS=${1:?usage: install-userland.sh <dir with debian-packages.txt, build-packages.txt, pip-requirements.txt>}
+export DEBIAN_FRONTEND=noninteractive
+
+# Package names of a list file: comments and blank lines dropped.
+names() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1"; }
+
+echo "install-userland: apt-get update"
+apt-get update -q
+
+echo "install-userland: Debian packages"
+# shellcheck disable=SC2046  # one word per package, on purpose
+apt-get install -y -q --no-install-recommends $(names "$LISTS/debian-packages.txt") $(names "$LISTS/build-packages.txt")
+
+echo "install-userland: pip packages (pycryptodome built from source)"
+# --no-deps: every dependency is listed (pinned, hashed) or comes from Debian; --no-build-isolation:
+# pycryptodome builds with Debian's setuptools instead of whatever PyPI serves today.
+python3 -m pip install --no-cache-dir --break-system-packages --root-user-action=ignore \
+    --no-deps --require-hashes --no-build-isolation --no-binary=pycryptodome \
+    -r "$LISTS/pip-requirements.txt"
+
+python3 -m pip check
+
+echo "install-userland: removing the build packages"
+# Marked automatic then autoremoved: apt keeps any of them that a runtime package depends on.
+# shellcheck disable=SC2046
+apt-mark auto $(names "$LISTS/build-packages.txt") >/dev/null
+apt-get autoremove -y -q --purge
+apt-get clean
+rm -rf /var/lib/apt/lists/* /root/.cache
+if command -v gcc >/dev/null; then echo "install-userland: gcc is still installed" >&2; exit 1; fi
+
+echo "install-userland: checking the result"
+python3 - <<'EOF'
+import importlib.metadata as md
+import eth_abi, multiformats, numpy, requests, scipy, sklearn, threadpoolctl  # noqa: F401
+from eth_hash.auto import keccak
+assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470", "keccak"
+for name in ("numpy", "scipy", "scikit-learn", "threadpoolctl", "requests", "eth-abi", "eth-hash",
+             "eth-utils", "pydantic", "multiformats", "pycryptodome"):
+    print(f"install-userland:   {name} {md.version(name)}")
+EOF
