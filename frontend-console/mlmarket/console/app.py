@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from mlmarket.client.errors import ClientError
 from mlmarket.console.csrf import init_csrf
 from mlmarket.console.gateway import MarketPool, identity_address
-from mlmarket.console.present import score_text, short_address, utc_time
+from mlmarket.console.present import notice_summary, score_text, short_address, utc_time
 from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -63,7 +63,8 @@ def _page_context() -> dict[str, Any]:
     except (ClientError, OSError) as exc:
         who, dev, node, problem = None, [], None, getattr(exc, "message", None) or f"network error: {exc}"
     return {"who": who, "who_address": identity_address(rt.pool, who) if who else None, "dev_accounts": dev,
-            "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label}
+            "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label,
+            "summary": lambda name, args: notice_summary(name, args, rt.tokens.fmt)}
 
 
 def _wants_json() -> bool:

@@ -217,7 +217,6 @@ function initCreateForm() {
 function initUploadForms() {
   document.querySelectorAll("[data-upload-form]").forEach((form) => {
     form.addEventListener("submit", async (event) => {
-      if (form.dataset.ready === "1") return;
       event.preventDefault();
       const button = form.querySelector("[data-submit]") || form.querySelector("button");
       try {
@@ -236,8 +235,7 @@ function initUploadForms() {
             await drive(widget, await api("/api/models", {form: fields}));
           }
         }
-        form.dataset.ready = "1";
-        form.requestSubmit ? form.requestSubmit() : form.submit();
+        form.submit();  // does not fire "submit" again
       } catch (err) {
         showError(err.message || String(err));
         if (button) button.disabled = false;

@@ -1,0 +1,315 @@
+"""The web console in Debian's Chromium (Playwright) against a real local node and the real backend.
+
+One node (real anvil, Cartesi v2.2.0 contracts, ``python -m dapp``) and one console server serve the
+module. The flows: a sponsor creates a job with an uploaded validation set, a contributor uploads
+data, composes a model from the catalogue and submits, sees the score, executes the payment voucher
+and sees the balance change (dev accounts, signed by the console); a browser wallet (an EIP-1193
+provider backed by anvil's unlocked account, the key never on the page) deposits, withdraws and
+executes; an upload cut off mid-way resumes after a reload. On-chain effects are checked with web3
+directly. Screenshots of each main page go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from sklearn.datasets import load_breast_cancer
+from web3 import Web3
+from werkzeug.serving import make_server
+
+from dapp.codec.cid import cid_of, cid_to_text
+from devnode.anvil import dev_accounts
+from devnode.contracts import abi_of
+from devnode.node import Node, NodeConfig
+from mlmarket.console import create_app
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+SPONSOR, CONTRIBUTOR, WALLET_USER, UPLOADER = 0, 1, 2, 3
+REWARD = 10 * 10**18
+TIMEOUT_MS = 60_000
+
+if not CHROMIUM.exists():
+    pytest.skip("Debian's chromium is not installed (make installs it: apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+def address(n: int) -> str:
+    return dev_accounts(n + 1)[n].address
+
+
+DEV_KEYS = [account.key.hex().removeprefix("0x") for account in dev_accounts(10)]
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    started = Node(NodeConfig(state_dir=tmp_path_factory.mktemp("devnode"), port=0, anvil_port=0,
+                              auto_mine=False)).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def console_url(node: Node, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    environ = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir),
+               "MLMARKET_CONSOLE_UPLOAD_DIR": str(tmp_path_factory.mktemp("staged"))}
+    server = make_server("127.0.0.1", 0, create_app({"ENVIRON": environ}), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    playwright = sync_api.sync_playwright().start()
+    try:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture()
+def page(browser: Any, console_url: str) -> Iterator[Any]:
+    context = browser.new_context(base_url=console_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        opened = context.new_page()
+        errors: list[str] = []
+        opened.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield opened
+        assert not errors, f"JavaScript errors: {errors}"
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def w3(node: Node) -> Web3:
+    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Breast-cancer training and validation CSVs (label column ``label``)."""
+    directory = tmp_path_factory.mktemp("files")
+    data = load_breast_cancer()
+    order = np.random.default_rng(0).permutation(len(data.target))
+    header = ",".join([f"f{i}" for i in range(data.data.shape[1])] + ["label"])
+
+    def write(name: str, rows: np.ndarray) -> Path:
+        lines = [header] + [",".join(repr(float(v)) for v in data.data[i]) + f",{int(data.target[i])}" for i in rows]
+        path = directory / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    return {"train": write("train.csv", order[:400]), "valid": write("valid.csv", order[400:])}
+
+
+def token_balance(w3: Web3, node: Node, owner: str) -> int:
+    token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken"))
+    return token.functions.balanceOf(owner).call()
+
+
+def shot(page: Any, name: str) -> None:
+    """Saves a full-page screenshot and checks that no dev account's key is on the page."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    html = page.content().lower()
+    assert not any(key in html for key in DEV_KEYS), f"a private key appears on {page.url}"
+
+
+def act_as(page: Any, account: int) -> None:
+    page.goto("/jobs")
+    with page.expect_navigation():
+        page.select_option("#account-select", str(account))
+    assert page.locator("[data-acting-address]").inner_text() == address(account)
+
+
+def upload_into(page: Any, field: str, path: Path) -> str:
+    """Chooses ``path`` in the upload widget of ``field``; waits until the dApp stores it."""
+    page.set_input_files(f"#{field}_file", str(path))
+    expected = cid_to_text(cid_of(path.read_bytes()))
+    sync_api.expect(page.locator(f"#{field}")).to_have_value(expected, timeout=TIMEOUT_MS)
+    return expected
+
+
+def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: Node, w3: Web3,
+                                                              files: dict[str, Path]) -> None:
+    act_as(page, SPONSOR)
+    page.goto("/jobs/new")
+    page.fill("#title", "breast cancer (console)")
+    page.select_option("#policy", "threshold")
+    page.select_option("#metric", "accuracy")
+    page.fill("#label", "label")
+    page.fill("#min_score", "0.8")
+    validation = upload_into(page, "validation_cid", files["valid"])
+    assert "stored" in page.locator("[data-upload='validation_cid'] [data-upload-status]").inner_text()
+    page.fill("#budget", "30")
+    page.fill("#reward_per_accept", "10")
+    shot(page, "create-job")
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    created = page.inner_text("[data-notice='JobCreated']")
+    job = int(re.search(r"job (\d+) created", created).group(1))
+
+    act_as(page, CONTRIBUTOR)
+    page.goto(f"/submit?job={job}")
+    page.select_option("#estimator", "LogisticRegression")
+    page.fill("[name='p.LogisticRegression.max_iter']", "1000")
+    train = upload_into(page, "data_cid", files["train"])
+    shot(page, "submit")
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    scored = page.inner_text("[data-notice='SubmissionScored']")
+    score = float(re.search(r"scored ([0-9.]+)", scored).group(1))
+    assert 0.8 <= score <= 1.0 and "(accepted)" in scored
+    shot(page, "outcome")
+
+    page.goto(f"/jobs/{job}")
+    assert page.inner_text("[data-leaderboard] [data-score]") == f"{score:g}"
+    assert page.locator("[data-chart] [data-point]").count() == 1
+    assert validation in page.inner_text("main") and train in page.inner_text("[data-submissions]")
+    shot(page, "job")
+    page.goto("/jobs")
+    assert "breast cancer (console)" in page.inner_text(f"[data-job='{job}']")
+    shot(page, "jobs")
+
+    before = token_balance(w3, node, address(CONTRIBUTOR))
+    page.goto("/outputs?vouchers=1")
+    row = page.locator("[data-output]").filter(has_text=f"pays 10 TEST to {address(CONTRIBUTOR)[:6].lower()}")
+    index = row.first.get_attribute("data-output")
+    with page.expect_navigation():
+        page.click(f"[data-execute='{index}']")
+    assert "executed" in page.inner_text(f"[data-output='{index}'] [data-state]")
+    shot(page, "outputs")
+    assert token_balance(w3, node, address(CONTRIBUTOR)) - before == REWARD
+
+    page.goto("/balances")
+    wallet_test = page.inner_text(f"[data-wallet-balances] [data-token='{node.info()['addresses']['Token'].lower()}'] [data-value]")
+    assert float(wallet_test.split()[0]) == (before + REWARD) / 10**18
+    shot(page, "balances")
+
+
+WALLET_SHIM = """
+window.ethereum = {
+  isFakeWallet: true,
+  async request({method, params}) {
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [%(address)s];
+    const answer = await window.__walletRpc(method, params || []);
+    if (answer.error) throw Object.assign(new Error(answer.error.message), {code: answer.error.code});
+    return answer.result;
+  },
+};
+"""
+
+
+def test_a_browser_wallet_deposits_withdraws_and_executes(page: Any, node: Node, w3: Web3) -> None:
+    user = address(WALLET_USER)
+    sent: list[dict[str, Any]] = []
+
+    def wallet_rpc(method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "eth_sendTransaction":
+            sent.append(params[0])
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        return requests.post(node.rpc_url, json=body, timeout=30).json()
+
+    page.context.expose_function("__walletRpc", wallet_rpc)
+    page.context.add_init_script(WALLET_SHIM % {"address": json.dumps(user)})
+    before = token_balance(w3, node, user)
+
+    page.goto("/balances")
+    with page.expect_navigation():
+        page.click("[data-connect-wallet]")
+    assert page.locator("[data-acting-address]").inner_text() == user
+    assert "signed by your wallet" in page.inner_text("footer")
+
+    page.fill("[name='deposit_amount']", "5")
+    page.click("[data-deposit-form] button")
+    page.wait_for_selector("[data-sign]")
+    assert len(json.loads(page.get_attribute("[data-sign]", "data-txs"))) == 2  # approve, then deposit
+    shot(page, "wallet-sign")
+    page.click("[data-sign-button]")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok"
+    assert "deposited 5 TEST" in page.inner_text("[data-notice='Deposited']")
+
+    page.goto("/balances")
+    page.fill("[name='withdraw_amount']", "2")
+    page.click("[data-withdraw-form] button")
+    page.click("[data-sign-button]")
+    page.wait_for_selector("[data-outcome]")
+    assert "withdrew 2 TEST" in page.inner_text("[data-notice='Withdrawn']")
+
+    page.goto("/outputs?vouchers=1")
+    row = page.locator("[data-output]").filter(has_text=f"pays 2 TEST to {user[:6].lower()}")
+    index = row.first.get_attribute("data-output")
+    page.click(f"[data-execute='{index}']")
+    page.wait_for_selector("[data-sign]")
+    with page.expect_navigation(url=re.compile(r"/outputs")):
+        page.click("[data-sign-button]")
+    assert "executed" in page.inner_text(f"[data-output='{index}'] [data-state]")
+    assert all(tx["from"].lower() == user.lower() for tx in sent) and len(sent) == 4  # approve, deposit, withdraw, execute
+    assert token_balance(w3, node, user) == before - 5 * 10**18 + 2 * 10**18
+
+
+def test_an_upload_cut_off_resumes_after_a_reload(page: Any, node: Node, tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    rows = "\n".join(",".join(f"{v:.17g}" for v in rng.random(6)) + f",{i % 2}" for i in range(6000))
+    big = tmp_path / "big.csv"
+    big.write_text("a,b,c,d,e,f,label\n" + rows + "\n")
+    cid = cid_to_text(cid_of(big.read_bytes()))
+    act_as(page, UPLOADER)
+    calls = {"n": 0}
+
+    def cut_after_two(route: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > 2:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/uploads/*/next", cut_after_two)
+    page.goto("/submit")
+    page.set_input_files("#data_cid_file", str(big))
+    page.wait_for_selector("[data-js-error]:not([hidden])")
+    status = page.locator("[data-upload='data_cid'] [data-upload-status]")
+    total = int(status.get_attribute("data-total"))
+    assert status.get_attribute("data-done") == "2" and total > 3
+    page.unroute("**/api/uploads/*/next")
+
+    page.reload()
+    pending = page.locator("[data-pending-uploads]")
+    pending.wait_for(state="visible")
+    assert f"{cid}" in pending.inner_text() and f"(2/{total} chunks)" in pending.inner_text()
+    shot(page, "upload-resume")
+    page.click(f"[data-resume='{cid}']")
+    sync_api.expect(page.locator("#data_cid")).to_have_value(cid, timeout=TIMEOUT_MS)
+    assert status.get_attribute("data-done") == str(total)
+    stored = requests.post(f"{node.info()['inspect_url']}/{node.info()['addresses']['Application']}",
+                           data=f"contents/{cid}".encode(), timeout=30).json()
+    report = json.loads(bytes.fromhex(stored["reports"][0]["payload"][2:]))
+    assert report["ok"] and report["size"] == big.stat().st_size
