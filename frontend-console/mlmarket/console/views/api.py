@@ -94,15 +94,18 @@ def pending() -> Any:
         found = []
         for upload in partial_uploads(market):
             cid = upload["cid"]
-            data = runtime().staging.get(cid)
+            try:
+                data = runtime().staging.get(cid)
+            except StagingError:
+                data = None
             if data is not None:
                 progress = next_step(market, cid, data, runtime().staging.plan(cid, data)).progress
             else:
                 progress = Progress(cid, int(upload.get("size", 0)), 0, 0, int(upload.get("received", 0)), False)
             found.append({**progress.to_json(), "resumable": data is not None})
         return jsonify(ok=True, uploads=found)
-    except (ClientError, StagingError) as exc:
-        return _fail(str(exc))
+    except ClientError as exc:
+        return _fail(exc.message)
 
 
 @bp.post("/cid")

@@ -1,0 +1,137 @@
+"""Every page of the console through Flask's test client over a fake market: what it shows, escaping,
+CSRF on every POST, no private key in any response."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from devnode.anvil import dev_accounts
+from mlmarket.client.outputs import DecodedNotice
+from tests.unit.test_console_fake import TOKEN, World, csrf, make_client, voucher
+
+JOB = {"id": 1, "policy": "threshold", "status": "open", "outcome": None, "budget": "20000000000000000000",
+       "paid": "10000000000000000000", "deadline": 1_800_003_600, "metric": "accuracy", "best_score": 0.95,
+       "submissions": 2, "token": TOKEN.lower(), "sponsor": "0x" + "5a" * 20, "model_cid": None, "round": 0,
+       "spec": {"title": "<script>alert(1)</script>", "task": "classification", "label": "label",
+                "min_score": 800000, "reward_per_accept": "10000000000000000000", "stake": "0",
+                "validation_cid": "bafkreiexample", "test_commitment": "0x" + "00" * 32}}
+SUBS = [{"id": 1, "contributor": "0x" + "c0" * 20, "score": 0.95, "status": "accepted", "round": 0,
+         "reward": "10000000000000000000", "model_cid": "bafkm", "data_cid": "bafkd", "error": None},
+        {"id": 2, "contributor": "0x" + "d0" * 20, "score": 0.7, "status": "rejected", "round": 0,
+         "reward": "0", "model_cid": "bafkm2", "data_cid": None, "error": None}]
+HISTORY = [{"type": "JobCreated", "job_id": 1, "input_index": 1, "timestamp": 1_800_000_000, "budget": "1",
+            "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower()},
+           {"type": "SubmissionReceived", "job_id": 1, "submission_id": 1, "input_index": 2, "timestamp": 1},
+           {"type": "ModelPublished", "job_id": 1, "round": 0, "score": 950000, "input_index": 2, "timestamp": 1}]
+DEV_KEYS = [a.key.hex().removeprefix("0x") for a in dev_accounts(10)]
+
+
+@pytest.fixture()
+def world() -> World:
+    w = World()
+    w.answers.update({"jobs": {"ok": True, "jobs": [JOB]}, "jobs/1": {"ok": True, "job": JOB, "submissions": SUBS},
+                      "jobs/1/leaderboard": {"ok": True, "leaderboard": SUBS[:1]},
+                      "jobs/1/history": {"ok": True, "history": HISTORY}})
+    w.outputs[:] = [DecodedNotice(1, 1, "JobCreated", {"jobId": 1, "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower(),
+                                                       "budget": "30000000000000000000"}, b""), voucher()]
+    return w
+
+
+GET_PAGES = ["/jobs", "/jobs/1", "/jobs/new", "/submit", "/submit?job=1", "/outputs", "/outputs?vouchers=1",
+             "/outputs?input=2", "/balances", "/inputs/3"]
+
+
+@pytest.mark.parametrize("path", GET_PAGES)
+def test_every_page_renders_escaped_and_without_keys(world: World, tmp_path: Path, path: str) -> None:
+    _, client = make_client(world, tmp_path)
+    response = client.get(path)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert "<script>alert(1)</script>" not in html
+    assert not any(key in html.lower() for key in DEV_KEYS)
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_the_root_leads_to_the_jobs(world: World, tmp_path: Path) -> None:
+    _, client = make_client(world, tmp_path)
+    assert client.get("/").headers["Location"].endswith("/jobs")
+
+
+def test_the_jobs_list_shows_budget_in_token_units_and_the_escaped_title(world: World, tmp_path: Path) -> None:
+    html = make_client(world, tmp_path)[1].get("/jobs").get_data(as_text=True)
+    assert "20 TEST" in html and "10 TEST" in html and "threshold" in html and "2027-01-15" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "/jobs/1#leaderboard" in html
+
+
+def test_a_job_page_draws_each_scored_submission_and_the_published_model(world: World, tmp_path: Path) -> None:
+    html = make_client(world, tmp_path)[1].get("/jobs/1").get_data(as_text=True)
+    assert html.count("data-point") == 2 and 'class="published"' in html
+    assert "submission 2: 0.7 (rejected)" in html and "model published (round 0): 0.95" in html
+
+
+def test_an_unknown_job_is_a_404_with_a_message(world: World, tmp_path: Path) -> None:
+    response = make_client(world, tmp_path)[1].get("/jobs/9")
+    assert response.status_code == 404 and "there is no job 9" in response.get_data(as_text=True)
+
+
+def test_the_create_form_offers_every_catalogue_estimator_with_bounds(world: World, tmp_path: Path) -> None:
+    from dapp.ml.catalogue import CATALOGUE
+
+    html = make_client(world, tmp_path)[1].get("/jobs/new").get_data(as_text=True)
+    for name, definition in CATALOGUE.items():
+        assert f'data-estimator="{name}"' in html
+        for param, kind in definition.params.items():
+            assert f'name="base_p.{name}.{param}"' in html
+    assert "an integer in [1, 32]" in html  # max_depth of the trees
+
+
+def test_outputs_show_vouchers_with_state_and_an_execute_button(world: World, tmp_path: Path) -> None:
+    html = make_client(world, tmp_path)[1].get("/outputs").get_data(as_text=True)
+    assert "pays 10 TEST to 0x7070…7070" in html and "executable" in html and 'data-execute="3"' in html
+    assert "job 1 created by 0x5a5a…5a5a with a budget of 30 TEST" in html
+
+
+def test_balances_show_the_dapp_and_the_wallet(world: World, tmp_path: Path) -> None:
+    html = make_client(world, tmp_path)[1].get("/balances").get_data(as_text=True)
+    assert "5 TEST" in html and "7 TEST" in html and "0.3 ETH" in html
+
+
+POSTS = ["/jobs/new", "/submit", "/jobs/1/action", "/outputs/3/execute", "/balances/withdraw", "/balances/deposit",
+         "/account", "/api/wallet/account", "/api/wallet/confirm", "/api/uploads", "/api/models",
+         "/api/uploads/bafkreiexample/next", "/api/cid"]
+
+
+@pytest.mark.parametrize("path", POSTS)
+def test_every_post_without_the_csrf_token_is_refused(world: World, tmp_path: Path, path: str) -> None:
+    _, client = make_client(world, tmp_path)
+    csrf(client)
+    response = client.post(path, data={"action": "settle", "account": "1"})
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    wrong = client.post(path, data={"csrf_token": "x" * 43, "action": "settle"})
+    assert wrong.status_code == 400
+    assert world.sent == [] and world.executed == []
+
+
+def test_the_dev_account_chosen_is_the_one_that_signs(world: World, tmp_path: Path) -> None:
+    from mlmarket.client.accounts import dev_signer
+
+    _, client = make_client(world, tmp_path)
+    token = csrf(client)
+    assert client.post("/account", data={"csrf_token": token, "account": "4", "next": "/jobs"}).status_code == 302
+    client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"})
+    assert world.sent[0][0] == dev_signer(4).address
+    assert client.post("/account", data={"csrf_token": token, "account": "9"}).status_code == 400
+
+
+def test_dev_accounts_are_refused_off_a_local_chain(world: World, tmp_path: Path) -> None:
+    world.chain_id = 11155111
+    _, client = make_client(world, tmp_path)
+    token = csrf(client)
+    html = client.get("/jobs").get_data(as_text=True)
+    assert "dev account" not in html
+    assert client.post("/account", data={"csrf_token": token, "account": "0"}).status_code == 400
+    response = client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"})
+    assert response.status_code == 400 and "connect a browser wallet" in response.get_data(as_text=True)
+    assert world.sent == []
