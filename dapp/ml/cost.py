@@ -20,7 +20,7 @@ from dapp.ml.spec import ModelSpec
 # approximate nanoseconds of one x86-64 core (measured on this machine under load: see docs/MODELS.md).
 _SOLVER = {
     "lbfgs": (4, 2_000_000), "newton-cg": (20, 2_000_000), "sag": (100, 100_000), "saga": (100, 100_000),
-    "liblinear": (100, 10_000), "sgd": (10, 10_000),
+    "liblinear": (100, 10_000), "sgd": (15, 10_000),
 }
 _TREE_NODE_BYTES = 64  # one node record of scikit-learn's Tree
 _PER_TREE = 3_000_000
