@@ -6,7 +6,7 @@ STAMP_VENV := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 STAMP_SOL := contracts/build/.compiled
 
-.PHONY: all setup test test-unit test-e2e run abi bench clean
+.PHONY: all setup test test-unit test-e2e run abi bench riscv-check clean
 
 all: setup
 
@@ -49,6 +49,12 @@ run: setup
 ## Benchmarks: print their figures.
 bench: setup
 	$(PY) -m bench
+
+## riscv64 proof without Docker: the image's userland built with debootstrap + qemu-user (cached in
+## .cache/riscv64-rootfs), unit tests under emulation, a scripted session compared byte for byte
+## with x86-64. Needs root. Not part of `make test`.
+riscv-check: $(STAMP_VENV)
+	bash docker/riscv-check.sh
 
 clean:
 	rm -rf $(VENV) node_modules contracts/build .state
