@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dapp.ml.engine import Engine  # noqa: E402
+from dapp.ml.engine import Engine
 
 MIB = 1 << 20
 REPEATS = 5
@@ -81,9 +81,9 @@ def _plain(spec: dict, task: str, metric: str, arrays) -> tuple[float, float]:
     """Plain scikit-learn: the same estimator and seed, fit + metric on arrays, one BLAS thread like
     the engine. (seconds, score)"""
     import sklearn.metrics as m
-    from threadpoolctl import threadpool_limits
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
 
     from dapp.ml.catalogue import CATALOGUE
 

@@ -9,9 +9,10 @@ caller's seed, ``n_jobs`` is 1, and the rest keep scikit-learn's defaults.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from dapp.ml.params import AnyOf, Bool, Choice, Float, Int, Layers
 

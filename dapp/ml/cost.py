@@ -10,6 +10,7 @@ estimate stays above the measured time (docs/MODELS.md lists the measurements).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from dapp.ml.errors import ModelError
@@ -51,7 +52,7 @@ def estimate_work(spec: ModelSpec, rows: int, features: int, classes: int) -> in
         return 4 * n * f * classes
     if spec.definition.family == "mlp":
         units = [f, *p["hidden_layer_sizes"], outputs]
-        weights = sum(a * b for a, b in zip(units, units[1:]))
+        weights = sum(a * b for a, b in itertools.pairwise(units))
         if p["solver"] == "lbfgs":
             return min(p["max_fun"], 2 * p["max_iter"]) * (3 * n * weights + _SOLVER["lbfgs"][1])
         batches = math.ceil(n / _mlp_batch(p, n))

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from dapp.ml.modelfile import Model, read_model, write_model
 from dapp.ml.spec import MAX_SEED
 from dapp.ml.train import fit, single_thread
 
-__all__ = ["DatasetInfo", "Engine", "METRICS", "ModelInfo", "Scored", "better", "derive_seed", "gain", "meets"]
+__all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "better", "derive_seed", "gain", "meets"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dapp.ml.catalogue import CATALOGUE
 from dapp.ml.errors import ModelError

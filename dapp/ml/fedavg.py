@@ -12,7 +12,7 @@ Sums run in the order given, so the caller must pass the models in a determinist
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

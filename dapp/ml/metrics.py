@@ -6,6 +6,7 @@ Classification: accuracy, balanced_accuracy, f1, roc_auc, log_loss. Regression: 
 
 from __future__ import annotations
 
+import math
 import warnings
 from fractions import Fraction
 from typing import Any
@@ -36,7 +37,7 @@ def check_metric(task: str, metric: str) -> None:
 def quantise(value: float) -> int:
     """The metric value in integer millionths: the exact binary value of ``value`` times 10**6,
     rounded half to even, clamped to the int64 range. NaN is a MetricError."""
-    if value != value:
+    if math.isnan(value):
         raise MetricError("the metric is undefined (NaN) on this validation set", code="metric_undefined")
     if value in (float("inf"), float("-inf")):
         return INT64_MAX if value > 0 else INT64_MIN

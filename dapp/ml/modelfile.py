@@ -18,8 +18,9 @@ import json
 import pickletools
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def _looks_like_pickle(data: bytes) -> bool:
         for last in pickletools.genops(data[:1 << 20]):
             pass
         return last is not None and last[0].name == "STOP"
-    except Exception:  # any decoding failure simply means "not a pickle"
+    except ValueError:  # genops' only failure (UnicodeDecodeError included): "not a pickle"
         return False
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,6 @@ from dapp.ml.fitted import restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.modelfile import Model
 from dapp.ml.spec import build_estimator
-
 
 _controller: list = [None, -1]  # [threadpoolctl.ThreadpoolController, len(sys.modules) when built]
 

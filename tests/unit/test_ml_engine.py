@@ -45,7 +45,7 @@ def _digits_mlp(engine=None):
 def _run_child(threads):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    child = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], cwd=REPO, env=env, capture_output=True,
+    child = subprocess.run([sys.executable, "-c", DETERMINISM_SCRIPT], check=False, cwd=REPO, env=env, capture_output=True,
                            text=True, timeout=300)
     assert child.returncode == 0, child.stderr
     return json.loads(child.stdout)
@@ -162,8 +162,8 @@ def test_evaluation_checks_the_models_features_task_and_training_state():
                            model=spec("GaussianNB"), train=train).model_bytes
     renamed = valid.replace(b"f0,", b"g0,", 1)
     cases = [
-        (dict(validation=renamed, model=trained), "model_features_mismatch"),
-        (dict(validation=valid, model=spec("GaussianNB")), "model_not_trained"),
+        ({"validation": renamed, "model": trained}, "model_features_mismatch"),
+        ({"validation": valid, "model": spec("GaussianNB")}, "model_not_trained"),
     ]
     for kwargs, code in cases:
         with pytest.raises(ModelError) as err:
@@ -251,7 +251,7 @@ def test_derive_seed_is_stable_bounded_and_sensitive_to_each_part():
 
 def test_importing_the_engine_does_not_import_scikit_learn():
     code = "import sys, dapp.ml.engine, dapp.ml.export; print(any(m.startswith(('sklearn', 'scipy', 'joblib')) for m in sys.modules))"
-    child = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    child = subprocess.run([sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert child.stdout.strip() == "False", child.stderr
 
 

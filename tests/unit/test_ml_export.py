@@ -1,7 +1,6 @@
 """Off-chain conversions: a sponsor's joblib export, and a contributor's locally trained estimator."""
 
 import joblib
-import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression

@@ -1,6 +1,8 @@
 """FedAvg: sample-weighted averages equal to a hand computation, exact pooling for GaussianNB, and
 clear refusals for what cannot be averaged."""
 
+import itertools
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
@@ -22,7 +24,7 @@ def _parts(loader, model, task, metric, cuts=(0.2, 0.5), seed=0):
     edges = [0, *(int(len(y) * c) for c in cuts), len(y)]
     engine = Engine()
     out = []
-    for i, (a, b) in enumerate(zip(edges, edges[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
         scored = engine.score(task=task, metric=metric, label="target", validation=valid, model=model,
                               train=to_csv(X[a:b], y[a:b]), seed=seed + i)
         out.append((scored.model_bytes, scored.samples))
