@@ -1,0 +1,116 @@
+"""``make run``: the local node, the backend and the web console, with a demo job on real data.
+
+Starts the local node in this process (unless one already runs on the state directory), posts a
+threshold job on scikit-learn's bundled breast-cancer data (validation set uploaded in chunks, 100 test
+tokens, 10 per model reaching 0.9 accuracy) with one scored submission from dev account 1, writes a
+training CSV and a model spec for you to submit yourself, serves the console on 127.0.0.1 and prints
+its URL. Ctrl-C stops what it started. A second run reuses the node's state and the demo job.
+
+    python scripts/demo.py [--port 5000] [--state-dir DIR] [--fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+DEMO_TITLE = "demo: breast cancer diagnosis"
+
+
+def demo_files(directory: Path) -> dict[str, Path]:
+    """Validation and training CSVs (label column ``label``) and a model spec, from breast cancer."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    order = np.random.default_rng(0).permutation(len(data.target))
+    header = ",".join([f"f{i}" for i in range(data.data.shape[1])] + ["label"])
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, rows: Any) -> Path:
+        lines = [header] + [",".join(repr(float(v)) for v in data.data[i]) + f",{int(data.target[i])}" for i in rows]
+        path = directory / name
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    model = directory / "model.json"
+    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 2000},
+                                 "preprocessing": ["standard_scaler"]}))
+    return {"valid": write("validation.csv", order[400:]), "train": write("train.csv", order[:400]), "model": model}
+
+
+def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:
+    """Creates the demo job (once) and a first submission; returns the job id."""
+    from mlmarket.client import actions
+    from mlmarket.client.jobspec import parse_cid, spec_from_dict
+    from mlmarket.client.market import Market
+    from mlmarket.client.upload import upload
+
+    sponsor = Market.connect(account=0, environ=environ)
+    for job in sponsor.query("jobs").get("jobs", []):
+        if job.get("spec", {}).get("title") == DEMO_TITLE:
+            return int(job["id"])
+    validation = upload(sponsor, files["valid"].read_bytes()).cid
+    spec = spec_from_dict({"title": DEMO_TITLE, "policy": "threshold", "task": "classification", "label": "label",
+                           "metric": "accuracy", "validation_cid": validation, "min_score": 0.9,
+                           "reward_per_accept": 10, "deadline": f"+{7 * 86400}"}, now=sponsor.now)
+    sent = sponsor.send(actions.create_job(spec, sponsor.token(None, False), 100 * 10**18))
+    job = int(sent.outcome.first("JobCreated")["jobId"])
+    contributor = Market.connect(account=1, environ=environ)
+    train = upload(contributor, files["train"].read_bytes()).cid
+    model = upload(contributor, files["model"].read_bytes()).cid
+    contributor.send(actions.submit(job, parse_cid(model), parse_cid(train)))
+    return job
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the demo until Ctrl-C."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=5000, help="the console's port on 127.0.0.1")
+    parser.add_argument("--state-dir", type=Path, default=None, help="the local node's state directory")
+    parser.add_argument("--fresh", action="store_true", help="start from a new chain (forget the node's state)")
+    args = parser.parse_args(argv)
+
+    from werkzeug.serving import make_server
+
+    from devnode import lifecycle
+    from devnode.node import Node, NodeConfig
+    from devnode.store import default_state_dir
+    from mlmarket.console import create_app
+
+    state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
+    environ = {"MLMARKET_DEVNODE_DIR": str(state_dir)}
+    node = None
+    if lifecycle.node_running(state_dir):
+        print(f"using the node already running on {state_dir}", flush=True)
+    else:
+        print(f"starting the local node on {state_dir} ...", flush=True)
+        node = Node(NodeConfig(state_dir=state_dir, fresh=args.fresh)).start()
+    server = None
+    try:
+        files = demo_files(state_dir / "demo")
+        job = post_demo_job(environ, files)
+        server = make_server("127.0.0.1", args.port, create_app({"ENVIRON": environ}), threaded=True)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(f"\ndemo job {job} is posted; try submitting {files['train']} with {files['model']}"
+              f"\nconsole: http://127.0.0.1:{args.port}/jobs/{job}\n(Ctrl-C stops)", flush=True)
+        while not stop.wait(0.5) and (node is None or not node.wait(0)):
+            pass
+    finally:
+        if server is not None:
+            server.shutdown()
+        if node is not None:
+            node.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
