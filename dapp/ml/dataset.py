@@ -87,7 +87,7 @@ def _lines(data: bytes, limits: MLLimits) -> list[str]:
     if text.count("\n") > limits.max_rows:
         raise DatasetError(f"dataset has more than {limits.max_rows} data rows", code="dataset_too_many_rows")
     lines = text.split("\n")
-    if "\n\n" in text or not lines[0]:
+    if "\n\n" in text or text.endswith("\n") or not lines[0]:
         blank = next(i for i, line in enumerate(lines) if not line)
         raise DatasetError(f"line {blank + 1} is empty", code="dataset_empty_line")
     return lines

@@ -60,9 +60,10 @@ def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) 
     n_trees = spec.param_dict()["n_estimators"] if is_forest else 1
     counts = expect(arrays, "tree_node_counts", "<i8", (n_trees,))
     seeds = expect(arrays, "tree_seeds", "<i8", (n_trees,))
-    total = int(counts.sum()) if np.all(counts >= 1) else -1
-    if not 1 <= total <= DEFAULT_LIMITS.max_tree_nodes:
-        raise ModelError(f"tree node counts must be >= 1 and sum to at most {DEFAULT_LIMITS.max_tree_nodes}",
+    bound = DEFAULT_LIMITS.max_tree_nodes
+    total = int(counts.sum()) if np.all(counts >= 1) and np.all(counts <= bound) else -1  # no overflow
+    if not 1 <= total <= bound:
+        raise ModelError(f"tree node counts must be >= 1 and sum to at most {bound}",
                          code="model_array_value")
     n_classes = classes_array(arrays).size if spec.task == CLASSIFICATION else 1
     values = expect(arrays, "node_values", "<f8", (total, 1, n_classes))

@@ -43,6 +43,7 @@ def test_integral_float_labels_are_classes():
     (b"a,y\n1,0\nnan,1\n", "dataset_not_finite", "line 3, column 'a'"),
     (b"a,y\n1,0\n2,inf\n", "dataset_not_finite", "line 3, column 'y'"),
     (b"a,y\n1,0\n\n2,1\n", "dataset_empty_line", "line 3"),
+    (b"a,y\n1,0\n2,1\n\n", "dataset_empty_line", "line 4"),
     (b"a,b\n1,0\n2,1\n", "dataset_missing_label", "'y'"),
     (b"a,a,y\n1,1,0\n2,2,1\n", "dataset_bad_header", "repeats"),
     (b"a,,y\n1,1,0\n2,2,1\n", "dataset_bad_header", "not a valid name"),

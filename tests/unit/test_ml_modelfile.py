@@ -233,3 +233,16 @@ def test_a_forest_tree_cannot_point_into_the_next_tree():
     with pytest.raises(ModelError) as err:
         Engine().check_model(_tamper(out, "node_left", into_next_tree))
     assert err.value.code == "model_bad_tree"
+
+
+def test_tree_node_counts_cannot_overflow_into_a_plausible_total():
+    out = trained(*CASES[7]).model_bytes
+    total = int(read_model(out).arrays["tree_node_counts"].sum())
+
+    def overflowing(a):  # four counts of 2**62 sum to 2**64, i.e. 0 in int64: the total looks right
+        a[:] = [2**62, 2**62, 2**62, 2**62, total - 2, 1, 1]
+        return a
+
+    with pytest.raises(ModelError) as err:
+        Engine().check_model(_tamper(out, "tree_node_counts", overflowing))
+    assert err.value.code == "model_array_value"
