@@ -76,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="start from a new chain (forget the node's state)")
     args = parser.parse_args(argv)
 
+    from mlmarket.console import create_app
     from werkzeug.serving import make_server
 
     from devnode import lifecycle
     from devnode.node import Node, NodeConfig
     from devnode.store import default_state_dir
-    from mlmarket.console import create_app
 
     state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
     environ = {"MLMARKET_DEVNODE_DIR": str(state_dir)}

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
+from mlmarket.console import create_app
 from sklearn.datasets import load_breast_cancer
 from web3 import Web3
 from werkzeug.serving import make_server
@@ -29,7 +30,6 @@ from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
-from mlmarket.console import create_app
 
 pytestmark = pytest.mark.e2e
 

@@ -12,11 +12,10 @@ from typing import Any
 import eth_abi
 import pytest
 from eth_hash.auto import keccak
+from mlmarket.client.accounts import dev_signer
 
 from dapp.codec.cid import cid_of, cid_to_text
-from mlmarket.client.accounts import dev_signer
-from tests.unit.test_console_fake import ETHER, TOKEN, World, csrf, make_client, voucher
-from tests.unit.test_console_pages import world  # noqa: F401 - the fixture
+from tests.unit.test_console_fake import ETHER, TOKEN, World, csrf, make_client, populated_world
 
 SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,"
         "uint32,uint64,int64,uint256,uint32,bool)")
@@ -25,6 +24,11 @@ SIGNATURES = {"createJob": ["address", "uint256", SPEC], "submit": ["uint256", "
               "revealTestSet": ["uint256", "bytes", "bytes32"], "topUpJob": ["uint256", "uint256"],
               "withdraw": ["address", "uint256"]}
 VALID_CSV = b"f0,f1,label\n1,2,0\n3,4,1\n5,6,0\n"
+
+
+@pytest.fixture()
+def world() -> World:
+    return populated_world()
 
 
 def decoded(payload: bytes) -> tuple[str, tuple[Any, ...]]:
@@ -62,6 +66,7 @@ def test_create_job_from_balance_in_ether_sends_a_plain_input(world: World, tmp_
                                            from_balance="on"))
     (_, request), = world.sent
     name, (token, budget, _) = decoded(request.payload)
+    assert name == "createJob"
     assert request.token is None and token == ETHER and budget == 5 * 10**17
 
 
@@ -214,3 +219,30 @@ def test_an_input_page_shows_a_rejection_with_its_message(world: World, tmp_path
     html = make_client(world, tmp_path)[1].get("/inputs/5?back=//evil.example").get_data(as_text=True)
     assert 'data-outcome="failed"' in html and "deadline &lt;soon&gt; (bad_spec)" in html
     assert 'href="//evil.example"' not in html
+
+
+def test_no_response_ever_carries_a_private_key(world: World, tmp_path: Path) -> None:
+    from devnode.anvil import dev_accounts
+
+    keys = [a.key.hex().removeprefix("0x") for a in dev_accounts(10)]
+    _, client = make_client(world, tmp_path)
+    token = csrf(client)
+    bodies = []
+    for account in ("0", "5"):
+        client.post("/account", data={"csrf_token": token, "account": account})
+        bodies += [client.post("/jobs/new", data=job_form(token)),
+                   client.post("/jobs/new", data=job_form(token, budget="")),
+                   client.post("/submit", data={"csrf_token": token, "job": "1", "source": "compose",
+                                                "estimator": "GaussianNB"}),
+                   client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"}),
+                   client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth",
+                                                           "withdraw_amount": "1"}),
+                   client.post("/outputs/3/execute", data={"csrf_token": token}, follow_redirects=True),
+                   client.post("/api/uploads", data={"file": (io.BytesIO(VALID_CSV), "v.csv")},
+                               headers={"X-CSRF-Token": token}, content_type="multipart/form-data"),
+                   client.post(f"/api/uploads/{cid_to_text(cid_of(VALID_CSV))}/next", headers={"X-CSRF-Token": token}),
+                   client.get("/api/uploads/pending"), client.get("/balances")]
+    assert len(world.sent) >= 8
+    for response in bodies:
+        text = response.get_data(as_text=True).lower()
+        assert not any(key in text for key in keys), response.request.path

@@ -13,12 +13,16 @@ from typing import Any
 import eth_abi
 import pytest
 
-from dapp.codec.cid import cid_of, cid_to_text
 from dapp.codec.chunks import plan_upload
-from tests.unit.test_console_fake import World, csrf, make_client
-from tests.unit.test_console_pages import world  # noqa: F401 - the fixture
+from dapp.codec.cid import cid_of, cid_to_text
+from tests.unit.test_console_fake import World, csrf, make_client, populated_world
 
 CHUNK_TYPES = ["bytes", "uint64", "uint64", "bool", "bytes"]
+
+
+@pytest.fixture()
+def world() -> World:
+    return populated_world()
 
 
 def big_file(size: int = 300_000) -> bytes:

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-
 from mlmarket.client.accounts import dev_signer
 from mlmarket.client.chain import Chain, InputRef, InputRequest, TxResult
 from mlmarket.client.config import NodeConfig
@@ -172,6 +171,31 @@ def voucher(index: int = 3, input_index: int = 2, state: str = "executable") -> 
     return DecodedVoucher(index=index, input_index=input_index, destination=TOKEN.lower(), value=0, payload=b"\x01",
                           call={"function": "transfer", "token": TOKEN.lower(), "to": "0x" + "70" * 20,
                                 "amount": str(10**19)}, raw=b"\x02\x03", siblings=(b"\x00" * 32,), state=state)
+
+
+JOB = {"id": 1, "policy": "threshold", "status": "open", "outcome": None, "budget": "20000000000000000000",
+       "paid": "10000000000000000000", "deadline": 1_800_003_600, "metric": "accuracy", "best_score": 0.95,
+       "submissions": 2, "token": TOKEN.lower(), "sponsor": "0x" + "5a" * 20, "model_cid": None, "round": 0,
+       "spec": {"title": "<script>alert(1)</script>", "task": "classification", "label": "label",
+                "min_score": 800000, "reward_per_accept": "10000000000000000000", "stake": "0",
+                "validation_cid": "bafkreiexample", "test_commitment": "0x" + "00" * 32}}
+SUBS = [{"id": 1, "contributor": "0x" + "c0" * 20, "score": 0.95, "status": "accepted", "round": 0,
+         "reward": "10000000000000000000", "model_cid": "bafkm", "data_cid": "bafkd", "error": None},
+        {"id": 2, "contributor": "0x" + "d0" * 20, "score": 0.7, "status": "rejected", "round": 0,
+         "reward": "0", "model_cid": "bafkm2", "data_cid": None, "error": None}]
+HISTORY = [{"type": "JobCreated", "job_id": 1, "input_index": 1, "timestamp": 1_800_000_000, "budget": "1",
+            "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower()},
+           {"type": "SubmissionReceived", "job_id": 1, "submission_id": 1, "input_index": 2, "timestamp": 1},
+           {"type": "ModelPublished", "job_id": 1, "round": 0, "score": 950000, "input_index": 2, "timestamp": 1}]
+def populated_world() -> World:
+    """A world with one threshold job (two submissions, a published model), a notice and a voucher."""
+    w = World()
+    w.answers.update({"jobs": {"ok": True, "jobs": [JOB]}, "jobs/1": {"ok": True, "job": JOB, "submissions": SUBS},
+                      "jobs/1/leaderboard": {"ok": True, "leaderboard": SUBS[:1]},
+                      "jobs/1/history": {"ok": True, "history": HISTORY}})
+    w.outputs[:] = [DecodedNotice(1, 1, "JobCreated", {"jobId": 1, "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower(),
+                                                       "budget": "30000000000000000000"}, b""), voucher()]
+    return w
 
 
 def make_client(world: World, tmp_path: Path, **settings: Any) -> tuple[Flask, FlaskClient]:

@@ -7,14 +7,14 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from dapp.ml.catalogue import CATALOGUE
-from dapp.ml.spec import parse_spec
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, deadline, spec_fields, token_choice
 from mlmarket.console.modelform import ModelFormError, catalogue_fields, model_from_form, param_value
 from mlmarket.console.present import amount_text, notice_summary, short_address
 from mlmarket.console.sending import wallet_tx
+
+from dapp.ml.catalogue import CATALOGUE
+from dapp.ml.spec import parse_spec
 
 
 def sub(i: int, score: float, status: str = "scored", round_: int = 0) -> dict:
@@ -129,7 +129,7 @@ def test_token_choice() -> None:
 
 
 def test_display_helpers() -> None:
-    fmt = lambda amount, token: amount_text(amount, 18, "TEST")  # noqa: E731
+    fmt = lambda amount, token: amount_text(amount, 18, "TEST")
     assert amount_text("1500000000000000000", 18, "ETH") == "1.5 ETH"
     assert short_address("0x" + "ab" * 20) == "0xabab…abab"
     assert notice_summary("SubmissionScored", {"jobId": 2, "submissionId": 5, "score": 912500, "accepted": True},

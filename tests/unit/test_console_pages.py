@@ -8,35 +8,14 @@ from pathlib import Path
 import pytest
 
 from devnode.anvil import dev_accounts
-from mlmarket.client.outputs import DecodedNotice
-from tests.unit.test_console_fake import TOKEN, World, csrf, make_client, voucher
+from tests.unit.test_console_fake import World, csrf, make_client, populated_world
 
-JOB = {"id": 1, "policy": "threshold", "status": "open", "outcome": None, "budget": "20000000000000000000",
-       "paid": "10000000000000000000", "deadline": 1_800_003_600, "metric": "accuracy", "best_score": 0.95,
-       "submissions": 2, "token": TOKEN.lower(), "sponsor": "0x" + "5a" * 20, "model_cid": None, "round": 0,
-       "spec": {"title": "<script>alert(1)</script>", "task": "classification", "label": "label",
-                "min_score": 800000, "reward_per_accept": "10000000000000000000", "stake": "0",
-                "validation_cid": "bafkreiexample", "test_commitment": "0x" + "00" * 32}}
-SUBS = [{"id": 1, "contributor": "0x" + "c0" * 20, "score": 0.95, "status": "accepted", "round": 0,
-         "reward": "10000000000000000000", "model_cid": "bafkm", "data_cid": "bafkd", "error": None},
-        {"id": 2, "contributor": "0x" + "d0" * 20, "score": 0.7, "status": "rejected", "round": 0,
-         "reward": "0", "model_cid": "bafkm2", "data_cid": None, "error": None}]
-HISTORY = [{"type": "JobCreated", "job_id": 1, "input_index": 1, "timestamp": 1_800_000_000, "budget": "1",
-            "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower()},
-           {"type": "SubmissionReceived", "job_id": 1, "submission_id": 1, "input_index": 2, "timestamp": 1},
-           {"type": "ModelPublished", "job_id": 1, "round": 0, "score": 950000, "input_index": 2, "timestamp": 1}]
 DEV_KEYS = [a.key.hex().removeprefix("0x") for a in dev_accounts(10)]
 
 
 @pytest.fixture()
 def world() -> World:
-    w = World()
-    w.answers.update({"jobs": {"ok": True, "jobs": [JOB]}, "jobs/1": {"ok": True, "job": JOB, "submissions": SUBS},
-                      "jobs/1/leaderboard": {"ok": True, "leaderboard": SUBS[:1]},
-                      "jobs/1/history": {"ok": True, "history": HISTORY}})
-    w.outputs[:] = [DecodedNotice(1, 1, "JobCreated", {"jobId": 1, "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower(),
-                                                       "budget": "30000000000000000000"}, b""), voucher()]
-    return w
+    return populated_world()
 
 
 GET_PAGES = ["/jobs", "/jobs/1", "/jobs/new", "/submit", "/submit?job=1", "/outputs", "/outputs?vouchers=1",
@@ -82,7 +61,7 @@ def test_the_create_form_offers_every_catalogue_estimator_with_bounds(world: Wor
     html = make_client(world, tmp_path)[1].get("/jobs/new").get_data(as_text=True)
     for name, definition in CATALOGUE.items():
         assert f'data-estimator="{name}"' in html
-        for param, kind in definition.params.items():
+        for param in definition.params:
             assert f'name="base_p.{name}.{param}"' in html
     assert "an integer in [1, 32]" in html  # max_depth of the trees
 

@@ -74,8 +74,8 @@ def score_chart(submissions: Iterable[Mapping[str, Any]], history: Iterable[Mapp
                 *, width: int = 640, height: int = 240) -> Chart:
     """The chart of ``submissions`` (inspect submission views) and the job's ``history`` events."""
     left, right, top, bottom = 56, 16, 16, 36
-    scored = sorted(((int(s["id"]), float(s["score"]), str(s.get("status")), int(s.get("round") or 0))
-                     for s in submissions if s.get("status") in PLOTTED and s.get("score") is not None))
+    scored = sorted((int(s["id"]), float(s["score"]), str(s.get("status")), int(s.get("round") or 0))
+                     for s in submissions if s.get("status") in PLOTTED and s.get("score") is not None)
     models = published_models(history)
     values = [s[1] for s in scored] + [m[1] for m in models]
     if not values:

@@ -14,11 +14,11 @@ from typing import Any
 
 from web3 import Web3
 
+from dapp.domain.commands import JobSpec
 from mlmarket.client.amounts import parse_amount
 from mlmarket.client.chain import ETHER
 from mlmarket.client.errors import SpecError
 from mlmarket.client.jobspec import KEYS, parse_bytes32, parse_cid, spec_from_dict
-from dapp.domain.commands import JobSpec
 
 POLICIES = ("threshold", "manual", "best", "rounds")
 TASKS = ("classification", "regression")

@@ -10,9 +10,9 @@ from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
 from mlmarket.console.forms import FormErrors, amount, token_choice
+from mlmarket.console.gateway import identity_address
 from mlmarket.console.present import ETHER
 from mlmarket.console.runtime import acting, identity, reader, runtime
-from mlmarket.console.gateway import identity_address
 from mlmarket.console.views.common import deliver
 
 bp = Blueprint("funds", __name__)
