@@ -227,7 +227,8 @@ window.ethereum = {
 """
 
 
-def test_a_browser_wallet_deposits_withdraws_and_executes(page: Any, node: Node, w3: Web3) -> None:
+def test_a_browser_wallet_deposits_withdraws_executes_and_uploads(page: Any, node: Node, w3: Web3,
+                                                                  tmp_path: Path) -> None:
     user = address(WALLET_USER)
     sent: list[dict[str, Any]] = []
 
@@ -272,8 +273,38 @@ def test_a_browser_wallet_deposits_withdraws_and_executes(page: Any, node: Node,
     with page.expect_navigation(url=re.compile(r"/outputs")):
         page.click("[data-sign-button]")
     assert "executed" in page.inner_text(f"[data-output='{index}'] [data-state]")
-    assert all(tx["from"].lower() == user.lower() for tx in sent) and len(sent) == 4  # approve, deposit, withdraw, execute
     assert token_balance(w3, node, user) == before - 5 * 10**18 + 2 * 10**18
+
+    page.goto("/submit")
+    small = tmp_path / "wallet.csv"
+    small.write_text("x,label\n1,0\n2,1\n3,0\n")
+    upload_into(page, "data_cid", small)
+    assert all(tx["from"].lower() == user.lower() for tx in sent)
+    assert len(sent) == 5  # approve, deposit, withdraw, execute, one upload chunk
+
+
+def test_a_hidden_test_set_salt_is_shown_once_and_downloadable(page: Any, tmp_path: Path) -> None:
+    test_set = tmp_path / "hidden.csv"
+    test_set.write_text("x,label\n1,0\n2,1\n3,0\n4,1\n")
+    act_as(page, SPONSOR)
+    page.goto("/jobs/new")
+    page.select_option("#policy", "best")
+    page.check("[name='hidden_test']")
+    page.set_input_files("#test_cid_file", str(test_set))
+    expected = cid_to_text(cid_of(test_set.read_bytes()))
+    sync_api.expect(page.locator("#test_cid")).to_have_value(expected)
+    page.fill("#budget", "5")
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-secret]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    salt = page.inner_text("[data-secret-salt]")
+    with page.expect_download() as download:
+        page.click("[data-secret-download]")
+    saved = json.loads(Path(download.value.path()).read_text())
+    assert saved["salt"] == salt and saved["test_cid"] == expected
+    shot(page, "hidden-test-salt")
+    page.goto("/jobs")
+    assert salt not in page.content()
 
 
 def test_an_upload_cut_off_resumes_after_a_reload(page: Any, node: Node, tmp_path: Path) -> None:

@@ -188,6 +188,18 @@ function initBuilders() {
     });
     select.addEventListener("change", sync);
     sync();
+    // Show the builder only for "from the catalogue", the file/CID field only for "a model file or CID".
+    const prefix = builder.dataset.modelBuilder;
+    const form = builder.closest("form");
+    const widget = form.querySelector(`[data-upload="${prefix ? "base_model_cid" : "model_cid"}"]`);
+    const radios = form.querySelectorAll(`input[name="${prefix}source"]`);
+    const showSource = () => {
+      const chosen = form.querySelector(`input[name="${prefix}source"]:checked`);
+      builder.hidden = !chosen || chosen.value !== "compose";
+      if (widget) widget.hidden = !chosen || chosen.value !== "cid";
+    };
+    radios.forEach((radio) => radio.addEventListener("change", showSource));
+    showSource();
   });
 }
 
