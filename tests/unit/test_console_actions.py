@@ -208,6 +208,10 @@ def test_a_wallet_gets_unsigned_transactions_and_the_server_signs_nothing(world:
     confirm = client.post("/api/wallet/confirm", json={"tx_hash": "0x" + "cd" * 32}, headers={"X-CSRF-Token": token})
     assert confirm.json == {"ok": True, "input": 42, "url": "/inputs/42"}
     assert client.post("/api/wallet/confirm", json={"tx_hash": "0x12"}, headers={"X-CSRF-Token": token}).status_code == 400
+    world.status = "REJECTED"
+    refused = client.post("/api/wallet/confirm", json={"tx_hash": "0x" + "cd" * 32, "wait": True},
+                          headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400 and refused.json["error"] == "input 42 failed: input 42 was rejected"
     assert client.post("/api/wallet/account", json={"address": "nope"}, headers={"X-CSRF-Token": token}).status_code == 400
 
 

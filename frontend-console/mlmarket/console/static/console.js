@@ -118,7 +118,7 @@ async function drive(widget, progress) {
       p = await api(`/api/uploads/${p.cid}/next`);
       if (p.txs) {
         const hash = await sendAll(p.txs);
-        await api("/api/wallet/confirm", {json: {tx_hash: hash}});
+        await api("/api/wallet/confirm", {json: {tx_hash: hash, wait: true}});  // throws if the chunk was refused
         p = {...p, done_chunks: p.done_chunks + 1};
       }
       showProgress(widget, p);

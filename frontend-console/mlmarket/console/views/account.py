@@ -53,12 +53,19 @@ def wallet_account() -> Any:
 
 @bp.post("/api/wallet/confirm")
 def confirm() -> Any:
-    """JSON ``{"tx_hash"}`` of an input the wallet sent: the input's index and the page showing its outcome."""
-    tx_hash = (request.get_json(silent=True) or {}).get("tx_hash")
+    """JSON ``{"tx_hash", "wait"}`` of an input the wallet sent: the input's index and the page showing
+    its outcome; with ``wait``, once the node processed it, and ``error`` (null when it went through)."""
+    body = request.get_json(silent=True) or {}
+    tx_hash = body.get("tx_hash")
     if not isinstance(tx_hash, str) or len(tx_hash) != 66 or not tx_hash.startswith("0x"):
         return jsonify(ok=False, error=f"not a transaction hash: {tx_hash!r}"), 400
     try:
         index = reader().chain.input_index(tx_hash)
+        error = None
+        if body.get("wait"):
+            error = reader().reader.wait_for_input(index, timeout=runtime().settings.wait_timeout).error
     except ClientError as exc:
         return jsonify(ok=False, error=exc.message), 400
+    if error:
+        return jsonify(ok=False, input=index, error=f"input {index} failed: {error}"), 400
     return jsonify(ok=True, input=index, url=url_for("outputs.show_input", index=index))
