@@ -114,3 +114,21 @@ def test_dev_accounts_are_refused_off_a_local_chain(world: World, tmp_path: Path
     response = client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"})
     assert response.status_code == 400 and "connect a browser wallet" in response.get_data(as_text=True)
     assert world.sent == []
+
+
+def test_a_node_that_cannot_be_reached_gives_a_clear_page_not_a_traceback(tmp_path: Path) -> None:
+    from mlmarket.client.errors import ConfigError
+    from mlmarket.console import create_app
+    from mlmarket.console.settings import Settings
+
+    def unreachable(kind: str, value: object) -> object:
+        raise ConfigError("cannot reach the node's reader API at http://127.0.0.1:6751/rpc")
+
+    app = create_app({"TESTING": True, "CONSOLE_SETTINGS": Settings(environ={}, secret_key="t", upload_dir=tmp_path,
+                                                                   market_factory=unreachable)})
+    response = app.test_client().get("/jobs")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 502 and "cannot reach the node&#39;s reader API" in html
+    assert "Traceback" not in html
+    api = app.test_client().get("/api/uploads/pending")
+    assert api.status_code == 400 and "cannot reach" in api.json["error"]
