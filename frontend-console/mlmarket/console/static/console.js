@@ -187,7 +187,20 @@ function initBuilders() {
       set.hidden = !on; set.disabled = !on;   // disabled fieldsets are not submitted
     });
     select.addEventListener("change", sync);
-    sync();
+    // Offer only the estimators of the job's task (create: the task chosen; submit: the job's).
+    const taskSource = builder.closest("form").querySelector("[data-task-select], select[name=job]");
+    const filterTask = () => {
+      const option = taskSource && (taskSource.selectedOptions[0] || null);
+      const task = option ? (option.dataset.task || option.value) : "";
+      select.querySelectorAll("option").forEach((o) => { o.hidden = Boolean(task) && o.dataset.task !== task; });
+      if (select.selectedOptions[0] && select.selectedOptions[0].hidden) {
+        const first = select.querySelector("option:not([hidden])");
+        if (first) select.value = first.value;
+      }
+      sync();
+    };
+    if (taskSource) taskSource.addEventListener("change", filterTask);
+    filterTask();
     // Show the builder only for "from the catalogue", the file/CID field only for "a model file or CID".
     const prefix = builder.dataset.modelBuilder;
     const form = builder.closest("form");
