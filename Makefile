@@ -6,7 +6,7 @@ STAMP_VENV := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 STAMP_SOL := contracts/build/.compiled
 
-.PHONY: all setup test test-unit test-e2e run abi bench riscv-check clean
+.PHONY: all setup test test-unit test-e2e run abi bench riscv-check chromium clean
 
 all: setup
 
@@ -32,19 +32,23 @@ $(STAMP_SOL): $(STAMP_NPM) $(wildcard contracts/src/*.sol) scripts/compile-contr
 abi: $(STAMP_NPM)
 	node scripts/compile-contracts.js
 
-## The whole test suite (unit, integration, end-to-end on a local anvil).
-test: setup
+## Debian's Chromium for the console's browser tests (Playwright's own browser download does not work here).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+## The whole test suite (unit, integration, end-to-end on a local anvil, browser tests).
+test: setup chromium
 	$(PY) -m pytest -q
 
 test-unit: setup
 	$(PY) -m pytest -q tests/unit
 
-test-e2e: setup
+test-e2e: setup chromium
 	$(PY) -m pytest -q tests/e2e
 
-## Local node + backend + console, with a demo job.
+## Local node + backend + web console, with a demo job; prints the console's URL (Ctrl-C stops).
 run: setup
-	$(PY) -m devnode run --demo
+	$(PY) scripts/demo.py
 
 ## Benchmarks: print their figures.
 bench: setup
