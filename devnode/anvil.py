@@ -141,7 +141,8 @@ def start_anvil(
         state.parent.mkdir(parents=True, exist_ok=True)
         args += ["--state", str(state), "--state-interval", str(state_interval)]
     with open(log, "ab") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)  # Ctrl-C reaches the node, which stops anvil
     anvil = Anvil(url="", port=0, process=process, state_path=state, log_path=log, _owned_log_dir=owned)
     try:
         anvil.port = _wait_listening(process, log, port, timeout)
