@@ -7,7 +7,7 @@ from typing import Any
 from dapp.domain import payouts
 from dapp.domain.history import history, jsonable
 from dapp.domain.records import JOBS, Job, Submission, get_job, submissions_of
-from dapp.domain.spec import LOSS_METRICS
+from dapp.domain.spec import LOSSES
 from dapp.domain.store import Reader
 from dapp.errors import DomainError
 
@@ -44,7 +44,7 @@ def submission_view(sub: Submission) -> dict[str, Any]:
 def leaderboard(reader: Reader, job: Job) -> list[dict[str, Any]]:
     """Scored submissions, best first (ties: the earliest first)."""
     scored = [s for s in submissions_of(reader, job) if s.score is not None and s.status != "invalid"]
-    sign = 1 if job.spec.metric in LOSS_METRICS else -1
+    sign = 1 if job.spec.metric in LOSSES else -1
     scored.sort(key=lambda s: (sign * s.score, s.id))
     return [submission_view(s) for s in scored]
 

@@ -1,34 +1,22 @@
-"""Job specs: validation of a sponsor's ``JobSpec`` and what "a better score" means per metric."""
+"""Job specs: validation of a sponsor's ``JobSpec``. Metric names and what "a better score" means
+per metric come from the ML engine's ``dapp.ml.metrics`` (re-exported here for the job rules)."""
 
 from __future__ import annotations
 
 from dapp.domain.commands import JobSpec
 from dapp.domain.limits import Limits
 from dapp.errors import DomainError
+from dapp.ml.metrics import LOSSES, METRICS, gain, meets
+
+__all__ = ["LOSSES", "gain", "meets", "submission_cap", "validate"]
 
 POLICIES = ("threshold", "manual", "best", "rounds")
-METRICS = {
-    "classification": ("accuracy", "balanced_accuracy", "f1", "roc_auc", "log_loss"),
-    "regression": ("r2", "mae", "rmse"),
-}
-LOSS_METRICS = frozenset({"log_loss", "mae", "rmse"})
-"""Metrics where lower is better; ``min_score`` is then the maximum loss accepted."""
 
 MAX_DURATION = 366 * 24 * 3600
 MAX_ROUNDS = 100
 MAX_SUBMISSIONS_PER_CONTRIBUTOR = 100
 DEFAULT_SUBMISSIONS_PER_CONTRIBUTOR = 20
 MAX_SCORE = 10**15  # millionths; bounds min_score, min_gain and tolerance
-
-
-def meets(metric: str, score: int, threshold: int) -> bool:
-    """Whether ``score`` is at least as good as ``threshold`` for ``metric``."""
-    return score <= threshold if metric in LOSS_METRICS else score >= threshold
-
-
-def gain(metric: str, score: int, reference: int) -> int:
-    """How much better ``score`` is than ``reference`` (positive = better), in millionths."""
-    return reference - score if metric in LOSS_METRICS else score - reference
 
 
 def _fail(message: str) -> DomainError:

@@ -148,7 +148,7 @@ def test_policies_tasks_and_metrics_are_documented():
     for policy in job_spec.POLICIES:
         assert f"**{policy}**" in section(4), policy
     min_score_row = next(line for line in section(4).splitlines() if line.startswith("| `minScore` |"))
-    assert all(f"`{m}`" in min_score_row for m in job_spec.LOSS_METRICS)
+    assert all(f"`{m}`" in min_score_row for m in job_spec.LOSSES)
 
 
 def test_federated_rounds_are_not_called_unimplemented_while_the_code_runs_them():

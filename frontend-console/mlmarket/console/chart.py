@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-LOSS_METRICS = ("log_loss", "mae", "rmse")
+from dapp.ml.metrics import LOSSES
+
 PLOTTED = ("scored", "accepted", "rejected")
 """Submission statuses with a meaningful score (``invalid`` has 0, ``stored`` none yet)."""
 
@@ -81,7 +82,7 @@ def score_chart(submissions: Iterable[Mapping[str, Any]], history: Iterable[Mapp
     if not values:
         return Chart(width, height, left, right, top, bottom, (), (), "", (), (), (), metric)
     lo, hi = min(values), max(values)
-    if 0.0 <= lo and hi <= 1.0 and metric not in LOSS_METRICS:
+    if 0.0 <= lo and hi <= 1.0 and metric not in LOSSES:
         lo, hi = min(lo, max(0.0, hi - 0.2)), 1.0
     if hi - lo < 1e-9:
         lo, hi = lo - 0.05, hi + 0.05
@@ -97,7 +98,7 @@ def score_chart(submissions: Iterable[Mapping[str, Any]], history: Iterable[Mapp
     def py(y: float) -> float:
         return round(top + (hi - y) / (hi - lo) * plot_h, 1)
 
-    lower_better = metric in LOSS_METRICS
+    lower_better = metric in LOSSES
     points, path, best, previous_round = [], [], None, None
     marks = []
     for sub_id, score, status, round_ in scored:
