@@ -33,7 +33,8 @@ UNIT_TESTS=${RISCV_TESTS:-tests/unit/test_app_ledger.py tests/unit/test_market_r
  tests/unit/test_ml_engine.py tests/unit/test_ml_fedavg.py tests/unit/test_ml_metrics.py}
 
 START=$(date +%s)
-log() { printf '[riscv-check %4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+exec 3>&1  # progress goes to the original stdout even from commands whose output is redirected
+log() { printf '[riscv-check %4ss] %s\n' "$(( $(date +%s) - START ))" "$*" >&3; }
 die() { log "FAILED: $*" >&2; exit 1; }
 timed() { # timed <label> <command...>: runs it, logs its duration, records it in $OUT/times.txt
     local label=$1 t0 rc=0; shift; t0=$(date +%s)
@@ -83,7 +84,7 @@ mount_chroot() {
     mount --bind /dev "$ROOT/dev" && MOUNTED+=("$ROOT/dev")
     cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 }
-in_root() { # in_root <command...>: runs it in the riscv64 root with a clean environment
+in_root() { # in_root [VAR=value...] <command...>: runs it in the riscv64 root with a clean environment
     chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root LANG=C.UTF-8 ROLLUP_HTTP_SERVER_URL=http://127.0.0.1:5004 "$@"
 }
@@ -111,7 +112,11 @@ if [ ! -e "$STAMP_USERLAND" ]; then
     mount_chroot
     rm -rf "$ROOT/tmp/userland" && mkdir -p "$ROOT/tmp/userland"
     cp docker/debian-packages.txt docker/build-packages.txt docker/pip-requirements.txt docker/install-userland.sh "$ROOT/tmp/userland/"
-    timed "build: install-userland" in_root sh /tmp/userland/install-userland.sh /tmp/userland \
+    # pip inside the root trusts the host's CA bundle too (networks that intercept TLS add their CA
+    # there); PIP_CERT is read by pip only, so the install script is the Dockerfile's, unchanged.
+    cp -L /etc/ssl/certs/ca-certificates.crt "$ROOT/tmp/userland/host-ca.crt"
+    timed "build: install-userland" in_root PIP_CERT=/tmp/userland/host-ca.crt \
+        sh /tmp/userland/install-userland.sh /tmp/userland \
         > "$OUT/userland.log" 2>&1 || { tail -30 "$OUT/userland.log"; die "install-userland.sh (log: $OUT/userland.log)"; }
     grep '^install-userland:   ' "$OUT/userland.log" || true
     rm -rf "$ROOT/tmp/userland"
@@ -149,6 +154,7 @@ cp -a contracts/abi "$ROOT$APP/contracts/abi"
 cp -a tests/__init__.py tests/support tests/fixtures tests/riscv "$ROOT$APP/tests/"
 for t in $UNIT_TESTS; do cp -a "$t" "$ROOT$APP/tests/unit/"; done
 find "$ROOT$APP" -name __pycache__ -prune -exec rm -rf {} +
+in_root python3 -m compileall -q --invalidation-mode unchecked-hash "$APP/dapp"  # as the Dockerfile
 cp pyproject.toml "$ROOT$APP/pyproject.toml"
 in_root sh -c "cd $APP && python3 -c 'import dapp.__main__, dapp.app, dapp.ml.engine, dapp.rollup.http'" \
     || die "the backend does not import in the root"
