@@ -1,0 +1,688 @@
+"""The whole market as a Hypothesis state machine, through the real dispatch path (fake ML engine).
+
+Random sequences of ERC-20 and Ether deposits, job creation (threshold, manual, best, best with a
+hidden test set; optional stake, gating and base model), submissions, reviews, reveals, top-ups,
+cancels, settles, withdrawals, access changes and time jumps. The oracles stay outside the code
+under test: deposits are counted as sent; vouchers and notices are decoded here from their bytes
+(eth-abi over the protocol's ABI JSON); the ledger the notices imply is compared with the inspect
+answers after every step, and value is conserved per token against what was deposited and what the
+vouchers paid. ``totals`` is only a cross-check. At the end, time jumps past every deadline and
+reveal window, every job is settled and every balance withdrawn: nothing may be left behind.
+"""
+
+import hashlib
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import eth_abi
+import pytest
+from eth_hash.auto import keccak
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from dapp.domain.values import ETHER, Address
+from dapp.rollup.fake import FakeRollup
+from dapp.rollup.loop import run
+from tests.support.market import CAROL, DAVE, SPONSOR, Market, spec, spec_tuple
+from tests.support.rollup import ALICE, TOKEN, v2_metadata
+
+ACCOUNTS = [SPONSOR, ALICE, CAROL, DAVE]
+TOKENS = [TOKEN, ETHER]
+TRANSFER = keccak(b"transfer(address,uint256)")[:4]
+DEFAULT_CAP = 20  # submissions per contributor when max_submissions is 0 (docs/PROTOCOL.md)
+FAR = 10**7  # seconds: past every deadline and reveal window the machine can create
+
+
+def _abi_type(param):
+    kind = param["type"]
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + kind[len("tuple"):]
+    return kind
+
+
+def _load_abi(name):
+    path = Path(__file__).resolve().parents[2] / "contracts" / "abi" / f"{name}.json"
+    table = {}
+    for entry in json.loads(path.read_text()):
+        if entry.get("type") == "function":
+            types = [_abi_type(p) for p in entry["inputs"]]
+            selector = keccak(f"{entry['name']}({','.join(types)})".encode())[:4]
+            names = [p["name"] for p in entry["inputs"]]
+            table[entry["name"]] = table[selector] = (entry["name"], selector, names, types)
+    return table
+
+
+NOTICES, INPUTS = _load_abi("IMLMarketNotices"), _load_abi("IMLMarketInputs")
+
+
+def encode(name, *args):
+    """An input call, encoded here with eth-abi (not with the codec under test)."""
+    _, selector, _, types = INPUTS[name]
+    return selector + eth_abi.encode(types, list(args))
+
+
+def decode_notice(payload):
+    """(name, {arg: value}) with addresses as ``Address``."""
+    name, _, names, types = NOTICES[payload[:4]]
+    values = eth_abi.decode(types, payload[4:])
+    return name, {n: Address.from_hex(v) if t == "address" else v for n, t, v in zip(names, types, values)}
+
+
+def decode_voucher(destination, value, payload):
+    """(token, recipient, amount): an ERC-20 ``transfer`` call or a v2 Ether voucher."""
+    if payload:
+        assert value == 0 and len(payload) == 68 and payload[:4] == TRANSFER and payload[4:16] == bytes(12)
+        return destination, Address(payload[16:36]), int.from_bytes(payload[36:68], "big")
+    assert value > 0
+    return ETHER, destination, value
+
+
+def raw_cid(data):
+    """CIDv1 raw sha2-256 of a small file (one block), computed independently."""
+    return b"\x01\x55\x12\x20" + hashlib.sha256(data).digest()
+
+
+class RecordingRollup(FakeRollup):
+    """Keeps what the backend posted for each request, even when a rejection discards it."""
+
+    def __init__(self):
+        super().__init__()
+        self.posted = []
+
+    def finish(self, accept):
+        if self.current is not None:
+            self.posted.append((list(self.current.notices), list(self.current.vouchers)))
+        return super().finish(accept)
+
+
+class RecordingMarket(Market):
+    def send(self, sender, payload, *, timestamp=None):
+        rollup = RecordingRollup()
+        if timestamp is not None:
+            self.timestamp = timestamp
+        rollup.add_advance(v2_metadata(sender, self.index, self.timestamp), payload)
+        run(self.app, rollup, should_stop=lambda: rollup.idle)
+        self.index += 1
+        self.posted = rollup.posted[0]
+        return rollup.done[0]
+
+
+@dataclass
+class JobInfo:
+    token: Address
+    sponsor: Address
+    policy: str
+    deadline: int
+    window: int
+    hidden: bool
+    has_model: bool  # a base model, or one published or accepted since: data-only submissions train it
+    stake: int
+    reward: int
+    gated: bool
+    cap: int
+    min_score: int = 0
+    min_gain: int = 0
+    best: int | None = None  # threshold: the best score paid so far
+    test_csv: bytes = b""
+    salt: bytes = b""
+    id: int = 0
+    ended: bool = False
+
+    def due_to_end(self, now):
+        return now >= self.deadline + self.window
+
+
+MODELS = {"good": {"score": 0.95}, "fair": {"score": 0.85}, "poor": {"score": 0.5}, "bad": {"bad": True}}
+DATA = {"good": b"x,target\n1,1\n2,0\n", "bad": b"bad,target\n1,1\n"}
+VALIDATION = b"x,target\n1,0\n"
+
+POLICIES = ["threshold", "manual", "best", "hidden"]  # hidden: best with a hidden test set
+
+
+def job_plans(policy):
+    """Everything a sponsor chooses, for one policy (``broken``: a spec the machine must refuse)."""
+    return st.fixed_dictionaries({
+        "policy": st.just(policy), "token": st.sampled_from(TOKENS),
+        "sponsor": st.sampled_from([SPONSOR, ALICE]),
+        "budget": st.integers(100, 1500) | st.integers(1, 99), "reward_quarters": st.integers(1, 4),
+        "min_score": st.sampled_from([0, 800_000, 900_000]), "min_gain": st.sampled_from([0, 50_000]),
+        "accept_by_default": st.booleans(), "stake": st.sampled_from([0, 0, 10, 50]),
+        "gated": st.sampled_from([False, False, True]), "max_submissions": st.sampled_from([0, 1, 2]),
+        "duration": st.sampled_from([1000, 200, 3000, 1]), "window": st.sampled_from([500, 50, 1]),
+        "base": st.booleans(),
+        "test_ok": st.booleans(), "funding": st.sampled_from(["deposit", "balance"]),
+        "broken": st.integers(0, 9).map(lambda n: n == 0),
+    })
+model_choices = st.sampled_from([*MODELS, "missing", "none"])
+data_choices = st.sampled_from(["none", "none", "good", "bad", "missing"])
+
+
+class MarketMachine(RuleBasedStateMachine):
+    """The market against a model built only from what it sent and what the outputs say."""
+
+    def __init__(self):
+        super().__init__()
+        self.m = RecordingMarket()
+        self.deposited, self.vouchers, self.stakes = Counter(), Counter(), Counter()
+        self.balance, self.budget = Counter(), Counter()
+        self.jobs, self.subs, self.status = {}, {}, {}
+        self.rewards, self.paid_subs, self.stake_done = Counter(), defaultdict(set), set()
+        self.made, self.granted, self.delegates, self.stored = Counter(), set(), set(), set()
+        self.cached, self.unsettled = None, False
+        self.cids = {name: self.upload(json.dumps(model).encode()) for name, model in MODELS.items()}
+        self.cids |= {f"data:{k}": self.upload(v) for k, v in DATA.items()}
+        self.cids |= {"missing": raw_cid(b"never uploaded"), "none": b"", "data:none": b""}
+        self.cids["data:missing"] = self.cids["missing"]
+        self.validation = self.upload(VALIDATION)
+
+    # -- sending and absorbing outputs ---------------------------------------------------------
+
+    def upload(self, data):
+        cid = self.m.put(SPONSOR, data)
+        self.absorb(*self.m.posted)
+        self.cached = None
+        return cid
+
+    def send(self, sender, payload, expect=None):
+        """Sends one input; checks a rejection changed nothing and absorbs an acceptance's outputs."""
+        before = self.snapshot()
+        self.unsettled = True
+        done = self.m.send(sender, payload)
+        notices, vouchers = self.m.posted
+        if expect is not None:
+            assert done.accepted == expect, (expect, done.reports)
+        name = INPUTS[payload[:4]][0]
+        event(f"{name}: " + ("accepted" if done.accepted else json.loads(done.reports[0])["error"]["code"]))
+        if not done.accepted:
+            assert notices == [] and vouchers == [], "a rejected input posted outputs"
+            assert len(done.reports) == 1 and json.loads(done.reports[0])["ok"] is False
+            self.cached = None
+            assert self.snapshot() == before, "a rejected input changed the state"
+            self.unsettled = False
+            return done, []
+        self.cached = None
+        decoded = self.absorb(notices, vouchers)
+        self.unsettled = False
+        return done, decoded
+
+    def deposit(self, token, account, amount, data=b"", expect_command=None):
+        """A portal deposit (always accepted); an attached command that fails changes only the balance."""
+        before = self.snapshot()
+        self.unsettled = True
+        if token == ETHER:
+            done = self.m.deposit_ether(account, amount, data)
+        else:
+            done = self.m.deposit(token, account, amount, data)
+        assert done.accepted
+        self.deposited[token] += amount
+        self.cached = None
+        decoded = self.absorb(*self.m.posted)
+        assert decoded[0] == ("Deposited", {"token": token, "account": account, "amount": amount})
+        failed = any(not json.loads(r)["ok"] for r in done.reports)
+        if data:
+            command = INPUTS[data[:4]][0] if data[:4] in INPUTS else "junk"
+            event(f"deposit + {command}: " + ("failed" if failed else "done"))
+        if failed:
+            assert len(decoded) == 1 and done.vouchers == []
+            assert self.snapshot()["jobs"] == before["jobs"]
+        if data and expect_command is not None:
+            assert failed != expect_command, done.reports
+        self.unsettled = False
+        return decoded
+
+    def absorb(self, notices, vouchers):
+        """Updates the model from one accepted input's notices; its vouchers must pay what they say."""
+        decoded = [decode_notice(n) for n in notices]
+        owed = Counter()
+        for name, a in decoded:
+            getattr(self, f"on_{name}", lambda a, owed: None)(a, owed)
+        paid = Counter()
+        for voucher in vouchers:
+            token, to, amount = decode_voucher(*voucher)
+            paid[token, to] += amount
+            self.vouchers[token] += amount
+        assert paid == owed, (paid, owed)
+        return decoded
+
+    def on_Deposited(self, a, owed):
+        self.balance[a["token"], a["account"]] += a["amount"]
+
+    def on_Withdrawn(self, a, owed):
+        self.balance[a["token"], a["account"]] -= a["amount"]
+        owed[a["token"], a["account"]] += a["amount"]
+
+    def on_ContentStored(self, a, owed):
+        self.stored.add(a["cid"])
+
+    def on_JobCreated(self, a, owed):
+        info = self.pending
+        assert (a["sponsor"], a["token"]) == (info.sponsor, info.token)
+        info.id = a["jobId"]
+        self.jobs[info.id] = info
+        self.balance[info.token, info.sponsor] -= a["budget"]
+        self.budget[info.id] += a["budget"]
+
+    def on_JobFunded(self, a, owed):
+        self.balance[self.jobs[a["jobId"]].token, a["from"]] -= a["amount"]
+        self.budget[a["jobId"]] += a["amount"]
+
+    def _ended(self, a, owed):
+        job = self.jobs[a["jobId"]]
+        assert not job.ended, "a job ended twice"
+        job.ended = True
+        self.budget[job.id] -= a["refund"]
+        if a["refund"]:
+            owed[job.token, job.sponsor] += a["refund"]
+
+    def on_JobCancelled(self, a, owed):
+        self._ended(a, owed)
+
+    def on_JobSettled(self, a, owed):
+        self._ended(a, owed)
+        job, winners = self.jobs[a["jobId"]], len(self.paid_subs[a["jobId"]])
+        if job.policy in ("best", "hidden") and a["outcome"] != "split":  # one winner takes it all, or refund
+            assert (a["outcome"], winners, a["refund"] == 0) in {("paid", 1, True), ("refunded", 0, False)}, a
+
+    def on_SubmissionReceived(self, a, owed):
+        key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
+        assert key not in self.subs and a["stake"] == job.stake
+        self.subs[key] = (a["contributor"], a["stake"])
+        self.last_sub = key
+        self.status[key] = "stored"
+        self.made[key[0], a["contributor"]] += 1
+        self.balance[job.token, a["contributor"]] -= a["stake"]
+        self.stakes[job.token] += a["stake"]
+
+    def on_SubmissionScored(self, a, owed):
+        key = (a["jobId"], a["submissionId"])
+        if self.status[key] == "stored":
+            self.status[key] = "scored"
+
+    def on_SubmissionReviewed(self, a, owed):
+        self.status[a["jobId"], a["submissionId"]] = "reviewed" if a["accepted"] else "turned down"
+        self.jobs[a["jobId"]].has_model |= a["accepted"]
+
+    def on_RewardPaid(self, a, owed):
+        key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
+        assert self.subs[key][0] == a["contributor"] and a["token"] == job.token
+        self.rewards[key] += 1
+        assert self.rewards[key] == 1, f"submission {key} paid twice"
+        assert self.status[key] != "turned down", f"submission {key} paid after the sponsor rejected it"
+        assert job.policy not in ("threshold", "manual") or a["amount"] == job.reward
+        self.paid_subs[job.id].add(key[1])
+        self.status[key] = "paid"
+        self.budget[job.id] -= a["amount"]
+        owed[job.token, a["contributor"]] += a["amount"]
+
+    def _stake(self, a):
+        key = (a["jobId"], a["submissionId"])
+        assert key not in self.stake_done and (a["contributor"], a["amount"]) == self.subs[key]
+        self.stake_done.add(key)
+        self.stakes[self.jobs[key[0]].token] -= a["amount"]
+        return self.jobs[key[0]].token
+
+    def on_StakeReturned(self, a, owed):
+        owed[self._stake(a), a["contributor"]] += a["amount"]
+
+    def on_StakeSlashed(self, a, owed):
+        self._stake(a)
+        self.budget[a["jobId"]] += a["amount"]
+        self.status[a["jobId"], a["submissionId"]] = "invalid"
+
+    def on_ModelPublished(self, a, owed):
+        self.jobs[a["jobId"]].has_model = True
+
+    def on_AccessChanged(self, a, owed):
+        (self.granted.add if a["granted"] else self.granted.discard)((a["jobId"], a["account"]))
+
+    def on_DelegateChanged(self, a, owed):
+        (self.delegates.add if a["enabled"] else self.delegates.discard)((a["jobId"], a["account"]))
+
+    # -- the state as inspect tells it -----------------------------------------------------------
+
+    def snapshot(self):
+        """Every inspect answer tracked (cached until the next accepted input)."""
+        if self.cached is None:
+            self.cached = {
+                "jobs": self.m.inspect("jobs")["jobs"], "totals": self.m.inspect("totals")["totals"],
+                "balances": {a.hex: self.m.inspect(f"balances/{a.hex}")["balances"] for a in ACCOUNTS},
+            }
+        return self.cached
+
+    def job_status(self, job_id):
+        return next(j["status"] for j in self.snapshot()["jobs"] if j["id"] == job_id)
+
+    def pick(self, index, wanted=lambda job: True):
+        """A known job id (preferring those ``wanted``), or at index 20 one that does not exist."""
+        ids = sorted(i for i, job in self.jobs.items() if wanted(job)) or sorted(self.jobs)
+        return ids[index % len(ids)] if ids and index < 20 else 99
+
+    @property
+    def now(self):
+        return self.m.timestamp
+
+    # -- rules -----------------------------------------------------------------------------------
+
+    @initialize(plans=st.tuples(*map(job_plans, POLICIES)),
+                entries=st.lists(st.tuples(st.integers(0, 3), st.sampled_from([CAROL, DAVE]), model_choices,
+                                           data_choices), max_size=8))
+    def open_the_market(self, plans, entries):
+        """Everyone holds both tokens; one job per policy; CAROL may enter gated jobs; a few entries."""
+        for account in ACCOUNTS:
+            for token in TOKENS:
+                self.deposit(token, account, 800)
+        for plan in plans:
+            self.create_job(plan)
+        for job in list(self.jobs.values()):
+            if job.gated:
+                self.send(job.sponsor, encode("setAccess", job.id, CAROL.raw, True), expect=True)
+        for index, sender, model, data in entries:
+            self.send_submission(self.pick(index), sender, model, data, "stake")
+
+    @rule(token=st.sampled_from(TOKENS), account=st.sampled_from(ACCOUNTS), amount=st.integers(0, 2000),
+          junk=st.booleans())
+    def deposit_funds(self, token, account, amount, junk):
+        self.deposit(token, account, amount, b"\xde\xad\xbe\xef" if junk else b"", expect_command=False)
+
+    @rule(account=st.sampled_from(ACCOUNTS), token=st.sampled_from(TOKENS), amount=st.integers(0, 2000),
+          everything=st.booleans())
+    def withdraw(self, account, token, amount, everything):
+        amount = self.balance[token, account] if everything else amount
+        ok = 0 < amount <= self.balance[token, account]
+        self.send(account, encode("withdraw", token.raw, amount), expect=ok)
+
+    @precondition(lambda self: len(self.jobs) < 7)
+    @rule(plan=st.sampled_from(POLICIES).flatmap(job_plans))
+    def create_job(self, plan):
+        policy, hidden = ("best", True) if plan["policy"] == "hidden" else (plan["policy"], False)
+        budget = plan["budget"]
+        reward = max(1, budget * plan["reward_quarters"] // 4) if policy in ("threshold", "manual") else 0
+        info = JobInfo(plan["token"], plan["sponsor"], plan["policy"], self.now + plan["duration"],
+                       plan["window"] if hidden else 0, hidden, plan["base"], plan["stake"], reward,
+                       plan["gated"], plan["max_submissions"] or DEFAULT_CAP, plan["min_score"],
+                       plan["min_gain"] if policy == "threshold" else 0)
+        commitment = bytes(32)
+        if hidden:
+            header = b"x,target\n" if plan["test_ok"] else b"bad,target\n"  # the fake engine refuses "bad..."
+            info.test_csv = header + f"{self.now},1\n".encode()
+            info.salt = keccak(info.test_csv)
+            commitment = keccak(eth_abi.encode(["bytes", "bytes32"], [raw_cid(info.test_csv), info.salt]))
+        s = spec(policy=policy, validation_cid=b"" if hidden else self.validation, reward_per_accept=reward,
+                 min_score=info.min_score, min_gain=info.min_gain,
+                 accept_by_default=plan["accept_by_default"] and policy == "manual",
+                 deadline=self.now if plan["broken"] else info.deadline, test_commitment=commitment,
+                 reveal_window=info.window, stake=plan["stake"], max_submissions=plan["max_submissions"],
+                 gated=plan["gated"], base_model_cid=self.cids["fair"] if plan["base"] else b"")
+        call = encode("createJob", info.token.raw, budget, spec_tuple(s))
+        self.pending = info
+        if plan["funding"] == "deposit":
+            self.deposit(info.token, info.sponsor, budget, call, expect_command=not plan["broken"])
+        else:
+            ok = not plan["broken"] and self.balance[info.token, info.sponsor] >= budget
+            self.send(info.sponsor, call, expect=ok)
+
+    def submission_ok(self, job_id, sender, model, data, extra):
+        """Whether the submission must be accepted (with ``extra`` deposited first); None: not checked."""
+        job = self.jobs.get(job_id)
+        if job is None or job.ended or self.now >= job.deadline:
+            return False
+        if (job.gated and (job_id, sender) not in self.granted) or self.made[job_id, sender] >= job.cap:
+            return False
+        if self.balance[job.token, sender] + extra < job.stake:
+            return False
+        if model == "none" and not (data != "none" and job.has_model):  # nothing to score
+            return False
+        if job.hidden and job.stake and (model, data) == ("bad", "missing"):
+            return None  # see test_a_submission_naming_missing_data_is_rejected_even_with... (xfail)
+        if "missing" in (model, data):
+            return False
+        return job.stake > 0 or (model != "bad" and data != "bad")
+
+    @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), model=model_choices, data=data_choices,
+          via_deposit=st.sampled_from([None, "stake", "other token"]))
+    def submit(self, index, sender, model, data, via_deposit):
+        self.send_submission(self.pick(index), sender, model, data, via_deposit)
+
+    @rule(index=st.integers(0, 19), sender=st.sampled_from([CAROL, DAVE]),
+          model=st.sampled_from(["good", "fair"]))
+    def submit_a_valid_model(self, index, sender, model):
+        job_id = self.pick(index, lambda job: not job.ended and self.now < job.deadline)
+        self.send_submission(job_id, sender, model, "none", "stake")
+
+    def send_submission(self, job_id, sender, model, data, via_deposit):
+        job = self.jobs.get(job_id)
+        call = encode("submit", job_id, self.cids[model], self.cids[f"data:{data}"])
+        before = (len(self.subs), self.budget[job_id])
+        if via_deposit is None or job is None or not job.stake:
+            _, notices = self.send(sender, call, expect=self.submission_ok(job_id, sender, model, data, 0))
+        else:
+            token = job.token if via_deposit == "stake" else next(t for t in TOKENS if t != job.token)
+            ok = self.submission_ok(job_id, sender, model, data, job.stake if token == job.token else 0)
+            notices = self.deposit(token, sender, job.stake, call, expect_command=ok)
+        if len(self.subs) > before[0]:
+            self.check_submission(job, notices, model, data, before[1])
+
+    def check_submission(self, job, notices, model, data, budget_before):
+        """Stakes come back or go to the budget; scores follow the fake engine; threshold pays by its rule."""
+        names = [n for n, _ in notices]
+        bad, staked = model == "bad" or data == "bad", job.stake > 0
+        assert ("StakeSlashed" in names) == (bad and staked)
+        assert ("StakeReturned" in names) == (staked and not bad)
+        if bad or job.hidden or model == "none":
+            return
+        (score,) = [a["score"] for n, a in notices if n == "SubmissionScored"]
+        lines = DATA["good"].count(b"\n") if data == "good" else 0
+        assert score == round((MODELS[model]["score"] + 0.01 * lines) * 1_000_000)
+        if job.policy == "threshold":
+            gains = not job.min_gain or job.best is None or score - job.best >= job.min_gain
+            wins = score >= job.min_score and gains and budget_before >= job.reward
+            assert ("RewardPaid" in names) == wins, (score, job, budget_before)
+            if wins:
+                job.best = score if job.best is None else max(job.best, score)
+
+    @rule(index=st.integers(0, 20), by_other=st.sampled_from([False, False, True]),
+          reviewer=st.sampled_from(ACCOUNTS), nth=st.integers(0, 4), reject=st.booleans())
+    def review(self, index, by_other, reviewer, nth, reject):
+        job_id = self.pick(index, lambda job: job.policy == "manual")
+        job = self.jobs.get(job_id)
+        reviewer = reviewer if job is None or by_other else job.sponsor
+        accept = not reject
+        subs = sorted(sub for j, sub in self.subs if j == job_id)
+        sub = subs[nth % len(subs)] if subs and nth < 4 else len(subs) + 1
+        ok = (job is not None and job.policy == "manual" and not job.ended and self.now < job.deadline
+              and (reviewer == job.sponsor or (job_id, reviewer) in self.delegates)
+              and self.status.get((job_id, sub)) == "scored"
+              and (not accept or self.budget[job_id] >= job.reward))
+        self.send(reviewer, encode("reviewSubmission", job_id, sub, accept), expect=ok)
+
+    @rule(index=st.integers(0, 20),
+          mistake=st.sampled_from([None, None, "by_other", "wrong", "no_upload", "early"]))
+    def reveal(self, index, mistake):
+        job_id = self.pick(index, lambda job: job.hidden)
+        job = self.jobs.get(job_id)
+        if job is None or not job.hidden:
+            self.send(SPONSOR, encode("revealTestSet", job_id, raw_cid(b"x"), bytes(32)), expect=False)
+            return
+        if mistake != "early":  # wait for the deadline
+            self.m.timestamp = max(self.now, job.deadline)
+        if mistake != "no_upload":
+            self.upload(job.test_csv)
+        salt = bytes(32) if mistake == "wrong" else job.salt
+        sender = CAROL if mistake == "by_other" else job.sponsor
+        in_window = not job.ended and job.deadline <= self.now < job.deadline + job.window
+        usable = job.test_csv.startswith(b"x,")  # an unusable test set is refused: the window runs on
+        ok = sender == job.sponsor and salt == job.salt and in_window and raw_cid(job.test_csv) in self.stored
+        expect = ok and usable
+        if expect and {status for (j, _), status in self.status.items() if j == job_id} == {"invalid"}:
+            expect = None  # test_a_reveal_is_not_refused_because_every_submission_was_already_invalid (xfail)
+        self.send(sender, encode("revealTestSet", job_id, raw_cid(job.test_csv), salt), expect=expect)
+
+    @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), amount=st.integers(0, 500))
+    def top_up(self, index, sender, amount):
+        job_id = self.pick(index)
+        job = self.jobs.get(job_id)
+        ok = (job is not None and not job.ended and not job.due_to_end(self.now)
+              and 0 < amount <= self.balance[job.token, sender])
+        self.send(sender, encode("topUpJob", job_id, amount), expect=ok)
+
+    @rule(index=st.integers(0, 20), by_other=st.booleans())
+    def cancel(self, index, by_other):
+        job_id = self.pick(index)
+        job = self.jobs.get(job_id)
+        sender = DAVE if job is None or by_other else job.sponsor
+        ok = job is not None and not by_other and not job.ended and not job.due_to_end(self.now)
+        self.send(sender, encode("cancelJob", job_id), expect=ok)
+
+    @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), wait=st.booleans())
+    def settle(self, index, sender, wait):
+        """Settles a job, if ``wait`` when it is next due (its deadline, or the end of its reveal window)."""
+        job_id = self.pick(index)
+        job = self.jobs.get(job_id)
+        if wait and job is not None:
+            due = job.deadline if self.now < job.deadline else job.deadline + job.window
+            self.m.timestamp = max(self.now, due)
+        ok = (job is not None and not job.ended and self.now >= job.deadline
+              and (self.job_status(job_id) == "open" or job.due_to_end(self.now)))
+        self.send(sender, encode("settleJob", job_id), expect=ok)
+
+    @rule(index=st.integers(0, 20), action=st.sampled_from(["request", "grant", "delegate"]),
+          sender=st.sampled_from(ACCOUNTS), account=st.sampled_from(ACCOUNTS), flag=st.booleans())
+    def access(self, index, action, sender, account, flag):
+        job_id = self.pick(index, lambda job: job.gated)
+        job = self.jobs.get(job_id)
+        exists = job is not None
+        if action == "request":
+            size = 1025 if flag and account == DAVE else 65
+            ok = exists and job.gated and not job.ended and size <= 1024
+            self.send(sender, encode("requestAccess", job_id, b"\x04" * size), expect=ok)
+        elif action == "grant":
+            manager = exists and (sender == job.sponsor or (job_id, sender) in self.delegates)
+            ok = manager and job.gated and not job.ended
+            self.send(sender, encode("setAccess", job_id, account.raw, flag), expect=ok)
+        else:
+            ok = exists and sender == job.sponsor
+            self.send(sender, encode("setDelegate", job_id, account.raw, flag), expect=ok)
+
+    @rule(seconds=st.sampled_from([10, 1, 100, 500, 2000]))
+    def time_passes(self, seconds):
+        self.m.timestamp += seconds
+
+    # -- invariants ------------------------------------------------------------------------------
+
+    @invariant()
+    def value_is_conserved_and_the_ledger_matches_the_notices(self):
+        """Per token: deposited == inspect balances + inspect job budgets + stakes held + vouchers paid."""
+        self.unsettled = True
+        snap = self.snapshot()
+        held, escrowed = Counter(), Counter()
+        for account in ACCOUNTS:
+            answer = snap["balances"][account.hex]
+            mine = {t.hex: str(self.balance[t, account]) for t in TOKENS if self.balance[t, account]}
+            assert answer == mine
+            for token, amount in answer.items():
+                assert int(amount) > 0
+                held[token] += int(amount)
+        for view in snap["jobs"]:
+            job, budget = self.jobs[view["id"]], int(view["budget"])
+            assert budget == self.budget[job.id] >= 0 and view["token"] == job.token.hex
+            assert (view["status"] == "ended") == job.ended
+            escrowed[view["token"]] += budget
+        for token in TOKENS:
+            deposited, paid, stakes = self.deposited[token], self.vouchers[token], self.stakes[token]
+            assert stakes >= 0 and paid <= deposited
+            assert deposited == held[token.hex] + escrowed[token.hex] + stakes + paid
+            zero = {"deposited": "0", "balances": "0", "escrowed": "0", "paid_out": "0"}
+            assert snap["totals"].get(token.hex, zero) == {  # the backend's own counters agree
+                "deposited": str(deposited), "balances": str(held[token.hex]),
+                "escrowed": str(escrowed[token.hex] + stakes), "paid_out": str(paid)}
+        self.unsettled = False
+
+    def teardown(self):
+        """Far in the future every job settles, then everyone withdraws: all value went out."""
+        if self.unsettled:
+            return  # a step failed half-way: its error is the one to report
+        self.m.timestamp += FAR
+        for job in self.jobs.values():
+            if not job.ended:
+                self.send(DAVE, encode("settleJob", job.id), expect=True)
+        assert all(j["status"] == "ended" and j["budget"] == "0" for j in self.snapshot()["jobs"])
+        for (token, account), amount in list(self.balance.items()):
+            if amount:
+                self.send(account, encode("withdraw", token.raw, amount), expect=True)
+        self.value_is_conserved_and_the_ledger_matches_the_notices()
+        for token in TOKENS:
+            assert self.vouchers[token] == self.deposited[token] and self.stakes[token] == 0
+
+
+TestMarketMachine = MarketMachine.TestCase
+TestMarketMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None,
+                                      suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- domain bugs found by the machine, as minimal cases ---------------------------------------------
+# The first two were fixed by the lead (c557b90) while this machine was being written; they stay as
+# regression tests. The xfail ones are still open.
+
+def _hidden_job(m, test_csv, **overrides):
+    salt = b"\x07" * 32
+    job = m.create_job(600, policy="best", reward_per_accept=0, validation_cid=b"", reveal_window=500,
+                       test_commitment=m.commitment(raw_cid(test_csv), salt), **overrides)
+    return job, salt
+
+
+def _payments(done):
+    return [decode_voucher(*v)[1:] for v in done.vouchers]
+
+
+@pytest.mark.parametrize("with_data", [False, True])
+def test_a_hidden_test_set_reveal_cannot_be_blocked_by_a_modelless_submission(with_data):
+    m = Market()
+    test_csv = b"x,target\n2,1\n"
+    job, salt = _hidden_job(m, test_csv)
+    deadline = m.job(job)["job"]["deadline"]
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    m.submit(DAVE, job, b"", m.put(DAVE, DATA["good"]) if with_data else b"")  # no model to score: refused
+    m.put(SPONSOR, test_csv)
+    done = m.call(SPONSOR, "revealTestSet", job, raw_cid(test_csv), salt, timestamp=deadline)
+    assert done.accepted and _payments(done) == [(CAROL, 600)]
+
+
+def test_revealing_an_unusable_test_set_does_not_give_the_prize_back_to_the_sponsor():
+    m = Market()
+    test_csv = DATA["bad"]
+    job, salt = _hidden_job(m, test_csv)
+    deadline = m.job(job)["job"]["deadline"]
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
+    m.put(SPONSOR, test_csv)
+    reveal = m.call(SPONSOR, "revealTestSet", job, raw_cid(test_csv), salt, timestamp=deadline)
+    later = m.call(DAVE, "settleJob", job, timestamp=deadline + 500)
+    assert _payments(reveal) + _payments(later) == [(CAROL, 600)]
+
+
+@pytest.mark.xfail(strict=True, reason="bug: with a hidden test set, _check_contents checks the model "
+                   "before it requires the data to be stored, so a staked bad model naming missing data is "
+                   "slashed, where the same submission to a visible job is rejected (content_missing)")
+def test_a_submission_naming_missing_data_is_rejected_even_with_a_hidden_test_set_and_a_bad_model():
+    m = Market()
+    m.deposit(TOKEN, CAROL, 100)
+    job, _ = _hidden_job(m, b"x,target\n2,1\n", stake=10)
+    done = m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True), raw_cid(b"never uploaded"))
+    assert not done.accepted and json.loads(done.reports[0])["error"]["code"] == "content_missing"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: reveal counts submissions already invalid before the "
+                   "reveal (slashed at submit) as failing on the test set, so a usable test set is refused "
+                   "with bad_reveal")
+def test_a_reveal_is_not_refused_because_every_submission_was_already_invalid():
+    m = Market()
+    m.deposit(TOKEN, CAROL, 100)
+    test_csv = b"x,target\n2,1\n"
+    job, salt = _hidden_job(m, test_csv, stake=10)
+    assert m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True)).accepted  # slashed: invalid
+    m.put(SPONSOR, test_csv)
+    deadline = m.job(job)["job"]["deadline"]
+    done = m.call(SPONSOR, "revealTestSet", job, raw_cid(test_csv), salt, timestamp=deadline)
+    assert done.accepted and _payments(done) == [(SPONSOR, 610)]  # nothing qualifies: budget + slashed stake
