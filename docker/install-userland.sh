@@ -35,10 +35,11 @@ problems=$(python3 -m pip check 2>&1 | grep -v -e 'is not supported on this plat
 if [ -n "$problems" ]; then echo "$problems" >&2; exit 1; fi
 
 echo "install-userland: removing the build packages"
-# Marked automatic then autoremoved: apt keeps any of them that a runtime package depends on.
+# Marked automatic then autoremoved: apt keeps any of them that a runtime package depends on (not
+# merely suggests: python3-numpy suggests gcc, which apt would otherwise keep).
 # shellcheck disable=SC2046
 apt-mark auto $(names "$LISTS/build-packages.txt") >/dev/null
-apt-get autoremove -y -q --purge
+apt-get autoremove -y -q --purge -o APT::AutoRemove::SuggestsImportant=false
 apt-get clean
 rm -rf /var/lib/apt/lists/* /root/.cache
 if command -v gcc >/dev/null; then echo "install-userland: gcc is still installed" >&2; exit 1; fi

@@ -31,6 +31,7 @@ UNIT_TESTS=${RISCV_TESTS:-tests/unit/test_app_ledger.py tests/unit/test_market_r
  tests/unit/test_ledger_stateful.py tests/unit/test_protocol_abi.py tests/unit/test_chunks.py
  tests/unit/test_content.py tests/unit/test_ml_catalogue.py tests/unit/test_ml_dataset.py
  tests/unit/test_ml_engine.py tests/unit/test_ml_fedavg.py tests/unit/test_ml_metrics.py}
+UNIT_TESTS=$(echo $UNIT_TESTS)  # one line: it is passed to sh -c
 
 START=$(date +%s)
 exec 3>&1  # progress goes to the original stdout even from commands whose output is redirected
@@ -132,7 +133,9 @@ if [ ! -e "$STAMP_TOOLS" ]; then
     log "step 2b: pytest + hypothesis into $TOOLS (host pip, pure-Python wheels)"
     rm -rf "$ROOT$TOOLS" "$CACHE"/.tools-*
     timed "build: test tools" env -u PIP_FIND_LINKS "$HOST_PY" -m pip install -q --no-deps --only-binary=:all: \
-        --target "$ROOT$TOOLS" -r tests/riscv/check-requirements.txt || die "pip install of the test tools"
+        --platform any --implementation py --abi none --python-version 3.13 \
+        --target "$ROOT$TOOLS" -r tests/riscv/check-requirements.txt 2>&1 | { grep -v '^WARNING: Location' >&2 || true; }
+    [ "${PIPESTATUS[0]}" = 0 ] || die "pip install of the test tools"
     touch "$STAMP_TOOLS"
 else
     log "step 2b: test tools: cached"

@@ -1,9 +1,9 @@
 """Versions of the backend's runtime packages: the machine image's against the host pins.
 
 Inside the riscv64 root (``python3 - < versions.py``) it prints the installed versions as JSON.
-On the host (``versions.py --compare image.json requirements/dapp.txt``) it prints a table and exits
-1 when a package that decides the scores (numpy, scipy, scikit-learn) differs; other differences
-are printed as warnings.
+On the host (``versions.py --compare image.json requirements/dapp.txt``, with the host venv's
+Python) it prints a table of image vs host venv versions and exits 1 when a package that decides
+the scores (numpy, scipy, scikit-learn) differs or is missing; other differences are printed only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ RUNTIME = ("numpy", "scipy", "scikit-learn", "threadpoolctl", "requests", "eth-a
            "eth-utils", "parsimonious", "multiformats", "multiformats-config", "bases", "typing-validation",
            "pycryptodome", "pydantic", "pydantic-core", "cytoolz", "regex", "typing-extensions")
 SCORE_DECIDING = ("numpy", "scipy", "scikit-learn")
+PIP_PINNED = ("eth-typing", "eth-utils", "parsimonious", "multiformats-config", "bases", "typing-validation",
+              "pycryptodome")  # pinned in docker/pip-requirements.txt only (dependencies of the pins)
 
 
 def installed() -> dict[str, str | None]:
@@ -43,22 +45,24 @@ def pins(requirements: str) -> dict[str, str]:
 
 
 def compare(image_json: str, requirements: str) -> int:
-    """Prints image vs host pins; returns 1 when a score-deciding package differs."""
+    """Prints the image's versions next to the host venv's (this interpreter) and the pins of
+    ``requirements``; returns 1 when a score-deciding package differs or a package is missing."""
     image = json.load(open(image_json, encoding="utf-8"))
-    host = pins(requirements)
-    print(f"    python {image['python']} on {image['machine']}")
-    print(f"    {'package':<20} {'image (riscv64)':<18} {'host pin':<12}")
+    host, pinned = installed(), pins(requirements)
+    print(f"    image: python {image['python']} on {image['machine']}; host: python {host['python']} on {host['machine']}")
+    print(f"    {'package':<20} {'image (riscv64)':<16} {'host venv':<12} {'pinned in':<22}")
     failed = False
     for name in RUNTIME:
         have, want = image.get(name), host.get(name)
         note = ""
         if have is None:
             note, failed = "MISSING in the image", True
-        elif want is not None and have != want:
+        elif have != want:
             deciding = name in SCORE_DECIDING
             failed |= deciding
-            note = "MISMATCH (decides scores)" if deciding else "differs (warning: not score-deciding)"
-        print(f"    {name:<20} {have or '-':<18} {want or '(Debian only)':<12} {note}")
+            note = "MISMATCH (decides scores)" if deciding else "differs (not score-deciding)"
+        where = requirements if name in pinned else "docker/ lists" if name in PIP_PINNED else "Debian"
+        print(f"    {name:<20} {have or '-':<16} {want or '-':<12} {where:<22} {note}")
     return 1 if failed else 0
 
 
