@@ -145,10 +145,12 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
 
 
 def _check_contents(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
-    if sub.model_cid:
-        env.engine.check_model(require_content(tx, sub.model_cid, "model"), job.spec.task)
-    if sub.data_cid:
-        env.engine.check_dataset(require_content(tx, sub.data_cid, "training data"), job.spec.label, job.spec.task)
+    model = require_content(tx, sub.model_cid, "model") if sub.model_cid else None
+    data = require_content(tx, sub.data_cid, "training data") if sub.data_cid else None
+    if model is not None:
+        env.engine.check_model(model, job.spec.task)
+    if data is not None:
+        env.engine.check_dataset(data, job.spec.label, job.spec.task)
 
 
 def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
@@ -189,22 +191,22 @@ def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
     job = replace(job, test_cid=cmd.test_cid)
     tx.put(JOBS, job.id, job)
     events.append(TestSetRevealed(job.id, cmd.test_cid))
-    for sub in submissions_of(tx, job):
-        if sub.status != "stored":
-            continue
+    waiting = [sub for sub in submissions_of(tx, job) if sub.status == "stored"]
+    failed = 0
+    for sub in waiting:
         try:
             with tx.transaction() as inner:
                 scored = _score(inner, job, sub, env, cmd.test_cid)
         except MLError as exc:
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
             events.append(_scored_event(sub, False))
+            failed += 1
             continue
         sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
         events.append(_scored_event(sub, False))
         job = _consider_best(tx, job, sub, scored)
-    stored = [s for s in submissions_of(tx, job) if s.status in ("scored", "invalid")]
-    if stored and all(s.status == "invalid" for s in stored):
+    if waiting and failed == len(waiting):
         raise DomainError("no submission can be scored on the revealed test set: reveal a usable one "
                           "(or the budget is split among the submissions when the reveal window ends)",
                           code="bad_reveal")
