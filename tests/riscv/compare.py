@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -84,7 +85,7 @@ def rename(text: str, pairs: dict[bytes, bytes]) -> str:
 
 def compare_outputs(path_a: str, path_b: str) -> int:
     """Prints the comparison of two session files; returns the exit code of the module docstring."""
-    a, b = open(path_a, "rb").read(), open(path_b, "rb").read()
+    a, b = Path(path_a).read_bytes(), Path(path_b).read_bytes()
     lines_a, lines_b = a.decode().splitlines(), b.decode().splitlines()
     counts = {kind: sum(1 for line in lines_a if line.split(" ")[1:2] == [kind])
               for kind in ("notice", "voucher", "report")}
@@ -114,8 +115,8 @@ def compare_outputs(path_a: str, path_b: str) -> int:
 
 def compare_floats(path_a: str, path_b: str) -> None:
     """Prints, per training, whether metric and arrays are bit-identical (else the ULP distances)."""
-    fa: dict[str, Any] = json.load(open(path_a))
-    fb: dict[str, Any] = json.load(open(path_b))
+    fa: dict[str, Any] = json.loads(Path(path_a).read_text())
+    fb: dict[str, Any] = json.loads(Path(path_b).read_text())
     print(f"    {'training (seed 0)':<28} {'score x86/riscv':<17} {'metric ULP':>10} {'arrays':>8} "
           f"{'values differing':>17} {'max ULP':>8} {'max |diff|':>11}")
     for name in sorted(set(fa) | set(fb)):

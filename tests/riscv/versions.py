@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 RUNTIME = ("numpy", "scipy", "scikit-learn", "threadpoolctl", "requests", "eth-abi", "eth-hash", "eth-typing",
            "eth-utils", "parsimonious", "multiformats", "multiformats-config", "bases", "typing-validation",
@@ -36,7 +37,7 @@ def installed() -> dict[str, str | None]:
 def pins(requirements: str) -> dict[str, str]:
     """``name==version`` lines of a requirements file (extras dropped, names normalised)."""
     found = {}
-    for line in open(requirements, encoding="utf-8"):
+    for line in Path(requirements).read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
@@ -47,9 +48,10 @@ def pins(requirements: str) -> dict[str, str]:
 def compare(image_json: str, requirements: str) -> int:
     """Prints the image's versions next to the host venv's (this interpreter) and the pins of
     ``requirements``; returns 1 when a score-deciding package differs or a package is missing."""
-    image = json.load(open(image_json, encoding="utf-8"))
+    image = json.loads(Path(image_json).read_text(encoding="utf-8"))
     host, pinned = installed(), pins(requirements)
-    print(f"    image: python {image['python']} on {image['machine']}; host: python {host['python']} on {host['machine']}")
+    print(f"    image: python {image['python']} on {image['machine']}; "
+          f"host: python {host['python']} on {host['machine']}")
     print(f"    {'package':<20} {'image (riscv64)':<16} {'host venv':<12} {'pinned in':<22}")
     failed = False
     for name in RUNTIME:
