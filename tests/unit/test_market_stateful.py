@@ -196,12 +196,13 @@ def job_plans(policy):
         "accept_by_default": st.booleans(), "stake": st.sampled_from([0, 0, 10, 50]),
         "gated": st.sampled_from([False, False, True]), "max_submissions": st.sampled_from([0, 1, 2]),
         "duration": st.sampled_from([1000, 200, 3000, 1]), "window": st.sampled_from([500, 50, 1]),
-        "base": st.booleans(),
-        "test_ok": st.booleans(), "funding": st.sampled_from(["deposit", "balance"]),
+        "base": st.booleans(), "test_ok": st.booleans(), "funding": st.sampled_from(["deposit", "balance"]),
         "broken": st.integers(0, 9).map(lambda n: n == 0), "rounds": st.sampled_from([2, 1, 3]),
         "quota": st.sampled_from([0, 1, 2]), "round_duration": st.sampled_from([1000, 300, 50]),
         "tolerance": st.sampled_from([0, 50_000]),
     })
+
+
 model_choices = st.sampled_from([*MODELS, "missing", "none"])
 data_choices = st.sampled_from(["none", "none", "good", "bad", "missing"])
 
@@ -217,7 +218,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.jobs, self.subs, self.status = {}, {}, {}
         self.rewards, self.paid_subs, self.stake_done = Counter(), defaultdict(set), set()
         self.made, self.granted, self.delegates, self.stored = Counter(), set(), set(), set()
-        self.cached, self.unsettled = None, False
+        self.cached, self.unsettled, self.pending = None, False, None
         self.cids = {name: self.upload(json.dumps(model).encode()) for name, model in MODELS.items()}
         self.cids |= {f"data:{k}": self.upload(v) for k, v in DATA.items()}
         self.cids |= {"missing": raw_cid(b"never uploaded"), "none": b"", "data:none": b""}
@@ -338,7 +339,6 @@ class MarketMachine(RuleBasedStateMachine):
         key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
         assert key not in self.subs and a["stake"] == job.stake
         self.subs[key] = (a["contributor"], a["stake"])
-        self.last_sub = key
         self.status[key] = "stored"
         self.made[key[0], a["contributor"]] += 1
         self.balance[job.token, a["contributor"]] -= a["stake"]
