@@ -7,7 +7,9 @@
 #  4. runs a subset of the unit tests under emulation,
 #  5. runs the scripted session tests/riscv/session.py on x86-64 (host venv) and on riscv64 and
 #     compares every output byte for byte (tests/riscv/compare.py explains any difference; it
-#     tolerates, and reports, one: trained-model files whose float arrays differ across CPUs).
+#     tolerates, and reports, one: trained-model files whose float arrays differ across CPUs),
+#  6. runs the image's command, python3 -m dapp, against the local node's rollup HTTP server on both
+#     architectures (tests/riscv/entrypoint.py) and requires identical answers.
 #
 # Each build step leaves a stamp named after the hash of its inputs, so a second run only repeats
 # steps 3-5. Needs root (chroot, mounts, apt-get). Environment:
@@ -181,6 +183,17 @@ log "step 5: scripted session on riscv64 (emulated)"
 timed "run: session (riscv64)" in_root sh -c "cd $APP && python3 -m tests.riscv.session \
     --out /tmp/session-riscv64.hex --floats /tmp/floats-riscv64.json --rss" || die "session on riscv64"
 mv "$ROOT/tmp/session-riscv64.hex" "$ROOT/tmp/floats-riscv64.json" "$OUT/"
+
+# --- 6. the image's command against a real rollup HTTP API -------------------------------------------
+log "step 6: python3 -m dapp (the image's CMD) against the local node's rollup HTTP server, both architectures"
+timed "run: entrypoint (x86-64)" "$HOST_PY" -m tests.riscv.entrypoint --out "$OUT/entrypoint-x86_64.hex" -- \
+    env ROLLUP_HTTP_SERVER_URL={url} "$HOST_PY" -m dapp || die "python -m dapp on x86-64"
+timed "run: entrypoint (riscv64)" "$HOST_PY" -m tests.riscv.entrypoint --out "$OUT/entrypoint-riscv64.hex" -- \
+    chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+    ROLLUP_HTTP_SERVER_URL={url} sh -c "cd $APP && exec python3 -m dapp" || die "python3 -m dapp on riscv64"
+cmp -s "$OUT/entrypoint-x86_64.hex" "$OUT/entrypoint-riscv64.hex" \
+    || die "python3 -m dapp answers differently on riscv64 ($OUT/entrypoint-*.hex)"
+log "python3 -m dapp: identical answers over HTTP on both architectures"
 
 log "comparing outputs ($(wc -l < "$OUT/session-x86_64.hex") lines)"
 RESULT=0
