@@ -297,3 +297,28 @@ def test_flags_alone_reach_the_node_as_any_chain_would(node: Node, tmp_path: Pat
     assert [n["name"] for n in json.loads(result.stdout)["notices"]] == ["Deposited"]
     missing = runner.invoke(cli, ["deposit", "2", *flags], env=env)  # no test token known without node.json
     assert missing.exit_code == 1 and "Token" in missing.output
+
+
+def test_a_restart_replays_every_input_including_training_to_identical_outputs(node: Node) -> None:
+    """Runs last: every job above (training, scoring, payments) is replayed from genesis by a fresh
+    backend; the node refuses to start if any output differs, and the reader shows the same bytes."""
+    rpc = node.info()["reader_url"]
+    app = node.info()["addresses"]["Application"]
+
+    def listed() -> list[tuple[int, str]]:
+        import requests
+
+        answer = requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "cartesi_listOutputs",
+                                          "params": {"application": app, "limit": 10_000}}, timeout=30).json()
+        return [(int(o["index"], 16) if isinstance(o["index"], str) else o["index"], o["raw_data"])
+                for o in answer["result"]["data"]]
+
+    before = listed()
+    assert any("SubmissionScored" in n["name"] for n in mlmarket(node, "outputs") if n.get("name"))
+    node.stop()
+    again = Node(NodeConfig(state_dir=node.config.state_dir, port=0, anvil_port=0, auto_mine=False)).start()
+    try:
+        rpc = again.info()["reader_url"]
+        assert listed() == before and len(before) > 20
+    finally:
+        again.stop()
