@@ -299,6 +299,22 @@ def test_flags_alone_reach_the_node_as_any_chain_would(node: Node, tmp_path: Pat
     assert missing.exit_code == 1 and "Token" in missing.output
 
 
+def test_gated_job_access_delegates_and_top_up(node: Node, files: dict[str, Path], tmp_path: Path) -> None:
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation, gated=True)), "--reward", "20")["job"]
+    train = mlmarket(node, "put", str(files["train"]), account=BYSTANDER)["cid"]
+    model = mlmarket(node, "put", str(files["model"]), account=BYSTANDER)["cid"]
+    refused = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=BYSTANDER, ok=False)
+    assert "no access" in refused["error"] or "gated" in refused["error"]
+    mlmarket(node, "access", "request", str(job), "--public-key", "0x04ab", account=BYSTANDER)
+    mlmarket(node, "delegate", "add", str(job), address(CONTRIBUTOR))
+    mlmarket(node, "access", "grant", str(job), address(BYSTANDER), account=CONTRIBUTOR)
+    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=BYSTANDER)
+    assert submitted["submission"] == 1
+    mlmarket(node, "job", "topup", str(job), "--amount", "5", account=BYSTANDER)
+    assert mlmarket(node, "job", "show", str(job))["job"]["budget"] == str(15 * 10**18)
+
+
 def test_a_restart_replays_every_input_including_training_to_identical_outputs(node: Node) -> None:
     """Runs last: every job above (training, scoring, payments) is replayed from genesis by a fresh
     backend; the node refuses to start if any output differs, and the reader shows the same bytes."""

@@ -1,4 +1,4 @@
-"""Job commands: ``job create|list|show|commitment``, ``submit``, ``review``, ``reveal``, ``settle``,
+"""Job commands: ``job create|list|show|commitment|topup``, ``submit``, ``review``, ``reveal``, ``settle``,
 ``cancel``."""
 
 from __future__ import annotations
@@ -129,6 +129,26 @@ def commitment(session: Session, test_cid: str, salt: str | None) -> None:
     value = hidden_test_commitment(parse_cid(test_cid, "--test-cid"), salt_bytes)
     data = {"test_cid": test_cid, "salt": "0x" + salt_bytes.hex(), "test_commitment": "0x" + value.hex()}
     session.emit(data, lambda: f"test_commitment: {data['test_commitment']}\nsalt: {data['salt']} (keep it secret)")
+
+
+@job.command("topup")
+@job_id_argument()
+@click.option("--amount", required=True, metavar="N", help="How much to add, in the job's token units.")
+@click.option("--wei", is_flag=True, help="--amount is in base units (wei).")
+@command_options
+def topup(session: Session, job: int, amount: str, wei: bool) -> None:
+    """Add N of the job's token to the budget of job JOB (anyone), deposited in the same transaction.
+
+    \b
+    Example:
+      mlmarket job topup 0 --amount 50
+    """
+    from mlmarket.client import actions
+
+    market = session.market()
+    token = job_token(market, job)
+    value = to_base_units(market, token, amount, wei, "--amount")
+    run_input(session, actions.top_up(job, value, token), lambda sent: {"job": job, "amount": str(value)})
 
 
 @click.command()

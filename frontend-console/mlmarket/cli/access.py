@@ -1,0 +1,121 @@
+"""Gated jobs and delegates: ``access request|grant|revoke``, ``delegate add|remove``."""
+
+from __future__ import annotations
+
+import click
+
+from mlmarket.cli.common import Session, command_options, job_id_argument, run_input
+
+
+def _account(value: str) -> str:
+    from web3 import Web3
+
+    if not Web3.is_address(value):
+        raise click.BadParameter(f"not an address: {value!r}", param_hint="ACCOUNT")
+    return Web3.to_checksum_address(value)
+
+
+@click.group()
+def access() -> None:
+    """Request, grant or revoke access to a gated job."""
+
+
+@access.command("request")
+@job_id_argument()
+@click.option("--public-key", default="", metavar="HEX",
+              help="A public key to publish for encrypted off-chain exchange (0x-hex, optional).")
+@command_options
+def request(session: Session, job: int, public_key: str) -> None:
+    """Ask the sponsor of gated job JOB for access (optionally publishing a public key).
+
+    \b
+    Example:
+      mlmarket access request 3 --public-key 0x04ab... --account 1
+    """
+    from mlmarket.client import actions
+
+    try:
+        key = bytes.fromhex(public_key[2:] if public_key.startswith("0x") else public_key)
+    except ValueError as exc:
+        raise click.BadParameter("must be hex", param_hint="--public-key") from exc
+    run_input(session, actions.request_access(job, key), lambda sent: {"job": job})
+
+
+def _set(session: Session, job: int, account: str, granted: bool) -> None:
+    from mlmarket.client import actions
+
+    address = _account(account)
+    run_input(session, actions.set_access(job, address, granted),
+              lambda sent: {"job": job, "account": address.lower(), "granted": granted})
+
+
+@access.command("grant")
+@job_id_argument()
+@click.argument("who", metavar="ACCOUNT")
+@command_options
+def grant(session: Session, job: int, who: str) -> None:
+    """Grant ACCOUNT access to gated job JOB (sponsor or delegate).
+
+    \b
+    Example:
+      mlmarket access grant 3 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    """
+    _set(session, job, who, True)
+
+
+@access.command("revoke")
+@job_id_argument()
+@click.argument("who", metavar="ACCOUNT")
+@command_options
+def revoke(session: Session, job: int, who: str) -> None:
+    """Revoke ACCOUNT's access to gated job JOB (sponsor or delegate).
+
+    \b
+    Example:
+      mlmarket access revoke 3 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    """
+    _set(session, job, who, False)
+
+
+@click.group()
+def delegate() -> None:
+    """Appoint or remove delegates who review submissions and manage access (sponsor)."""
+
+
+def _delegate(session: Session, job: int, account: str, enabled: bool) -> None:
+    from mlmarket.client import actions
+
+    address = _account(account)
+    run_input(session, actions.set_delegate(job, address, enabled),
+              lambda sent: {"job": job, "account": address.lower(), "enabled": enabled})
+
+
+@delegate.command("add")
+@job_id_argument()
+@click.argument("who", metavar="ACCOUNT")
+@command_options
+def add(session: Session, job: int, who: str) -> None:
+    """Make ACCOUNT a delegate of job JOB.
+
+    \b
+    Example:
+      mlmarket delegate add 3 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+    """
+    _delegate(session, job, who, True)
+
+
+@delegate.command("remove")
+@job_id_argument()
+@click.argument("who", metavar="ACCOUNT")
+@command_options
+def remove(session: Session, job: int, who: str) -> None:
+    """Remove ACCOUNT from the delegates of job JOB.
+
+    \b
+    Example:
+      mlmarket delegate remove 3 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+    """
+    _delegate(session, job, who, False)
+
+
+COMMANDS = [access, delegate]
