@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from devnode.httpd import ThreadedHTTPServer
 from devnode.rpc import LIST_DEFAULT, NodeView, NotReady, Queries
 from devnode.server import ACCEPTED, EXCEPTION, content_length
 
@@ -24,36 +24,13 @@ MAX_RPC_BODY = 1 << 20
 MAX_INSPECT_BODY = 1 << 21
 
 
-class ReaderServer:
+class ReaderServer(ThreadedHTTPServer):
     """Serves ``/rpc`` and ``/inspect/<app>`` for ``node`` in a daemon thread."""
 
     def __init__(self, node: NodeView, host: str = "127.0.0.1", port: int = 6751) -> None:
         self.node = node
         self.queries = Queries(node)
-        self._http = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._http.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """``http://host:port`` of this server."""
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ReaderServer:
-        """Serves in a daemon thread."""
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), name="reader-http",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stops serving and closes the socket."""
-        if self._thread is not None:
-            self._http.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._http.server_close()
+        super().__init__(host, port, _handler_for(self), "reader-http")
 
 _INSPECT_STATUS = {ACCEPTED: "Accepted", EXCEPTION: "Exception"}
 

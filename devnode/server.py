@@ -26,10 +26,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devnode import outputs as out
+from devnode.httpd import ThreadedHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class _Job:
         self.done.set()
 
 
-class RollupServer:
+class RollupServer(ThreadedHTTPServer):
     """The rollup HTTP API for one backend process. Use as a context manager or ``start``/``stop``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, long_poll: float = 0.5) -> None:
@@ -113,30 +114,7 @@ class RollupServer:
         self._pending: _Job | None = None
         self._current: _Job | None = None
         self.connected = threading.Event()  # set by the backend's first /finish
-        self._http = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._http.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """What the backend's ``ROLLUP_HTTP_SERVER_URL`` must be."""
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> RollupServer:
-        """Serves in a daemon thread."""
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), name="rollup-http",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stops serving and closes the socket; a request still pending is abandoned."""
-        if self._thread is not None:
-            self._http.shutdown()
-            self._thread.join()
-            self._thread = None
-        self._http.server_close()
+        super().__init__(host, port, _handler_for(self), "rollup-http")  # url: the backend's ROLLUP_HTTP_SERVER_URL
 
     def __enter__(self) -> RollupServer:
         return self.start()
