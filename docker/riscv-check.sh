@@ -77,16 +77,28 @@ grep -q '^enabled' /proc/sys/fs/binfmt_misc/qemu-riscv64 2>/dev/null \
 log "qemu: $(qemu-riscv64-static --version | head -1); binfmt flags: $(awk '/^flags/{print $2}' /proc/sys/fs/binfmt_misc/qemu-riscv64)"
 
 # --- mounts for the chroot, always undone -----------------------------------------------------------
+# Only /proc is mounted: debootstrap made the device nodes the root needs (null, zero, urandom...) in
+# its own /dev, so no host directory is ever bound inside the cache (an `rm -rf .cache` during or
+# after a killed run cannot reach the host's /dev).
 MOUNTED=()
 cleanup() {
     local i
     for (( i=${#MOUNTED[@]}-1; i>=0; i-- )); do umount -l "${MOUNTED[$i]}" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+# a run killed before its trap ran may have left mounts in the root
+for stale in $(awk -v root="$ROOT/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r); do
+    log "unmounting $stale (left by an interrupted run)"; umount -l "$stale"
+done
 mount_chroot() {
     [ ${#MOUNTED[@]} -eq 0 ] || return 0
+    if [ ! -c "$ROOT/dev/null" ]; then  # debootstrap binds /dev instead of making nodes inside LXC
+        for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+            IFS=: read -r name major minor <<< "$node"
+            mknod -m 666 "$ROOT/dev/$name" c "$major" "$minor"
+        done
+    fi
     mount -t proc proc "$ROOT/proc" && MOUNTED+=("$ROOT/proc")
-    mount --bind /dev "$ROOT/dev" && MOUNTED+=("$ROOT/dev")
     cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
 }
 in_root() { # in_root [VAR=value...] <command...>: runs it in the riscv64 root with a clean environment
