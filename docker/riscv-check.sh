@@ -12,7 +12,7 @@
 #     architectures (tests/riscv/entrypoint.py) and requires identical answers.
 #
 # Each build step leaves a stamp named after the hash of its inputs, so a second run only repeats
-# steps 3-5. Needs root (chroot, mounts, apt-get). Environment:
+# steps 3-6. Needs root (chroot, a /proc mount, apt-get). Environment:
 #   RISCV_CACHE    cache dir (default .cache/riscv64-rootfs)
 #   RISCV_MIRROR   Debian mirror (default http://deb.debian.org/debian)
 #   RISCV_TESTS    unit test files to run under emulation (default: see UNIT_TESTS below)
