@@ -1,0 +1,239 @@
+"""A burst of inputs through a local node, and the checks that nothing was lost.
+
+``plan_burst(w3, deployment, count, seed)`` signs ``count`` transactions ahead of time, spread over
+``ACCOUNTS`` dev accounts with explicit nonces: Ether and ERC-20 portal deposits, withdrawals of
+what the account holds, one-chunk uploads of random bytes and a few overdrawing withdrawals (which
+must be rejected). Each ``Planned`` input knows the payload the InputBox must record and the
+outputs the backend must emit, computed here from the protocol's definitions (the event signatures
+of ``contracts/src/IMLMarket.sol``, the portal layouts and CIDv1-raw of CARTESI-FACTS), not from the
+backend's code. ``send_burst`` sends them as fast as it can, one thread per account;
+``check_burst`` reads the node's reader API and asserts every input is there, in order, with the
+expected status and exactly the expected outputs. ERC-20 approvals are sent by ``plan_burst``
+beforehand (they are not inputs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import eth_abi
+import requests
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from web3 import Web3
+
+from dapp.codec.chunks import plan_upload
+from devnode.anvil import dev_accounts
+from devnode.contracts import contract_at
+from devnode.deploy import Deployment
+from devnode.tx import send
+
+ACCOUNTS = 4
+ETHER = "0x" + "00" * 20
+GAS = 3_000_000
+
+
+def _selector(signature: str) -> bytes:
+    return keccak(signature.encode())[:4]
+
+
+NOTICE, VOUCHER = _selector("Notice(bytes)"), _selector("Voucher(address,uint256,bytes)")
+DEPOSITED, WITHDRAWN = _selector("Deposited(address,address,uint256)"), _selector("Withdrawn(address,address,uint256)")
+CONTENT_STORED = _selector("ContentStored(bytes,uint64,address)")
+WITHDRAW, TRANSFER = _selector("withdraw(address,uint256)"), _selector("transfer(address,uint256)")
+
+
+def notice(selector: bytes, types: list[str], args: list[Any]) -> bytes:
+    """The on-chain bytes of a notice whose payload is ``selector ‖ abi.encode(args)``."""
+    return NOTICE + eth_abi.encode(["bytes"], [selector + eth_abi.encode(types, args)])
+
+
+def voucher(destination: str, value: int, payload: bytes) -> bytes:
+    """The on-chain bytes of a voucher."""
+    return VOUCHER + eth_abi.encode(["address", "uint256", "bytes"], [destination, value, payload])
+
+
+def raw_cid(data: bytes) -> bytes:
+    """CIDv1, raw codec, sha2-256 (files of one IPFS chunk)."""
+    return bytes.fromhex("01551220") + hashlib.sha256(data).digest()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One signed input transaction, what the InputBox must record and what the node must answer."""
+
+    kind: str
+    sender: str
+    nonce: int
+    raw_tx: bytes
+    tx_hash: str
+    msg_sender: str
+    payload: bytes
+    status: str
+    outputs: tuple[bytes, ...]
+
+
+@dataclass
+class _Account:
+    signer: LocalAccount
+    nonce: int
+    balances: dict[str, int] = field(default_factory=lambda: {"ether": 0, "token": 0})
+
+
+class _Planner:
+    def __init__(self, w3: Web3, deployment: Deployment, seed: int) -> None:
+        self.rng, self.d = random.Random(seed), deployment
+        self.box = contract_at(w3, "InputBox", deployment.input_box)
+        self.ether = contract_at(w3, "EtherPortal", deployment.ether_portal)
+        self.erc20 = contract_at(w3, "ERC20Portal", deployment.erc20_portal)
+        self.chain_id, self.gas_price = w3.eth.chain_id, 2 * w3.eth.gas_price
+        self.token = Web3.to_checksum_address(deployment.token)
+
+    def sign(self, account: _Account, kind: str, to: Any, data: str, value: int, msg_sender: str, payload: bytes,
+             status: str, outputs: list[bytes]) -> Planned:
+        tx = {"to": to.address, "data": data, "value": value, "gas": GAS, "gasPrice": self.gas_price,
+              "nonce": account.nonce, "chainId": self.chain_id}
+        signed = account.signer.sign_transaction(tx)
+        account.nonce += 1
+        return Planned(kind, account.signer.address, tx["nonce"], bytes(signed.raw_transaction),
+                       "0x" + bytes(signed.hash).hex(), msg_sender.lower(), payload, status, tuple(outputs))
+
+    def add_input(self, account: _Account, kind: str, payload: bytes, status: str, outputs: list[bytes]) -> Planned:
+        data = self.box.encode_abi("addInput", args=[self.d.application, payload])
+        return self.sign(account, kind, self.box, data, 0, account.signer.address, payload, status, outputs)
+
+    def next(self, account: _Account, kind: str) -> Planned:
+        r, me = self.rng, account.signer.address
+        if kind == "ether":
+            amount = r.randrange(1, 10**15)
+            account.balances["ether"] += amount
+            return self.sign(account, kind, self.ether, self.ether.encode_abi("depositEther", args=[self.d.application, b""]),
+                             amount, self.d.ether_portal, bytes.fromhex(me[2:]) + amount.to_bytes(32, "big"), "ACCEPTED",
+                             [notice(DEPOSITED, ["address", "address", "uint256"], [ETHER, me, amount])])
+        if kind == "erc20":
+            amount = r.randrange(1, 10**18)
+            account.balances["token"] += amount
+            data = self.erc20.encode_abi("depositERC20Tokens", args=[self.token, self.d.application, amount, b""])
+            payload = bytes.fromhex(self.token[2:] + me[2:]) + amount.to_bytes(32, "big")
+            return self.sign(account, kind, self.erc20, data, 0, self.d.erc20_portal, payload, "ACCEPTED",
+                             [notice(DEPOSITED, ["address", "address", "uint256"], [self.token, me, amount])])
+        if kind == "upload":
+            content = r.randbytes(r.randrange(64, 2048))
+            (chunk,) = plan_upload(content).chunks
+            stored = notice(CONTENT_STORED, ["bytes", "uint64", "address"], [raw_cid(content), len(content), me])
+            return self.add_input(account, kind, chunk.payload, "ACCEPTED", [stored])
+        which = r.choice(["ether", "token"])
+        token = ETHER if which == "ether" else self.token
+        held = account.balances[which]
+        if kind == "overdraw":
+            payload = WITHDRAW + eth_abi.encode(["address", "uint256"], [token, held + 1])
+            return self.add_input(account, kind, payload, "REJECTED", [])
+        amount = r.randrange(1, held + 1)
+        account.balances[which] -= amount
+        payload = WITHDRAW + eth_abi.encode(["address", "uint256"], [token, amount])
+        paid = (voucher(me, amount, b"") if which == "ether"
+                else voucher(self.token, 0, TRANSFER + eth_abi.encode(["address", "uint256"], [me, amount])))
+        return self.add_input(account, kind, payload, "ACCEPTED",
+                              [notice(WITHDRAWN, ["address", "address", "uint256"], [token, me, amount]), paid])
+
+
+def plan_burst(w3: Web3, deployment: Deployment, count: int, seed: int = 0) -> list[Planned]:
+    """``count`` signed inputs over ``ACCOUNTS`` accounts (dev accounts 1..), in the order they will be
+    sent per account; approves the ERC20Portal for each account first (module docstring)."""
+    planner = _Planner(w3, deployment, seed)
+    accounts = []
+    for signer in dev_accounts(ACCOUNTS + 1)[1:]:
+        token = contract_at(w3, "TestToken", deployment.token)
+        send(w3, signer, token.functions.approve(deployment.erc20_portal, 2**256 - 1))
+        accounts.append(_Account(signer, w3.eth.get_transaction_count(signer.address, "pending")))
+    planned = []
+    for n in range(count):
+        account = accounts[n % ACCOUNTS]
+        turn = n // ACCOUNTS
+        if turn < 2:
+            kind = ("ether", "erc20")[turn]
+        else:
+            kind = planner.rng.choices(["ether", "erc20", "withdraw", "upload", "overdraw"], [25, 25, 25, 20, 5])[0]
+        planned.append(planner.next(account, kind))
+    return planned
+
+
+def send_burst(rpc_url: str, planned: list[Planned]) -> float:
+    """Sends every planned transaction, one thread per sender in nonce order; returns the seconds taken."""
+    by_sender: dict[str, list[Planned]] = {}
+    for item in planned:
+        by_sender.setdefault(item.sender, []).append(item)
+
+    def send_all(items: list[Planned]) -> None:
+        session = requests.Session()
+        for item in items:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + item.raw_tx.hex()]}
+            answer = session.post(rpc_url, json=body, timeout=60).json()
+            assert answer.get("result") == item.tx_hash, answer
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(by_sender)) as pool:
+        list(pool.map(send_all, by_sender.values()))
+    return time.perf_counter() - began
+
+
+def reader(url: str, method: str, **params: Any) -> Any:
+    """One reader JSON-RPC call's result."""
+    answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=60).json()
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def listed(url: str, method: str, app: str) -> list[dict[str, Any]]:
+    """Every record of a reader list method, page by page."""
+    records: list[dict[str, Any]] = []
+    while True:
+        page = reader(url, method, application=app, limit=10_000, offset=len(records))
+        records += page["data"]
+        if len(records) >= page["pagination"]["total_count"]:
+            return records
+
+
+def wait_processed(url: str, app: str, count: int, timeout: float) -> float:
+    """Waits until the node processed ``count`` inputs; returns the time it happened (perf_counter)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = int(reader(url, "cartesi_getProcessedInputCount", application=app)["data"], 16)
+        if done >= count:
+            return time.perf_counter()
+        assert time.monotonic() < deadline, f"only {done} of {count} inputs processed after {timeout} s"
+        time.sleep(0.05)
+
+
+def check_burst(url: str, app: str, planned: list[Planned], first_index: int = 0) -> Counter[str]:
+    """Asserts the node holds exactly the planned inputs from ``first_index`` on, each once, in an order
+    that keeps every sender's nonce order, with the planned status and outputs (and nothing else).
+    Returns the count of outputs by kind (notices, vouchers)."""
+    inputs = [i for i in listed(url, "cartesi_listInputs", app) if int(i["index"], 16) >= first_index]
+    assert [int(i["index"], 16) for i in inputs] == list(range(first_index, first_index + len(planned))), "indices"
+    by_hash = {p.tx_hash: p for p in planned}
+    assert len(by_hash) == len(planned)
+    seen = [by_hash[i["transaction_reference"]] for i in inputs]
+    assert len({p.tx_hash for p in seen}) == len(planned), "an input is missing or repeated"
+    blocks = [int(i["block_number"], 16) for i in inputs]
+    assert blocks == sorted(blocks), "inputs are not in block order"
+    for sender in {p.sender for p in planned}:
+        nonces = [p.nonce for p in seen if p.sender == sender]
+        assert nonces == sorted(nonces), f"inputs of {sender} are out of nonce order"
+    outputs: dict[int, list[bytes]] = {}
+    for output in listed(url, "cartesi_listOutputs", app):
+        outputs.setdefault(int(output["input_index"], 16), []).append(bytes.fromhex(output["raw_data"][2:]))
+    kinds: Counter[str] = Counter()
+    for record, plan in zip(inputs, seen):
+        index, decoded = int(record["index"], 16), record["decoded_data"]
+        assert decoded["sender"].lower() == plan.msg_sender and decoded["payload"] == "0x" + plan.payload.hex(), index
+        assert record["status"] == plan.status, (index, plan.kind, record["status"])
+        assert outputs.get(index, []) == list(plan.outputs), (index, plan.kind)
+        kinds.update("notice" if o[:4] == NOTICE else "voucher" for o in plan.outputs)
+    return kinds
