@@ -119,6 +119,8 @@ class Engine:
         loaded = self._load(source, task)
         valid = self._validation_set(validation, label, task)
         if train:
+            if loaded.trained:  # refitted or warm-started: its arrays must still be a valid model
+                restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
             data = parse_dataset(train, label, task, self.limits)
             if data.features != valid.features:
                 raise DatasetError(f"training columns {list(data.features)[:20]} differ from the validation "
