@@ -2,10 +2,8 @@
 in them runs: given to the engine directly and submitted through ``App`` dispatch (upload, then
 ``submit`` to a threshold job with the real engine, without and with training data), with pickle's
 loaders replaced by tripwires and every pickle aimed at a marker file that must never appear.
-
-One gap is kept as a strict xfail: with training data, a trained model of an estimator without warm
-start (forests, trees, GaussianNB) is refitted from its spec and its arrays are not read, so a
-malformed one is accepted (its arrays never reach scikit-learn: nothing unsafe runs)."""
+With training data too: a trained model that is refitted from its spec (forests, trees, GaussianNB)
+is validated like any other before training."""
 
 from __future__ import annotations
 
@@ -139,9 +137,6 @@ def test_submissions_of_hostile_files_are_rejected_through_dispatch(hostile: lis
     figures("seconds", f"{time.perf_counter() - began:.1f}")
 
 
-@pytest.mark.xfail(strict=True, reason="open gap: with training data, a trained forest / GaussianNB file is refitted "
-                   "from its spec and its arrays are never checked, so a malformed one is accepted (harmless: the "
-                   "arrays never reach scikit-learn), instead of being refused like without data")
 def test_malformed_trained_files_are_refused_even_when_refitted_from_their_spec(hostile: list[Hostile]):
     submitter = Submitter()
     gaps = [item for item in hostile if item.via_app and refit_from_spec(item)]
