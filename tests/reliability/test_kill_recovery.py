@@ -1,0 +1,99 @@
+"""``kill -9`` of the backend and of the node at random points of a stream of inputs loses nothing.
+
+The node runs as its own process (``node_process.py``) with the real backend and a real anvil. The
+inputs of ``burst.plan_burst`` are sent in batches of random size; after a batch, at a random delay
+inside the time the node needs to process it, the backend or the node is killed with SIGKILL. A
+killed backend is restarted by the node (which replays the recorded inputs and re-sends the one in
+flight); a killed node is started again on the same state directory (it ends the orphaned anvil,
+which saves the chain, checks its records against the chain and replays them). At the end every
+input must be there once, in order, with exactly the outputs the protocol defines (``check_burst``);
+then a clean restart replays everything from genesis and must give byte-identical outputs and reports.
+
+The seed is ``$RELIABILITY_SEED`` or a fresh one; it is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from devnode.deploy import Deployment
+from devnode.store import DEPLOYMENT
+from tests.reliability.burst import check_burst, listed, plan_burst, reader, send_burst, wait_processed
+from tests.reliability.node_process import NodeProcess
+
+pytestmark = pytest.mark.e2e
+
+SECONDS_PER_INPUT = 0.007  # the node's pace with the real backend (bench.load_burst), to aim the kills
+
+
+def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
+    """Streams ``inputs`` inputs with ``kills`` random kills (half backend, half node), then checks."""
+    seed = int(os.environ.get("RELIABILITY_SEED") or random.SystemRandom().randrange(2**32))
+    rng, node = random.Random(seed), NodeProcess(tmp_path / "state")
+    began = time.perf_counter()
+    try:
+        info = node.start()
+        deployment = Deployment.from_dict(json.loads((node.state_dir / DEPLOYMENT).read_text()))
+        planned = plan_burst(Web3(Web3.HTTPProvider(info["rpc_url"])), deployment, inputs, seed=seed)
+        victims = ["backend", "node"] * (kills // 2) + ["backend"] * (kills % 2)
+        rng.shuffle(victims)
+        cuts = sorted(rng.sample(range(1, inputs), len(victims)))
+        done, restarts, killed, midway = 0, [], Counter(), 0
+        for cut, victim in zip(cuts + [inputs], victims + [None]):
+            send_burst(info["rpc_url"], planned[done:cut])
+            batch, done = cut - done, cut
+            if victim is None:
+                break
+            time.sleep(rng.uniform(0, 0.5 * batch * SECONDS_PER_INPUT))
+            processed = int(reader(info["reader_url"], "cartesi_getProcessedInputCount",
+                                   application=deployment.application)["data"], 16)
+            midway += processed < cut  # inputs were still waiting or in flight when the kill came
+            if victim == "backend":
+                killed["backend"] += node.kill_backend()
+            else:
+                node.kill_node()
+                killed["node"] += 1
+                again = time.perf_counter()
+                info = node.start()
+                restarts.append(time.perf_counter() - again)
+        url, app = info["reader_url"], deployment.application
+        wait_processed(url, app, inputs, timeout=120 + inputs * 0.2)
+        kinds = check_burst(url, app, planned)
+        before = (listed(url, "cartesi_listOutputs", app), listed(url, "cartesi_listReports", app))
+        statuses = Counter(i["status"] for i in listed(url, "cartesi_listInputs", app))
+
+        node.stop()
+        info = node.start()  # replays every input; refuses to start if any output differs
+        url = info["reader_url"]
+        after = (listed(url, "cartesi_listOutputs", app), listed(url, "cartesi_listReports", app))
+        assert [o["raw_data"] for o in after[0]] == [o["raw_data"] for o in before[0]]
+        assert [r["raw_data"] for r in after[1]] == [r["raw_data"] for r in before[1]]
+    finally:
+        node.stop()
+    figures("seed ($RELIABILITY_SEED)", str(seed))
+    figures("inputs streamed", inputs)
+    figures("kills (backend / node)", f"{killed['backend']} / {killed['node']} at inputs {cuts}")
+    figures("kills with inputs still unprocessed", f"{midway} of {len(cuts)}")
+    figures("backend deaths seen mid-input / while idle (node log)",
+            f"{node.log_count('backend died')} / {node.log_count('backend exited while idle')}")
+    figures("node restart to ready after kill -9 s (max)", f"{max(restarts, default=0):.1f}")
+    figures("statuses", ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
+    figures("outputs checked, then replayed identically", ", ".join(f"{k}s {v}" for k, v in kinds.most_common()))
+    figures("seconds", f"{time.perf_counter() - began:.1f}")
+
+
+def test_kill_9_of_backend_and_node_mid_stream_loses_nothing_and_replays_identically(tmp_path: Path, figures):
+    kill_series(tmp_path, figures, inputs=160, kills=4)
+
+
+@pytest.mark.reliability
+def test_long_series_of_kill_9_loses_nothing_and_replays_identically(tmp_path: Path, figures):
+    kill_series(tmp_path, figures, inputs=800, kills=16)
