@@ -85,6 +85,22 @@ def write_model(model: Model) -> bytes:
     return _zip(members)
 
 
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:\\.|[^"\\])*"')
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of arrays/objects in ``text`` (strings ignored)."""
+    depth = deepest = 0
+    for char in _JSON_STRING.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def load_json(data: bytes, what: str) -> Any:
     """Strict JSON: UTF-8, no duplicate keys, no NaN/Infinity. ModelError otherwise."""
 
@@ -100,7 +116,11 @@ def load_json(data: bytes, what: str) -> Any:
         raise ValueError(f"{name} is not allowed")
 
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
+        text = data.decode("utf-8")
+        depth = _nesting_depth(text)
+        if depth > MAX_JSON_DEPTH:  # decided here, not by the process's recursion limit
+            raise ValueError(f"nested {depth} levels deep, at most {MAX_JSON_DEPTH}")
+        return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelError(f"{what} is not valid JSON: {exc}", code="model_bad_json") from None
 
