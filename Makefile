@@ -6,7 +6,7 @@ STAMP_VENV := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 STAMP_SOL := contracts/build/.compiled
 
-.PHONY: all setup test test-unit test-e2e run abi bench riscv-check chromium clean
+.PHONY: all setup test test-unit test-e2e run abi bench reliability riscv-check chromium clean
 
 all: setup
 
@@ -53,6 +53,10 @@ run: setup
 ## Benchmarks: print their figures.
 bench: setup
 	$(PY) -m bench
+
+## The long reliability tests: a 2,000-input burst through the local node, a long kill -9 series.
+reliability: setup
+	$(PY) -m pytest -q -m reliability tests/reliability
 
 ## riscv64 proof without Docker: the image's userland built with debootstrap + qemu-user (cached in
 ## .cache/riscv64-rootfs), unit tests under emulation, a scripted session compared byte for byte
