@@ -6,7 +6,8 @@ what the account holds, one-chunk uploads of random bytes and a few overdrawing 
 must be rejected). Each ``Planned`` input knows the payload the InputBox must record and the
 outputs the backend must emit, computed here from the protocol's definitions (the event signatures
 of ``contracts/src/IMLMarket.sol``, the portal layouts and CIDv1-raw of CARTESI-FACTS), not from the
-backend's code. ``send_burst`` sends them as fast as it can, one thread per account;
+backend's code. ``send_burst`` sends them as fast as it can, one thread per account, and makes sure
+they all leave anvil's pool (``flush_pool``: an anvil automine bug can strand some);
 ``check_burst`` reads the node's reader API and asserts every input is there, in order, with the
 expected status and exactly the expected outputs. ERC-20 approvals are sent by ``plan_burst``
 beforehand (they are not inputs).
@@ -36,7 +37,7 @@ from devnode.tx import send
 
 ACCOUNTS = 4
 ETHER = "0x" + "00" * 20
-GAS = 3_000_000
+GAS = 500_000  # declared gas per transaction; each uses less than 150,000
 
 
 def _selector(signature: str) -> bytes:
@@ -164,23 +165,59 @@ def plan_burst(w3: Web3, deployment: Deployment, count: int, seed: int = 0) -> l
     return planned
 
 
-def send_burst(rpc_url: str, planned: list[Planned]) -> float:
-    """Sends every planned transaction, one thread per sender in nonce order; returns the seconds taken."""
+def send_all(rpc_url: str, planned: list[Planned]) -> None:
+    """Sends every planned transaction, one thread per sender in nonce order."""
     by_sender: dict[str, list[Planned]] = {}
     for item in planned:
         by_sender.setdefault(item.sender, []).append(item)
 
-    def send_all(items: list[Planned]) -> None:
+    def send(items: list[Planned]) -> None:
         session = requests.Session()
         for item in items:
             body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + item.raw_tx.hex()]}
             answer = session.post(rpc_url, json=body, timeout=60).json()
             assert answer.get("result") == item.tx_hash, answer
 
-    began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(by_sender)) as pool:
-        list(pool.map(send_all, by_sender.values()))
-    return time.perf_counter() - began
+        list(pool.map(send, by_sender.values()))
+
+
+def flush_pool(rpc_url: str, planned: list[Planned], timeout: float = 60.0) -> int:
+    """Waits until every planned transaction is mined and anvil's pool is empty; returns how many
+    blocks had to be mined by hand (``evm_mine``) for it.
+
+    Anvil's automine can leave ready transactions pending when many arrive at once (foundry-rs/foundry
+    issue 10122; other projects flush the pool the same way). Nothing mines them then, and a node
+    transaction stranded with them (an epoch claim) holds the node's loop until it gives up. So when
+    the pool holds transactions and nothing was mined for half a second, this mines one block."""
+    session = requests.Session()
+
+    def call(method: str, *params: Any) -> Any:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        return session.post(rpc_url, json=body, timeout=60).json()["result"]
+
+    last = {p.sender: p.tx_hash for p in planned}  # nonce order: the last one mined means all were
+    mined, block, deadline = 0, call("eth_blockNumber"), time.monotonic() + timeout
+    while True:
+        pending = int(call("txpool_status")["pending"], 16)
+        if not pending and all(call("eth_getTransactionReceipt", h) is not None for h in last.values()):
+            return mined
+        assert time.monotonic() < deadline, f"transactions still not mined after {timeout} s"
+        time.sleep(0.5)
+        if pending and call("eth_blockNumber") == block:
+            call("evm_mine")
+            mined += 1
+        block = call("eth_blockNumber")
+
+
+def send_burst(rpc_url: str, planned: list[Planned]) -> tuple[float, int]:
+    """Sends every planned transaction, one thread per sender in nonce order (automine: each is mined
+    as it is sent), then ``flush_pool``; returns the seconds the sending took, and the blocks mined
+    by hand."""
+    began = time.perf_counter()
+    send_all(rpc_url, planned)
+    sending = time.perf_counter() - began
+    return sending, flush_pool(rpc_url, planned)
 
 
 def reader(url: str, method: str, **params: Any) -> Any:

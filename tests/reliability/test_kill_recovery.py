@@ -46,9 +46,9 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
         victims = ["backend", "node"] * (kills // 2) + ["backend"] * (kills % 2)
         rng.shuffle(victims)
         cuts = sorted(rng.sample(range(1, inputs), len(victims)))
-        done, restarts, killed, midway = 0, [], Counter(), 0
+        done, restarts, killed, midway, flushed = 0, [], Counter(), 0, 0
         for cut, victim in zip(cuts + [inputs], victims + [None]):
-            send_burst(info["rpc_url"], planned[done:cut])
+            flushed += send_burst(info["rpc_url"], planned[done:cut])[1]
             batch, done = cut - done, cut
             if victim is None:
                 break
@@ -85,6 +85,7 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
     figures("backend deaths seen mid-input / while idle (node log)",
             f"{node.log_count('backend died')} / {node.log_count('backend exited while idle')}")
     figures("node restart to ready after kill -9 s (max)", f"{max(restarts, default=0):.1f}")
+    figures("blocks mined by hand to flush anvil's pool", flushed)
     figures("statuses", ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
     figures("outputs checked, then replayed identically", ", ".join(f"{k}s {v}" for k, v in kinds.most_common()))
     figures("seconds", f"{time.perf_counter() - began:.1f}")
