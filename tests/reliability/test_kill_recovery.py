@@ -82,8 +82,9 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
     figures("inputs streamed", inputs)
     figures("kills (backend / node)", f"{killed['backend']} / {killed['node']} at inputs {cuts}")
     figures("kills with inputs still unprocessed", f"{midway} of {len(cuts)}")
-    figures("backend deaths seen mid-input / while idle (node log)",
-            f"{node.log_count('backend died')} / {node.log_count('backend exited while idle')}")
+    figures("backend deaths seen mid-input / idle / restarting (node log)",
+            f"{node.log_count('backend died')} / {node.log_count('backend exited while idle')} / "
+            f"{node.log_count('backend failed while starting or replaying')}")
     figures("node restart to ready after kill -9 s (max)", f"{max(restarts, default=0):.1f}")
     figures("blocks mined by hand to flush anvil's pool", flushed)
     figures("statuses", ", ".join(f"{k} {v}" for k, v in statuses.most_common()))
