@@ -2,7 +2,8 @@
 
 ``NodeProcess(state_dir)``: ``start()`` runs the node on free ports with the real backend and waits
 until ``node.json`` says this process is ready (returns that info); ``kill_node()`` and
-``kill_backend()`` send SIGKILL (the backend's pid is checked against its command line first);
+``kill_backend()`` send SIGKILL (the backend's pid is checked against its command line first, and
+waited for while the node restarts it);
 ``stop()`` ends the node with SIGTERM (SIGKILL after a grace period) and then whatever a killed
 node left running (anvil, backend), via ``devnode.lifecycle.end_orphans``. Use it in a ``finally``.
 """
@@ -59,17 +60,21 @@ class NodeProcess:
         self.process.kill()
         self.process.wait(timeout=30)
 
-    def kill_backend(self) -> bool:
-        """SIGKILL to the backend named in ``node.json``; False if it was not running (e.g. restarting)."""
-        info = self.info()
-        pid = info.get("backend_pid")
-        if not isinstance(pid, int) or lifecycle.cmdline(pid) != info.get("backend"):
-            return False
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return False
-        return True
+    def kill_backend(self, wait: float = 10.0) -> bool:
+        """SIGKILL to the backend named in ``node.json``, waiting up to ``wait`` seconds for one to run
+        (the node may be restarting it); False if none did."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            info = self.info()
+            pid = info.get("backend_pid")
+            if isinstance(pid, int) and lifecycle.cmdline(pid) == info.get("backend"):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    return True
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.01)
+        return False
 
     def log_count(self, text: str) -> int:
         """Lines of the node's output (``node.log``, where it goes as with ``devnode up``) holding ``text``."""
