@@ -3,9 +3,11 @@
 The node runs as its own process (``node_process.py``) with the real backend and a real anvil. The
 inputs of ``burst.plan_burst`` are sent in batches of random size; after a batch, at a random delay
 inside the time the node needs to process it, the backend or the node is killed with SIGKILL. A
-killed backend is restarted by the node (which replays the recorded inputs and re-sends the one in
-flight); a killed node is started again on the same state directory (it ends the orphaned anvil,
-which saves the chain, checks its records against the chain and replays them). At the end every
+killed backend is restarted by the node, which replays the recorded inputs and re-sends the one in
+flight (the next backend kill waits until it has processed an input: the node gives up, by design, on
+a backend that dies three times in a row while restarting). A killed node is started again on the
+same state directory: it ends the orphaned anvil (which saves the chain), checks its records against
+the chain and replays them. At the end every
 input must be there once, in order, with exactly the outputs the protocol defines (``check_burst``);
 then a clean restart replays everything from genesis and must give byte-identical outputs and reports.
 
@@ -32,11 +34,15 @@ from tests.reliability.node_process import NodeProcess
 pytestmark = pytest.mark.e2e
 
 SECONDS_PER_INPUT = 0.007  # the node's pace with the real backend (bench.load_burst), to aim the kills
+# IDLE_DEATHS: a node gives up on a backend that exits while idle more than 3 times within 60 s (a crash
+# loop, by design); a kill between two inputs counts as such, so a series never has more than 3
+# backend kills without a node kill (a new node process) between them.
 
 
 def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
     """Streams ``inputs`` inputs with ``kills`` random kills (half backend, half node), then checks."""
     seed = int(os.environ.get("RELIABILITY_SEED") or random.SystemRandom().randrange(2**32))
+    figures("seed ($RELIABILITY_SEED)", str(seed))  # recorded first: printed even if the test fails
     rng, node = random.Random(seed), NodeProcess(tmp_path / "state")
     began = time.perf_counter()
     try:
@@ -45,19 +51,31 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
         planned = plan_burst(Web3(Web3.HTTPProvider(info["rpc_url"])), deployment, inputs, seed=seed)
         victims = ["backend", "node"] * (kills // 2) + ["backend"] * (kills % 2)
         rng.shuffle(victims)
+        while "bbbb" in "".join(v[0] for v in victims):  # see IDLE_DEATHS
+            rng.shuffle(victims)
         cuts = sorted(rng.sample(range(1, inputs), len(victims)))
-        done, restarts, killed, midway, flushed = 0, [], Counter(), 0, 0
+        done, restarts, killed, midway, flushed, recovered = 0, [], Counter(), 0, 0, -1
+
+        def processed() -> int:
+            return int(reader(info["reader_url"], "cartesi_getProcessedInputCount",
+                              application=deployment.application)["data"], 16)
+
         for cut, victim in zip(cuts + [inputs], victims + [None]):
             flushed += send_burst(info["rpc_url"], planned[done:cut])[1]
             batch, done = cut - done, cut
             if victim is None:
                 break
+            # The node gives up on a backend that dies 3 times in a row while restarting (by design):
+            # let it recover, i.e. process an input, between two backend kills.
+            deadline = time.monotonic() + 120
+            while processed() <= recovered and time.monotonic() < deadline:
+                time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.5 * batch * SECONDS_PER_INPUT))
-            processed = int(reader(info["reader_url"], "cartesi_getProcessedInputCount",
-                                   application=deployment.application)["data"], 16)
-            midway += processed < cut  # inputs were still waiting or in flight when the kill came
+            count = processed()
+            midway += count < cut  # inputs were still waiting or in flight when the kill came
             if victim == "backend":
                 killed["backend"] += node.kill_backend()
+                recovered = count
             else:
                 node.kill_node()
                 killed["node"] += 1
@@ -78,7 +96,6 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
         assert [r["raw_data"] for r in after[1]] == [r["raw_data"] for r in before[1]]
     finally:
         node.stop()
-    figures("seed ($RELIABILITY_SEED)", str(seed))
     figures("inputs streamed", inputs)
     figures("kills (backend / node)", f"{killed['backend']} / {killed['node']} at inputs {cuts}")
     figures("kills with inputs still unprocessed", f"{midway} of {len(cuts)}")
