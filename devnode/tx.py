@@ -7,6 +7,9 @@ Public API:
   signs with ``account``, sends, waits for the receipt and raises ``TransactionFailed`` if the
   transaction would revert (caught at gas estimation) or did revert. Gas: the estimate plus 25 %.
   The nonce is read as "pending" per call: send from one account sequentially, not concurrently.
+  On an automining anvil a receipt that is late by ``STALL_SECONDS`` gets a block mined by hand
+  (anvil can leave ready transactions in its pool under concurrent sends, foundry-rs/foundry#10122;
+  nothing would ever mine them).
 - ``TransactionFailed``: ``.error`` is the decoded custom error, e.g.
   ``"OutputNotReexecutable(bytes)"`` (``None`` if unknown), ``.data`` the raw revert data,
   ``.receipt`` the receipt if the transaction was mined.
@@ -14,19 +17,21 @@ Public API:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import eth_abi
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound
 from web3.types import TxParams, TxReceipt
 
 from devnode.contracts import error_selectors
 
 GAS_MARGIN = 1.25
 RECEIPT_TIMEOUT = 60.0
+STALL_SECONDS = 1.0  # automine answers within milliseconds; a receipt this late is stranded
 
 
 class TransactionFailed(RuntimeError):
@@ -92,7 +97,35 @@ def send(w3: Web3, account: LocalAccount, call: ContractFunction | dict[str, Any
         raise TransactionFailed(f"transaction would revert: {text}", error=error, data=data) from exc
     signed = account.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=RECEIPT_TIMEOUT, poll_latency=0.05)
+    receipt = wait_for_receipt(w3, tx_hash)
     if receipt["status"] != 1:
         raise TransactionFailed(f"transaction 0x{bytes(tx_hash).hex()} reverted", receipt=receipt)
     return receipt
+
+
+def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
+    """The receipt of ``tx_hash``; ``TimeExhausted`` after ``timeout`` seconds. On an automining anvil,
+    every ``STALL_SECONDS`` without the receipt one block is mined by hand (``evm_mine``), which takes
+    a stranded transaction out of the pool; chains that mine by interval, or are not anvil, are left
+    alone."""
+    start = time.monotonic()
+    nudge = start + STALL_SECONDS
+    while True:
+        try:
+            return w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            pass
+        now = time.monotonic()
+        if now - start >= timeout:
+            raise TimeExhausted(f"transaction 0x{bytes(tx_hash).hex()} not mined after {timeout} s")
+        if now >= nudge:
+            nudge = now + STALL_SECONDS
+            if _automine(w3):
+                w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+        time.sleep(0.05)
+
+
+def _automine(w3: Web3) -> bool:
+    """True on an anvil that mines each transaction as it arrives."""
+    answer = w3.provider.make_request("anvil_getAutomine", [])  # type: ignore[arg-type]
+    return answer.get("result") is True

@@ -43,10 +43,24 @@ class Dataset:
         return int(self.X.shape[0])
 
 
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A decoded CSV file, before a job gives it a meaning: the header's column names and the cells as a
+    read-only float64 matrix (data rows x columns, in header order)."""
+
+    columns: tuple[str, ...]
+    values: np.ndarray
+
+
 def parse_dataset(data: bytes, label: str, task: str, limits: MLLimits = DEFAULT_LIMITS) -> Dataset:
     """Parses and validates a CSV dataset for ``task`` with label column ``label``."""
-    if task not in TASKS:
-        raise DatasetError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}", code="bad_task")
+    _check_task(task)
+    return select(parse_table(data, limits), label, task, limits)
+
+
+def parse_table(data: bytes, limits: MLLimits = DEFAULT_LIMITS) -> Table:
+    """Decodes a CSV file: the format, size, row and column limits and every cell (finite numbers).
+    Its columns mean nothing yet; :func:`select` makes it a job's dataset."""
     if not data.strip():
         raise DatasetError("dataset is empty", code="dataset_empty")
     if len(data) > limits.max_csv_bytes:
@@ -54,7 +68,7 @@ def parse_dataset(data: bytes, label: str, task: str, limits: MLLimits = DEFAULT
                            code="dataset_too_large")
     lines = _lines(data, limits)
     header = lines[0].split(",")
-    _check_header(header, label, limits)
+    _check_header(header, limits)
     if len(lines) - 1 < MIN_ROWS:
         raise DatasetError(f"dataset has {len(lines) - 1} data row(s); at least {MIN_ROWS} are needed",
                            code="dataset_too_few_rows")
@@ -64,12 +78,31 @@ def parse_dataset(data: bytes, label: str, task: str, limits: MLLimits = DEFAULT
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise DatasetError(f"line {row + 2}, column '{header[col]}': NaN or infinite value",
                            code="dataset_not_finite")
+    table.setflags(write=False)  # tables are cached and shared: nobody may change them
+    return Table(tuple(header), table)
+
+
+def select(table: Table, label: str, task: str, limits: MLLimits = DEFAULT_LIMITS) -> Dataset:
+    """The dataset a job with label column ``label`` and ``task`` reads from a decoded table: the
+    label column becomes ``y`` (integer classes for classification), the others ``X``."""
+    _check_task(task)
+    header = table.columns
+    if label not in header:
+        raise DatasetError(f"label column {label!r} is not in the header ({', '.join(header[:20])})",
+                           code="dataset_missing_label")
+    if len(header) < 2:
+        raise DatasetError("dataset has no feature column besides the label", code="dataset_no_features")
     target = header.index(label)
-    X = np.ascontiguousarray(np.delete(table, target, axis=1))
-    y = _labels(table[:, target], task, label, limits)
+    X = np.ascontiguousarray(np.delete(table.values, target, axis=1))
+    y = _labels(table.values[:, target], task, label, limits)
     X.setflags(write=False)  # parsed datasets may be cached and shared: nobody may change them
     y.setflags(write=False)
-    return Dataset(tuple(header), label, X, y)
+    return Dataset(header, label, X, y)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise DatasetError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}", code="bad_task")
 
 
 def _lines(data: bytes, limits: MLLimits) -> list[str]:
@@ -93,7 +126,7 @@ def _lines(data: bytes, limits: MLLimits) -> list[str]:
     return lines
 
 
-def _check_header(header: list[str], label: str, limits: MLLimits) -> None:
+def _check_header(header: list[str], limits: MLLimits) -> None:
     for name in header:
         if not valid_column_name(name, limits):
             raise DatasetError(f"header column {name!r} is not a valid name (non-empty, at most "
@@ -101,11 +134,6 @@ def _check_header(header: list[str], label: str, limits: MLLimits) -> None:
     if len(set(header)) != len(header):
         dup = next(n for n in header if header.count(n) > 1)
         raise DatasetError(f"header repeats column {dup!r}", code="dataset_bad_header")
-    if label not in header:
-        raise DatasetError(f"label column {label!r} is not in the header ({', '.join(header[:20])})",
-                           code="dataset_missing_label")
-    if len(header) < 2:
-        raise DatasetError("dataset has no feature column besides the label", code="dataset_no_features")
     if len(header) - 1 > limits.max_features:
         raise DatasetError(f"dataset has {len(header) - 1} feature columns; the limit is "
                            f"{limits.max_features}", code="dataset_too_many_columns")

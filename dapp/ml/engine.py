@@ -1,8 +1,9 @@
 """The ML engine's API for the job rules: bytes and ints in, frozen values or :class:`MLError` out.
 
-    engine = Engine()                      # holds the limits and a small validation-set cache
+    engine = Engine()                      # holds the limits and a bounded cache of decoded CSV files
     engine.check_model(model, task=None) -> ModelInfo
     engine.check_dataset(csv, label, task) -> DatasetInfo
+    engine.prepare(content) -> bool        # decodes a CSV file ahead of its first use
     engine.check_metric(task, metric) -> None
     engine.score(task=, metric=, label=, validation=, model=, train=None, base_model=None, seed=) -> Scored
     engine.aggregate([(model, sample_count), ...]) -> bytes
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dapp.ml import fedavg
-from dapp.ml.dataset import Dataset, parse_dataset
+from dapp.ml.dataset import Dataset, Table, parse_table, select
 from dapp.ml.errors import DatasetError, ModelError
 from dapp.ml.fitted import extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
@@ -68,14 +69,16 @@ class Scored:
 
 
 class Engine:
-    """The engine the job rules call. ``cache_entries``/``cache_bytes`` bound the cache of parsed
-    validation sets (keyed by content hash, label and task), which are parsed once however many
-    submissions are scored on them."""
+    """The engine the job rules call. ``cache_entries``/``cache_bytes`` bound the cache of decoded CSV
+    files (validation, training and test sets alike): a file is decoded once however many submissions,
+    rounds or checks read it. The cache is keyed by the file's bytes, so it can never serve anything
+    but what decoding those bytes gives; Python caches a bytes object's hash, and the content store
+    hands out the same object each time, so a lookup costs no pass over the file."""
 
-    def __init__(self, limits: MLLimits = DEFAULT_LIMITS, cache_entries: int = 4,
+    def __init__(self, limits: MLLimits = DEFAULT_LIMITS, cache_entries: int = 8,
                  cache_bytes: int = 64 << 20) -> None:
         self.limits = limits
-        self._cache: OrderedDict[tuple[bytes, str, str], Dataset] = OrderedDict()
+        self._cache: OrderedDict[bytes, Table] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_bytes = cache_bytes
 
@@ -92,7 +95,7 @@ class Engine:
 
     def check_dataset(self, csv: bytes, label: str, task: str) -> DatasetInfo:
         """Parses and validates a CSV dataset (see :mod:`dapp.ml.dataset` for the rules)."""
-        data = parse_dataset(csv, label, task, self.limits)
+        data = self._dataset(csv, label, task)
         classes = tuple(np.unique(data.y).tolist()) if data.y.dtype.kind == "i" else None
         return DatasetInfo(data.rows, len(data.features), data.columns, classes)
 
@@ -117,21 +120,24 @@ class Engine:
         if not source:
             raise ModelError("no model: give a model file or a job base model", code="model_missing")
         loaded = self._load(source, task)
-        valid = self._validation_set(validation, label, task)
+        valid = self._dataset(validation, label, task)
         if train:
             if loaded.trained:  # refitted or warm-started: its arrays must still be a valid model
                 restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
-            data = parse_dataset(train, label, task, self.limits)
+            data = self._dataset(train, label, task)
             if data.features != valid.features:
                 raise DatasetError(f"training columns {list(data.features)[:20]} differ from the validation "
                                    f"columns {list(valid.features)[:20]} (same names, same order)",
                                    code="dataset_columns_mismatch")
             estimator = fit(loaded, data.X, data.y, data.features, seed, self.limits)
-            out = write_model(Model(loaded.spec, data.features, extract(loaded.spec, estimator)))
+            arrays = extract(loaded.spec, estimator)
+            # what is published must load back: its arrays pass the checks of any trained model file
+            # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py)
+            restore(loaded.spec, dict(arrays), len(data.features))
+            out = write_model(Model(loaded.spec, data.features, arrays))
             if len(out) > self.limits.max_model_bytes:
                 raise ModelError(f"the trained model takes {len(out)} bytes; the limit is "
                                  f"{self.limits.max_model_bytes}", code="model_too_large")
-            self.check_model(out, task)  # what is published must load back
             samples = data.rows
         elif loaded.trained:
             if loaded.features != valid.features:
@@ -162,18 +168,30 @@ class Engine:
                              code="model_task_mismatch")
         return loaded
 
-    def _validation_set(self, data: bytes, label: str, task: str) -> Dataset:
-        key = (hashlib.sha256(data).digest(), label, task)
-        cached = self._cache.get(key)
+    def prepare(self, content: bytes) -> bool:
+        """Decodes ``content`` into the cache if it is a valid CSV file, so that the inputs that use it
+        as a dataset later do not pay for decoding it (the content store calls this when an upload
+        completes). True if it was decoded; anything else is left for its first real use to report."""
+        try:
+            self._table(content)
+        except DatasetError:
+            return False
+        return True
+
+    def _dataset(self, data: bytes, label: str, task: str) -> Dataset:
+        return select(self._table(data), label, task, self.limits)
+
+    def _table(self, data: bytes) -> Table:
+        cached = self._cache.get(data)
         if cached is not None:
-            self._cache.move_to_end(key)
+            self._cache.move_to_end(data)
             return cached
-        parsed = parse_dataset(data, label, task, self.limits)
-        self._cache[key] = parsed
+        table = parse_table(data, self.limits)
+        self._cache[data] = table
         while len(self._cache) > self._cache_entries or sum(
-                d.X.nbytes + d.y.nbytes for d in self._cache.values()) > self._cache_bytes:
+                len(key) + t.values.nbytes for key, t in self._cache.items()) > self._cache_bytes:
             self._cache.popitem(last=False)
-        return parsed
+        return table
 
 
 def derive_seed(*parts: int | bytes | str) -> int:

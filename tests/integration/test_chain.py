@@ -8,6 +8,7 @@ inside an ``evm_snapshot`` that is reverted afterwards.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,13 +17,14 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
+from web3.exceptions import TimeExhausted
 from web3.logs import DISCARD
 
 from devnode import chain, merkle
 from devnode.anvil import Anvil, AnvilError, dev_accounts, start_anvil
 from devnode.contracts import cartesi_artifact_path, contract_at
 from devnode.deploy import Deployment, deploy
-from devnode.tx import TransactionFailed, send
+from devnode.tx import STALL_SECONDS, TransactionFailed, send, wait_for_receipt
 
 pytestmark = pytest.mark.e2e
 
@@ -97,6 +99,43 @@ def claim_outputs(node: Node, outputs: list[bytes]) -> merkle.OutputsTree:
     tree = merkle.OutputsTree([merkle.leaf_hash(o) for o in outputs])
     chain.submit_claim(w3, node.deployment, node.accounts[0], last_block, tree.root)
     return tree
+
+
+# ---- sending ----
+
+def test_a_transaction_stranded_on_an_automining_anvil_is_mined_by_hand(node: Node, monkeypatch) -> None:
+    """The anvil bug (foundry-rs/foundry#10122): automine is on, yet a ready transaction sits in the
+    pool. Reproduced by switching automine off while the node is told it is on."""
+    w3, provider = node.w3, node.w3.provider
+    real = provider.make_request
+    provider.make_request("evm_setAutomine", [False])
+    monkeypatch.setattr(provider, "make_request", lambda method, params: (
+        {"jsonrpc": "2.0", "id": 0, "result": True} if method == "anvil_getAutomine" else real(method, params)))
+    try:
+        before, start = w3.eth.block_number, time.monotonic()
+        receipt = send(w3, node.accounts[1], {"to": node.accounts[2].address, "data": b""}, value=7)
+        waited = time.monotonic() - start
+    finally:
+        real("evm_setAutomine", [True])
+    assert receipt["status"] == 1 and receipt["blockNumber"] == before + 1
+    assert STALL_SECONDS <= waited < STALL_SECONDS + 2
+
+
+def test_a_chain_that_mines_by_interval_is_never_mined_by_hand(node: Node) -> None:
+    w3, account = node.w3, node.accounts[1]
+    w3.provider.make_request("evm_setAutomine", [False])  # as with --block-time, between two blocks
+    try:
+        signed = account.sign_transaction({
+            "to": node.accounts[2].address, "value": 7, "gas": 21_000, "chainId": w3.eth.chain_id,
+            "nonce": w3.eth.get_transaction_count(account.address), "maxFeePerGas": 2 * w3.eth.gas_price,
+            "maxPriorityFeePerGas": 0})
+        before = w3.eth.block_number
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        with pytest.raises(TimeExhausted):
+            wait_for_receipt(w3, tx_hash, timeout=STALL_SECONDS * 2.5)
+        assert w3.eth.block_number == before
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
 
 
 # ---- deployment ----

@@ -82,3 +82,30 @@ def test_a_pickle_submitted_as_a_model_is_rejected_and_never_loaded(tmp_path):
     assert json.loads(done.reports[0])["error"]["code"] == "unsafe_model"
     assert not marker.exists()
     assert m.job(job)["job"]["budget"] == "1000"
+
+
+def test_uploaded_csv_files_are_decoded_once_when_they_arrive(monkeypatch):
+    from dapp.ml import engine as engine_module
+
+    decoded: list[bytes] = []
+    original = engine_module.parse_table
+
+    def counting(data, *args, **kwargs):
+        decoded.append(bytes(data[:40]))
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "parse_table", counting)
+    m, job, done, _ = run_session()
+    assert done.accepted, done.reports
+    # the validation and the training CSV, each when its upload completed (the model JSON is not a
+    # table, so it is tried and dropped); the job creation and the submission decoded nothing more
+    assert [d.startswith(b"f0,f1") for d in decoded] == [True, False, True]
+    cold = Market(engine=Engine())  # an engine that never saw the uploads: same outputs
+    X_train, y_train, X_val, y_val, columns = split()
+    validation = to_csv(X_val, y_val, columns)
+    monkeypatch.setattr(engine_module.Engine, "prepare", lambda self, content: False)
+    cold_job = cold.create_job(1000, reward_per_accept=100, min_score=900_000,
+                               validation_cid=cold.put(SPONSOR, validation))
+    cold_done = cold.submit(CAROL, cold_job, cold.put(CAROL, json.dumps(SPEC).encode()),
+                            cold.put(CAROL, to_csv(X_train, y_train, columns)))
+    assert (cold_done.notices, cold_done.vouchers, cold_done.reports) == (done.notices, done.vouchers, done.reports)

@@ -23,6 +23,7 @@ class Scored:
 class FakeEngine:
     def __init__(self):
         self.calls = []
+        self.prepared: list[bytes] = []
 
     def check_model(self, model: bytes, task: str | None = None):
         try:
@@ -32,6 +33,10 @@ class FakeEngine:
         if not isinstance(spec, dict) or spec.get("bad"):
             raise ModelError("bad model", code="bad_model")
         return spec
+
+    def prepare(self, content: bytes) -> bool:
+        self.prepared.append(content)
+        return not content.startswith(b"bad")
 
     def check_dataset(self, csv: bytes, label: str, task: str):
         if csv.startswith(b"bad"):

@@ -14,7 +14,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from threadpoolctl import threadpool_limits
 
 from dapp.ml.engine import Engine, derive_seed
-from dapp.ml.errors import MetricError, ModelError, TrainingError
+from dapp.ml.errors import DatasetError, MetricError, ModelError, TrainingError
 from dapp.ml.export import to_estimator
 from dapp.ml.limits import MLLimits
 from tests.fixtures.ml.helpers import csv_split, spec, split, to_csv
@@ -214,31 +214,77 @@ def test_scikit_learn_refusals_become_training_errors():
     assert err.value.code == "training_failed" and "l1" in err.value.message
 
 
-def test_validation_sets_are_parsed_once_and_the_cache_is_bounded():
+def _count_decodes(monkeypatch) -> list[bytes]:
     from dapp.ml import engine as engine_module
 
-    calls = []
-    original = engine_module.parse_dataset
+    calls: list[bytes] = []
+    original = engine_module.parse_table
 
-    def counting(*args, **kwargs):
-        calls.append(args[0][:20])
-        return original(*args, **kwargs)
+    def counting(data, *args, **kwargs):
+        calls.append(data)
+        return original(data, *args, **kwargs)
 
-    engine_module.parse_dataset = counting
-    try:
-        _, valid = csv_split(load_wine)
-        trained = Engine().score(task="classification", metric="accuracy", label="target", validation=valid,
-                                 model=spec("GaussianNB"), train=csv_split(load_wine)[0]).model_bytes
-        engine = Engine(cache_entries=2)
-        for _ in range(3):
-            engine.score(task="classification", metric="accuracy", label="target", validation=valid, model=trained)
-        assert len(calls) == 3  # first engine: training and validation sets; second: validation once
-        for seed in range(4):
-            other = csv_split(load_wine, seed=seed + 1)[1]
-            engine.score(task="classification", metric="accuracy", label="target", validation=other, model=trained)
-        assert len(engine._cache) == 2
-    finally:
-        engine_module.parse_dataset = original
+    monkeypatch.setattr(engine_module, "parse_table", counting)
+    return calls
+
+
+def test_each_csv_file_is_decoded_once_and_the_cache_is_bounded(monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    train, valid = csv_split(load_wine)
+    engine = Engine(cache_entries=2)
+    first = engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                         model=spec("GaussianNB"), train=train, seed=3)
+    assert len(calls) == 2  # the training and the validation set
+    again = engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                         model=spec("GaussianNB"), train=bytes(train), seed=3)  # equal bytes, another object
+    engine.check_dataset(train, "target", "classification")
+    assert len(calls) == 2 and again == first
+    for seed in range(4):
+        other = csv_split(load_wine, seed=seed + 1)[1]
+        engine.score(task="classification", metric="accuracy", label="target", validation=other,
+                     model=first.model_bytes)
+    assert len(engine._cache) == 2 and len(calls) == 6
+
+
+def test_the_cache_is_bounded_in_bytes_and_keeps_the_newest(monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    files = [csv_split(load_wine, seed=seed)[1] for seed in range(3)]
+    size = len(files[0]) + Engine()._table(files[0]).values.nbytes
+    engine = Engine(cache_entries=100, cache_bytes=2 * size + size // 2)
+    for data in files + files[2:]:
+        engine.check_dataset(data, "target", "classification")
+    assert len(engine._cache) == 2 and list(engine._cache) == files[1:]
+    assert len(calls) == 4
+
+
+def test_prepare_decodes_csv_files_ahead_and_ignores_anything_else(monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    train, valid = csv_split(load_wine)
+    engine = Engine()
+    assert engine.prepare(train) and engine.prepare(valid)
+    assert not engine.prepare(spec("GaussianNB")) and not engine.prepare(b"\xff\x00 binary")
+    assert not engine.prepare(b"a,b\n1,x\n2,3\n")
+    decoded = len(calls)
+    scored = engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                          model=spec("GaussianNB"), train=train, seed=1)
+    assert len(calls) == decoded  # nothing decoded again
+    fresh = Engine().score(task="classification", metric="accuracy", label="target", validation=valid,
+                           model=spec("GaussianNB"), train=train, seed=1)
+    assert scored == fresh
+
+
+def test_one_decoded_file_serves_different_labels_and_tasks(monkeypatch):
+    calls = _count_decodes(monkeypatch)
+    data = b"a,b,c\n1,0,2.5\n2,1,3.5\n3,0,1.5\n"
+    engine = Engine()
+    as_class = engine.check_dataset(data, "b", "classification")
+    as_value = engine.check_dataset(data, "c", "regression")
+    assert len(calls) == 1
+    assert as_class.classes == (0, 1) and as_value.classes is None
+    assert as_class.columns == as_value.columns == ("a", "b", "c") and as_class.features == as_value.features == 2
+    with pytest.raises(DatasetError) as err:
+        engine.check_dataset(data, "c", "classification")
+    assert err.value.code == "dataset_label_not_integer"
 
 
 def test_derive_seed_is_stable_bounded_and_sensitive_to_each_part():
