@@ -103,7 +103,7 @@ def send(w3: Web3, account: LocalAccount, call: ContractFunction | dict[str, Any
     return receipt
 
 
-def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
+def wait_for_receipt(w3: Web3, tx_hash: bytes | str, timeout: float = RECEIPT_TIMEOUT) -> TxReceipt:
     """The receipt of ``tx_hash``; ``TimeExhausted`` after ``timeout`` seconds. On an automining anvil,
     every ``STALL_SECONDS`` without the receipt one block is mined by hand (``evm_mine``), which takes
     a stranded transaction out of the pool; chains that mine by interval, or are not anvil, are left
@@ -117,7 +117,8 @@ def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float = RECEIPT_TIMEOUT)
             pass
         now = time.monotonic()
         if now - start >= timeout:
-            raise TimeExhausted(f"transaction 0x{bytes(tx_hash).hex()} not mined after {timeout} s")
+            shown = tx_hash if isinstance(tx_hash, str) else "0x" + bytes(tx_hash).hex()
+            raise TimeExhausted(f"transaction {shown} not mined after {timeout} s")
         if now >= nudge:
             nudge = now + STALL_SECONDS
             if _automine(w3):

@@ -2,7 +2,9 @@
 
 ``Chain`` sends inputs (``InputBox.addInput``), portal deposits (Ether, ERC-20 with an approval when
 the allowance is short) and output executions (``Application.executeOutput``), and answers the few
-views the client needs. Reverts become ``TransactionFailed`` naming the custom error.
+views the client needs. Reverts become ``TransactionFailed`` naming the custom error. Receipts are
+awaited with ``devnode.tx.wait_for_receipt``, which frees transactions an automining anvil left in
+its pool.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
+from devnode.tx import wait_for_receipt
 from mlmarket.client import abis
 from mlmarket.client.accounts import Signer
 from mlmarket.client.config import NodeConfig
@@ -104,8 +107,7 @@ class Chain:
             nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
             tx = call.build_transaction({"from": signer.address, "value": value, "nonce": nonce})
             tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx))
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout,
-                                                                poll_latency=0.05)
+            receipt = wait_for_receipt(self.w3, tx_hash, timeout=self.receipt_timeout)
         except TimeExhausted as exc:
             raise TransactionFailed(f"{what}: no receipt within {self.receipt_timeout:.0f}s") from exc
         except (ContractLogicError, Web3Exception, ValueError) as exc:
@@ -145,8 +147,7 @@ class Chain:
         """The index of the input a mined transaction added (e.g. one a browser wallet sent), waiting
         for its receipt. Raises ``TransactionFailed`` if it reverted or added no input."""
         try:
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout,
-                                                                poll_latency=0.05)
+            receipt = wait_for_receipt(self.w3, tx_hash, timeout=self.receipt_timeout)
         except TimeExhausted as exc:
             raise TransactionFailed(f"no receipt for {tx_hash} within {self.receipt_timeout:.0f}s") from exc
         if receipt["status"] != 1:
