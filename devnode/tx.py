@@ -127,6 +127,10 @@ def wait_for_receipt(w3: Web3, tx_hash: bytes | str, timeout: float = RECEIPT_TI
 
 
 def _automine(w3: Web3) -> bool:
-    """True on an anvil that mines each transaction as it arrives."""
-    answer = w3.provider.make_request("anvil_getAutomine", [])  # type: ignore[arg-type]
-    return answer.get("result") is True
+    """True on an anvil that mines each transaction as it arrives; False on any other chain, including
+    providers that answer an unknown method with an HTTP error."""
+    try:
+        answer = w3.provider.make_request("anvil_getAutomine", [])  # type: ignore[arg-type]
+    except (OSError, ValueError):
+        return False
+    return isinstance(answer, dict) and answer.get("result") is True
