@@ -1,8 +1,10 @@
 """``python -m bench [name ...]``: runs every ``bench/<name>.py`` ``main()`` in turn, or those named.
 
 Each benchmark prints its own table under a header; a failing one is reported and the others still
-run (the exit status is then 1). ``sys.argv`` is reset to the module's own name while its ``main()``
-runs, so benchmarks that read options see none.
+run (the exit status is then 1). At the end, under ``== summary ==``, one table lists the headline
+figures that the benchmarks which ran recorded (``bench._summary.record``), with a FAILED row for each
+one that raised. ``sys.argv`` is reset to the module's own name while its ``main()`` runs, so
+benchmarks that read options see none.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 import time
 import traceback
 from pathlib import Path
+
+from bench import _summary as summary
 
 PACKAGE = "bench"
 
@@ -28,11 +32,13 @@ def run(name: str) -> bool:
     print(f"== bench.{name} ==", flush=True)
     began, argv = time.perf_counter(), sys.argv
     sys.argv = [f"{PACKAGE}.{name}"]
+    summary.begin(name)
     try:
         importlib.import_module(f"{PACKAGE}.{name}").main()
         ok = True
     except Exception:  # noqa: BLE001 -- one broken benchmark must not hide the others' figures
         traceback.print_exc()
+        summary.record("(raised: see its traceback above)", "FAILED")
         ok = False
     finally:
         sys.argv = argv
@@ -50,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(known)}", file=sys.stderr)
         return 2
+    summary.reset()
     results = [run(name) for name in names or known]
+    print("== summary ==")
+    print(summary.table(), flush=True)
     return 0 if all(results) else 1
 
 

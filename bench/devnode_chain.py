@@ -11,6 +11,7 @@ import time
 import eth_abi
 from eth_hash.auto import keccak
 
+from bench._summary import record
 from devnode import chain, merkle
 from devnode.anvil import dev_accounts, start_anvil
 from devnode.contracts import contract_at
@@ -42,6 +43,7 @@ def main() -> None:
         began = time.perf_counter()
         d = deploy(w3, accounts[0], epoch_length=10)
         rows.append(("full deploy (Cartesi + token + application)", f"{time.perf_counter() - began:.3f} s"))
+        record("full deploy on a fresh anvil (Cartesi + token + application)", rows[-1][1])
         began = time.perf_counter()
         deploy(w3, accounts[0], epoch_length=10)
         rows.append(("deploy again (idempotent, nothing sent)", f"{time.perf_counter() - began:.3f} s"))
@@ -68,6 +70,7 @@ def main() -> None:
         chain.mine_to(w3, chain.epoch_last_block(epoch, d.epoch_length) + 1)
         claim = chain.submit_claim(w3, d, accounts[0], chain.epoch_last_block(epoch, d.epoch_length), tree.root)
         rows.append(("gas: submitClaim", f"{claim['gasUsed']:,}"))
+        record("gas of the node's submitClaim, per epoch", rows[-1][1])
         token = contract_at(w3, "TestToken", d.token)
         send(w3, accounts[0], token.functions.transfer(d.application, 10 * 10**18))
         receipt = chain.execute_output(w3, d, accounts[3], voucher, 0, tree.siblings(0))

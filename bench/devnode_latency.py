@@ -22,6 +22,7 @@ from typing import Any
 import requests
 from web3 import Web3
 
+from bench._summary import record
 from devnode import chain
 from devnode.anvil import dev_accounts
 from devnode.deploy import Deployment
@@ -132,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     ]
     for name, value in rows:
         print(f"{name:<62} {value:>12}")
+    record(f"node start to ready, fresh state: in process; `devnode up` ({label.split()[0]} backend)",
+           f"{statistics.median(figures['fresh']):.2f} s; {figures['up']:.2f} s")
+    record(f"node latency: addInput receipt -> notice via reader, median of {SAMPLES}",
+           f"{statistics.median(ms):.0f} ms (min {ms[0]:.0f}, max {ms[-1]:.0f})")
 
 
 if __name__ == "__main__":

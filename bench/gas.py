@@ -28,6 +28,7 @@ from mlmarket.client.chain import ETHER, InputRequest
 from mlmarket.client.market import Market, Sent
 from mlmarket.client.upload import upload
 
+from bench._summary import record
 from bench.dispatch_throughput import print_table
 from bench.upload_size import numeric_csv
 from dapp.codec.chunks import max_data_bytes, plan_upload
@@ -38,6 +39,8 @@ from devnode.node import Node, NodeConfig
 SPONSOR, CONTRIBUTOR = 1, 2
 TOKEN_UNIT = 10**18
 CHUNK_SIZES = (1024, 8 * 1024, 32 * 1024)
+DEPOSIT = "depositEther (plain)"
+SUBMIT = "submit (model + data CIDs; trains in the machine)"
 
 
 def _spec(market: Market, validation: str, policy: str, **extra: int) -> JobSpec:
@@ -58,13 +61,15 @@ def _data(rows: int, seed: int) -> bytes:
 
 
 class Rows:
-    """The table: (transaction, gas, calldata bytes)."""
+    """The table: (transaction, gas, calldata bytes); and the gas of each transaction by name."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, str]] = []
+        self.gas: dict[str, int] = {}
 
     def add(self, name: str, gas: int, calldata: int | None = None) -> None:
         self.rows.append((name, f"{gas:,}", "" if calldata is None else f"{calldata:,}"))
+        self.gas[name] = gas
 
     def sent(self, name: str, sent: Sent, payload: bytes) -> None:
         """Rows for an input: its approval (if one was needed) and the input transaction."""
@@ -109,7 +114,7 @@ def measure(state_dir: Path) -> Rows:
 
         run(sponsor, "depositEther, the application's first", actions.deposit(ETHER, TOKEN_UNIT))
         run(sponsor, "depositERC20Tokens, the application's first of the token", actions.deposit(token, TOKEN_UNIT))
-        run(sponsor, "depositEther (plain)", actions.deposit(ETHER, TOKEN_UNIT))
+        run(sponsor, DEPOSIT, actions.deposit(ETHER, TOKEN_UNIT))
         run(sponsor, "depositERC20Tokens (plain)", actions.deposit(token, 10 * TOKEN_UNIT))
         validation = upload(sponsor, _data(100, 2)).cid
         spec = _spec(sponsor, validation, "threshold")
@@ -124,8 +129,7 @@ def measure(state_dir: Path) -> Rows:
 
         model = upload(contributor, json.dumps({"estimator": "LogisticRegression"}).encode()).cid
         train = upload(contributor, _data(300, 3)).cid
-        run(contributor, "submit (model + data CIDs; trains in the machine)",
-            actions.submit(threshold_job, cid_from_text(model), cid_from_text(train)))
+        run(contributor, SUBMIT, actions.submit(threshold_job, cid_from_text(model), cid_from_text(train)))
         staked = run(contributor, "deposit stake + submit (manual job)",
                      actions.submit(manual_job, cid_from_text(model), cid_from_text(train), stake=TOKEN_UNIT, token=token))
         submission = staked.outcome.first("SubmissionReceived")["submissionId"]
@@ -151,6 +155,11 @@ def main() -> None:
         rows = measure(Path(tmp) / "node")
     print("gas per user transaction (receipts; local anvil, Cartesi v2.2.0 contracts, real backend)")
     print_table([("transaction", "gas used", "calldata payload bytes")] + rows.rows)
+    gas = rows.gas
+    record(f"gas per user transaction, least – most ({len(gas)} transactions)",
+           f"{min(gas.values()):,} – {max(gas.values()):,}")
+    for name in (DEPOSIT, SUBMIT):
+        record(f"gas: {name}", f"{gas[name]:,}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from web3 import Web3
 
+from bench._summary import record
 from bench.dispatch_throughput import print_table
 from devnode.node import Node, NodeConfig
 from tests.reliability.burst import check_burst, listed, plan_burst, send_burst, wait_processed
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
         (f"node pace, last {tenth:,} inputs (after sending)", f"{_rate(stamps[-tenth:]):,.0f} inputs/s"),
         ("node stop (anvil saves its state)", f"{stopped:.1f} s"),
     ])
+    record(f"non-ML inputs through the local node, a burst of {count:,}, end to end",
+           f"{count / elapsed:,.0f} inputs/s ({elapsed:.1f} s from first send to last processed)")
+    record(f"node pace, last {tenth:,} inputs of the burst (after sending)",
+           f"{_rate(stamps[-tenth:]):,.0f} inputs/s")
 
 
 if __name__ == "__main__":

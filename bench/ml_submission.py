@@ -33,8 +33,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from dapp.ml.engine import Engine
+from bench._summary import record
 from dapp.domain.submissions import seed as submission_seed
+from dapp.ml.engine import Engine
 from tests.support.market import CAROL, SPONSOR, Market
 
 MIB = 1 << 20
@@ -217,14 +218,18 @@ def main() -> None:
     train, valid = _synthetic_1mib()
     print(f"peak RSS of a fresh process scoring the synthetic job ({len(train) / MIB:.2f} MiB train CSV, "
           f"target <= 200 MiB; parent at {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB):")
+    peaks = {}  # estimator -> VmHWM in MiB (the child's own, whatever the parent's size)
     for spec in RSS_SPECS:
         rss, hwm, seconds, _ = _peak_rss(train, valid, spec)
+        peaks[spec["estimator"]] = hwm
         print(f"  {spec['estimator']:24} getrusage {rss:4d} MiB  VmHWM {hwm:4d} MiB  score call {seconds:.2f} s")
     print(f"\n{'dataset':16} {'model':26} {'rows x cols':>11} {'decode':>7} {'submit':>7} {'1st use':>7} "
           f"{'sklearn':>7} {'submit/sk':>9} {'1st/sk':>6} {'published':>10} {'sklearn':>10} {'agree':>5}")
+    measured = []  # (training CSV bytes, timings) per case
     for name, task, metric, spec, (train, valid) in _cases():
         arrays = (*_parse(train), *_parse(valid))
         t = _measure(spec, task, metric, train, valid, arrays)
+        measured.append((len(train), t))
         label = spec["estimator"] + ("+scaler" if spec.get("preprocessing") else "")
         shape = f"{arrays[0].shape[0]}x{arrays[0].shape[1]}"
         print(f"{name:16} {label:26} {shape:>11} {t['decode'] * 1e3:7.1f} {t['submit'] * 1e3:7.1f} "
@@ -236,6 +241,30 @@ def main() -> None:
           "voucher) on decoded files; 1st use = the same input on files never decoded; sklearn = fit + predict + "
           "metric on parsed arrays, alternating with the submits; published/sklearn: the last pair, agree: every "
           "pair. Target: submit/sk <= 1.15.".format(REPEATS))
+    _record(measured, peaks)
+
+
+def _ratios(timings: list[dict[str, float]]) -> str:
+    found = [t["submit"] / t["plain"] for t in timings]
+    return f"{min(found):.2f}–{max(found):.2f}x" if found else "none"
+
+
+def _record(measured: list[tuple[int, dict[str, float]]], peaks: dict[str, int]) -> None:
+    """The summary's figures: submit/sklearn for fits of 10 ms or more and for the faster ones,
+    scores agreeing, the largest peak RSS, and decoding speed on the largest training CSV."""
+    slow = [t for _, t in measured if t["plain"] >= 0.010]
+    fast = [t for _, t in measured if t["plain"] < 0.010]
+    record(f"submit input / plain sklearn, fits >= 10 ms ({len(slow)} cases)", _ratios(slow), "<= 1.15x")
+    record(f"submit input / plain sklearn, fits < 10 ms ({len(fast)} cases)", _ratios(fast), "<= 1.15x")
+    agree = sum(bool(t["agree"]) for _, t in measured)
+    record("published score equals scikit-learn's (every submission)", f"{agree} of {len(measured)} cases",
+           f"{len(measured)} of {len(measured)}")
+    heaviest = max(peaks, key=peaks.__getitem__)
+    record("peak RSS (VmHWM), fresh process scoring the 1 MiB job", f"{peaks[heaviest]} MiB ({heaviest})",
+           "<= 200 MiB")
+    size, largest = max(measured, key=lambda case: case[0])
+    record(f"decoding a CSV (the largest, {size / MIB:.2f} MiB)",
+           f"{largest['decode'] * 1e3 / (size / MIB):.0f} ms per MiB")
 
 
 if __name__ == "__main__":

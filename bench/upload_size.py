@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from bench._summary import record
 from dapp.codec.chunks import max_data_bytes, plan_upload
 
 MIB = 1 << 20
@@ -31,6 +32,7 @@ def numeric_csv(size: int, seed: int = 42) -> bytes:
 
 
 def _row(name: str, data: bytes) -> tuple[str, ...]:
+    """The table row of one file (and its summary figure: inputs and payload bytes of its upload)."""
     times, plan = [], None
     for _ in range(RUNS):
         began = time.perf_counter()
@@ -38,6 +40,7 @@ def _row(name: str, data: bytes) -> tuple[str, ...]:
         times.append(time.perf_counter() - began)
     raw_inputs = math.ceil(len(data) / max_data_bytes(plan.cid, len(data)))
     deflated = sum(c.deflated for c in plan.chunks)
+    record(f"upload of {name}", f"{len(plan.chunks)} inputs, {plan.payload_bytes:,} payload bytes")
     return (name, f"{len(data):,}", f"{len(plan.chunks)}", f"{raw_inputs}", f"{deflated}",
             f"{plan.payload_bytes:,}", f"{statistics.median(times):.3f}")
 
