@@ -55,6 +55,13 @@ def totals(reader: Reader, token: Address) -> dict[str, int]:
     return {k: reader.get(TOTALS, (k, token), 0) for k in ("deposited", "balances", "escrowed", "paid_out")}
 
 
+def _check_holding(new: int, where: str, token: Address) -> None:
+    """A holding must stay a uint256: every notice and voucher carries amounts as uint256. Only a token
+    that reports more than its supply (the portal trusts its transferFrom) can get near the bound."""
+    if new > UINT256_MAX:
+        raise DomainError(f"{where} would hold more than 2**256-1 of {token_name(token)}", code="amount_overflow")
+
+
 def _add_balance(tx: Tx, token: Address, account: Address, delta: int) -> None:
     new = balance(tx, token, account) + delta
     if new < 0:
@@ -62,6 +69,7 @@ def _add_balance(tx: Tx, token: Address, account: Address, delta: int) -> None:
             f"insufficient balance: {account} has {new - delta} of {token_name(token)}, needs {-delta}",
             code="insufficient_balance",
         )
+    _check_holding(new, f"the balance of {account}", token)
     if new:
         tx.put(BALANCES, (token, account), new)
         known = tx.get(ACCOUNT_TOKENS, account, ())
@@ -78,6 +86,7 @@ def _add_pot(tx: Tx, pot_id: Hashable, token: Address, delta: int) -> None:
         raise DomainError(f"pot {pot_id} holds {token_name(held_token)}, not {token_name(token)}", code="wrong_token")
     if held + delta < 0:
         raise DomainError(f"pot {pot_id} holds {held}, cannot release {-delta}", code="insufficient_escrow")
+    _check_holding(held + delta, f"pot {pot_id}", token)
     tx.put(POTS, pot_id, (token, held + delta))
     tx.add(TOTALS, ("escrowed", token), delta)
 

@@ -195,3 +195,31 @@ def test_v1_ether_deposit_whose_command_pays_ether_before_the_address_is_known_k
     assert done.accepted and done.vouchers == []
     assert report_json(done)["error"]["code"] == "app_address_unknown"
     assert d.inspect(f"balances/{ALICE.hex}")["balances"] == {ETHER.hex: "1000"}
+
+
+def test_a_deposit_that_would_overflow_a_balance_is_rejected_and_changes_nothing():
+    # a token that reports more than its supply (the portal trusts its transferFrom) can get here
+    d = Driver()
+    top = 2**256 - 1
+    assert d.deposit(TOKEN, ALICE, top).accepted
+    before = d.inspect(f"balances/{ALICE.hex}")
+    done = d.deposit(TOKEN, ALICE, 1)
+    assert not done.accepted and done.notices == [] and done.vouchers == []
+    assert report_json(done)["error"]["code"] == "amount_overflow"
+    assert d.inspect(f"balances/{ALICE.hex}") == before
+    assert before["balances"] == {TOKEN.hex: str(top)}
+
+
+def test_a_top_up_that_would_overflow_a_job_budget_is_rejected_and_changes_nothing():
+    from tests.support.market import SPONSOR, Market
+
+    m = Market()
+    job = m.create_job(1000)
+    top = 2**256 - 1
+    assert m.deposit(TOKEN, SPONSOR, top - 1000).accepted  # the whole supply, budget included
+    assert m.call(SPONSOR, "topUpJob", job, top - 1000).accepted  # the budget reaches exactly 2**256-1
+    assert m.deposit(TOKEN, SPONSOR, 5).accepted
+    before = (m.job(job), m.inspect(f"balances/{SPONSOR.hex}"))
+    done = m.call(SPONSOR, "topUpJob", job, 5)
+    assert not done.accepted and report_json(done)["error"]["code"] == "amount_overflow"
+    assert (m.job(job), m.inspect(f"balances/{SPONSOR.hex}")) == before
