@@ -163,9 +163,15 @@ def test_withdraw_then_execute_all(node: Node, w3: Web3) -> None:
     assert [n["name"] for n in withdrawn["notices"]] == ["Withdrawn"]
     balances = mlmarket(node, "balance", account=BYSTANDER)
     assert balances["dapp"][node.info()["addresses"]["Token"].lower()] == str(10**18)
+    mlmarket(node, "deposit", "1", account=CONTRIBUTOR)
+    (theirs,) = mlmarket(node, "withdraw", "1", account=CONTRIBUTOR)["vouchers"]
     before = token_balance(w3, node, address(BYSTANDER))
-    mlmarket(node, "execute", "--all", account=BYSTANDER)
+    executed = mlmarket(node, "execute", "--all", account=BYSTANDER)["executed"]
     assert token_balance(w3, node, address(BYSTANDER)) - before == 2 * 10**18
+    assert executed and all(v["call"]["to"] == address(BYSTANDER).lower() for v in executed)
+    vouchers = {o["index"]: o for o in mlmarket(node, "outputs", "--vouchers")}
+    assert vouchers[theirs["index"]]["state"] != "executed"  # someone else's: left for them
+    mlmarket(node, "execute", "--all", "--everyone", account=BYSTANDER)
     assert all(o["state"] == "executed" for o in mlmarket(node, "outputs", "--vouchers"))
 
 

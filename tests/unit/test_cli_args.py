@@ -68,6 +68,7 @@ def test_every_command_takes_the_connection_options(path: tuple[str, ...]) -> No
     (("review", "0", "1"), "give --accept or --reject"),
     (("execute",), "give a voucher INDEX or --all"),
     (("execute", "3", "--all"), "give a voucher INDEX or --all"),
+    (("execute", "3", "--everyone"), "--everyone goes with --all"),
     (("send", "0x123"), "even number of hex digits"),
     (("send", "0xzz"), "not hex"),
     (("deposit", "1", "--account", "-1"), "--account"),

@@ -126,6 +126,15 @@ def test_ether_voucher_pays_its_value_to_the_destination() -> None:
     assert voucher.call == {"function": "ether", "to": ALICE, "amount": str(3 * 10**17)}
 
 
+def test_a_voucher_names_the_account_it_pays() -> None:
+    transfer = call("transfer(address,uint256)", ["address", "uint256"], [ALICE, 5])
+    withdraw_ether = call("withdrawEther(address,uint256)", ["address", "uint256"], [ALICE, 5])
+    assert decode_output(voucher_record(0, 0, TOKEN, 0, transfer)).beneficiary == ALICE.lower()
+    assert decode_output(voucher_record(1, 0, ALICE, 5, b"")).beneficiary == ALICE.lower()
+    assert decode_output(voucher_record(2, 0, TOKEN, 0, withdraw_ether)).beneficiary == ALICE.lower()
+    assert decode_output(voucher_record(3, 0, TOKEN, 0, b"\xde\xad\xbe\xef")).beneficiary is None
+
+
 def test_claimed_voucher_carries_its_63_siblings_and_raw_bytes() -> None:
     siblings = [bytes([i]) * 32 for i in range(63)]
     record = voucher_record(1, 0, ALICE, 1, b"", siblings)

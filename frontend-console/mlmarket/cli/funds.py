@@ -110,13 +110,16 @@ def outputs(session: Session, input_index: int | None, vouchers: bool) -> None:
 
 @click.command()
 @click.argument("index", type=click.IntRange(min=0), required=False, metavar="[INDEX]")
-@click.option("--all", "all_", is_flag=True, help="Execute every voucher not executed yet.")
+@click.option("--all", "all_", is_flag=True, help="Execute every voucher not executed yet that pays your account.")
+@click.option("--everyone", is_flag=True, help="With --all: every voucher not executed yet, whoever it pays.")
 @click.option("--no-wait", is_flag=True, help="Fail instead of waiting for the epoch's claim.")
 @click.option("--no-force", is_flag=True, help="Do not ask the local node to claim the epoch now.")
 @command_options
-def execute(session: Session, index: int | None, all_: bool, no_wait: bool, no_force: bool) -> None:
-    """Execute voucher INDEX (or --all pending vouchers) on the base layer from your account.
+def execute(session: Session, index: int | None, all_: bool, everyone: bool, no_wait: bool, no_force: bool) -> None:
+    """Execute voucher INDEX (or --all your pending vouchers) on the base layer from your account.
 
+    Anyone may execute any voucher (the payment goes where the voucher says; the sender pays the
+    gas): --all takes the vouchers that pay your account, --all --everyone every pending one.
     Waits until the voucher's epoch is claimed; on the local node the claim is forced at once
     (--no-force leaves it to the node's schedule). Executing a voucher twice reverts
     (OutputNotReexecutable).
@@ -124,14 +127,17 @@ def execute(session: Session, index: int | None, all_: bool, no_wait: bool, no_f
     \b
     Example:
       mlmarket execute 4 --account 1
-      mlmarket execute --all
+      mlmarket execute --all --account 1
     """
     from mlmarket.cli.render import voucher_line
 
     if (index is None) == (not all_):
         raise click.UsageError("give a voucher INDEX or --all (not both)")
+    if everyone and not all_:
+        raise click.UsageError("--everyone goes with --all")
     market = session.market()
-    indices = [index] if index is not None else [v.index for v in market.pending_vouchers()]
+    mine = None if everyone else market.account
+    indices = [index] if index is not None else [v.index for v in market.pending_vouchers(mine)]
     done = []
     for i in indices:
         voucher, tx = market.execute(i, wait=not no_wait, force=not no_force)

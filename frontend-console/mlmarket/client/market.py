@@ -187,9 +187,10 @@ class Market:
         tx = self.chain.execute_output(voucher.raw, voucher.index, voucher.siblings)
         return replace(voucher, state=EXECUTED), tx
 
-    def pending_vouchers(self) -> list[DecodedVoucher]:
-        """Vouchers not executed yet, oldest first."""
-        return [o for o in self.outputs() if isinstance(o, DecodedVoucher) and o.state != EXECUTED]
+    def pending_vouchers(self, beneficiary: str | None = None) -> list[DecodedVoucher]:
+        """Vouchers not executed yet, oldest first; with ``beneficiary``, only those paying that address."""
+        return [o for o in self.outputs() if isinstance(o, DecodedVoucher) and o.state != EXECUTED
+                and (beneficiary is None or o.beneficiary == beneficiary.lower())]
 
     # -- content -----------------------------------------------------------------------------
     def content_info(self, cid: str) -> dict[str, Any] | None:

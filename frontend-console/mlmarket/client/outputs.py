@@ -111,6 +111,14 @@ class DecodedVoucher:
     execution_tx: str | None = None
     state: str | None = field(default=None, compare=False)
 
+    @property
+    def beneficiary(self) -> str | None:
+        """The lower-case address the voucher pays (ERC-20 ``transfer`` to, Ether recipient, v1
+        ``withdrawEther`` receiver); None for a call the client does not know."""
+        if self.call is None:
+            return None
+        return self.call.get("receiver") or self.call.get("to")
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (``state`` once known)."""
         return {"type": "voucher", "index": self.index, "input_index": self.input_index,
