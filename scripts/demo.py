@@ -71,7 +71,7 @@ def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Runs the demo until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=5000, help="the console's port on 127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000, help="the console's port on 127.0.0.1 (0: any free one)")
     parser.add_argument("--state-dir", type=Path, default=None, help="the local node's state directory")
     parser.add_argument("--fresh", action="store_true", help="start from a new chain (forget the node's state)")
     args = parser.parse_args(argv)
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, lambda *_: stop.set())
         threading.Thread(target=server.serve_forever, daemon=True).start()
         print(f"\ndemo job {job} is posted; try submitting {files['train']} with {files['model']}"
-              f"\nconsole: http://127.0.0.1:{args.port}/jobs/{job}\n(Ctrl-C stops)", flush=True)
+              f"\nconsole: http://127.0.0.1:{server.server_port}/jobs/{job}\n(Ctrl-C stops)", flush=True)
         while not stop.wait(0.5) and (node is None or not node.wait(0)):
             pass
     finally:
