@@ -5,8 +5,9 @@ module. The flows: a sponsor creates a job with an uploaded validation set, a co
 data, composes a model from the catalogue and submits, sees the score, executes the payment voucher
 and sees the balance change (dev accounts, signed by the console); a browser wallet (an EIP-1193
 provider backed by anvil's unlocked account, the key never on the page) deposits, withdraws and
-executes; an upload cut off mid-way resumes after a reload. On-chain effects are checked with web3
-directly. Screenshots of each main page go to ``test-artifacts/screenshots/``.
+executes; an upload cut off mid-way resumes after a reload; a gated job refuses a contributor until
+its sponsor grants the access the contributor asked for on the job page. On-chain effects are checked
+with web3 directly. Screenshots of each main page go to ``test-artifacts/screenshots/``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-SPONSOR, CONTRIBUTOR, WALLET_USER, UPLOADER = 0, 1, 2, 3
+SPONSOR, CONTRIBUTOR, WALLET_USER, UPLOADER, APPLICANT = 0, 1, 2, 3, 4
 REWARD = 10 * 10**18
 TIMEOUT_MS = 60_000
 
@@ -344,3 +345,61 @@ def test_an_upload_cut_off_resumes_after_a_reload(page: Any, node: Node, tmp_pat
                            data=f"contents/{cid}".encode(), timeout=30).json()
     report = json.loads(bytes.fromhex(stored["reports"][0]["payload"][2:]))
     assert report["ok"] and report["size"] == big.stat().st_size
+
+
+def submit_composed(page: Any, job: int, data_cid: str) -> str:
+    """Submits a LogisticRegression spec with training data ``data_cid`` to ``job``; the outcome's state."""
+    page.goto(f"/submit?job={job}")
+    page.select_option("#estimator", "LogisticRegression")
+    page.fill("[name='p.LogisticRegression.max_iter']", "1000")
+    page.fill("#data_cid", data_cid)
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-outcome]")
+    return page.get_attribute("[data-outcome]", "data-outcome")
+
+
+def test_a_gated_job_admits_a_contributor_once_the_sponsor_grants_the_request(page: Any, files: dict[str, Path]
+                                                                             ) -> None:
+    applicant = address(APPLICANT).lower()
+    act_as(page, SPONSOR)
+    page.goto("/jobs/new")
+    page.fill("#title", "gated (console)")
+    page.fill("#label", "label")
+    page.fill("#min_score", "0.5")
+    upload_into(page, "validation_cid", files["valid"])
+    page.check("[name='gated']")
+    page.fill("#budget", "10")
+    page.fill("#reward_per_accept", "10")
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    job = int(re.search(r"job (\d+) created", page.inner_text("[data-notice='JobCreated']")).group(1))
+
+    act_as(page, APPLICANT)
+    page.goto("/submit")
+    train = upload_into(page, "data_cid", files["train"])
+    assert submit_composed(page, job, train) == "failed"
+    assert "no_access" in page.inner_text("[data-outcome-error]")
+    page.goto(f"/jobs/{job}")
+    page.fill("#public_key", "0x04" + "ab" * 32)
+    page.click("[data-access-request]")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    assert "asks for access" in page.inner_text("[data-notice='AccessRequested']")
+
+    act_as(page, SPONSOR)
+    page.goto(f"/jobs/{job}")
+    assert page.inner_text(f"[data-member='{applicant}'] [data-member-status]") == "requested"
+    assert "(33 bytes)" in page.inner_text(f"[data-member='{applicant}']")
+    shot(page, "job-access")
+    page.click(f"[data-access-grant='{applicant}']")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    assert "granted" in page.inner_text("[data-notice='AccessChanged']")
+
+    act_as(page, APPLICANT)
+    page.goto(f"/jobs/{job}")
+    assert page.locator("[data-access-mine='granted']").count() == 1
+    assert page.locator("[data-access-request]").count() == 0
+    assert submit_composed(page, job, train) == "ok", page.inner_text("main")
+    assert "(accepted)" in page.inner_text("[data-notice='SubmissionScored']")

@@ -22,7 +22,7 @@ from mlmarket.console.present import notice_summary, score_text, short_address, 
 from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
-from mlmarket.console.views import account, api, create, funds, jobs, outputs, submit
+from mlmarket.console.views import access, account, api, create, funds, jobs, outputs, submit
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -41,7 +41,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                                                  max_total=settings.max_staged_bytes),
                                          TokenBook(pool))
     init_csrf(app)
-    for blueprint in (jobs.bp, create.bp, submit.bp, outputs.bp, funds.bp, account.bp, api.bp):
+    for blueprint in (jobs.bp, access.bp, create.bp, submit.bp, outputs.bp, funds.bp, account.bp, api.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_page_context)
     app.jinja_env.filters.update(utc=utc_time, short=short_address, score=score_text)

@@ -36,6 +36,7 @@ POLICY_FIELDS = {
 _COMMON = ("title", "policy", "task", "label", "metric", "validation_cid", "base_model_cid", "min_score",
            "deadline", "stake", "max_submissions", "gated")
 _KEY_PREFIX = re.compile(r"^(\w+):")
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 class FormErrors(ValueError):
@@ -172,3 +173,22 @@ def salt_field(form: Mapping[str, str], name: str = "salt") -> bytes:
         return parse_bytes32(text(form, name), name)
     except SpecError as exc:
         raise FormErrors({name: exc.message.removeprefix(f"{name}: ")}) from None
+
+
+def address_field(form: Mapping[str, str], name: str) -> str:
+    """Field ``name`` as a checksummed account address."""
+    raw = text(form, name)
+    if not Web3.is_address(raw):
+        raise FormErrors({name: f"not an account address: {raw!r}" if raw else "required: an account address (0x…)"})
+    return Web3.to_checksum_address(raw)
+
+
+def hex_bytes(form: Mapping[str, str], name: str, *, limit: int) -> bytes:
+    """Field ``name`` as bytes written in hex (``0x`` optional; empty gives ``b""``), at most ``limit``."""
+    raw = text(form, name)
+    digits = raw[2:] if raw[:2].lower() == "0x" else raw
+    if len(digits) > 2 * limit:
+        raise FormErrors({name: f"at most {limit} bytes ({2 * limit} hex digits), got {len(digits)} digits"})
+    if len(digits) % 2 or not _HEX.fullmatch(digits):
+        raise FormErrors({name: "expected hex digits (0x…), an even number of them"})
+    return bytes.fromhex(digits)

@@ -43,6 +43,7 @@ class Settings:
     upload_dir: Path = Path(tempfile.gettempdir()) / "mlmarket-console-uploads"
     wait_timeout: float = 300.0
     max_file_size: int = Limits().max_file_size
+    max_public_key_bytes: int = Limits().max_public_key_bytes
     max_staged_bytes: int = 256 * 1024 * 1024
     market_factory: Callable[[str, Any], Any] | None = None
 
@@ -53,12 +54,14 @@ class Settings:
         mode = env.get("MLMARKET_CONSOLE_DEV_ACCOUNTS", "auto").strip().lower() or "auto"
         if mode not in ("auto", "off"):
             raise ValueError(f"MLMARKET_CONSOLE_DEV_ACCOUNTS must be auto or off, got {mode!r}")
+        limits = Limits.from_env(env)
         values: dict[str, Any] = {
             "environ": env,
             "secret_key": env.get("MLMARKET_CONSOLE_SECRET_KEY") or secrets.token_hex(32),
             "dev_accounts": mode,
             "wait_timeout": float(env.get("MLMARKET_CONSOLE_WAIT_TIMEOUT") or 300.0),
-            "max_file_size": Limits.from_env(env).max_file_size,
+            "max_file_size": limits.max_file_size,
+            "max_public_key_bytes": limits.max_public_key_bytes,
         }
         if env.get("MLMARKET_CONSOLE_UPLOAD_DIR"):
             values["upload_dir"] = Path(env["MLMARKET_CONSOLE_UPLOAD_DIR"]).expanduser()

@@ -1,19 +1,23 @@
-"""Jobs: the list, one job's page (leaderboard, chart, history) and its actions (settle, cancel,
-review, reveal, top up)."""
+"""Jobs: the list, one job's page (leaderboard, chart, history, access) and its actions (settle, cancel,
+review, reveal, top up; access and delegates in ``views.access``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from mlmarket.client import actions
+from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import ClientError, InspectFailed
 from mlmarket.client.inspect import query_path
 from mlmarket.client.jobspec import parse_cid
+from mlmarket.console.access_state import access_view
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
-from mlmarket.console.runtime import reader, runtime
+from mlmarket.console.gateway import identity_address
+from mlmarket.console.runtime import identity, reader, runtime
 from mlmarket.console.views.common import content_cid, deliver
 
 bp = Blueprint("jobs", __name__)
@@ -38,7 +42,7 @@ def list_jobs() -> str:
 
 
 def job_context(job_id: int) -> dict[str, Any] | None:
-    """What the job page shows (None if there is no such job)."""
+    """What the job page shows (None if there is no such job); ``access`` is seen by the acting account."""
     market = reader()
     try:
         answer = market.query(query_path("jobs", job_id))
@@ -51,20 +55,21 @@ def job_context(job_id: int) -> dict[str, Any] | None:
     leaderboard = _answer(market.query(query_path("jobs", job_id, "leaderboard")), "leaderboard", [])
     history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
     chart = score_chart(submissions, history, str(job.get("metric", "")))
+    viewer = identity_address(runtime().pool, identity())
     return {"job": job, "submissions": submissions, "leaderboard": leaderboard, "history": history,
-            "chart": chart, "spec": job.get("spec") or {}}
+            "chart": chart, "spec": job.get("spec") or {}, "access": access_view(job, history, viewer)}
 
 
 @bp.get("/jobs/<int:job_id>")
 def show(job_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    """One job: its spec, leaderboard, chart of scores, history and the actions it allows."""
+    """One job: its spec, access, leaderboard, chart of scores, history and the actions it allows."""
     context = job_context(job_id)
     if context is None:
         return render_template("error.html", message=f"there is no job {job_id}"), 404
     return render_template("job.html", errors=errors or {}, form=request.form, **context), status
 
 
-def _action_request(job_id: int, form: Any) -> tuple[Any, str]:
+def _action_request(job_id: int, form: Any) -> tuple[InputRequest, str]:
     action = text(form, "action")
     if action == "settle":
         return actions.settle(job_id), f"Settle job {job_id}"
@@ -87,13 +92,19 @@ def _action_request(job_id: int, form: Any) -> tuple[Any, str]:
     raise FormErrors({"action": f"unknown action {action!r}; one of {', '.join(ACTIONS)}"})
 
 
-@bp.post("/jobs/<int:job_id>/action")
-def act(job_id: int) -> Any:
-    """Sends one of the job's actions (form field ``action``)."""
+def send_from_job_page(job_id: int, build: Callable[[int, Any], tuple[InputRequest, str]]) -> Any:
+    """Sends the input ``build(job_id, form)`` makes of the posted form and shows its outcome (or the
+    wallet's signing page); a form or client error shows the job page again with the message."""
     try:
-        req, title = _action_request(job_id, request.form)
+        req, title = build(job_id, request.form)
         return deliver(req, title=title, back=url_for("jobs.show", job_id=job_id))
     except FormErrors as exc:
         return show(job_id, errors=exc.errors, status=400)
     except ClientError as exc:
         return show(job_id, errors={"": exc.message}, status=400)
+
+
+@bp.post("/jobs/<int:job_id>/action")
+def act(job_id: int) -> Any:
+    """Sends one of the job's actions (form field ``action``)."""
+    return send_from_job_page(job_id, _action_request)
