@@ -77,9 +77,18 @@ def test_balances_show_the_dapp_and_the_wallet(world: World, tmp_path: Path) -> 
     assert "5 TEST" in html and "7 TEST" in html and "0.3 ETH" in html
 
 
-POSTS = ["/jobs/new", "/submit", "/jobs/1/action", "/outputs/3/execute", "/balances/withdraw", "/balances/deposit",
-         "/account", "/api/wallet/account", "/api/wallet/confirm", "/api/uploads", "/api/models",
+POSTS = ["/jobs/new", "/submit", "/jobs/1/action", "/jobs/1/access", "/outputs/3/execute", "/balances/withdraw",
+         "/balances/deposit", "/account", "/api/wallet/account", "/api/wallet/confirm", "/api/uploads", "/api/models",
          "/api/uploads/bafkreiexample/next", "/api/cid"]
+
+
+def test_the_csrf_check_below_covers_every_post_route_of_the_console(world: World, tmp_path: Path) -> None:
+    app, _ = make_client(world, tmp_path)
+    adapter = app.url_map.bind("localhost")
+    covered = {adapter.match(path, method="POST")[0] for path in POSTS}
+    posts = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())}
+    missing = sorted(rule for endpoint, rule in posts.items() if endpoint not in covered)
+    assert not missing, f"POST routes without a CSRF test: {missing}"
 
 
 @pytest.mark.parametrize("path", POSTS)
