@@ -1,10 +1,10 @@
-"""Inspect answers about jobs: list, detail, submissions, leaderboard, history."""
+"""Inspect answers about jobs: list, detail, submissions, leaderboard, history, access."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from dapp.domain import payouts
+from dapp.domain import access, payouts
 from dapp.domain.history import history, jsonable
 from dapp.domain.records import JOBS, Job, Submission, get_job, submissions_of
 from dapp.domain.spec import LOSSES
@@ -56,7 +56,7 @@ def _job_id(text: str) -> int:
 
 
 def answer_jobs(reader: Reader, parts: list[str]) -> dict[str, Any]:
-    """``jobs``, ``jobs/<id>``, ``jobs/<id>/submissions|leaderboard|history``."""
+    """``jobs``, ``jobs/<id>``, ``jobs/<id>/submissions|leaderboard|history|access``."""
     if len(parts) == 1:
         return {"jobs": [job_view(reader, job) for _, job in reader.items(JOBS)]}
     job = get_job(reader, _job_id(parts[1]))
@@ -69,4 +69,6 @@ def answer_jobs(reader: Reader, parts: list[str]) -> dict[str, Any]:
         return {"job": job.id, "metric": job.spec.metric, "leaderboard": leaderboard(reader, job)}
     if what == "history":
         return {"job": job.id, "history": history(reader, job.id)}
-    raise DomainError("usage: jobs[/<id>[/submissions|leaderboard|history]]", code="bad_query")
+    if what == "access":
+        return access.access_view(reader, job)
+    raise DomainError("usage: jobs[/<id>[/submissions|leaderboard|history|access]]", code="bad_query")

@@ -29,6 +29,7 @@ QUERIES = {
     "jobs/<id>/submissions": "a job's submissions",
     "jobs/<id>/leaderboard": "a job's scored submissions, best first",
     "jobs/<id>/history": "a job's events in order",
+    "jobs/<id>/access": "a job's access requests, grants and delegates",
 }
 
 

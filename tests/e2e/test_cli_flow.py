@@ -315,6 +315,9 @@ def test_gated_job_access_delegates_and_top_up(node: Node, files: dict[str, Path
     mlmarket(node, "access", "request", str(job), "--public-key", "0x04ab", account=BYSTANDER)
     mlmarket(node, "delegate", "add", str(job), address(CONTRIBUTOR))
     mlmarket(node, "access", "grant", str(job), address(BYSTANDER), account=CONTRIBUTOR)
+    view = mlmarket(node, "access", "list", str(job))
+    assert view["requests"] == [{"account": address(BYSTANDER).lower(), "public_key": "0x04ab"}]
+    assert (view["granted"], view["delegates"]) == ([address(BYSTANDER).lower()], [address(CONTRIBUTOR).lower()])
     submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=BYSTANDER)
     assert submitted["submission"] == 1
     mlmarket(node, "job", "topup", str(job), "--amount", "5", account=BYSTANDER)

@@ -135,3 +135,24 @@ def test_node_info_prints_the_configuration_even_when_nothing_answers(tmp_path: 
     info = json.loads(result.stdout)
     assert info["addresses"] == addresses and info["reader_url"] == DEAD + "/rpc"
     assert "chain_error" in info and "node_error" in info
+
+
+def test_access_list_prints_grants_waiting_requests_and_delegates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlmarket.cli import common
+
+    granted, waiting, delegate = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20
+    answer = {"ok": True, "job": 3, "gated": True, "sponsor": "0x" + "11" * 20, "granted": [granted],
+              "requests": [{"account": granted, "public_key": "0x"}, {"account": waiting, "public_key": "0x04ab"}],
+              "delegates": [delegate]}
+    queries: list[str] = []
+
+    class Reader:
+        def query(self, path: str) -> dict:
+            queries.append(path)
+            return dict(answer)
+
+    monkeypatch.setattr(common.Session, "market", lambda self, read_only=False: Reader())
+    lines = run("access", "list", "3").output.splitlines()
+    assert queries == ["jobs/3/access"]
+    assert lines[0].startswith("job 3: gated")
+    assert lines[1:] == [f"  granted    {granted}", f"  requested  {waiting}  key 0x04ab", f"  delegate   {delegate}"]

@@ -254,6 +254,27 @@ def test_gated_job_needs_access_granted_by_the_sponsor():
     assert error_code(m.submit(CAROL, job, model)) == "no_access"
 
 
+def test_the_access_query_shows_requests_grants_and_delegates():
+    m = Market()
+    job = m.create_job(1000, gated=True)
+    empty = {"ok": True, "job": job, "gated": True, "sponsor": SPONSOR.hex, "requests": [], "granted": [],
+             "delegates": []}
+    assert m.inspect(f"jobs/{job}/access") == empty
+    assert m.call(DAVE, "requestAccess", job, b"\x04dave").accepted
+    assert m.call(CAROL, "requestAccess", job, b"").accepted
+    assert m.call(SPONSOR, "setDelegate", job, DAVE.raw, True).accepted
+    assert m.call(DAVE, "setAccess", job, CAROL.raw, True).accepted  # a delegate grants
+    view = m.inspect(f"jobs/{job}/access")
+    assert view["requests"] == [{"account": CAROL.hex, "public_key": "0x"},
+                                {"account": DAVE.hex, "public_key": "0x" + b"\x04dave".hex()}]
+    assert (view["granted"], view["delegates"]) == ([CAROL.hex], [DAVE.hex])
+    assert m.call(SPONSOR, "setAccess", job, CAROL.raw, False).accepted
+    assert m.call(SPONSOR, "setDelegate", job, DAVE.raw, False).accepted
+    view = m.inspect(f"jobs/{job}/access")
+    assert (view["granted"], view["delegates"], len(view["requests"])) == ([], [], 2)
+    assert m.inspect(f"jobs/{m.create_job(1000)}/access")["gated"] is False
+
+
 def test_per_contributor_submission_limit():
     m = Market()
     job = m.create_job(10_000, max_submissions=2, min_score=990_000)

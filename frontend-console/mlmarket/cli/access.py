@@ -1,4 +1,4 @@
-"""Gated jobs and delegates: ``access request|grant|revoke``, ``delegate add|remove``."""
+"""Gated jobs and delegates: ``access list|request|grant|revoke``, ``delegate add|remove``."""
 
 from __future__ import annotations
 
@@ -18,6 +18,35 @@ def _account(value: str) -> str:
 @click.group()
 def access() -> None:
     """Request, grant or revoke access to a gated job."""
+
+
+@access.command("list")
+@job_id_argument()
+@command_options
+def list_access(session: Session, job: int) -> None:
+    """Show who asked for, and who has, access to job JOB, and its delegates (inspect "jobs/JOB/access").
+
+    \b
+    Example:
+      mlmarket access list 3 --json
+    """
+    from mlmarket.client.inspect import query_path
+
+    view = session.market(read_only=True).query(query_path("jobs", job, "access"))
+    view.pop("ok", None)
+
+    def text() -> str:
+        granted, delegates = set(view["granted"]), view["delegates"]
+        lines = [f"job {job}: {'gated' if view['gated'] else 'not gated (anyone may submit)'}, "
+                 f"sponsor {view['sponsor']}"]
+        waiting = [r for r in view["requests"] if r["account"] not in granted]
+        lines += [f"  granted    {who}" for who in view["granted"]]
+        lines += [f"  requested  {r['account']}" + (f"  key {r['public_key']}" if r["public_key"] != "0x" else "")
+                  for r in waiting]
+        lines += [f"  delegate   {who}" for who in delegates]
+        return "\n".join(lines)
+
+    session.emit(view, text)
 
 
 @access.command("request")

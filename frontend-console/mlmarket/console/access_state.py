@@ -1,8 +1,9 @@
 """A job's access requests, grants and delegates, and what the acting account may do about them (pure).
 
-The dApp has no inspect query that lists them, but ``jobs/<id>/history`` holds every notice naming
-the job, in order, and the ``AccessRequested``, ``AccessChanged`` and ``DelegateChanged`` notices are
-the only changes of that state (``dapp/domain/access.py``): replaying them gives it exactly. Who may
+The page folds ``jobs/<id>/history``, which it loads anyway: it holds every notice naming the job, in
+order, and the ``AccessRequested``, ``AccessChanged`` and ``DelegateChanged`` notices are the only
+changes of that state (``dapp/domain/access.py``), so replaying them gives it exactly, revocations
+included (the ``jobs/<id>/access`` query gives the standing state only: requests, grants, delegates). Who may
 do what follows docs/PROTOCOL.md: anyone requests access to a gated job; the sponsor or a delegate
 grants and revokes; only the sponsor appoints delegates; requests and grants end with the job.
 """
