@@ -279,3 +279,12 @@ def test_no_access_page_or_answer_carries_a_private_key(world: World, tmp_path: 
     for response in bodies:
         text = response.get_data(as_text=True).lower()
         assert not any(key in text for key in KEYS), response.request.path
+
+
+@pytest.mark.parametrize("index, may_submit", [(3, True), (1, False), (4, False), (0, False)])
+def test_the_submit_link_shows_only_to_accounts_with_access(world: World, tmp_path: Path, index: int,
+                                                            may_submit: bool) -> None:
+    # the backend takes submissions to a gated job from granted accounts only, the sponsor included
+    html = page_as(world, tmp_path, index)
+    assert ("Submit to this job" in html) is may_submit
+    assert ("data-submit-needs-access" in html) is not may_submit
