@@ -12,6 +12,7 @@ import eth_abi
 from eth_hash.auto import keccak
 
 from bench._summary import record
+from bench._table import print_table
 from devnode import chain, merkle
 from devnode.anvil import dev_accounts, start_anvil
 from devnode.contracts import contract_at
@@ -76,10 +77,7 @@ def main() -> None:
         receipt = chain.execute_output(w3, d, accounts[3], voucher, 0, tree.siblings(0))
         rows.append(("gas: executeOutput (ERC-20 transfer voucher)", f"{receipt['gasUsed']:,}"))
 
-    width = max(len(name) for name, _ in rows)
-    print(f"{'figure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table([("figure", "value"), *rows])
 
 
 if __name__ == "__main__":

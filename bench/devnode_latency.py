@@ -23,6 +23,7 @@ import requests
 from web3 import Web3
 
 from bench._summary import record
+from bench._table import print_table
 from devnode import chain
 from devnode.anvil import dev_accounts
 from devnode.deploy import Deployment
@@ -123,7 +124,6 @@ def main(argv: list[str] | None = None) -> None:
     ms = sorted(x * 1000 for x in figures["latencies"])
     print(f"devnode — backend: {label}; epoch length 10, auto-mine on, "
           f"node poll interval {NodeConfig.poll_interval} s")
-    print(f"{'figure':<62} {'value':>12}")
     rows = [
         (f"start to ready, fresh state (anvil + deploy), median of {STARTS}", f"{statistics.median(figures['fresh']):.2f} s"),
         (f"restart to ready, replaying {figures['replayed']} recorded inputs", f"{figures['replay']:.2f} s"),
@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         (f"addInput receipt -> notice via reader, median of {SAMPLES}", f"{statistics.median(ms):.0f} ms"),
         ("  min / max", f"{ms[0]:.0f} / {ms[-1]:.0f} ms"),
     ]
-    for name, value in rows:
-        print(f"{name:<62} {value:>12}")
+    print_table([("figure", "value"), *rows])
     record(f"node start to ready, fresh state: in process; `devnode up` ({label.split()[0]} backend)",
            f"{statistics.median(figures['fresh']):.2f} s; {figures['up']:.2f} s")
     record(f"node latency: addInput receipt -> notice via reader, median of {SAMPLES}",

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench._summary import record
+from bench._table import print_table
 from dapp.app import App
 from dapp.codec import abi
 from dapp.codec.hexbytes import to_hex
@@ -107,13 +108,6 @@ def time_loop(kind: str) -> float:
     elapsed = time.perf_counter() - began
     assert len(rollup.done) == INPUTS and all(f.accepted for f in rollup.done), "an input was rejected"
     return elapsed
-
-
-def print_table(rows: list[tuple[str, ...]]) -> None:
-    """Prints rows as aligned columns (first column left-aligned)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
 
 def main() -> None:

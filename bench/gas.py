@@ -29,7 +29,7 @@ from mlmarket.client.market import Market, Sent
 from mlmarket.client.upload import upload
 
 from bench._summary import record
-from bench.dispatch_throughput import print_table
+from bench._table import print_table
 from bench.upload_size import numeric_csv
 from dapp.codec.chunks import max_data_bytes, plan_upload
 from dapp.codec.cid import cid_from_text, cid_of

@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from bench._summary import record
+from bench._table import print_table
 from bench.dispatch_throughput import (
     ACCOUNTS,
     NOW,
@@ -39,7 +40,6 @@ from bench.dispatch_throughput import (
     erc20_deposit,
     ether_deposit,
     metadata,
-    print_table,
     withdraw,
 )
 from dapp.app import App

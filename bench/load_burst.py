@@ -22,7 +22,7 @@ from pathlib import Path
 from web3 import Web3
 
 from bench._summary import record
-from bench.dispatch_throughput import print_table
+from bench._table import print_table
 from devnode.node import Node, NodeConfig
 from tests.reliability.burst import check_burst, listed, plan_burst, send_burst, wait_processed
 

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.datasets import make_classification
 
 from bench._summary import record
+from bench._table import print_table
 from dapp.codec.cid import cid_of
 from dapp.domain.values import Address
 from dapp.ml.engine import Engine
@@ -120,10 +121,7 @@ def main() -> None:
     """Prints the table."""
     X, y = data()
     rows = best_job(X, y) + federated_round(X, y)
-    width = max(len(name) for name, _ in rows)
-    print(f"{'figure':<{width}}  value")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table([("figure", "value"), *rows])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from bench._summary import record
+from bench._table import print_table
 from dapp.codec.chunks import max_data_bytes, plan_upload
 
 MIB = 1 << 20
@@ -56,10 +57,7 @@ def main() -> None:
     header = ("file", "bytes", "inputs", "raw-only inputs", "deflated", "payload bytes",
               f"plan s (median of {RUNS})")
     rows = [header] + [_row(name, data) for name, data in files]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    for row in rows:
-        cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
-        print("  ".join(cells))
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,9 @@ import logging
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from devnode.httpd import ThreadedHTTPServer
+from devnode.httpd import ReplyingHandler, ThreadedHTTPServer, content_length
 from devnode.rpc import LIST_DEFAULT, NodeView, NotReady, Queries
-from devnode.server import ACCEPTED, EXCEPTION, content_length
+from devnode.server import ACCEPTED, EXCEPTION
 
 log = logging.getLogger(__name__)
 
@@ -52,57 +52,39 @@ def _inspect(reader: ReaderServer, app: str, payload: bytes) -> tuple[int, Any]:
 
 
 def _handler_for(reader: ReaderServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # one small answer per request: do not wait for delayed ACKs
+    class Handler(ReplyingHandler):
+        logger = log
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = content_length(self.headers.get("Content-Length"))
             if length is None:
                 self.close_connection = True
-                self._send(400, "Bad request")
+                self.reply(400, "Bad request")
                 return
             if self.path.startswith("/inspect/"):
                 if length > MAX_INSPECT_BODY:
                     self.close_connection = True
-                    self._send(413, "Payload too large")
+                    self.reply(413, "Payload too large")
                     return
-                self._send(*_inspect(reader, self.path[len("/inspect/"):], self.rfile.read(length)))
+                self.reply(*_inspect(reader, self.path[len("/inspect/"):], self.rfile.read(length)))
             elif self.path.rstrip("/") == "/rpc":
                 if length > MAX_RPC_BODY:
                     self.close_connection = True
-                    self._send(413, "Failed to read request body")
+                    self.reply(413, "Failed to read request body")
                     return
                 try:
                     body = json.loads(self.rfile.read(length))
                 except ValueError:
-                    self._send(400, "Invalid JSON")
+                    self.reply(400, "Invalid JSON")
                     return
                 if isinstance(body, list):
-                    self._send(200, [reader.queries.call(item) for item in body[:LIST_DEFAULT]])
+                    self.reply(200, [reader.queries.call(item) for item in body[:LIST_DEFAULT]])
                 else:
-                    self._send(200, reader.queries.call(body))
+                    self.reply(200, reader.queries.call(body))
             else:
-                self._send(404, "404 page not found")
+                self.reply(404, "404 page not found")
 
         def do_GET(self) -> None:  # noqa: N802
-            self._send(405, "Method not allowed")
-
-        def _send(self, status: int, body: Any) -> None:
-            if isinstance(body, str):
-                data, kind = body.encode(), "text/plain; charset=utf-8"
-            else:
-                data, kind = json.dumps(body).encode(), "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client went away (e.g. a killed backend)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("reader %s", format % args)
+            self.reply(405, "Method not allowed")
 
     return Handler

@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from devnode import outputs as out
-from devnode.httpd import ThreadedHTTPServer
+from devnode.httpd import ReplyingHandler, ThreadedHTTPServer, content_length
 
 log = logging.getLogger(__name__)
 
@@ -199,17 +199,6 @@ class RollupServer(ThreadedHTTPServer):
         return 202, None
 
 
-def content_length(header: str | None) -> int | None:
-    """The body length a request announces (0 if none), ``None`` if the header is malformed."""
-    if header is None:
-        return 0
-    try:
-        length = int(header)
-    except ValueError:
-        return None
-    return length if length >= 0 else None
-
-
 def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
     routes: dict[str, Callable[[Any], tuple[int, Any]]] = {
         "/finish": server.finish,
@@ -220,54 +209,36 @@ def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
         "/exception": server.exception,
     }
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # one small answer per request: do not wait for delayed ACKs
+    class Handler(ReplyingHandler):
+        logger = log
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             route = routes.get(self.path)
             if route is None:
-                self._send(404, f"no endpoint {self.path}")
+                self.reply(404, f"no endpoint {self.path}")
                 return
             length = content_length(self.headers.get("Content-Length"))
             if length is None:
                 self.close_connection = True
-                self._send(400, "bad Content-Length")
+                self.reply(400, "bad Content-Length")
                 return
             if length > MAX_BODY:
                 self.close_connection = True
-                self._send(413, f"body of {length} bytes exceeds the {MAX_BODY}-byte limit")
+                self.reply(413, f"body of {length} bytes exceeds the {MAX_BODY}-byte limit")
                 return
             try:
                 body = json.loads(self.rfile.read(length))
             except ValueError as exc:
-                self._send(400, f"Json deserialize error: {exc}")
+                self.reply(400, f"Json deserialize error: {exc}")
                 return
             try:
                 status, answer = route(body)
             except out.BadField as exc:
-                self._send(400, str(exc))
+                self.reply(400, str(exc))
                 return
-            self._send(status, answer)
+            self.reply(status, answer)
 
         def do_GET(self) -> None:  # noqa: N802
-            self._send(405, "only POST is served")
-
-        def _send(self, status: int, body: Any) -> None:
-            if isinstance(body, str):
-                data, kind = body.encode(), "text/plain"
-            else:
-                data, kind = (b"" if body is None else json.dumps(body).encode()), "application/json"
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            try:
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True  # the client went away (e.g. a killed backend)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            log.debug("rollup-http %s", format % args)
+            self.reply(405, "only POST is served")
 
     return Handler

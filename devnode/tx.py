@@ -10,6 +10,7 @@ Public API:
   On an automining anvil a receipt that is late by ``STALL_SECONDS`` gets a block mined by hand
   (anvil can leave ready transactions in its pool under concurrent sends, foundry-rs/foundry#10122;
   nothing would ever mine them).
+- ``revert_data(exc) -> bytes``: the revert data a web3 exception carries.
 - ``TransactionFailed``: ``.error`` is the decoded custom error, e.g.
   ``"OutputNotReexecutable(bytes)"`` (``None`` if unknown), ``.data`` the raw revert data,
   ``.receipt`` the receipt if the transaction was mined.
@@ -59,7 +60,8 @@ def describe_revert(data: bytes) -> tuple[str | None, str]:
     return signature, f"{signature[:signature.index('(')]}({shown})"
 
 
-def _revert_data(exc: Exception) -> bytes:
+def revert_data(exc: Exception) -> bytes:
+    """The revert data a web3 exception carries (``b""`` if none or malformed)."""
     data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x"):
         try:
@@ -92,7 +94,7 @@ def send(w3: Web3, account: LocalAccount, call: ContractFunction | dict[str, Any
             if gas is None:
                 tx["gas"] = int(tx["gas"] * GAS_MARGIN)
     except (ContractCustomError, ContractLogicError) as exc:
-        data = _revert_data(exc)
+        data = revert_data(exc)
         error, text = describe_revert(data)
         raise TransactionFailed(f"transaction would revert: {text}", error=error, data=data) from exc
     signed = account.sign_transaction(tx)

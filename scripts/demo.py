@@ -22,8 +22,9 @@ from typing import Any
 DEMO_TITLE = "demo: breast cancer diagnosis"
 
 
-def demo_files(directory: Path) -> dict[str, Path]:
-    """Validation and training CSVs (label column ``label``) and a model spec, from breast cancer."""
+def breast_cancer_csvs(directory: Path) -> dict[str, Path]:
+    """``train.csv`` (400 rows) and ``validation.csv`` (169 rows) of scikit-learn's breast-cancer data
+    after a fixed permutation, label column ``label``, floats written exactly (``repr``)."""
     import numpy as np
     from sklearn.datasets import load_breast_cancer
 
@@ -38,10 +39,16 @@ def demo_files(directory: Path) -> dict[str, Path]:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    return {"valid": write("validation.csv", order[400:]), "train": write("train.csv", order[:400])}
+
+
+def demo_files(directory: Path) -> dict[str, Path]:
+    """The breast-cancer CSVs (``breast_cancer_csvs``) and a model spec."""
     model = directory / "model.json"
+    files = breast_cancer_csvs(directory)
     model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 2000},
                                  "preprocessing": ["standard_scaler"]}))
-    return {"valid": write("validation.csv", order[400:]), "train": write("train.csv", order[:400]), "model": model}
+    return {**files, "model": model}
 
 
 def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:

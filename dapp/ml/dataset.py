@@ -3,6 +3,9 @@
 The format is strict on purpose: UTF-8, comma-separated, ``\\n`` or ``\\r\\n`` line ends, no quoting,
 no blank lines, every cell a finite decimal number. Every violation is a :class:`DatasetError` whose
 ``code`` names it and whose message gives the line and column.
+
+Two steps, so that a file is decoded once whoever uses it: :func:`parse_table` decodes the bytes
+(format, limits, cells), :func:`select` applies a job's label column and task to the table.
 """
 
 from __future__ import annotations
@@ -52,12 +55,6 @@ class Table:
     values: np.ndarray
 
 
-def parse_dataset(data: bytes, label: str, task: str, limits: MLLimits = DEFAULT_LIMITS) -> Dataset:
-    """Parses and validates a CSV dataset for ``task`` with label column ``label``."""
-    _check_task(task)
-    return select(parse_table(data, limits), label, task, limits)
-
-
 def parse_table(data: bytes, limits: MLLimits = DEFAULT_LIMITS) -> Table:
     """Decodes a CSV file: the format, size, row and column limits and every cell (finite numbers).
     Its columns mean nothing yet; :func:`select` makes it a job's dataset."""
@@ -85,7 +82,8 @@ def parse_table(data: bytes, limits: MLLimits = DEFAULT_LIMITS) -> Table:
 def select(table: Table, label: str, task: str, limits: MLLimits = DEFAULT_LIMITS) -> Dataset:
     """The dataset a job with label column ``label`` and ``task`` reads from a decoded table: the
     label column becomes ``y`` (integer classes for classification), the others ``X``."""
-    _check_task(task)
+    if task not in TASKS:
+        raise DatasetError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}", code="bad_task")
     header = table.columns
     if label not in header:
         raise DatasetError(f"label column {label!r} is not in the header ({', '.join(header[:20])})",
@@ -98,11 +96,6 @@ def select(table: Table, label: str, task: str, limits: MLLimits = DEFAULT_LIMIT
     X.setflags(write=False)  # parsed datasets may be cached and shared: nobody may change them
     y.setflags(write=False)
     return Dataset(header, label, X, y)
-
-
-def _check_task(task: str) -> None:
-    if task not in TASKS:
-        raise DatasetError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}", code="bad_task")
 
 
 def _lines(data: bytes, limits: MLLimits) -> list[str]:

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from mlmarket.cli.main import cli
-from sklearn.datasets import load_breast_cancer
 from web3 import Web3
 
 from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
+from scripts.demo import breast_cancer_csvs
 
 pytestmark = pytest.mark.e2e
 
@@ -49,19 +49,9 @@ def w3(node: Node) -> Web3:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Breast-cancer training and validation CSVs and a LogisticRegression spec."""
     directory = tmp_path_factory.mktemp("files")
-    data = load_breast_cancer()
-    order = np.random.default_rng(0).permutation(len(data.target))
-    header = ",".join([f"f{i}" for i in range(data.data.shape[1])] + ["label"])
-
-    def write(name: str, rows: np.ndarray) -> Path:
-        lines = [header] + [",".join(repr(float(v)) for v in data.data[i]) + f",{int(data.target[i])}" for i in rows]
-        path = directory / name
-        path.write_text("\n".join(lines) + "\n")
-        return path
-
     model = directory / "model.json"
     model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    return {"train": write("train.csv", order[:400]), "valid": write("valid.csv", order[400:]), "model": model}
+    return {**breast_cancer_csvs(directory), "model": model}
 
 
 def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> dict[str, Any]:

@@ -23,7 +23,6 @@ import numpy as np
 import pytest
 import requests
 from mlmarket.console import create_app
-from sklearn.datasets import load_breast_cancer
 from web3 import Web3
 from werkzeug.serving import make_server
 
@@ -31,6 +30,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
+from scripts.demo import breast_cancer_csvs
 
 pytestmark = pytest.mark.e2e
 
@@ -114,18 +114,7 @@ def w3(node: Node) -> Web3:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Breast-cancer training and validation CSVs (label column ``label``)."""
-    directory = tmp_path_factory.mktemp("files")
-    data = load_breast_cancer()
-    order = np.random.default_rng(0).permutation(len(data.target))
-    header = ",".join([f"f{i}" for i in range(data.data.shape[1])] + ["label"])
-
-    def write(name: str, rows: np.ndarray) -> Path:
-        lines = [header] + [",".join(repr(float(v)) for v in data.data[i]) + f",{int(data.target[i])}" for i in rows]
-        path = directory / name
-        path.write_text("\n".join(lines) + "\n")
-        return path
-
-    return {"train": write("train.csv", order[:400]), "valid": write("valid.csv", order[400:])}
+    return breast_cancer_csvs(tmp_path_factory.mktemp("files"))
 
 
 def token_balance(w3: Web3, node: Node, owner: str) -> int:

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -63,14 +63,15 @@ class Demo:
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Iterator[Demo]:
+def demo(tmp_path: Path) -> Iterator[Callable[[], Demo]]:
+    """Starts demos on one state directory; every one is ended (and its orphans) afterwards."""
     started: list[Demo] = []
 
     def start() -> Demo:
         started.append(Demo(tmp_path / "state"))
         return started[-1]
 
-    yield start  # type: ignore[misc]
+    yield start
     for one in started:
         one.kill()
 
@@ -94,7 +95,7 @@ def page(url: str) -> str:
         return answer.read().decode()
 
 
-def test_make_run_serves_the_demo_job_and_ctrl_c_stops_everything(demo) -> None:
+def test_make_run_serves_the_demo_job_and_ctrl_c_stops_everything(demo: Callable[[], Demo]) -> None:
     first = demo()
     url, job = first.url()
     html = page(url)

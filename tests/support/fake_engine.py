@@ -23,7 +23,6 @@ class Scored:
 class FakeEngine:
     def __init__(self):
         self.calls = []
-        self.prepared: list[bytes] = []
 
     def check_model(self, model: bytes, task: str | None = None):
         try:
@@ -35,7 +34,6 @@ class FakeEngine:
         return spec
 
     def prepare(self, content: bytes) -> bool:
-        self.prepared.append(content)
         return not content.startswith(b"bad")
 
     def check_dataset(self, csv: bytes, label: str, task: str):

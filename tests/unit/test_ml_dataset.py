@@ -3,11 +3,16 @@
 import numpy as np
 import pytest
 
-from dapp.ml.dataset import parse_dataset
+from dapp.ml.dataset import Dataset, parse_table, select
 from dapp.ml.engine import Engine
 from dapp.ml.errors import DatasetError
-from dapp.ml.limits import MLLimits
+from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from tests.fixtures.ml.helpers import spec, to_csv
+
+
+def parse_dataset(data: bytes, label: str, task: str, limits: MLLimits = DEFAULT_LIMITS) -> Dataset:
+    """What the engine does with a CSV file for a job: decode it, then take the job's label and task."""
+    return select(parse_table(data, limits), label, task, limits)
 
 
 def test_a_valid_csv_parses_to_exact_arrays_with_the_label_removed():

@@ -18,7 +18,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
-from devnode.tx import wait_for_receipt
+from devnode.tx import revert_data, wait_for_receipt
 from mlmarket.client import abis
 from mlmarket.client.accounts import Signer
 from mlmarket.client.config import NodeConfig
@@ -56,20 +56,10 @@ class InputRef:
     approval: TxResult | None = None
 
 
-def _revert_data(exc: ContractLogicError) -> bytes:
-    data = exc.data
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return b""
-    return data if isinstance(data, bytes) else b""
-
-
 def failure(what: str, exc: Exception) -> TransactionFailed:
     """A ``TransactionFailed`` for ``what`` naming the custom error behind ``exc`` when there is one."""
     if isinstance(exc, ContractLogicError):
-        name, text = abis.describe_revert(_revert_data(exc))
+        name, text = abis.describe_revert(revert_data(exc))
         if name is None and exc.message:
             text = exc.message
         return TransactionFailed(f"{what} reverted: {text}", error=name)
