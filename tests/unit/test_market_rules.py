@@ -66,6 +66,18 @@ def test_min_gain_requires_beating_the_best_accepted_score():
     assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == [(DAVE, 100)]
 
 
+def test_a_data_only_submission_that_trains_the_base_model_sets_the_bar_for_min_gain():
+    # the whole-market state machine's oracle once missed this: data alone trains the job's base model
+    m = Market()
+    base = m.put_model(SPONSOR, 0.80)
+    job = m.create_job(1000, reward_per_accept=100, min_gain=50_000, base_model_cid=base)
+    data = m.put(CAROL, b"x,target\n" + b"1,1\n" * 4)  # 5 lines: the base model trained scores 0.85
+    assert paid(m.submit(CAROL, job, b"", data)) == [(CAROL, 100)]
+    assert m.job(job)["job"]["best_score"] == 0.85
+    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == []  # +0.03 < 0.05 over the trained base
+    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.90))) == [(DAVE, 100)]
+
+
 def test_training_data_is_used_and_the_trained_model_is_published_and_fetchable():
     m = Market()
     job = m.create_job(1000, reward_per_accept=100)
