@@ -34,6 +34,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from devnode.sessions import session_for, web3_for
+
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 CHAIN_ID = 31337
 _LISTENING = re.compile(r"Listening on [^\s:]+:(\d+)")
@@ -86,7 +88,7 @@ class Anvil:
 
     def web3(self, timeout: float = 30.0) -> Web3:
         """A ``Web3`` connected to this anvil over HTTP."""
-        return Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": timeout}))
+        return web3_for(self.url, timeout)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Interrupts anvil (it dumps ``--state`` on SIGINT) and waits; kills it after ``timeout``."""
@@ -171,12 +173,13 @@ def _wait_listening(process: subprocess.Popen[bytes], log: Path, port: int, time
 
 def _wait_chain_id(anvil: Anvil, timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    session = session_for(anvil.url)
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
     while time.monotonic() < deadline:
         if anvil.process.poll() is not None:
             raise AnvilError(f"anvil exited with {anvil.process.returncode}: {_tail(anvil.log_path)}")
         try:
-            answer = requests.post(anvil.url, json=body, timeout=2).json()
+            answer = session.post(anvil.url, json=body, timeout=2).json()
             if int(answer["result"], 16) == CHAIN_ID:
                 return
             raise AnvilError(f"anvil at {anvil.url} answered chain id {answer['result']}")

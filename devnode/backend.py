@@ -1,8 +1,8 @@
 """The backend as a supervised subprocess, each incarnation with its own rollup HTTP server.
 
 ``BackendProcess(command, env, log_path)``: ``start()`` opens a ``RollupServer`` on 127.0.0.1 and
-spawns ``command`` (in its own session, output appended to ``log_path``) with
-``ROLLUP_HTTP_SERVER_URL`` pointing at it; ``wait_connected(timeout)`` waits for its first ``/finish``;
+spawns ``command`` (in its own session, output appended to ``log_path``) with the environment ``env``
+(the whole of it: nothing is inherited) and ``ROLLUP_HTTP_SERVER_URL`` pointing at the server; ``wait_connected(timeout)`` waits for its first ``/finish``;
 ``run(request)`` hands it one request (``BackendDied`` if the
 process ends first); ``stop()`` ends the whole process group and closes the server. The node replaces
 a dead incarnation with a new one and replays the recorded inputs (``devnode.node``).
@@ -43,7 +43,7 @@ class BackendProcess:
     def start(self) -> BackendProcess:
         """Serves the rollup API and spawns the process."""
         self.server.start()
-        env = {**os.environ, **self.env, "ROLLUP_HTTP_SERVER_URL": self.server.url, "PYTHONUNBUFFERED": "1"}
+        env = {**self.env, "ROLLUP_HTTP_SERVER_URL": self.server.url, "PYTHONUNBUFFERED": "1"}
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(self.log_path, "ab") as log:

@@ -41,6 +41,7 @@ from devnode.reader import ReaderServer
 from devnode.records import NONE, Application
 from devnode.rpc import NotReady
 from devnode.server import EXCEPTION, Advance, Finished, Inspect
+from devnode.sessions import web3_for
 from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, INFO, NODE_LOG, InputRecord, Store, now
 from devnode.supervisor import BackendFailed, Stopping, Supervisor
 
@@ -125,7 +126,7 @@ class Node:
                                       log_path=self.store.path(ANVIL_LOG), state_interval=1)
             self._w3 = self._anvil.web3()
         else:
-            self._w3 = Web3(Web3.HTTPProvider(cfg.rpc_url, request_kwargs={"timeout": 30}))
+            self._w3 = web3_for(cfg.rpc_url, 30)
         self.chain_id = self._w3.eth.chain_id
         owner = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
         self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner)

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,7 +50,10 @@ class Supervisor:
                  host: str = "127.0.0.1", port: int = 0, cwd: Path | None = None, max_restarts: int = 3,
                  start_timeout: float = 120.0, advance_timeout: float | None = None,
                  inspect_timeout: float = 60.0, on_restart: Callable[[], None] = lambda: None) -> None:
-        self.command, self.env, self.store, self.log_path = list(command), dict(env), store, log_path
+        # The backend's environment: this process's, taken now, with ``env`` over it. Restarts happen in
+        # the node's thread, where listing os.environ could race with a thread changing it.
+        self.command, self.store, self.log_path = list(command), store, log_path
+        self.env = {**os.environ, **env}
         self.host, self.port, self.cwd = host, port, cwd
         self.max_restarts, self.start_timeout = max_restarts, start_timeout
         self.advance_timeout, self.inspect_timeout = advance_timeout, inspect_timeout

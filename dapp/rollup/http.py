@@ -27,6 +27,7 @@ class HttpRollup:
         self.timeout = timeout
         self.retry_delay = retry_delay
         self.session = requests.Session()
+        self.session.trust_env = False  # the rollup server is local: no proxy, no scan of os.environ per call
 
     def _post(self, path: str, body: dict[str, Any]) -> requests.Response:
         delay = self.retry_delay

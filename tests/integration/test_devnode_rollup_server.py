@@ -34,7 +34,7 @@ def oracle(name: str, *args: object) -> bytes:
 
 @pytest.fixture
 def backend(tmp_path):
-    process = BackendProcess([sys.executable, str(FAKE)], {"FAKE_MARKER_DIR": str(tmp_path)},
+    process = BackendProcess([sys.executable, str(FAKE)], {**os.environ, "FAKE_MARKER_DIR": str(tmp_path)},
                              tmp_path / "backend.log").start()
     try:
         yield process

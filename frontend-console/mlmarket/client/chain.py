@@ -18,6 +18,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
+from devnode.sessions import web3_for
 from devnode.tx import revert_data, wait_for_receipt
 from mlmarket.client import abis
 from mlmarket.client.accounts import Signer
@@ -73,7 +74,7 @@ class Chain:
                  receipt_timeout: float = 120.0) -> None:
         self.config = config
         self.signer = signer
-        self.w3 = w3 or Web3(Web3.HTTPProvider(config.rpc_url, request_kwargs={"timeout": 60}))
+        self.w3 = w3 or web3_for(config.rpc_url, 60)
         self.receipt_timeout = receipt_timeout
 
     def contract(self, kind: str, address: str) -> Contract:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import requests
 
+from devnode.sessions import session_for
 from mlmarket.client.errors import InspectFailed, NodeError
 from mlmarket.client.outputs import decode_report
 
@@ -33,7 +34,7 @@ class InspectClient:
 
     def __init__(self, endpoint: str, *, session: requests.Session | None = None, timeout: float = 60.0) -> None:
         self.endpoint = endpoint
-        self.session = session or requests.Session()
+        self.session = session or session_for(endpoint)
         self.timeout = timeout
 
     def raw(self, payload: bytes) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 import requests
 from web3 import Web3
 
+from devnode.sessions import session_for
 from mlmarket.client.accounts import Signer, choose_signer
 from mlmarket.client.chain import Chain, InputRef, InputRequest, TxResult
 from mlmarket.client.config import NodeConfig, discover
@@ -60,7 +61,7 @@ class Market:
         self.config = config
         self.signer = signer
         self.chain = Chain(config, signer, w3=w3)
-        self.session = session or requests.Session()
+        self.session = session or session_for(config.reader_url)
         self.wait_timeout = wait_timeout
         self.reader = ReaderClient(config.reader_url, config.address("Application"), session=self.session)
         self.inspector = InspectClient(config.inspect_endpoint(), session=self.session)

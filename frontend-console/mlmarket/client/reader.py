@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 
+from devnode.sessions import session_for
 from mlmarket.client.errors import NodeError
 from mlmarket.client.outputs import InputOutcome, outcome_of
 
@@ -39,7 +40,7 @@ class ReaderClient:
                  timeout: float = 30.0) -> None:
         self.url = url
         self.app = app
-        self.session = session or requests.Session()
+        self.session = session or session_for(url)
         self.timeout = timeout
         self._ids = itertools.count(1)
 
