@@ -288,3 +288,21 @@ def test_the_submit_link_shows_only_to_accounts_with_access(world: World, tmp_pa
     html = page_as(world, tmp_path, index)
     assert ("Submit to this job" in html) is may_submit
     assert ("data-submit-needs-access" in html) is not may_submit
+
+
+@pytest.mark.parametrize("index, sponsor_actions, reviews", [(0, True, True), (2, False, True), (1, False, False),
+                                                             (4, False, False), (None, True, True)])
+def test_sponsor_actions_and_reviews_show_only_to_who_may_take_them(tmp_path: Path, index: int | None,
+                                                                    sponsor_actions: bool, reviews: bool) -> None:
+    # the sponsor alone cancels and reveals; the sponsor and delegates review; a visitor who chose no
+    # account sees every form (who signs is not known); the backend refuses the others anyway
+    world = gated_world(policy="manual")
+    world.answers[f"jobs/{GATED}"]["job"]["spec"]["test_commitment"] = "0x" + "ab" * 32
+    _, client = make_client(world, tmp_path)
+    if index is not None:
+        as_dev(client, index)
+    html = client.get(f"/jobs/{GATED}").get_data(as_text=True)
+    assert ("data-cancel" in html) is sponsor_actions
+    assert ("data-reveal-form" in html) is sponsor_actions
+    assert ("data-review-form" in html) is reviews
+    assert "Settle what is due" in html and "Top up" in html  # anyone may settle or top up

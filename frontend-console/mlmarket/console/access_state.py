@@ -84,6 +84,18 @@ class AccessView:
         return self.sponsor
 
     @property
+    def sponsor_actions(self) -> bool:
+        """The page offers the sponsor's own actions (cancel, reveal the hidden test set): to the
+        sponsor, and to a visitor who chose no account (the page cannot tell who will sign)."""
+        return self.viewer is None or self.sponsor
+
+    @property
+    def reviews(self) -> bool:
+        """The page offers the review of submissions: on a manual job, to the sponsor, a delegate, or a
+        visitor who chose no account."""
+        return self.manual and (self.viewer is None or self.sponsor or self.delegate)
+
+    @property
     def mine(self) -> Member | None:
         """The viewer's own row, if any."""
         return self.state.member(self.viewer)
