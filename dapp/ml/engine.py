@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -68,9 +68,22 @@ class Scored:
     samples: int
 
 
+@dataclass(slots=True)
+class _Decoded:
+    """A cached CSV file: its decoded table, and the datasets selected from it by (label, task)."""
+
+    table: Table
+    selected: dict[tuple[str, str], Dataset] = field(default_factory=dict)
+
+    def nbytes(self, key: bytes) -> int:
+        """What the entry keeps: the file, its table and its selected arrays."""
+        return len(key) + self.table.values.nbytes + sum(d.X.nbytes + d.y.nbytes for d in self.selected.values())
+
+
 class Engine:
     """The engine the job rules call. ``cache_entries``/``cache_bytes`` bound the cache of decoded CSV
-    files (validation, training and test sets alike): a file is decoded once however many submissions,
+    files (validation, training and test sets alike) and of the datasets selected from them (read-only
+    arrays): a file is decoded, and its columns selected for a label, once however many submissions,
     rounds or checks read it. The cache is keyed by the file's bytes, so it can never serve anything
     but what decoding those bytes gives; Python caches a bytes object's hash, and the content store
     hands out the same object each time, so a lookup costs no pass over the file."""
@@ -78,7 +91,7 @@ class Engine:
     def __init__(self, limits: MLLimits = DEFAULT_LIMITS, cache_entries: int = 8,
                  cache_bytes: int = 64 << 20) -> None:
         self.limits = limits
-        self._cache: OrderedDict[bytes, Table] = OrderedDict()
+        self._cache: OrderedDict[bytes, _Decoded] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_bytes = cache_bytes
 
@@ -173,25 +186,33 @@ class Engine:
         as a dataset later do not pay for decoding it (the content store calls this when an upload
         completes). True if it was decoded; anything else is left for its first real use to report."""
         try:
-            self._table(content)
+            self._entry(content)
         except DatasetError:
             return False
         return True
 
     def _dataset(self, data: bytes, label: str, task: str) -> Dataset:
-        return select(self._table(data), label, task, self.limits)
+        entry = self._entry(data)
+        dataset = entry.selected.get((label, task))
+        if dataset is None:
+            dataset = entry.selected[(label, task)] = select(entry.table, label, task, self.limits)
+            self._evict()
+        return dataset
 
-    def _table(self, data: bytes) -> Table:
+    def _entry(self, data: bytes) -> _Decoded:
         cached = self._cache.get(data)
         if cached is not None:
             self._cache.move_to_end(data)
             return cached
-        table = parse_table(data, self.limits)
-        self._cache[data] = table
+        entry = self._cache[data] = _Decoded(parse_table(data, self.limits))
+        self._evict()
+        return entry
+
+    def _evict(self) -> None:
+        """Drops the least recently used files until the cache is within its bounds."""
         while len(self._cache) > self._cache_entries or sum(
-                len(key) + t.values.nbytes for key, t in self._cache.items()) > self._cache_bytes:
+                entry.nbytes(key) for key, entry in self._cache.items()) > self._cache_bytes:
             self._cache.popitem(last=False)
-        return table
 
 
 def derive_seed(*parts: int | bytes | str) -> int:

@@ -249,7 +249,9 @@ def test_each_csv_file_is_decoded_once_and_the_cache_is_bounded(monkeypatch):
 def test_the_cache_is_bounded_in_bytes_and_keeps_the_newest(monkeypatch):
     calls = _count_decodes(monkeypatch)
     files = [csv_split(load_wine, seed=seed)[1] for seed in range(3)]
-    size = len(files[0]) + Engine()._table(files[0]).values.nbytes
+    sizer = Engine()
+    sizer.check_dataset(files[0], "target", "classification")  # a file, its table and one selection
+    size = next(entry.nbytes(key) for key, entry in sizer._cache.items())
     engine = Engine(cache_entries=100, cache_bytes=2 * size + size // 2)
     for data in files + files[2:]:
         engine.check_dataset(data, "target", "classification")
@@ -285,6 +287,32 @@ def test_one_decoded_file_serves_different_labels_and_tasks(monkeypatch):
     with pytest.raises(DatasetError) as err:
         engine.check_dataset(data, "c", "classification")
     assert err.value.code == "dataset_label_not_integer"
+
+
+def test_a_label_is_selected_once_per_file_and_a_refused_selection_is_not_kept(monkeypatch):
+    from dapp.ml import engine as engine_module
+
+    selections: list[tuple[str, str]] = []
+    original = engine_module.select
+
+    def counting(table, label, task, *args):
+        selections.append((label, task))
+        return original(table, label, task, *args)
+
+    monkeypatch.setattr(engine_module, "select", counting)
+    train, valid = csv_split(load_wine)
+    engine = Engine()
+    scores = [engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                           model=spec("GaussianNB"), train=train, seed=3) for _ in range(3)]
+    assert selections == [("target", "classification")] * 2 and scores[0] == scores[1] == scores[2]
+    selected = engine._dataset(train, "target", "classification")
+    assert not selected.X.flags.writeable and not selected.y.flags.writeable  # shared: nobody may change it
+    data = b"a,b,c\n1,0,2.5\n2,1,3.5\n"
+    for _ in range(2):
+        with pytest.raises(DatasetError):
+            engine.check_dataset(data, "c", "classification")
+    engine.check_dataset(data, "c", "regression")
+    assert selections[2:] == [("c", "classification")] * 2 + [("c", "regression")]
 
 
 def test_derive_seed_is_stable_bounded_and_sensitive_to_each_part():
