@@ -2,10 +2,11 @@
 
 ``BackendProcess(command, env, log_path)``: ``start()`` opens a ``RollupServer`` on 127.0.0.1 and
 spawns ``command`` (in its own session, output appended to ``log_path``) with the environment ``env``
-(the whole of it: nothing is inherited) and ``ROLLUP_HTTP_SERVER_URL`` pointing at the server; ``wait_connected(timeout)`` waits for its first ``/finish``;
-``run(request)`` hands it one request (``BackendDied`` if the
-process ends first); ``stop()`` ends the whole process group and closes the server. The node replaces
-a dead incarnation with a new one and replays the recorded inputs (``devnode.node``).
+(the whole of it: nothing is inherited) and ``ROLLUP_HTTP_SERVER_URL`` pointing at the server;
+``wait_connected(timeout)`` waits for its first ``/finish``; ``run(request)`` hands it one request
+(``BackendDied`` if the process ends first); ``stop()`` ends the whole process group and closes the
+server. The node replaces a dead incarnation with a new one and replays the recorded inputs
+(``devnode.node``).
 """
 
 from __future__ import annotations
