@@ -156,3 +156,26 @@ def test_access_list_prints_grants_waiting_requests_and_delegates(monkeypatch: p
     assert queries == ["jobs/3/access"]
     assert lines[0].startswith("job 3: gated")
     assert lines[1:] == [f"  granted    {granted}", f"  requested  {waiting}  key 0x04ab", f"  delegate   {delegate}"]
+
+
+@pytest.mark.parametrize("args, signature, on, key", [
+    (("access", "grant"), "setAccess(uint256,address,bool)", True, "granted"),
+    (("access", "revoke"), "setAccess(uint256,address,bool)", False, "granted"),
+    (("delegate", "add"), "setDelegate(uint256,address,bool)", True, "enabled"),
+    (("delegate", "remove"), "setDelegate(uint256,address,bool)", False, "enabled"),
+])
+def test_access_and_delegate_switches_send_their_input(monkeypatch: pytest.MonkeyPatch, args: tuple[str, str],
+                                                        signature: str, on: bool, key: str) -> None:
+    from eth_abi import decode
+    from mlmarket.cli import access
+
+    sent: list[tuple[bytes, dict]] = []
+    monkeypatch.setattr(access, "run_input", lambda session, request, summary: sent.append(
+        (request.payload, summary(None))))
+    who = "0x" + "ab" * 20
+    assert run(*args, "7", who).exit_code == 0
+    ((payload, summary),) = sent
+    assert payload[:4] == keccak(signature.encode())[:4]
+    assert decode(["uint256", "address", "bool"], payload[4:]) == (7, who, on)
+    assert summary == {"job": 7, "account": who, key: on}
+    assert run(*args, "7", "not-an-address").exit_code == 2 and len(sent) == 1

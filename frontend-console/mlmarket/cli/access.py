@@ -70,81 +70,35 @@ def request(session: Session, job: int, public_key: str) -> None:
     run_input(session, actions.request_access(job, key), lambda sent: {"job": job})
 
 
-def _set(session: Session, job: int, account: str, granted: bool) -> None:
-    from mlmarket.client import actions
-
-    address = _account(account)
-    run_input(session, actions.set_access(job, address, granted),
-              lambda sent: {"job": job, "account": address.lower(), "granted": granted})
-
-
-@access.command("grant")
-@job_id_argument()
-@click.argument("who", metavar="ACCOUNT")
-@command_options
-def grant(session: Session, job: int, who: str) -> None:
-    """Grant ACCOUNT access to gated job JOB (sponsor or delegate).
-
-    \b
-    Example:
-      mlmarket access grant 3 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-    """
-    _set(session, job, who, True)
-
-
-@access.command("revoke")
-@job_id_argument()
-@click.argument("who", metavar="ACCOUNT")
-@command_options
-def revoke(session: Session, job: int, who: str) -> None:
-    """Revoke ACCOUNT's access to gated job JOB (sponsor or delegate).
-
-    \b
-    Example:
-      mlmarket access revoke 3 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
-    """
-    _set(session, job, who, False)
-
-
 @click.group()
 def delegate() -> None:
     """Appoint or remove delegates who review submissions and manage access (sponsor)."""
 
 
-def _delegate(session: Session, job: int, account: str, enabled: bool) -> None:
-    from mlmarket.client import actions
+def _switch(group: click.Group, name: str, action: str, key: str, on: bool, text: str, example: str) -> None:
+    """Adds ``mlmarket GROUP NAME JOB ACCOUNT`` to ``group``: it sends ``actions.<action>(job, account,
+    on)`` and reports ``{job, account, <key>: on}``. ``text`` is the help's first line."""
 
-    address = _account(account)
-    run_input(session, actions.set_delegate(job, address, enabled),
-              lambda sent: {"job": job, "account": address.lower(), "enabled": enabled})
+    @group.command(name, help=f"{text}\n\n\b\nExample:\n  mlmarket {group.name} {name} 3 {example}")
+    @job_id_argument()
+    @click.argument("who", metavar="ACCOUNT")
+    @command_options
+    def command(session: Session, job: int, who: str) -> None:
+        from mlmarket.client import actions
 
-
-@delegate.command("add")
-@job_id_argument()
-@click.argument("who", metavar="ACCOUNT")
-@command_options
-def add(session: Session, job: int, who: str) -> None:
-    """Make ACCOUNT a delegate of job JOB.
-
-    \b
-    Example:
-      mlmarket delegate add 3 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
-    """
-    _delegate(session, job, who, True)
+        address = _account(who)
+        run_input(session, getattr(actions, action)(job, address, on),
+                  lambda sent: {"job": job, "account": address.lower(), key: on})
 
 
-@delegate.command("remove")
-@job_id_argument()
-@click.argument("who", metavar="ACCOUNT")
-@command_options
-def remove(session: Session, job: int, who: str) -> None:
-    """Remove ACCOUNT from the delegates of job JOB.
-
-    \b
-    Example:
-      mlmarket delegate remove 3 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
-    """
-    _delegate(session, job, who, False)
+_CONTRIBUTOR, _DELEGATE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+_switch(access, "grant", "set_access", "granted", True,
+        "Grant ACCOUNT access to gated job JOB (sponsor or delegate).", _CONTRIBUTOR)
+_switch(access, "revoke", "set_access", "granted", False,
+        "Revoke ACCOUNT's access to gated job JOB (sponsor or delegate).", _CONTRIBUTOR)
+_switch(delegate, "add", "set_delegate", "enabled", True, "Make ACCOUNT a delegate of job JOB.", _DELEGATE)
+_switch(delegate, "remove", "set_delegate", "enabled", False,
+        "Remove ACCOUNT from the delegates of job JOB.", _DELEGATE)
 
 
 COMMANDS = [access, delegate]
