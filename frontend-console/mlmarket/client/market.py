@@ -13,10 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import requests
 from web3 import Web3
 
-from devnode.sessions import session_for
 from mlmarket.client.accounts import Signer, choose_signer
 from mlmarket.client.chain import Chain, InputRef, InputRequest, TxResult
 from mlmarket.client.config import NodeConfig, discover
@@ -57,14 +55,13 @@ class Market:
     """The application at ``config`` as seen by ``signer`` (None: read-only)."""
 
     def __init__(self, config: NodeConfig, signer: Signer | None = None, *, w3: Web3 | None = None,
-                 session: requests.Session | None = None, wait_timeout: float = 300.0) -> None:
+                 wait_timeout: float = 300.0) -> None:
         self.config = config
         self.signer = signer
         self.chain = Chain(config, signer, w3=w3)
-        self.session = session or session_for(config.reader_url)
         self.wait_timeout = wait_timeout
-        self.reader = ReaderClient(config.reader_url, config.address("Application"), session=self.session)
-        self.inspector = InspectClient(config.inspect_endpoint(), session=self.session)
+        self.reader = ReaderClient(config.reader_url, config.address("Application"))  # each with its own
+        self.inspector = InspectClient(config.inspect_endpoint())  # session (devnode.sessions.session_for)
 
     @classmethod
     def connect(cls, *, rpc_url: str | None = None, node_url: str | None = None, app: str | None = None,
