@@ -173,18 +173,18 @@ def _wait_listening(process: subprocess.Popen[bytes], log: Path, port: int, time
 
 def _wait_chain_id(anvil: Anvil, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    session = session_for(anvil.url)
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
-    while time.monotonic() < deadline:
-        if anvil.process.poll() is not None:
-            raise AnvilError(f"anvil exited with {anvil.process.returncode}: {_tail(anvil.log_path)}")
-        try:
-            answer = session.post(anvil.url, json=body, timeout=2).json()
-            if int(answer["result"], 16) == CHAIN_ID:
-                return
-            raise AnvilError(f"anvil at {anvil.url} answered chain id {answer['result']}")
-        except (requests.RequestException, ValueError, KeyError):
-            time.sleep(0.02)
+    with session_for(anvil.url) as session:
+        while time.monotonic() < deadline:
+            if anvil.process.poll() is not None:
+                raise AnvilError(f"anvil exited with {anvil.process.returncode}: {_tail(anvil.log_path)}")
+            try:
+                answer = session.post(anvil.url, json=body, timeout=2).json()
+                if int(answer["result"], 16) == CHAIN_ID:
+                    return
+                raise AnvilError(f"anvil at {anvil.url} answered chain id {answer['result']}")
+            except (requests.RequestException, ValueError, KeyError):
+                time.sleep(0.02)
     raise AnvilError(f"anvil at {anvil.url} did not answer eth_chainId within {timeout}s")
 
 

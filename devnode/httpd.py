@@ -72,7 +72,7 @@ class ThreadedHTTPServer:
         return self
 
     def stop(self) -> None:
-        """Stops serving and closes the socket."""
+        """Stops serving and closes the socket; a request still pending is abandoned."""
         if self._thread is not None:
             self._http.shutdown()
             self._thread.join()

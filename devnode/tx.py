@@ -10,6 +10,8 @@ Public API:
   On an automining anvil a receipt that is late by ``STALL_SECONDS`` gets a block mined by hand
   (anvil can leave ready transactions in its pool under concurrent sends, foundry-rs/foundry#10122;
   nothing would ever mine them).
+- ``wait_for_receipt(w3, tx_hash, timeout=RECEIPT_TIMEOUT) -> TxReceipt``: waits for a receipt, mining a block by hand
+  when it is late on an automining anvil (as ``send`` does).
 - ``revert_data(exc) -> bytes``: the revert data a web3 exception carries.
 - ``TransactionFailed``: ``.error`` is the decoded custom error, e.g.
   ``"OutputNotReexecutable(bytes)"`` (``None`` if unknown), ``.data`` the raw revert data,

@@ -119,8 +119,8 @@ def _validated(cid: CID) -> bytes:
     return bytes(cid)
 
 
-_PREFIXES = (bytes.fromhex("01551220"), bytes.fromhex("01701220"))
-"""CIDv1 + raw or dag-pb + sha2-256 (32 bytes): the only CIDs accepted, 36 bytes each."""
+_PREFIXES = tuple(_cid_bytes(codec, b"")[:4] for codec in ACCEPTED_CODECS)
+"""CIDv1 + an accepted codec + sha2-256 (32 bytes): the only CIDs accepted, 36 bytes each."""
 
 
 def _accepted_shape(value: object) -> bool:

@@ -84,12 +84,12 @@ def set_delegate(tx: Tx, cmd: SetDelegate, ctx: Context, env: Env) -> list[Any]:
 
 
 def access_view(reader: Reader, job: Job) -> dict[str, Any]:
-    """The ``jobs/<id>/access`` answer: whether the job is gated, the standing access requests (with
-    their public keys), the accounts granted access and the delegates, each sorted by address."""
+    """The ``jobs/<id>/access`` answer: whether the job is gated, its sponsor, the standing access
+    requests (with their public keys), the accounts granted access and the delegates, each sorted by
+    address."""
 
     def accounts(table: str) -> list[tuple[Address, Any]]:
-        return sorted(((who, value) for (job_id, who), value in reader.items(table) if job_id == job.id),
-                      key=lambda item: item[0].hex)
+        return sorted((who, value) for (job_id, who), value in reader.items(table) if job_id == job.id)
 
     return {"job": job.id, "gated": job.spec.gated, "sponsor": job.sponsor.hex,
             "requests": [{"account": who.hex, "public_key": "0x" + key.hex()} for who, key in accounts(REQUESTS)],

@@ -135,8 +135,6 @@ class Engine:
         loaded = self._load(source, task)
         valid = self._dataset(validation, label, task)
         if train:
-            if loaded.trained:  # refitted or warm-started: its arrays must still be a valid model
-                restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
             data = self._dataset(train, label, task)
             if data.features != valid.features:
                 raise DatasetError(f"training columns {list(data.features)[:20]} differ from the validation "

@@ -121,7 +121,7 @@ def load_json(data: bytes, what: str) -> Any:
         if depth > MAX_JSON_DEPTH:  # decided here, not by the process's recursion limit
             raise ValueError(f"nested {depth} levels deep, at most {MAX_JSON_DEPTH}")
         return json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise ModelError(f"{what} is not valid JSON: {exc}", code="model_bad_json") from None
 
 

@@ -45,14 +45,17 @@ def single_thread() -> Iterator[None]:
 def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int,
         limits: MLLimits = DEFAULT_LIMITS) -> Any:
     """A fitted estimator for ``model`` on (X, y). Raises ModelError when the work estimate is over the
-    limit or a trained starting model does not match the data, TrainingError when scikit-learn refuses."""
+    limit or a trained starting model is malformed or does not match the data, TrainingError when
+    scikit-learn refuses."""
     spec = model.spec
     classes = np.unique(y).size if spec.task == CLASSIFICATION else 1
     check_work(spec, X.shape[0], X.shape[1], classes, limits)
     warm = model.trained and spec.definition.warm_start
+    # a trained starting model must be a valid one (its arrays checked), whether continued or refitted
+    restored = restore(spec, dict(model.arrays), len(model.features), seed) if model.trained else None
     if warm:
         _check_same_data(model, features, y)
-        estimator = restore(spec, dict(model.arrays), len(features), seed)
+        estimator = restored
         _prepare_warm_start(estimator[-1] if spec.preprocessing else estimator)
     else:
         estimator = build_estimator(spec, seed)
