@@ -1,7 +1,8 @@
 """Gated jobs and delegates in the console: who sees which button on the job page, what each POST sends
 (decoded with the compiled protocol ABI, ``contracts/abi/IMLMarketInputs.json``, and eth-abi: an oracle
 independent of the client library), CSRF, form errors, the backend's refusals, and no private key in
-any response. The access state is folded from the job's history (``console.access_state``)."""
+any response. The access state is the backend's ``jobs/<id>/access`` answer (``console.access_state``),
+checked here against the real dispatch path too."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import pytest
 from eth_hash.auto import keccak
 from flask.testing import FlaskClient
 from mlmarket.client.outputs import DecodedReport, InputOutcome
-from mlmarket.console.access_state import GRANTED, REQUESTED, REVOKED, access_state
+from mlmarket.console.access_state import GRANTED, REQUESTED, access_view, members
 from web3 import Web3
 
 from devnode.anvil import dev_accounts
+from tests.support.market import CAROL, DAVE, Market
+from tests.support.market import SPONSOR as MARKET_SPONSOR
 from tests.unit.test_console_fake import JOB, TOKEN, World, csrf, make_client, populated_world
 
 ABI = json.loads((Path(__file__).resolve().parents[2] / "contracts" / "abi" / "IMLMarketInputs.json").read_text())
@@ -55,6 +58,16 @@ HISTORY = [
 ]
 
 
+def access_answer(gated: bool = True) -> dict[str, Any]:
+    """The ``jobs/<id>/access`` answer the history above leads to, as the backend words it (sorted
+    lower-case addresses, ``0x`` for an empty public key); an ungated job has no requests or grants."""
+    requests = sorted([{"account": REQUESTER.lower(), "public_key": PUBLIC_KEY},
+                       {"account": GRANTEE.lower(), "public_key": "0x"}], key=lambda r: r["account"])
+    return {"ok": True, "job": GATED, "gated": gated, "sponsor": SPONSOR.lower(),
+            "requests": requests if gated else [], "granted": [GRANTEE.lower()] if gated else [],
+            "delegates": [DELEGATE.lower()]}
+
+
 def gated_world(status: str = "open", policy: str = "threshold", gated: bool = True) -> World:
     """The populated world plus job 2 of dev account 0: gated, one delegate (dev 2), one pending
     request (dev 1, with a public key) and one grant (dev 3)."""
@@ -63,7 +76,8 @@ def gated_world(status: str = "open", policy: str = "threshold", gated: bool = T
            "spec": {**JOB["spec"], "title": "gated", "gated": gated}}
     w.answers.update({f"jobs/{GATED}": {"ok": True, "job": job, "submissions": []},
                       f"jobs/{GATED}/leaderboard": {"ok": True, "leaderboard": []},
-                      f"jobs/{GATED}/history": {"ok": True, "history": HISTORY}})
+                      f"jobs/{GATED}/history": {"ok": True, "history": HISTORY},
+                      f"jobs/{GATED}/access": access_answer(gated)})
     return w
 
 
@@ -98,27 +112,57 @@ def statuses(html: str) -> dict[str, str]:
     return {account: re.search(r"data-member-status>([^<]*)<", row).group(1) for account, row in rows}
 
 
-# ---- the access state, folded from the history -----------------------------------------------------
+# ---- the access state, from the backend's answer ------------------------------------------------
 
-def test_the_state_follows_requests_grants_revocations_and_delegates_in_order() -> None:
-    a, b, c = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "cc" * 20
-    state = access_state([
-        {"type": "AccessRequested", "account": a, "public_key": "0x0102"},
-        {"type": "AccessChanged", "account": b, "granted": True},      # granted without asking
-        {"type": "AccessChanged", "account": a, "granted": True},
-        {"type": "AccessRequested", "account": a, "public_key": "0x0304"},  # a new request keeps the grant
-        {"type": "AccessChanged", "account": b, "granted": False},
-        {"type": "DelegateChanged", "account": c, "enabled": True},
-        {"type": "DelegateChanged", "account": a, "enabled": True},
-        {"type": "DelegateChanged", "account": c, "enabled": False},
-        {"type": "SubmissionReceived", "submission_id": 1},
-    ])
-    assert [(m.account, m.status, m.requested, m.public_key) for m in state.members] == [
-        (a, GRANTED, True, "0304"), (b, REVOKED, False, "")]
-    assert state.delegates == (a,)
-    again = access_state([{"type": "AccessChanged", "account": a, "granted": False},
-                          {"type": "AccessRequested", "account": a.upper().replace("0X", "0x"), "public_key": "0x"}])
-    assert [(m.account, m.status) for m in again.members] == [(a, REQUESTED)]
+def test_members_are_the_granted_accounts_and_the_standing_requests_with_their_keys() -> None:
+    a, b, c, d = ("0x" + x * 20 for x in ("aa", "bb", "cc", "dd"))
+    answer = {"gated": True, "sponsor": d, "delegates": [c],
+              "requests": [{"account": a, "public_key": "0x0102"}, {"account": b.upper().replace("0X", "0x"),
+                                                                   "public_key": "0x"}],
+              "granted": [b, c]}  # c was granted without asking
+    assert [(m.account, m.status, m.public_key) for m in members(answer)] == [
+        (a, REQUESTED, "0102"), (b, GRANTED, ""), (c, GRANTED, "")]
+    assert members({"gated": True}) == ()
+
+
+@pytest.mark.parametrize("viewer, mine, sponsor, delegate, may_submit", [
+    ("0x" + "AA" * 20, REQUESTED, False, False, False), ("0x" + "Bb" * 20, GRANTED, False, True, True),
+    ("0x" + "DD" * 20, None, True, False, False), ("0x" + "EE" * 20, None, False, False, False),
+    (None, None, False, False, True)])
+def test_the_viewer_is_found_among_members_sponsor_and_delegates_in_any_case(
+        viewer: str | None, mine: str | None, sponsor: bool, delegate: bool, may_submit: bool) -> None:
+    a, b, d = "0x" + "aa" * 20, "0x" + "bb" * 20, "0x" + "dd" * 20
+    answer = {"gated": True, "sponsor": d, "delegates": [b], "requests": [{"account": a, "public_key": "0x"}],
+              "granted": [b]}
+    view = access_view({"status": "open", "policy": "manual"}, answer, viewer)
+    assert (view.mine.status if view.mine else None, view.sponsor, view.delegate) == (mine, sponsor, delegate)
+    assert view.viewer == (viewer.lower() if viewer else None)
+    assert view.may_submit is may_submit and view.has_access is (mine == GRANTED)
+    assert view.manages is (sponsor or delegate) and view.appoints is sponsor
+    ungated = access_view({"status": "open"}, {**answer, "gated": False}, viewer)
+    assert ungated.may_submit and not ungated.manages and not ungated.can_request
+
+
+def test_the_console_shows_what_the_backend_keeps_after_grants_and_revocations() -> None:
+    # the real dispatch path: CAROL asks, is granted, then revoked; DAVE is granted without asking,
+    # then revoked. The backend keeps CAROL's request (she may be granted again) and forgets DAVE.
+    m = Market()
+    job = m.create_job(1000, gated=True)
+    assert m.call(CAROL, "requestAccess", job, b"\x04carol").accepted
+    for who in (CAROL, DAVE):
+        assert m.call(MARKET_SPONSOR, "setAccess", job, who.raw, True).accepted
+    granted = access_view(m.job(job)["job"], m.inspect(f"jobs/{job}/access"), CAROL.hex)
+    assert [(x.account, x.status) for x in granted.members] == [(CAROL.hex, GRANTED), (DAVE.hex, GRANTED)]
+    assert granted.has_access and not granted.can_request
+    for who in (CAROL, DAVE):
+        assert m.call(MARKET_SPONSOR, "setAccess", job, who.raw, False).accepted
+    job_view = m.job(job)["job"]
+    answer = m.inspect(f"jobs/{job}/access")
+    carol = access_view(job_view, answer, CAROL.hex)
+    assert [(x.account, x.status, x.public_key) for x in carol.members] == [(CAROL.hex, REQUESTED, b"\x04carol".hex())]
+    assert carol.can_request and not carol.may_submit
+    sponsor = access_view(job_view, answer, MARKET_SPONSOR.hex.upper().replace("0X", "0x"))
+    assert sponsor.manages and sponsor.appoints and sponsor.mine is None
 
 
 # ---- who sees what -------------------------------------------------------------------------------
@@ -153,6 +197,36 @@ def test_a_granted_contributor_is_told_so_and_offered_no_button(world: World, tm
     html = page_as(world, tmp_path, 3)
     assert buttons(html) == {"grant": [], "revoke": [], "remove": [], "forms": []}
     assert 'data-access-mine="granted"' in html
+
+
+def test_a_revoked_account_that_had_asked_shows_as_requested_and_may_be_granted_again(world: World,
+                                                                                      tmp_path: Path) -> None:
+    # the backend keeps the request of GRANTEE after the revocation: the sponsor sees Grant again, and
+    # GRANTEE is told it asked and may ask again, but is not offered to submit
+    world.answers[f"jobs/{GATED}/access"]["granted"] = []
+    sponsor = page_as(world, tmp_path, 0)
+    assert statuses(sponsor) == {REQUESTER.lower(): "requested", GRANTEE.lower(): "requested"}
+    assert sorted(buttons(sponsor)["grant"]) == sorted([REQUESTER.lower(), GRANTEE.lower()])
+    assert buttons(sponsor)["revoke"] == []
+    grantee = page_as(world, tmp_path, 3)
+    assert 'data-access-mine="requested"' in grantee and re.search(r"data-access-request>Request access again<", grantee)
+    assert "Submit to this job" not in grantee and "data-submit-needs-access" in grantee
+
+
+def test_the_delegate_form_only_appoints_and_each_row_removes_its_delegate(world: World, tmp_path: Path) -> None:
+    _, client = make_client(world, tmp_path)
+    token = as_dev(client, 0)
+    html = client.get(f"/jobs/{GATED}").get_data(as_text=True)
+    form = re.search(r"<form[^>]*data-delegate-form>(.*?)</form>", html, re.DOTALL).group(1)
+    assert re.findall(r'<button name="action" value="(\w+)"', form) == ["appoint"]
+    row = re.search(rf'<li data-delegate="{DELEGATE.lower()}">(.*?)</li>', html, re.DOTALL).group(1)
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
+    fields.update(re.findall(r'<button name="(\w+)" value="(\w+)"', row))  # what clicking Remove posts
+    assert fields["csrf_token"] == token
+    response = client.post(f"/jobs/{GATED}/access", data=fields)
+    assert response.status_code == 200 and 'data-outcome="ok"' in response.get_data(as_text=True)
+    (_, request), = world.sent
+    assert decoded(request.payload) == ("setDelegate", (GATED, DELEGATE.lower(), False))
 
 
 def test_an_ended_job_shows_its_access_but_only_delegates_still_change(tmp_path: Path) -> None:
@@ -208,6 +282,7 @@ def test_each_access_action_sends_its_input_from_the_acting_account(world: World
 def test_a_wallet_sponsor_gets_the_grant_as_an_unsigned_transaction(world: World, tmp_path: Path) -> None:
     wallet = Web3.to_checksum_address("0x" + "5e" * 20)
     world.answers[f"jobs/{GATED}"]["job"]["sponsor"] = wallet.lower()
+    world.answers[f"jobs/{GATED}/access"]["sponsor"] = wallet.lower()
     _, client = make_client(world, tmp_path)
     token = csrf(client)
     assert client.post("/api/wallet/account", json={"address": wallet}, headers={"X-CSRF-Token": token}).json["ok"]

@@ -187,12 +187,16 @@ HISTORY = [{"type": "JobCreated", "job_id": 1, "input_index": 1, "timestamp": 1_
             "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower()},
            {"type": "SubmissionReceived", "job_id": 1, "submission_id": 1, "input_index": 2, "timestamp": 1},
            {"type": "ModelPublished", "job_id": 1, "round": 0, "score": 950000, "input_index": 2, "timestamp": 1}]
+
+
 def populated_world() -> World:
     """A world with one threshold job (two submissions, a published model), a notice and a voucher."""
     w = World()
     w.answers.update({"jobs": {"ok": True, "jobs": [JOB]}, "jobs/1": {"ok": True, "job": JOB, "submissions": SUBS},
                       "jobs/1/leaderboard": {"ok": True, "leaderboard": SUBS[:1]},
-                      "jobs/1/history": {"ok": True, "history": HISTORY}})
+                      "jobs/1/history": {"ok": True, "history": HISTORY},
+                      "jobs/1/access": {"ok": True, "job": 1, "gated": False, "sponsor": JOB["sponsor"], "requests": [],
+                                        "granted": [], "delegates": []}})
     w.outputs[:] = [DecodedNotice(1, 1, "JobCreated", {"jobId": 1, "sponsor": "0x" + "5a" * 20, "token": TOKEN.lower(),
                                                        "budget": "30000000000000000000"}, b""), voucher()]
     return w

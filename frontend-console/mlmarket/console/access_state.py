@@ -1,75 +1,45 @@
 """A job's access requests, grants and delegates, and what the acting account may do about them (pure).
 
-The page folds ``jobs/<id>/history``, which it loads anyway: it holds every notice naming the job, in
-order, and the ``AccessRequested``, ``AccessChanged`` and ``DelegateChanged`` notices are the only
-changes of that state (``dapp/domain/access.py``), so replaying them gives it exactly, revocations
-included (the ``jobs/<id>/access`` query gives the standing state only: requests, grants, delegates). Who may
-do what follows docs/PROTOCOL.md: anyone requests access to a gated job; the sponsor or a delegate
-grants and revokes; only the sponsor appoints delegates; requests and grants end with the job.
+The state is the backend's ``jobs/<id>/access`` answer (``dapp/domain/access.py:access_view``, the
+query ``mlmarket access list`` shows): the standing requests with their public keys, the accounts
+granted access and the delegates. A request stays after a grant or a revocation, so an account that
+asked and whose grant was revoked shows as *requested* again (it may be granted again), and an account
+granted without asking and then revoked is no longer a member. Who may do what follows
+docs/PROTOCOL.md: anyone requests access to a gated job; the sponsor or a delegate grants and revokes;
+only the sponsor appoints delegates; requests and grants stop changing when the job ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-REQUESTED, GRANTED, REVOKED = "requested", "granted", "revoked"
+REQUESTED, GRANTED = "requested", "granted"
 
 
 @dataclass(frozen=True)
 class Member:
-    """An account that asked for access or whose access was set: ``status`` is ``requested`` (waiting),
-    ``granted`` or ``revoked``; ``public_key`` is the one of its latest request (``""`` if none)."""
+    """An account with a standing request or a grant: ``status`` is ``granted`` or ``requested``
+    (waiting); ``public_key`` is its request's key in hex without ``0x`` (``""`` if none)."""
 
     account: str
     status: str
-    requested: bool
     public_key: str
 
 
 @dataclass(frozen=True)
-class AccessState:
-    """Every member in order of first appearance, and the job's delegates in order of appointment."""
+class AccessView:
+    """What the job page shows about access and delegates to the acting account ``viewer`` (a lower-case
+    address, or None when no account is chosen); ``mine`` is the viewer's own member, if any."""
 
     members: tuple[Member, ...]
     delegates: tuple[str, ...]
-
-    def member(self, account: str | None) -> Member | None:
-        """The member ``account`` (any case), if it is one."""
-        key = (account or "").lower()
-        return next((m for m in self.members if m.account == key), None)
-
-
-def access_state(history: Iterable[Mapping[str, Any]]) -> AccessState:
-    """The state the job's history leads to (events of other types are ignored)."""
-    members: dict[str, Member] = {}
-    delegates: dict[str, None] = {}
-    for event in history:
-        kind, account = event.get("type"), str(event.get("account") or "").lower()
-        before = members.get(account, Member(account, REQUESTED, False, ""))
-        if kind == "AccessRequested":
-            status = GRANTED if before.status == GRANTED else REQUESTED  # a new request keeps a grant
-            members[account] = Member(account, status, True, str(event.get("public_key") or "").removeprefix("0x"))
-        elif kind == "AccessChanged":
-            members[account] = Member(account, GRANTED if event.get("granted") else REVOKED, before.requested,
-                                      before.public_key)
-        elif kind == "DelegateChanged":
-            delegates.pop(account, None)
-            if event.get("enabled"):
-                delegates[account] = None
-    return AccessState(tuple(members.values()), tuple(delegates))
-
-
-@dataclass(frozen=True)
-class AccessView:
-    """What the job page shows about access and delegates to the acting account ``viewer``."""
-
-    state: AccessState
     gated: bool
     manual: bool
     open: bool
     viewer: str | None
+    mine: Member | None
     sponsor: bool
     delegate: bool
 
@@ -96,14 +66,15 @@ class AccessView:
         return self.manual and (self.viewer is None or self.sponsor or self.delegate)
 
     @property
-    def mine(self) -> Member | None:
-        """The viewer's own row, if any."""
-        return self.state.member(self.viewer)
-
-    @property
     def has_access(self) -> bool:
         """The viewer holds a grant."""
         return self.mine is not None and self.mine.status == GRANTED
+
+    @property
+    def may_submit(self) -> bool:
+        """The page offers to submit: the job is not gated, the viewer holds a grant, or no account is
+        chosen (who will sign is not known; the backend refuses an account without access)."""
+        return not self.gated or self.viewer is None or self.has_access
 
     @property
     def can_request(self) -> bool:
@@ -116,15 +87,31 @@ class AccessView:
     def shown(self) -> bool:
         """Whether the page has anything to show: for jobs where delegates have a say (gated or manual)
         or that have delegates."""
-        return self.gated or self.manual or bool(self.state.delegates)
+        return self.gated or self.manual or bool(self.delegates)
 
 
-def access_view(job: Mapping[str, Any], history: Iterable[Mapping[str, Any]], viewer: str | None) -> AccessView:
-    """The page's view of ``job`` (an inspect job view) for ``viewer`` (an address, any case, or None)."""
-    state = access_state(history)
+def _lower(value: Any) -> str:
+    return str(value or "").lower()
+
+
+def members(answer: Mapping[str, Any]) -> tuple[Member, ...]:
+    """The granted accounts and those with a standing request, sorted by address, from a
+    ``jobs/<id>/access`` answer (whose empty public key ``0x`` becomes ``""``)."""
+    keys = {_lower(r.get("account")): _lower(r.get("public_key")).removeprefix("0x")
+            for r in answer.get("requests") or () if isinstance(r, Mapping)}
+    granted = {_lower(account) for account in answer.get("granted") or ()}
+    return tuple(Member(account, GRANTED if account in granted else REQUESTED, keys.get(account, ""))
+                 for account in sorted(granted | set(keys)))
+
+
+def access_view(job: Mapping[str, Any], answer: Mapping[str, Any], viewer: str | None) -> AccessView:
+    """The page's view for ``viewer`` (an address, any case, or None) of the ``jobs/<id>/access``
+    ``answer``, with the status and policy of ``job`` (an inspect job view)."""
     me = viewer.lower() if viewer else None
-    spec = job.get("spec") or {}
-    return AccessView(state=state, gated=bool(spec.get("gated")), manual=job.get("policy") == "manual",
-                      open=job.get("status") != "ended", viewer=me,
-                      sponsor=me is not None and me == str(job.get("sponsor") or "").lower(),
-                      delegate=me is not None and me in state.delegates)
+    rows = members(answer)
+    delegates = tuple(_lower(account) for account in answer.get("delegates") or ())
+    return AccessView(members=rows, delegates=delegates, gated=bool(answer.get("gated")),
+                      manual=job.get("policy") == "manual", open=job.get("status") != "ended", viewer=me,
+                      mine=next((m for m in rows if m.account == me), None),
+                      sponsor=me is not None and me == _lower(answer.get("sponsor")),
+                      delegate=me is not None and me in delegates)

@@ -62,7 +62,7 @@ def _page_context() -> dict[str, Any]:
         problem = None
     except (ClientError, OSError) as exc:
         who, dev, node, problem = None, [], None, getattr(exc, "message", None) or f"network error: {exc}"
-    return {"who": who, "who_address": identity_address(rt.pool, who) if who else None, "dev_accounts": dev,
+    return {"who": who, "who_address": identity_address(rt.pool, who), "dev_accounts": dev,
             "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label,
             "summary": lambda name, args: notice_summary(name, args, rt.tokens.fmt)}
 

@@ -183,7 +183,7 @@ def address_field(form: Mapping[str, str], name: str) -> str:
     return Web3.to_checksum_address(raw)
 
 
-def hex_bytes(form: Mapping[str, str], name: str, *, limit: int) -> bytes:
+def hex_field(form: Mapping[str, str], name: str, *, limit: int) -> bytes:
     """Field ``name`` as bytes written in hex (``0x`` optional; empty gives ``b""``), at most ``limit``."""
     raw = text(form, name)
     digits = raw[2:] if raw[:2].lower() == "0x" else raw

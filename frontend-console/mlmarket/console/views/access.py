@@ -10,7 +10,7 @@ from flask import Blueprint
 
 from mlmarket.client import actions
 from mlmarket.client.chain import InputRequest
-from mlmarket.console.forms import FormErrors, address_field, hex_bytes, text
+from mlmarket.console.forms import FormErrors, address_field, hex_field, text
 from mlmarket.console.runtime import runtime
 from mlmarket.console.views.jobs import send_from_job_page
 
@@ -21,7 +21,7 @@ ACTIONS = ("request", "grant", "revoke", "appoint", "dismiss")
 def _access_request(job_id: int, form: Any) -> tuple[InputRequest, str]:
     action = text(form, "action")
     if action == "request":
-        key = hex_bytes(form, "public_key", limit=runtime().settings.max_public_key_bytes)
+        key = hex_field(form, "public_key", limit=runtime().settings.max_public_key_bytes)
         return actions.request_access(job_id, key), f"Request access to job {job_id}"
     if action in ("grant", "revoke"):
         account = address_field(form, "account")

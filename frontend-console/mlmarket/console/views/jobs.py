@@ -42,7 +42,8 @@ def list_jobs() -> str:
 
 
 def job_context(job_id: int) -> dict[str, Any] | None:
-    """What the job page shows (None if there is no such job); ``access`` is seen by the acting account."""
+    """What the job page shows (None if there is no such job); ``access`` is the ``jobs/<id>/access``
+    answer as the acting account sees it."""
     market = reader()
     try:
         answer = market.query(query_path("jobs", job_id))
@@ -54,10 +55,12 @@ def job_context(job_id: int) -> dict[str, Any] | None:
     submissions = _answer(answer, "submissions", [])
     leaderboard = _answer(market.query(query_path("jobs", job_id, "leaderboard")), "leaderboard", [])
     history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
+    access = market.query(query_path("jobs", job_id, "access"))
     chart = score_chart(submissions, history, str(job.get("metric", "")))
     viewer = identity_address(runtime().pool, identity())
     return {"job": job, "submissions": submissions, "leaderboard": leaderboard, "history": history,
-            "chart": chart, "spec": job.get("spec") or {}, "access": access_view(job, history, viewer)}
+            "chart": chart, "spec": job.get("spec") or {},
+            "access": access_view(job, access if isinstance(access, dict) else {}, viewer)}
 
 
 @bp.get("/jobs/<int:job_id>")
