@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 
 from mlmarket.client.errors import ClientError
-from mlmarket.console.gateway import Identity, MarketPool, acting_market, current_identity
+from mlmarket.console.gateway import Identity, MarketPool, acting_market, current_identity, identity_address
 from mlmarket.console.present import ETHER, amount_text, token_label
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -68,6 +68,11 @@ def runtime() -> Runtime:
 def identity() -> Identity | None:
     """The account acting in this request."""
     return current_identity(runtime().pool)
+
+
+def acting_address() -> str | None:
+    """The checksummed address of the account acting in this request (None when none is chosen)."""
+    return identity_address(runtime().pool, identity())
 
 
 def acting() -> tuple[Identity, Any]:

@@ -10,16 +10,15 @@ from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
 from mlmarket.console.forms import FormErrors, amount, token_choice
-from mlmarket.console.gateway import identity_address
 from mlmarket.console.present import ETHER
-from mlmarket.console.runtime import acting, identity, reader, runtime
+from mlmarket.console.runtime import acting, acting_address, reader, runtime
 from mlmarket.console.views.common import deliver
 
 bp = Blueprint("funds", __name__)
 
 
 def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
-    address = identity_address(runtime().pool, identity())
+    address = acting_address()
     market = reader()
     dapp: dict[str, str] = {}
     wallet: list[tuple[str, int]] = []

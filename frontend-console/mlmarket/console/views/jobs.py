@@ -16,8 +16,7 @@ from mlmarket.client.jobspec import parse_cid
 from mlmarket.console.access_state import access_view
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
-from mlmarket.console.gateway import identity_address
-from mlmarket.console.runtime import identity, reader, runtime
+from mlmarket.console.runtime import acting_address, reader, runtime
 from mlmarket.console.views.common import content_cid, deliver
 
 bp = Blueprint("jobs", __name__)
@@ -57,7 +56,7 @@ def job_context(job_id: int) -> dict[str, Any] | None:
     history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
     access = market.query(query_path("jobs", job_id, "access"))
     chart = score_chart(submissions, history, str(job.get("metric", "")))
-    viewer = identity_address(runtime().pool, identity())
+    viewer = acting_address()
     return {"job": job, "submissions": submissions, "leaderboard": leaderboard, "history": history,
             "chart": chart, "spec": job.get("spec") or {},
             "access": access_view(job, access if isinstance(access, dict) else {}, viewer)}
