@@ -64,7 +64,7 @@ def request(session: Session, job: int, public_key: str) -> None:
     from mlmarket.client import actions
 
     try:
-        key = bytes.fromhex(public_key[2:] if public_key.startswith("0x") else public_key)
+        key = bytes.fromhex(public_key.removeprefix("0x"))
     except ValueError as exc:
         raise click.BadParameter("must be hex", param_hint="--public-key") from exc
     run_input(session, actions.request_access(job, key), lambda sent: {"job": job})
