@@ -31,19 +31,13 @@ from typing import Any
 
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
-from dapp.codec.portals import DEFAULT_PORTALS
-from dapp.codec.metadata import V1, V2
 from dapp.codec.outputs import Notice
 from dapp.domain.commands import JobSpec
-from dapp.domain.values import Address
+from dapp.domain.values import ETHER, Address
+from tests.support.market import NOW
+from tests.support.rollup import APP, PORTALS, PORTALS_V1, TOKEN, v1_metadata, v2_metadata
 
-NOW = 1_700_000_000
-APP = Address(b"\xab" * 20)
-TOKEN = Address(b"\x70" * 20)
-ETHER = Address(bytes(20))
 ACCOUNTS = [Address(bytes([0xa0 + i]) * 20) for i in range(4)]
-PORTALS = DEFAULT_PORTALS[V2]
-PORTALS_V1 = DEFAULT_PORTALS[V1]
 ADDRESSES = [*ACCOUNTS, TOKEN, ETHER, PORTALS.ether, PORTALS.erc20, APP]
 WORDS = ["threshold", "manual", "best", "classification", "regression", "accuracy", "f1", "r2", "mae",
          "target", "label", "", "x", "fedavg", "\u00e9\u4e2d\U0001f600", "a" * 300]
@@ -231,10 +225,8 @@ class InputFuzzer:
         if self.rng.random() < 0.05:
             if sender == PORTALS.ether:
                 sender = PORTALS_V1.ether
-            return {"msg_sender": sender.hex, "epoch_index": 0, "input_index": index, "block_number": 100 + index,
-                    "timestamp": timestamp}
-        return {"chain_id": 31337, "app_contract": APP.hex, "msg_sender": sender.hex, "block_number": 100 + index,
-                "block_timestamp": timestamp, "prev_randao": "0x" + "00" * 32, "input_index": index}
+            return v1_metadata(sender, index, timestamp, 100 + index)
+        return v2_metadata(sender, index, timestamp, 100 + index)
 
     def broken(self, metadata: dict[str, Any], payload: bytes) -> tuple[dict[str, Any] | Any, Any]:
         """Malformed metadata or a malformed hex payload."""
