@@ -19,12 +19,10 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from web3 import Web3
-
 from bench._summary import record
 from bench._table import print_table
 from devnode.node import Node, NodeConfig
-from tests.reliability.burst import check_burst, listed, plan_burst, send_burst, wait_processed
+from tests.reliability.burst import run_burst
 
 DEFAULT_INPUTS = 2_000
 
@@ -42,38 +40,30 @@ def main(argv: list[str] | None = None) -> None:
         node = Node(NodeConfig(state_dir=Path(tmp) / "node", port=0, anvil_port=0)).start()
         ready = time.perf_counter() - started
         try:
-            assert node.deployment is not None
-            url, app = node.info()["reader_url"], node.deployment.application
-            planned = plan_burst(Web3(Web3.HTTPProvider(node.rpc_url)), node.deployment, count, seed=count)
-            began = time.perf_counter()
-            sending, flushed = send_burst(node.rpc_url, planned)
-            elapsed = wait_processed(url, app, count, timeout=120 + count * 0.2) - began
-            kinds = check_burst(url, app, planned)
-            stamps = [datetime.fromisoformat(i["created_at"].replace("Z", "+00:00"))
-                      for i in listed(url, "cartesi_listInputs", app)]
-            assert node.failure is None
+            run = run_burst(node, count, seed=count)
         finally:
             stopping = time.perf_counter()
             node.stop()
             stopped = time.perf_counter() - stopping
+    stamps = [datetime.fromisoformat(i["created_at"]) for i in run.inputs]
     tenth = max(2, count // 10)
-    statuses = Counter(p.status for p in planned)
+    statuses = Counter(p.status for p in run.planned)
     print(f"burst of {count:,} inputs from 4 accounts (explicit nonces), real anvil (automine) + real backend; "
           f"every input checked: {', '.join(f'{k} {v}' for k, v in statuses.items())}; "
-          f"{kinds['notice']:,} notices, {kinds['voucher']:,} vouchers")
+          f"{run.outputs['notice']:,} notices, {run.outputs['voucher']:,} vouchers")
     print_table([
         ("figure", "value"),
         ("node start to ready (fresh state)", f"{ready:.1f} s"),
-        ("sending every transaction (automine)", f"{sending:.1f} s ({count / sending:,.0f} tx/s)"),
-        ("blocks mined by hand to flush anvil's pool (anvil bug)", f"{flushed}"),
-        ("first send -> last input processed", f"{elapsed:.1f} s"),
-        ("inputs/s end to end", f"{count / elapsed:,.0f}"),
+        ("sending every transaction (automine)", f"{run.sending:.1f} s ({count / run.sending:,.0f} tx/s)"),
+        ("blocks mined by hand to flush anvil's pool (anvil bug)", f"{run.flushed}"),
+        ("first send -> last input processed", f"{run.elapsed:.1f} s"),
+        ("inputs/s end to end", f"{count / run.elapsed:,.0f}"),
         (f"node pace, first {tenth:,} inputs (while sending)", f"{_rate(stamps[:tenth]):,.0f} inputs/s"),
         (f"node pace, last {tenth:,} inputs (after sending)", f"{_rate(stamps[-tenth:]):,.0f} inputs/s"),
         ("node stop (anvil saves its state)", f"{stopped:.1f} s"),
     ])
     record(f"non-ML inputs through the local node, a burst of {count:,}, end to end",
-           f"{count / elapsed:,.0f} inputs/s ({elapsed:.1f} s from first send to last processed)")
+           f"{count / run.elapsed:,.0f} inputs/s ({run.elapsed:.1f} s from first send to last processed)")
     record(f"node pace, last {tenth:,} inputs of the burst (after sending)",
            f"{_rate(stamps[-tenth:]):,.0f} inputs/s")
 

@@ -23,6 +23,7 @@ from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
 from scripts.demo import breast_cancer_csvs
+from tests.e2e.devnode_harness import outputs
 
 pytestmark = pytest.mark.e2e
 
@@ -317,23 +318,17 @@ def test_gated_job_access_delegates_and_top_up(node: Node, files: dict[str, Path
 def test_a_restart_replays_every_input_including_training_to_identical_outputs(node: Node) -> None:
     """Runs last: every job above (training, scoring, payments) is replayed from genesis by a fresh
     backend; the node refuses to start if any output differs, and the reader shows the same bytes."""
-    rpc = node.info()["reader_url"]
     app = node.info()["addresses"]["Application"]
 
-    def listed() -> list[tuple[int, str]]:
-        import requests
-
-        answer = requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "cartesi_listOutputs",
-                                          "params": {"application": app, "limit": 10_000}}, timeout=30).json()
+    def listed(reader_url: str) -> list[tuple[int, str]]:
         return [(int(o["index"], 16) if isinstance(o["index"], str) else o["index"], o["raw_data"])
-                for o in answer["result"]["data"]]
+                for o in outputs(reader_url, app)]
 
-    before = listed()
+    before = listed(node.info()["reader_url"])
     assert any("SubmissionScored" in n["name"] for n in mlmarket(node, "outputs") if n.get("name"))
     node.stop()
     again = Node(NodeConfig(state_dir=node.config.state_dir, port=0, anvil_port=0, auto_mine=False)).start()
     try:
-        rpc = again.info()["reader_url"]
-        assert listed() == before and len(before) > 20
+        assert listed(again.info()["reader_url"]) == before and len(before) > 20
     finally:
         again.stop()

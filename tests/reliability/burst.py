@@ -8,9 +8,10 @@ outputs the backend must emit, computed here from the protocol's definitions (th
 of ``contracts/src/IMLMarket.sol``, the portal layouts and CIDv1-raw of CARTESI-FACTS), not from the
 backend's code. ``send_burst`` sends them as fast as it can, one thread per account, and makes sure
 they all leave anvil's pool (``flush_pool``: an anvil automine bug can strand some);
-``check_burst`` reads the node's reader API and asserts every input is there, in order, with the
-expected status and exactly the expected outputs. ERC-20 approvals are sent by ``plan_burst``
-beforehand (they are not inputs).
+``check_burst`` reads the node's reader API (``ReaderClient``) and asserts every input is there, in
+order, with the expected status and exactly the expected outputs. ERC-20 approvals are sent by
+``plan_burst`` beforehand (they are not inputs). ``run_burst(node, count, seed)`` does all of it on an
+in-process ``Node`` (the burst test and ``bench.load_burst``); the kill series sends in batches itself.
 """
 
 from __future__ import annotations
@@ -24,16 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import eth_abi
-import requests
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
+from mlmarket.client.reader import ReaderClient
 from web3 import Web3
 
 from dapp.codec.chunks import plan_upload
 from devnode.anvil import dev_accounts
 from devnode.contracts import contract_at
 from devnode.deploy import Deployment
+from devnode.node import Node
+from devnode.sessions import session_for, web3_for
 from devnode.tx import send
+from tests.e2e.devnode_harness import wait_for
 
 ACCOUNTS = 4
 ETHER = "0x" + "00" * 20
@@ -172,7 +176,7 @@ def send_all(rpc_url: str, planned: list[Planned]) -> None:
         by_sender.setdefault(item.sender, []).append(item)
 
     def send(items: list[Planned]) -> None:
-        session = requests.Session()
+        session = session_for(rpc_url)
         for item in items:
             body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + item.raw_tx.hex()]}
             answer = session.post(rpc_url, json=body, timeout=60).json()
@@ -190,7 +194,7 @@ def flush_pool(rpc_url: str, planned: list[Planned], timeout: float = 60.0) -> i
     issue 10122; other projects flush the pool the same way). Nothing mines them then, and a node
     transaction stranded with them (an epoch claim) holds the node's loop until it gives up. So when
     the pool holds transactions and nothing was mined for half a second, this mines one block."""
-    session = requests.Session()
+    session = session_for(rpc_url)
 
     def call(method: str, *params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
@@ -220,39 +224,12 @@ def send_burst(rpc_url: str, planned: list[Planned]) -> tuple[float, int]:
     return sending, flush_pool(rpc_url, planned)
 
 
-def reader(url: str, method: str, **params: Any) -> Any:
-    """One reader JSON-RPC call's result."""
-    answer = requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, timeout=60).json()
-    assert "error" not in answer, answer
-    return answer["result"]
-
-
-def listed(url: str, method: str, app: str) -> list[dict[str, Any]]:
-    """Every record of a reader list method, page by page."""
-    records: list[dict[str, Any]] = []
-    while True:
-        page = reader(url, method, application=app, limit=10_000, offset=len(records))
-        records += page["data"]
-        if len(records) >= page["pagination"]["total_count"]:
-            return records
-
-
-def wait_processed(url: str, app: str, count: int, timeout: float) -> float:
-    """Waits until the node processed ``count`` inputs; returns the time it happened (perf_counter)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done = int(reader(url, "cartesi_getProcessedInputCount", application=app)["data"], 16)
-        if done >= count:
-            return time.perf_counter()
-        assert time.monotonic() < deadline, f"only {done} of {count} inputs processed after {timeout} s"
-        time.sleep(0.05)
-
-
-def check_burst(url: str, app: str, planned: list[Planned], first_index: int = 0) -> Counter[str]:
+def check_burst(reader: ReaderClient, planned: list[Planned],
+                first_index: int = 0) -> tuple[Counter[str], list[dict[str, Any]]]:
     """Asserts the node holds exactly the planned inputs from ``first_index`` on, each once, in an order
     that keeps every sender's nonce order, with the planned status and outputs (and nothing else).
-    Returns the count of outputs by kind (notices, vouchers)."""
-    inputs = [i for i in listed(url, "cartesi_listInputs", app) if int(i["index"], 16) >= first_index]
+    Returns the count of outputs by kind (notices, vouchers) and the node's records of those inputs."""
+    inputs = [i for i in reader.list_inputs() if int(i["index"], 16) >= first_index]
     assert [int(i["index"], 16) for i in inputs] == list(range(first_index, first_index + len(planned))), "indices"
     by_hash = {p.tx_hash: p for p in planned}
     assert len(by_hash) == len(planned)
@@ -264,7 +241,7 @@ def check_burst(url: str, app: str, planned: list[Planned], first_index: int = 0
         nonces = [p.nonce for p in seen if p.sender == sender]
         assert nonces == sorted(nonces), f"inputs of {sender} are out of nonce order"
     outputs: dict[int, list[bytes]] = {}
-    for output in listed(url, "cartesi_listOutputs", app):
+    for output in reader.list_outputs():
         outputs.setdefault(int(output["input_index"], 16), []).append(bytes.fromhex(output["raw_data"][2:]))
     kinds: Counter[str] = Counter()
     for record, plan in zip(inputs, seen):
@@ -273,4 +250,36 @@ def check_burst(url: str, app: str, planned: list[Planned], first_index: int = 0
         assert record["status"] == plan.status, (index, plan.kind, record["status"])
         assert outputs.get(index, []) == list(plan.outputs), (index, plan.kind)
         kinds.update("notice" if o[:4] == NOTICE else "voucher" for o in plan.outputs)
-    return kinds
+    return kinds, inputs
+
+
+def wait_processed(reader: ReaderClient, count: int, timeout: float) -> None:
+    """Waits until the node has processed ``count`` inputs (AssertionError after ``timeout`` s)."""
+    wait_for(lambda: reader.processed_input_count() >= count, timeout, f"{count} processed inputs")
+
+
+@dataclass(frozen=True)
+class BurstRun:
+    """What ``run_burst`` sent and measured. ``inputs`` are the node's records of the burst's inputs."""
+
+    planned: list[Planned]
+    sending: float  # seconds the sending took (automine)
+    flushed: int  # blocks mined by hand to flush anvil's pool
+    elapsed: float  # seconds from the first send to the last input processed
+    outputs: Counter[str]  # outputs checked, by kind (notice, voucher)
+    inputs: list[dict[str, Any]]
+
+
+def run_burst(node: Node, count: int, seed: int) -> BurstRun:
+    """Plans, sends, waits for and checks a burst of ``count`` inputs to a fresh in-process node (nothing
+    sent to it before), then asserts the node's loop did not fail."""
+    assert node.deployment is not None
+    reader = ReaderClient(node.info()["reader_url"], node.deployment.application, timeout=60)
+    planned = plan_burst(web3_for(node.rpc_url, 60), node.deployment, count, seed=seed)
+    began = time.perf_counter()
+    sending, flushed = send_burst(node.rpc_url, planned)
+    wait_processed(reader, count, timeout=120 + count * 0.2)
+    elapsed = time.perf_counter() - began
+    outputs, inputs = check_burst(reader, planned)
+    assert node.failure is None
+    return BurstRun(planned, sending, flushed, elapsed, outputs, inputs)

@@ -24,11 +24,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from mlmarket.client.reader import ReaderClient
 from web3 import Web3
 
 from devnode.deploy import Deployment
 from devnode.store import DEPLOYMENT
-from tests.reliability.burst import check_burst, listed, plan_burst, reader, send_burst, wait_processed
+from tests.reliability.burst import check_burst, plan_burst, send_burst, wait_processed
 from tests.reliability.node_process import NodeProcess
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +49,11 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
     try:
         info = node.start()
         deployment = Deployment.from_dict(json.loads((node.state_dir / DEPLOYMENT).read_text()))
+
+        def reader_of(info: dict) -> ReaderClient:
+            return ReaderClient(info["reader_url"], deployment.application, timeout=60)
+
+        reader = reader_of(info)
         planned = plan_burst(Web3(Web3.HTTPProvider(info["rpc_url"])), deployment, inputs, seed=seed)
         victims = ["backend", "node"] * (kills // 2) + ["backend"] * (kills % 2)
         rng.shuffle(victims)
@@ -55,11 +61,6 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
             rng.shuffle(victims)
         cuts = sorted(rng.sample(range(1, inputs), len(victims)))
         done, restarts, killed, midway, flushed, recovered = 0, [], Counter(), 0, 0, -1
-
-        def processed() -> int:
-            return int(reader(info["reader_url"], "cartesi_getProcessedInputCount",
-                              application=deployment.application)["data"], 16)
-
         for cut, victim in zip(cuts + [inputs], victims + [None]):
             flushed += send_burst(info["rpc_url"], planned[done:cut])[1]
             batch, done = cut - done, cut
@@ -68,13 +69,14 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
             # The node gives up on a backend that dies 3 times in a row while restarting (by design):
             # let it recover, i.e. process an input, between two backend kills.
             deadline = time.monotonic() + 120
-            while processed() <= recovered and time.monotonic() < deadline:
+            while reader.processed_input_count() <= recovered and time.monotonic() < deadline:
                 time.sleep(0.01)
             time.sleep(rng.uniform(0, 0.5 * batch * SECONDS_PER_INPUT))
-            count = processed()
+            count = reader.processed_input_count()
             midway += count < cut  # inputs were still waiting or in flight when the kill came
             if victim == "backend":
-                killed["backend"] += node.kill_backend()
+                assert node.kill_backend(), "no backend process to kill: node.json names none that runs"
+                killed["backend"] += 1
                 recovered = count
             else:
                 node.kill_node()
@@ -82,16 +84,16 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
                 again = time.perf_counter()
                 info = node.start()
                 restarts.append(time.perf_counter() - again)
-        url, app = info["reader_url"], deployment.application
-        wait_processed(url, app, inputs, timeout=120 + inputs * 0.2)
-        kinds = check_burst(url, app, planned)
-        before = (listed(url, "cartesi_listOutputs", app), listed(url, "cartesi_listReports", app))
-        statuses = Counter(i["status"] for i in listed(url, "cartesi_listInputs", app))
+                reader = reader_of(info)
+        wait_processed(reader, inputs, timeout=120 + inputs * 0.2)
+        kinds, records = check_burst(reader, planned)
+        before = (reader.list_outputs(), reader.list_reports())
+        statuses = Counter(i["status"] for i in records)
 
         node.stop()
         info = node.start()  # replays every input; refuses to start if any output differs
-        url = info["reader_url"]
-        after = (listed(url, "cartesi_listOutputs", app), listed(url, "cartesi_listReports", app))
+        reader = reader_of(info)
+        after = (reader.list_outputs(), reader.list_reports())
         assert [o["raw_data"] for o in after[0]] == [o["raw_data"] for o in before[0]]
         assert [r["raw_data"] for r in after[1]] == [r["raw_data"] for r in before[1]]
     finally:

@@ -4,16 +4,14 @@ dapp``): every input processed, in order, with its status and exactly its output
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web3 import Web3
 
 from devnode.node import Node, NodeConfig
-from tests.reliability.burst import check_burst, plan_burst, send_burst, wait_processed
+from tests.reliability.burst import run_burst
 
 pytestmark = pytest.mark.e2e
 
@@ -28,25 +26,16 @@ def node(tmp_path: Path) -> Iterator[Node]:
 
 
 def burst(node: Node, count: int, figures) -> None:
-    """Plans, sends, waits for and checks a burst of ``count`` inputs; records its figures."""
-    assert node.deployment is not None
-    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 60}))
-    url, app = node.info()["reader_url"], node.deployment.application
-    planned = plan_burst(w3, node.deployment, count, seed=count)
-    began = time.perf_counter()
-    sending, flushed = send_burst(node.rpc_url, planned)
-    done = wait_processed(url, app, count, timeout=120 + count * 0.2)
-    kinds = check_burst(url, app, planned)
-    assert node.failure is None
-    elapsed = done - began
-    figures("inputs sent (accounts)", f"{count:,} ({len({p.sender for p in planned})})")
-    figures("by kind", ", ".join(f"{k} {v}" for k, v in Counter(p.kind for p in planned).most_common()))
-    figures("statuses", ", ".join(f"{k} {v}" for k, v in Counter(p.status for p in planned).most_common()))
-    figures("outputs checked", ", ".join(f"{k}s {v}" for k, v in kinds.most_common()))
-    figures("send s (automine)", f"{sending:.1f}")
-    figures("blocks mined by hand to flush anvil's pool", flushed)
-    figures("first send -> last processed s", f"{elapsed:.1f}")
-    figures("inputs/s end to end", f"{count / elapsed:.0f}")
+    """Runs a checked burst of ``count`` inputs (``run_burst``); records its figures."""
+    run = run_burst(node, count, seed=count)
+    figures("inputs sent (accounts)", f"{count:,} ({len({p.sender for p in run.planned})})")
+    figures("by kind", ", ".join(f"{k} {v}" for k, v in Counter(p.kind for p in run.planned).most_common()))
+    figures("statuses", ", ".join(f"{k} {v}" for k, v in Counter(p.status for p in run.planned).most_common()))
+    figures("outputs checked", ", ".join(f"{k}s {v}" for k, v in run.outputs.most_common()))
+    figures("send s (automine)", f"{run.sending:.1f}")
+    figures("blocks mined by hand to flush anvil's pool", run.flushed)
+    figures("first send -> last processed s", f"{run.elapsed:.1f}")
+    figures("inputs/s end to end", f"{count / run.elapsed:.0f}")
 
 
 def test_burst_of_200_inputs_is_processed_in_order_with_every_output(node: Node, figures):
