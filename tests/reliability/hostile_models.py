@@ -32,17 +32,12 @@ import joblib
 import numpy as np
 
 from dapp.ml.engine import Engine
-
-
-def _csv(X: np.ndarray, y: np.ndarray) -> bytes:
-    rows = "".join(",".join(map(repr, r)) + f",{t}\n" for r, t in zip(X.tolist(), y.tolist()))
-    return ("f0,f1,f2,f3,target\n" + rows).encode()
-
+from tests.fixtures.ml.helpers import to_csv
 
 _RNG = np.random.default_rng(0)
 _X = _RNG.normal(size=(300, 4)).round(3)
 _Y = (_X[:, 0] + _X[:, 1] > 0).astype(int)
-CSV_TRAIN, CSV_VALID = _csv(_X[:200], _Y[:200]), _csv(_X[200:], _Y[200:])
+CSV_TRAIN, CSV_VALID = to_csv(_X[:200], _Y[:200]), to_csv(_X[200:], _Y[200:])
 
 
 @dataclass(frozen=True)
@@ -190,7 +185,7 @@ def _arrays(linear: bytes, mlp: bytes, nb: bytes) -> list[Hostile]:
 def _forests(forest: bytes) -> list[Hostile]:
     members = _members(forest)
     read = {n[7:-4]: np.lib.format.read_array(io.BytesIO(d)) for n, d in members.items() if n.startswith("arrays/")}
-    left, right, counts = read["node_left"], read["node_right"], read["tree_node_counts"]
+    left, counts = read["node_left"], read["tree_node_counts"]
     internal = int(np.flatnonzero(left >= 0)[1])  # an internal node below the first root
 
     def changed(name: str, edit: Callable[[np.ndarray], None]) -> bytes:
