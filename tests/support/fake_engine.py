@@ -41,7 +41,7 @@ class FakeEngine:
             raise DatasetError("bad dataset", code="bad_dataset")
         return csv.count(b"\n")
 
-    def score(self, *, task, metric, label, validation, model, train, seed):
+    def score(self, *, task, metric, label, validation, model, train=None, seed=0):  # Engine.score's defaults
         self.calls.append((model, train, validation, seed))
         spec = self.check_model(model, task)
         self.check_dataset(validation, label, task)

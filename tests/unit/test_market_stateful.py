@@ -121,12 +121,6 @@ class FederatedFakeEngine(FakeEngine):
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
 
-    def score(self, *, task, metric, label, validation, model, train=None, seed=0):
-        """``FakeEngine.score`` with the real ``Engine.score``'s defaults: creating a rounds job scores
-        its trained base model without ``train`` (``dapp.domain.jobs.create_job``)."""
-        return super().score(task=task, metric=metric, label=label, validation=validation, model=model,
-                             train=train, seed=seed)
-
     @staticmethod
     def shape(model):
         return json.loads(model).get("shape", 1)
