@@ -46,9 +46,8 @@ REPEATS = 7
 # before it imports scikit-learn; VmHWM (the peak of the child's own address space) cross-checks it.
 RSS_SCRIPT = """
 import re, resource, sys, time
+import dapp.app, dapp.rollup.http, dapp.rollup.loop  # what `python -m dapp` loads besides the engine
 from dapp.ml.engine import Engine
-from dapp.domain.submissions import seed as submission_seed
-from tests.support.market import CAROL, SPONSOR, Market
 train, valid = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
 start = time.perf_counter()
 out = Engine().score(task="classification", metric="accuracy", label="target", validation=valid,

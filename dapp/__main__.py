@@ -10,7 +10,7 @@ def main() -> None:
     """Builds the app from the environment and serves the rollup HTTP server."""
     from dapp.app import App
     from dapp.config import Config
-    from dapp.ml.engine import Engine  # noqa: F401
+    from dapp.ml.engine import Engine
     from dapp.rollup.http import HttpRollup
     from dapp.rollup.loop import run
 
