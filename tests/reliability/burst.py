@@ -193,25 +193,30 @@ def flush_pool(rpc_url: str, planned: list[Planned], timeout: float = 60.0) -> i
     Anvil's automine can leave ready transactions pending when many arrive at once (foundry-rs/foundry
     issue 10122; other projects flush the pool the same way). Nothing mines them then, and a node
     transaction stranded with them (an epoch claim) holds the node's loop until it gives up. So when
-    the pool holds transactions and nothing was mined for half a second, this mines one block."""
+    the pool still holds transactions half a second later, this mines one block (whether or not the
+    node mined blocks meanwhile: a CI run under load stranded transactions while blocks kept coming)."""
     session = session_for(rpc_url)
 
     def call(method: str, *params: Any) -> Any:
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
         return session.post(rpc_url, json=body, timeout=60).json()["result"]
 
-    last = {p.sender: p.tx_hash for p in planned}  # nonce order: the last one mined means all were
-    mined, block, deadline = 0, call("eth_blockNumber"), time.monotonic() + timeout
+    last = {p.sender: p for p in planned}  # nonce order: the last one mined means all were
+    mined, deadline = 0, time.monotonic() + timeout
     while True:
-        pending = int(call("txpool_status")["pending"], 16)
-        if not pending and all(call("eth_getTransactionReceipt", h) is not None for h in last.values()):
+        pool = call("txpool_status")
+        missing = [p for p in last.values() if call("eth_getTransactionReceipt", p.tx_hash) is None]
+        if not int(pool["pending"], 16) and not missing:
             return mined
-        assert time.monotonic() < deadline, f"transactions still not mined after {timeout} s"
+        assert time.monotonic() < deadline, (
+            f"transactions still not mined after {timeout} s (pool {pool}, {mined} blocks mined by hand); "
+            "unmined last transactions: " + ", ".join(
+                f"{p.sender} nonce {p.nonce} (account at nonce {int(call('eth_getTransactionCount', p.sender, 'latest'), 16)}, "
+                f"{'known' if call('eth_getTransactionByHash', p.tx_hash) else 'unknown'} to anvil)" for p in missing))
         time.sleep(0.5)
-        if pending and call("eth_blockNumber") == block:
+        if int(call("txpool_status")["pending"], 16):
             call("evm_mine")
             mined += 1
-        block = call("eth_blockNumber")
 
 
 def send_burst(rpc_url: str, planned: list[Planned]) -> tuple[float, int]:
