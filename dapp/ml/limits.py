@@ -20,6 +20,7 @@ class MLLimits:
     max_features: int = 256               # feature columns (label excluded)
     max_name_bytes: int = 128             # one column name, UTF-8
     max_classes: int = 100                # distinct labels of a classification dataset
+    max_abs_value: float = 1e9            # |cell| of any feature or label (rescale larger data)
     max_model_bytes: int = 8 * MIB        # one model file (spec JSON or trained zip)
     max_spec_bytes: int = 64 * 1024       # an untrained spec (JSON)
     max_members: int = 64                 # files inside a trained-model zip
