@@ -1,8 +1,9 @@
 """CSV datasets: a header row, numeric cells, one label column named by the job.
 
 The format is strict on purpose: UTF-8, comma-separated, ``\\n`` or ``\\r\\n`` line ends, no quoting,
-no blank lines, every cell a finite decimal number. Every violation is a :class:`DatasetError` whose
-``code`` names it and whose message gives the line and column.
+no blank lines, every cell a finite decimal number of magnitude at most ``MLLimits.max_abs_value``.
+Every violation is a :class:`DatasetError` whose ``code`` names it and whose message gives the line
+and column.
 
 Two steps, so that a file is decoded once whoever uses it: :func:`parse_table` decodes the bytes
 (format, limits, cells), :func:`select` applies a job's label column and task to the table.
@@ -75,6 +76,7 @@ def parse_table(data: bytes, limits: MLLimits = DEFAULT_LIMITS) -> Table:
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise DatasetError(f"line {row + 2}, column '{header[col]}': NaN or infinite value",
                            code="dataset_not_finite")
+    _check_magnitude(table, header, limits)
     table.setflags(write=False)  # tables are cached and shared: nobody may change them
     return Table(tuple(header), table)
 
@@ -130,6 +132,17 @@ def _check_header(header: list[str], limits: MLLimits) -> None:
     if len(header) - 1 > limits.max_features:
         raise DatasetError(f"dataset has {len(header) - 1} feature columns; the limit is "
                            f"{limits.max_features}", code="dataset_too_many_columns")
+
+
+def _check_magnitude(table: np.ndarray, header: list[str], limits: MLLimits) -> None:
+    """Every cell within +-``max_abs_value``: larger magnitudes overflow squares and exponentials in
+    the solvers (NaN weights, endless iterations), so they are refused rather than trained on."""
+    big = np.abs(table) > limits.max_abs_value
+    if big.any():
+        row, col = (int(i) for i in np.argwhere(big)[0])
+        raise DatasetError(f"line {row + 2}, column '{header[col]}': {float(table[row, col])!r} is outside "
+                           f"[-{limits.max_abs_value:g}, {limits.max_abs_value:g}]; rescale the column",
+                           code="value_out_of_range")
 
 
 def _parse_numbers(lines: list[str], width: int) -> np.ndarray:

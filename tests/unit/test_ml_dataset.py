@@ -105,3 +105,23 @@ def test_parsed_datasets_are_read_only():
     data = parse_dataset(b"a,y\n1,0\n2,1\n", "y", "classification")
     with pytest.raises(ValueError):
         data.X[0, 0] = 5
+
+
+@pytest.mark.parametrize("text, where", [
+    (b"a,b,y\n1,2,0\n3,1e100,1\n", "line 3, column 'b'"),
+    (b"a,b,y\n1,2,0\n-1000000001,4,1\n", "line 3, column 'a'"),
+    (b"a,b,y\n1,2,0\n3,4,2e9\n", "line 3, column 'y'"),  # the label (target) is bounded too
+])
+def test_cells_beyond_the_magnitude_bound_are_refused_naming_line_and_column(text, where):
+    with pytest.raises(DatasetError) as err:
+        parse_table(text)
+    assert err.value.code == "value_out_of_range"
+    assert where in err.value.message and "rescale" in err.value.message
+
+
+def test_the_magnitude_bound_is_inclusive_and_configurable():
+    edge = b"a,y\n-1e9,0\n1000000000,1e9\n"
+    assert parse_dataset(edge, "y", "regression").X.min() == -1e9
+    with pytest.raises(DatasetError) as err:
+        parse_dataset(b"a,y\n11,0\n2,1\n", "y", "classification", MLLimits(max_abs_value=10))
+    assert err.value.code == "value_out_of_range" and "line 2, column 'a'" in err.value.message
