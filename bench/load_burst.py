@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         ("node start to ready (fresh state)", f"{ready:.1f} s"),
         ("sending every transaction (automine)", f"{run.sending:.1f} s ({count / run.sending:,.0f} tx/s)"),
         ("blocks mined by hand to flush anvil's pool (anvil bug)", f"{run.flushed}"),
+        ("transactions sent again (anvil lost or refused them)", f"{run.resent}"),
         ("first send -> last input processed", f"{run.elapsed:.1f} s"),
         ("inputs/s end to end", f"{count / run.elapsed:,.0f}"),
         (f"node pace, first {tenth:,} inputs (while sending)", f"{_rate(stamps[:tenth]):,.0f} inputs/s"),

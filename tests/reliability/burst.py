@@ -7,7 +7,8 @@ must be rejected). Each ``Planned`` input knows the payload the InputBox must re
 outputs the backend must emit, computed here from the protocol's definitions (the event signatures
 of ``contracts/src/IMLMarket.sol``, the portal layouts and CIDv1-raw of CARTESI-FACTS), not from the
 backend's code. ``send_burst`` sends them as fast as it can, one thread per account, and makes sure
-they all leave anvil's pool (``flush_pool``: an anvil automine bug can strand some);
+every one is mined (``flush_pool``: under load anvil can lose a transaction, which is sent again, and
+its automine can strand some in the pool, which are mined by hand);
 ``check_burst`` reads the node's reader API (``ReaderClient``) and asserts every input is there, in
 order, with the expected status and exactly the expected outputs. ERC-20 approvals are sent by
 ``plan_burst`` beforehand (they are not inputs). ``run_burst(node, count, seed)`` does all of it on an
@@ -20,6 +21,7 @@ import hashlib
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -169,64 +171,152 @@ def plan_burst(w3: Web3, deployment: Deployment, count: int, seed: int = 0) -> l
     return planned
 
 
-def send_all(rpc_url: str, planned: list[Planned]) -> None:
-    """Sends every planned transaction, one thread per sender in nonce order."""
+MAX_RESENDS = 5  # per transaction; a transaction anvil refuses or loses this often is a failure
+LOOK_SECONDS = 0.5  # between two looks at anvil's pool
+
+
+def _rpc(rpc_url: str) -> Callable[..., dict[str, Any]]:
+    """``call(method, *params)`` -> the whole JSON-RPC answer (``result`` or ``error``), over one session."""
+    session = session_for(rpc_url)
+
+    def call(method: str, *params: Any) -> dict[str, Any]:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
+        return session.post(rpc_url, json=body, timeout=60).json()
+
+    return call
+
+
+def _send_raw(call: Callable[..., dict[str, Any]], item: Planned) -> str | None:
+    """Sends ``item``'s signed bytes; ``None`` when anvil took it, else what anvil answered."""
+    answer = call("eth_sendRawTransaction", "0x" + item.raw_tx.hex())
+    return None if answer.get("result") == item.tx_hash else str(answer.get("error", answer))
+
+
+def send_all(rpc_url: str, planned: list[Planned]) -> dict[str, str]:
+    """Sends every planned transaction, one thread per sender in nonce order; returns what anvil answered
+    to those it did not take, by transaction hash (``flush_pool`` sends them again)."""
     by_sender: dict[str, list[Planned]] = {}
     for item in planned:
         by_sender.setdefault(item.sender, []).append(item)
 
-    def send(items: list[Planned]) -> None:
-        session = session_for(rpc_url)
-        for item in items:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": ["0x" + item.raw_tx.hex()]}
-            answer = session.post(rpc_url, json=body, timeout=60).json()
-            assert answer.get("result") == item.tx_hash, answer
+    def send(items: list[Planned]) -> dict[str, str]:
+        call = _rpc(rpc_url)
+        answers = {item.tx_hash: _send_raw(call, item) for item in items}
+        return {tx_hash: answer for tx_hash, answer in answers.items() if answer is not None}
 
     with ThreadPoolExecutor(max_workers=len(by_sender)) as pool:
-        list(pool.map(send, by_sender.values()))
+        return {k: v for refused in pool.map(send, by_sender.values()) for k, v in refused.items()}
 
 
-def flush_pool(rpc_url: str, planned: list[Planned], timeout: float = 60.0) -> int:
-    """Waits until every planned transaction is mined and anvil's pool is empty; returns how many
-    blocks had to be mined by hand (``evm_mine``) for it.
+@dataclass(frozen=True)
+class Flush:
+    """What ``flush_pool`` had to do: blocks mined by hand, transactions sent again."""
 
-    Anvil's automine can leave ready transactions pending when many arrive at once (foundry-rs/foundry
-    issue 10122; other projects flush the pool the same way). Nothing mines them then, and a node
-    transaction stranded with them (an epoch claim) holds the node's loop until it gives up. So when
-    the pool still holds transactions half a second later, this mines one block (whether or not the
-    node mined blocks meanwhile: a CI run under load stranded transactions while blocks kept coming)."""
-    session = session_for(rpc_url)
+    mined: int
+    resent: int
 
-    def call(method: str, *params: Any) -> Any:
-        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}
-        return session.post(rpc_url, json=body, timeout=60).json()["result"]
 
-    last = {p.sender: p for p in planned}  # nonce order: the last one mined means all were
-    mined, deadline = 0, time.monotonic() + timeout
+@dataclass(frozen=True)
+class _Look:
+    """One look at anvil: each sender's count of mined transactions (its "latest" nonce) and the
+    pool's transactions, ``(sender, nonce) -> (hash, "pending" | "queued")`` (senders in lower case)."""
+
+    latest: dict[str, int]
+    pool: dict[tuple[str, int], tuple[str, str]]
+
+    def mined(self, item: Planned) -> bool:
+        return item.nonce < self.latest[item.sender.lower()]
+
+    def pooled(self, item: Planned) -> str | None:
+        """``"pending"`` or ``"queued"`` when anvil's pool holds this very transaction, else ``None``."""
+        tx_hash, where = self.pool.get((item.sender.lower(), item.nonce), ("", ""))
+        return where if tx_hash.lower() == item.tx_hash.lower() else None
+
+    def pending(self) -> int:
+        """How many transactions the pool holds ready to be mined (anyone's)."""
+        return sum(where == "pending" for _, where in self.pool.values())
+
+
+def _look(call: Callable[..., dict[str, Any]], senders: set[str]) -> _Look:
+    """Reads the pool first, then the nonces: a transaction that leaves the pool in between is counted mined."""
+    content = call("txpool_content")["result"]
+    pool = {(sender.lower(), int(nonce)): (tx["hash"], where)
+            for where in ("pending", "queued") for sender, txs in content[where].items() for nonce, tx in txs.items()}
+    latest = {s: int(call("eth_getTransactionCount", s, "latest")["result"], 16) for s in senders}
+    return _Look(latest, pool)
+
+
+def flush_pool(rpc_url: str, planned: list[Planned], refused: dict[str, str] | None = None, *,
+               timeout: float = 60.0, resends: int = MAX_RESENDS) -> Flush:
+    """Makes sure every planned transaction is mined, and anvil's pool holds nothing pending.
+
+    Every ``LOOK_SECONDS`` it compares each sender's mined nonce with the nonces sent. A transaction
+    neither mined nor in anvil's pool at two looks in a row (or ``refused`` when first sent) is sent
+    again, the same signed bytes: its nonce cannot be mined twice. Under load anvil has lost one
+    transaction of a sender that sends many in a row, and every later nonce then sat queued forever.
+    When the pool still holds pending transactions at a look, one block is mined by hand
+    (``evm_mine``): anvil's automine can leave ready transactions pending when many arrive at once
+    (foundry-rs/foundry issue 10122), and a node transaction stranded with them (an epoch claim) holds
+    the node's loop. AssertionError naming what is still missing when a transaction was sent
+    ``resends`` times again, or after ``timeout`` seconds."""
+    call, senders = _rpc(rpc_url), {p.sender.lower() for p in planned}
+    answers, sent = dict(refused or {}), Counter[str]()  # sent: times each was sent again
+    absent, mined, deadline = set(answers), 0, time.monotonic() + timeout
     while True:
-        pool = call("txpool_status")
-        missing = [p for p in last.values() if call("eth_getTransactionReceipt", p.tx_hash) is None]
-        if not int(pool["pending"], 16) and not missing:
-            return mined
-        assert time.monotonic() < deadline, (
-            f"transactions still not mined after {timeout} s (pool {pool}, {mined} blocks mined by hand); "
-            "unmined last transactions: " + ", ".join(
-                f"{p.sender} nonce {p.nonce} (account at nonce {int(call('eth_getTransactionCount', p.sender, 'latest'), 16)}, "
-                f"{'known' if call('eth_getTransactionByHash', p.tx_hash) else 'unknown'} to anvil)" for p in missing))
-        time.sleep(0.5)
-        if int(call("txpool_status")["pending"], 16):
+        look = _look(call, senders)
+        unmined = [p for p in planned if not look.mined(p)]
+        if not unmined and not look.pending():
+            return Flush(mined, sum(sent.values()))
+        lost = {p.tx_hash for p in unmined if look.pooled(p) is None}
+        for item in unmined:
+            if item.tx_hash in lost & absent:
+                assert sent[item.tx_hash] < resends, _missing(call, look, unmined, answers, sent, mined,
+                                                              f"gave up after sending a transaction {resends} times again")
+                sent[item.tx_hash] += 1
+                answers[item.tx_hash] = _send_raw(call, item) or "took it (lost since)"
+        absent = lost
+        assert time.monotonic() < deadline, _missing(call, look, unmined, answers, sent, mined,
+                                                     f"still not mined after {timeout} s")
+        time.sleep(LOOK_SECONDS)
+        if int(call("txpool_status")["result"]["pending"], 16):
             call("evm_mine")
             mined += 1
 
 
-def send_burst(rpc_url: str, planned: list[Planned]) -> tuple[float, int]:
+def _missing(call: Callable[..., dict[str, Any]], look: _Look, unmined: list[Planned], answers: dict[str, str],
+             sent: Counter[str], mined: int, why: str) -> str:
+    """The failure message of ``flush_pool``: for each sender, its nonces, and where each unmined
+    transaction is (pending or queued in the pool, or lost: how often sent again, anvil's last answer)."""
+    status = {k: int(v, 16) for k, v in call("txpool_status")["result"].items()}
+    senders = []
+    for sender in sorted({p.sender for p in unmined}):
+        items = [p for p in unmined if p.sender == sender]
+        pending = int(call("eth_getTransactionCount", sender, "pending")["result"], 16)
+        parts = [f"{sender} (account at nonce {look.latest[sender.lower()]}, {pending} with its pending ones; "
+                 f"last transaction sent nonce {items[-1].nonce})"]
+        for where in ("pending", "queued"):
+            nonces = [p.nonce for p in items if look.pooled(p) == where]
+            if nonces:
+                parts.append(f"{len(nonces)} {where} in the pool (nonces {nonces[0]}..{nonces[-1]})")
+        parts += [f"nonce {p.nonce} neither mined nor in the pool "
+                  f"({'known' if call('eth_getTransactionByHash', p.tx_hash).get('result') else 'unknown'} to anvil, "
+                  f"sent again {sent[p.tx_hash]} times, anvil's last answer: {answers.get(p.tx_hash, 'took it (lost since)')})"
+                  for p in items if look.pooled(p) is None]
+        senders.append("; ".join(parts))
+    return (f"burst transactions {why} (pool: pending {status['pending']}, queued {status['queued']}; "
+            f"{mined} blocks mined by hand, {sum(sent.values())} transactions sent again): "
+            + (" | ".join(senders) or "all planned ones mined, but the pool still holds pending transactions"))
+
+
+def send_burst(rpc_url: str, planned: list[Planned]) -> tuple[float, int, int]:
     """Sends every planned transaction, one thread per sender in nonce order (automine: each is mined
-    as it is sent), then ``flush_pool``; returns the seconds the sending took, and the blocks mined
-    by hand."""
+    as it is sent), then ``flush_pool``; returns the seconds the sending took, the blocks mined by
+    hand and the transactions sent again."""
     began = time.perf_counter()
-    send_all(rpc_url, planned)
+    refused = send_all(rpc_url, planned)
     sending = time.perf_counter() - began
-    return sending, flush_pool(rpc_url, planned)
+    flush = flush_pool(rpc_url, planned, refused)
+    return sending, flush.mined, flush.resent
 
 
 def check_burst(reader: ReaderClient, planned: list[Planned],
@@ -270,6 +360,7 @@ class BurstRun:
     planned: list[Planned]
     sending: float  # seconds the sending took (automine)
     flushed: int  # blocks mined by hand to flush anvil's pool
+    resent: int  # transactions sent again (anvil lost or refused them)
     elapsed: float  # seconds from the first send to the last input processed
     outputs: Counter[str]  # outputs checked, by kind (notice, voucher)
     inputs: list[dict[str, Any]]
@@ -282,9 +373,9 @@ def run_burst(node: Node, count: int, seed: int) -> BurstRun:
     reader = ReaderClient(node.info()["reader_url"], node.deployment.application, timeout=60)
     planned = plan_burst(web3_for(node.rpc_url, 60), node.deployment, count, seed=seed)
     began = time.perf_counter()
-    sending, flushed = send_burst(node.rpc_url, planned)
+    sending, flushed, resent = send_burst(node.rpc_url, planned)
     wait_processed(reader, count, timeout=120 + count * 0.2)
     elapsed = time.perf_counter() - began
     outputs, inputs = check_burst(reader, planned)
     assert node.failure is None
-    return BurstRun(planned, sending, flushed, elapsed, outputs, inputs)
+    return BurstRun(planned, sending, flushed, resent, elapsed, outputs, inputs)

@@ -34,6 +34,7 @@ def burst(node: Node, count: int, figures) -> None:
     figures("outputs checked", ", ".join(f"{k}s {v}" for k, v in run.outputs.most_common()))
     figures("send s (automine)", f"{run.sending:.1f}")
     figures("blocks mined by hand to flush anvil's pool", run.flushed)
+    figures("transactions sent again (anvil lost or refused them)", run.resent)
     figures("first send -> last processed s", f"{run.elapsed:.1f}")
     figures("inputs/s end to end", f"{count / run.elapsed:.0f}")
 
