@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from dapp.domain.engine_port import MLEngine
 from dapp.domain.limits import Limits
 
 
 @dataclass(frozen=True)
 class Env:
-    """Configuration handed to every handler. ``engine`` is the ML engine (``dapp.ml``), injected
-    by the shell so that the domain never imports scikit-learn."""
+    """Configuration handed to every handler. ``engine`` is the ML engine (``dapp.ml``, typed by
+    ``dapp.domain.engine_port.MLEngine``), injected by the shell so that the domain never imports
+    scikit-learn."""
 
     limits: Limits = field(default_factory=Limits)
-    engine: Any = None
+    engine: MLEngine | None = None

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.domain import commands as c
-from dapp.domain import access, content, history, jobs, ledger, submissions
+from dapp.domain import access, content, history, jobs, ledger, reveal, submissions
 from dapp.domain.env import Env
 from dapp.domain.events import CommandFailed, Payment
 from dapp.domain.values import ETHER
@@ -59,10 +59,10 @@ HANDLERS: dict[type, Handler] = {
     c.CreateJob: jobs.create_job,
     c.TopUpJob: jobs.top_up,
     c.CancelJob: jobs.cancel,
-    c.SettleJob: jobs.settle,
+    c.SettleJob: reveal.settle,
     c.Submit: submissions.submit,
     c.ReviewSubmission: submissions.review,
-    c.RevealTestSet: submissions.reveal,
+    c.RevealTestSet: reveal.reveal,
     c.RequestAccess: access.request_access,
     c.SetAccess: access.set_access,
     c.SetDelegate: access.set_delegate,

@@ -16,7 +16,7 @@ from dapp.domain.payouts import budget
 from dapp.domain.commands import CancelJob, Context, CreateJob, SettleJob, TopUpJob
 from dapp.domain.env import Env
 from dapp.domain.events import JobCancelled, JobCreated, JobFunded
-from dapp.domain.records import ENDED, JOBS, Job, get_job, job_pot
+from dapp.domain.records import ENDED, JOBS, SCORING, Job, get_job, job_pot
 from dapp.domain.store import Tx
 from dapp.errors import DomainError
 
@@ -95,6 +95,9 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"only the sponsor {job.sponsor} may cancel job {job.id}", code="forbidden")
     if job.status == ENDED:
         raise DomainError(f"job {job.id} has already ended ({job.outcome})", code="job_closed")
+    if job.status == SCORING:
+        raise DomainError(f"job {job.id}'s test set is revealed: its submissions are being scored (settleJob "
+                          "scores the next batch), so it can no longer be cancelled", code="job_scoring")
     job, owed = policies.on_cancel(tx, job, ctx, env)
     if job.status == ENDED:  # the policy settled it (a best-model job's budget split)
         return events + owed

@@ -17,8 +17,10 @@ class Limits:
     max_pending_uploads: int = 8                # partial uploads per account
     max_inflated_chunk: int = 1 * MIB           # original bytes one (deflated) chunk may expand to
     max_total_content: int = 256 * MIB          # all stored files together
-    max_inspect_bytes: int = 1 * MIB            # raw file bytes returned by one inspect answer
+    max_inspect_bytes: int = MIB - 1024         # raw file bytes per inspect answer (2x as hex + JSON: 2 MiB)
     max_title_bytes: int = 200
+    max_input_work: int = 20_000_000_000       # estimated ML work one input may do (~ns, dapp.ml.cost)
+    max_job_work: int = 1_000_000_000_000      # estimated work a hidden-test job may defer to its reveal
     max_public_key_bytes: int = 1024
 
     @classmethod

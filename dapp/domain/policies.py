@@ -25,7 +25,7 @@ from dapp.domain import content, payouts, rounds
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished
-from dapp.domain.records import JOBS, OPEN, REVEALING, SUBMISSIONS, Job, submissions_of
+from dapp.domain.records import JOBS, OPEN, REVEALING, SCORING, SUBMISSIONS, Job, submissions_of
 from dapp.domain.spec import gain, meets
 from dapp.domain.store import Tx
 
@@ -60,6 +60,8 @@ def next_due(job: Job) -> str:
         return f"submissions close at {job.spec.deadline}"
     if job.status == REVEALING:
         return f"the sponsor may reveal the test set until {job.spec.deadline + job.spec.reveal_window}"
+    if job.status == SCORING:
+        return "submissions are being scored on the revealed test set: settleJob scores the next batch"
     return "the job has ended"
 
 

@@ -15,6 +15,7 @@ BY_CONTRIBUTOR = "job_contributor_count"  # (job_id, contributor) -> submissions
 
 OPEN = "open"
 REVEALING = "revealing"
+SCORING = "scoring"  # hidden test revealed: submissions scored in batches (settleJob sends the next)
 ENDED = "ended"
 
 
@@ -38,11 +39,13 @@ class Job:
     round: int = 0
     round_started: int = 0
     test_cid: bytes = b""
+    deferred_work: int = 0  # estimated work of the submissions waiting for the reveal
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A contributor's answer to a job. ``status``: stored | scored | accepted | rejected | invalid."""
+    """A contributor's answer to a job. ``status``: stored | scored | accepted | rejected | invalid |
+    unscorable (could not be scored on a revealed hidden test set)."""
 
     job_id: int
     id: int

@@ -1,4 +1,4 @@
-"""Submissions: submit, score, review, and the reveal of a hidden test set.
+"""Submissions: submit, score and review (the reveal of a hidden test set: ``dapp.domain.reveal``).
 
 A submission names a model (an untrained spec or a trained model) and, optionally, training data.
 Both must already be in the content store. The machine trains (if data is given) and scores on the
@@ -13,13 +13,12 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from dapp.codec.commitment import test_commitment
 from dapp.domain import access, content, ledger, payouts, policies, rounds
-from dapp.domain.commands import Context, RevealTestSet, ReviewSubmission, Submit
+from dapp.domain.commands import Context, ReviewSubmission, Submit
 from dapp.domain.env import Env
-from dapp.domain.events import ModelPublished, SubmissionReceived, SubmissionReviewed, SubmissionScored, TestSetRevealed
+from dapp.domain.events import ModelPublished, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
-from dapp.domain.records import BY_CONTRIBUTOR, JOBS, REVEALING, SUBMISSIONS, Job, Submission, stake_pot, submissions_of
+from dapp.domain.records import BY_CONTRIBUTOR, JOBS, SUBMISSIONS, Job, Submission, stake_pot
 from dapp.domain.spec import submission_cap
 from dapp.domain.store import Tx
 from dapp.errors import DomainError
@@ -32,16 +31,31 @@ def seed(job_id: int, submission_id: int) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
-def _score(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -> Any:
-    spec = job.spec
+def _model_and_data(tx: Tx, job: Job, sub: Submission) -> tuple[bytes, bytes | None]:
+    """The bytes of the model a submission is scored with (its own, else the job's current model)
+    and of its training data (None without)."""
     model = require_content(tx, sub.model_cid, "model") if sub.model_cid else None
     train = require_content(tx, sub.data_cid, "training data") if sub.data_cid else None
-    base = require_content(tx, job.model_cid, "base model") if job.model_cid else None
+    base = require_content(tx, job.model_cid, "base model") if job.model_cid and model is None else None
     if model is None and (train is None or base is None):
         raise DomainError("a submission needs a model, or data to train the job's base model on", code="bad_submission")
+    return (model if model is not None else base), train
+
+
+def score_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -> Any:
+    """Trains (if the submission brings data) and scores it on ``evaluation_cid`` with its seed."""
+    model, train = _model_and_data(tx, job, sub)
     evaluation = require_content(tx, evaluation_cid, "evaluation data")
-    return env.engine.score(task=spec.task, metric=spec.metric, label=spec.label, validation=evaluation,
-                            model=model if model is not None else base, train=train, seed=seed(job.id, sub.id))
+    return env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label, validation=evaluation,
+                            model=model, train=train, seed=seed(job.id, sub.id))
+
+
+def estimate_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -> int:
+    """The engine's estimate of what ``score_submission`` costs (work units, see dapp.ml.cost)."""
+    model, train = _model_and_data(tx, job, sub)
+    evaluation = require_content(tx, evaluation_cid, "evaluation data") if evaluation_cid else None
+    return env.engine.estimate(task=job.spec.task, label=job.spec.label, model=model, train=train,
+                               evaluation=evaluation)
 
 
 def _publish(tx: Tx, job: Job, sub: Submission, cid: bytes, score: int) -> tuple[Job, list[Any]]:
@@ -59,7 +73,8 @@ def _store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -
     return replace(sub, trained_cid=cid), events
 
 
-def _scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
+def scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
+    """The ``SubmissionScored`` notice of ``sub`` as it stands (score 0 when it has none)."""
     return SubmissionScored(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
 
 
@@ -76,8 +91,8 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
         ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
         if not ok:
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
-            return [_scored_event(sub, False)]
-        events: list[Any] = [_scored_event(sub, True)]
+            return [scored_event(sub, False)]
+        events: list[Any] = [scored_event(sub, True)]
         job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept)
         events += paid
         if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
@@ -91,13 +106,13 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
     if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
         sub, stored = _store_model(tx, sub, scored, ctx, env)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        return stored + [_scored_event(sub, False)]
+        return stored + [scored_event(sub, False)]
     if spec.policy == "best":
-        _consider_best(tx, job, sub, scored)
-    return [_scored_event(sub, False)]
+        consider_best(tx, job, sub, scored)
+    return [scored_event(sub, False)]
 
 
-def _consider_best(tx: Tx, job: Job, sub: Submission, scored: Any) -> Job:
+def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any) -> Job:
     """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
     if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
         return job
@@ -132,25 +147,34 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
     events.append(SubmissionReceived(job.id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.stake))
     try:
         if policies.has_hidden_test(job):
-            _check_contents(tx, job, sub, env)
+            _defer(tx, job, sub, env)
             return events + payouts.return_stake(tx, sub)
         with tx.transaction() as inner:
-            scored = _score(inner, job, sub, env, job.spec.validation_cid)
+            scored = score_submission(inner, job, sub, env, job.spec.validation_cid)
             return events + payouts.return_stake(inner, sub) + _on_scored(inner, job, sub, scored, ctx, env)
     except MLError as exc:
         if not sub.stake:
             raise
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
-        return events + payouts.slash_stake(tx, sub) + [_scored_event(sub, False)]
+        return events + payouts.slash_stake(tx, sub) + [scored_event(sub, False)]
 
 
-def _check_contents(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
+def _defer(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
+    """A hidden-test job's submission waits for the reveal: its content is checked now, and its
+    estimated work (training, and evaluation on the validation set if the job has one) counts
+    against the job's ``max_job_work``, so the reveal's scoring is bounded in total."""
     model = require_content(tx, sub.model_cid, "model") if sub.model_cid else None
     data = require_content(tx, sub.data_cid, "training data") if sub.data_cid else None
     if model is not None:
         env.engine.check_model(model, job.spec.task)
     if data is not None:
         env.engine.check_dataset(data, job.spec.label, job.spec.task)
+    work = estimate_submission(tx, job, sub, env, job.spec.validation_cid)
+    if job.deferred_work + work > env.limits.max_job_work:
+        raise DomainError(f"job {job.id}'s submissions already defer {job.deferred_work:.3g} units of work to "
+                          f"the reveal; this one adds {work:.3g}, over max_job_work = "
+                          f"{env.limits.max_job_work:.3g}", code="job_work_exhausted")
+    tx.put(JOBS, job.id, replace(job, deferred_work=job.deferred_work + work))
 
 
 def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
@@ -174,40 +198,3 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
     job, sub, paid = payouts.reward(tx, job, replace(sub, reviewed=True), job.spec.reward_per_accept)
     job, published = _publish(tx, job, sub, sub.trained_cid, sub.score or 0)
     return events + [SubmissionReviewed(job.id, sub.id, True)] + paid + published
-
-
-def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
-    """The sponsor reveals the hidden test set: every stored submission is scored on it and the best
-    qualifying one takes the budget."""
-    job, events = touch(tx, cmd.job_id, ctx, env)
-    if ctx.sender != job.sponsor:
-        raise DomainError(f"only the sponsor {job.sponsor} may reveal job {job.id}'s test set", code="forbidden")
-    if job.status != REVEALING:
-        raise DomainError(f"job {job.id} is not waiting for a reveal ({policies.next_due(job)})", code="not_revealing")
-    if test_commitment(cmd.test_cid, cmd.salt) != job.spec.test_commitment:
-        raise DomainError("test_cid and salt do not match the job's commitment", code="bad_reveal")
-    test_set = require_content(tx, cmd.test_cid, "test set")
-    env.engine.check_dataset(test_set, job.spec.label, job.spec.task)
-    job = replace(job, test_cid=cmd.test_cid)
-    tx.put(JOBS, job.id, job)
-    events.append(TestSetRevealed(job.id, cmd.test_cid))
-    waiting = [sub for sub in submissions_of(tx, job) if sub.status == "stored"]
-    failed = 0
-    for sub in waiting:
-        try:
-            with tx.transaction() as inner:
-                scored = _score(inner, job, sub, env, cmd.test_cid)
-        except MLError as exc:
-            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
-            events.append(_scored_event(sub, False))
-            failed += 1
-            continue
-        sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
-        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        events.append(_scored_event(sub, False))
-        job = _consider_best(tx, job, sub, scored)
-    if waiting and failed == len(waiting):
-        raise DomainError("no submission can be scored on the revealed test set: reveal a usable one "
-                          "(or the budget is split among the submissions when the reveal window ends)",
-                          code="bad_reveal")
-    return events + policies.pay_best(tx, job, ctx, env)

@@ -1,6 +1,8 @@
 """A stand-in ML engine for testing market rules without scikit-learn.
 
-A "model" is JSON ``{"score": <metric units>}`` (or ``{"bad": true}`` to fail the checks); the
+A "model" is JSON ``{"score": <metric units>}`` (or ``{"bad": true}`` to fail the checks, ``"work"``
+for its work estimate, ``"crash"`` to make scoring raise a non-ML exception turned into a training
+failure, as the real engine's sandbox does); the
 score it gets is that number, plus 0.01 per training CSV line when data is given, so tests pick
 scores freely. Datasets are any bytes not starting with ``bad``.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from dapp.ml.errors import DatasetError, ModelError
+from dapp.ml.errors import DatasetError, ModelError, TrainingError
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,16 @@ class FakeEngine:
             raise DatasetError("bad dataset", code="bad_dataset")
         return csv.count(b"\n")
 
+    def estimate(self, *, task, label, model, train=None, evaluation=None) -> int:
+        """A model's ``work`` field (default 1), counted once more per dataset it touches."""
+        work = int(self.check_model(model, task).get("work", 1))
+        return work * (1 + (train is not None) + (evaluation is not None))
+
     def score(self, *, task, metric, label, validation, model, train=None, seed=0):  # Engine.score's defaults
         self.calls.append((model, train, validation, seed))
         spec = self.check_model(model, task)
+        if spec.get("crash"):
+            raise TrainingError("scikit-learn raised AttributeError: crash", code="training_failed")
         self.check_dataset(validation, label, task)
         value = float(spec.get("score", 0))
         samples = 0

@@ -12,6 +12,7 @@ from dapp.codec.chunks import plan_upload
 from dapp.codec.commitment import test_commitment
 from dapp.config import Config
 from dapp.domain.commands import JobSpec
+from dapp.domain.limits import Limits
 from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.rollup import TOKEN, Driver
@@ -42,8 +43,9 @@ def spec_tuple(s: JobSpec) -> tuple:
 class Market(Driver):
     """``Driver`` plus market helpers; the engine is the fake one unless given."""
 
-    def __init__(self, engine: Any = None, **kwargs: Any) -> None:
-        super().__init__(app=App(Config(), engine=engine or FakeEngine()), timestamp=NOW, **kwargs)
+    def __init__(self, engine: Any = None, limits: Limits | None = None, **kwargs: Any) -> None:
+        config = Config(limits=limits) if limits is not None else Config()
+        super().__init__(app=App(config, engine=engine or FakeEngine()), timestamp=NOW, **kwargs)
 
     def put(self, sender: Address, data: bytes) -> bytes:
         """Uploads ``data``; returns its binary CID."""
@@ -68,7 +70,8 @@ class Market(Driver):
         assert done.accepted
         errors = [json.loads(r) for r in done.reports if not json.loads(r).get("ok", True)]
         assert not errors, errors
-        return self.inspect("jobs")["jobs"][-1]["id"]
+        last = self.inspect("jobs")["total"] - 1  # the newest job ends the list (pages: offset, limit)
+        return self.inspect(f"jobs?offset={last}")["jobs"][0]["id"]
 
     def submit(self, sender: Address, job: int, model: bytes, data: bytes = b"", **kw: Any):
         return self.call(sender, "submit", job, model, data, **kw)

@@ -1,0 +1,38 @@
+"""The ML engine as the job rules see it: a typed port, implemented by :class:`dapp.ml.engine.Engine`
+(and by the fake engine of the tests). The domain never imports scikit-learn; the shell injects the
+engine through :class:`dapp.domain.env.Env`. Every method raises :class:`dapp.ml.errors.MLError`
+(a DomainError) with a specific code on bad content."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class MLEngine(Protocol):
+    """What the job rules call on the ML engine."""
+
+    def check_model(self, model: bytes, task: str | None = None) -> Any:
+        """Decodes and validates a model file; its info (estimator, task, trained, averageable...)."""
+
+    def check_dataset(self, csv: bytes, label: str, task: str) -> Any:
+        """Parses and validates a CSV dataset; its info (rows, features, columns, classes)."""
+
+    def prepare(self, content: bytes) -> bool:
+        """Decodes a just-stored file ahead of its first use, if it is a CSV dataset."""
+
+    def estimate(self, *, task: str, label: str, model: bytes, train: bytes | None = None,
+                 evaluation: bytes | None = None) -> int:
+        """Estimated work (about a nanosecond of one native core per unit) of training ``model`` on
+        ``train`` (if given) and evaluating it on ``evaluation`` (if given)."""
+
+    def score(self, *, task: str, metric: str, label: str, validation: bytes, model: bytes | None = None,
+              train: bytes | None = None, base_model: bytes | None = None, seed: int = 0) -> Any:
+        """Trains (with ``train``) and scores a model on ``validation``: a value with ``score``
+        (millionths), ``model_bytes`` (the trained model, or None) and ``samples``."""
+
+    def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
+        """The averaged model of ``(trained model bytes, weight)`` pairs."""
+
+    def check_compatible(self, update: bytes, global_model: bytes) -> None:
+        """Raises unless the two trained models can be averaged together."""

@@ -1,0 +1,88 @@
+"""The reveal of a hidden test set, and the scoring it starts, spread over as many inputs as it needs.
+
+A ``best`` job with a hidden test set only checks its submissions' content when they arrive (their
+estimated work counted against the job's ``max_job_work``). At the deadline the job waits for the
+sponsor's ``revealTestSet``; a valid reveal puts the job in ``scoring``. Its submissions are then
+scored on the test set in **batches**, in submission order: each batch takes submissions while the
+sum of their estimated work stays within ``max_input_work`` (at least one), so no input does more
+than one input's worth of work. The reveal scores the first batch, and each ``settleJob`` (from
+anyone) the next. A submission that cannot be estimated, trained or scored becomes ``unscorable``
+with its reason; the others proceed. After the last batch the best qualifying submission takes the
+budget (none: refund); if not one submission could be scored on the revealed set, the budget is
+split among the valid submissions, exactly as if the sponsor had not revealed, so a sponsor gains
+nothing by revealing an unusable test set. A job in ``scoring`` cannot be cancelled and no deadline
+applies to it: only more batches move it, and every batch makes progress, so it always ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from dapp.codec.commitment import test_commitment
+from dapp.domain import jobs, policies
+from dapp.domain.commands import Context, RevealTestSet, SettleJob
+from dapp.domain.env import Env
+from dapp.domain.events import TestSetRevealed
+from dapp.domain.records import JOBS, REVEALING, SCORING, SUBMISSIONS, Job, get_job, submissions_of
+from dapp.domain.store import Tx
+from dapp.domain.submissions import consider_best, estimate_submission, score_submission, scored_event
+from dapp.errors import DappError, DomainError
+
+
+def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
+    """The sponsor reveals the hidden test set; the first batch of submissions is scored on it."""
+    job, events = jobs.touch(tx, cmd.job_id, ctx, env)
+    if ctx.sender != job.sponsor:
+        raise DomainError(f"only the sponsor {job.sponsor} may reveal job {job.id}'s test set", code="forbidden")
+    if job.status != REVEALING:
+        raise DomainError(f"job {job.id} is not waiting for a reveal ({policies.next_due(job)})", code="not_revealing")
+    if test_commitment(cmd.test_cid, cmd.salt) != job.spec.test_commitment:
+        raise DomainError("test_cid and salt do not match the job's commitment", code="bad_reveal")
+    test_set = jobs.require_content(tx, cmd.test_cid, "test set")
+    env.engine.check_dataset(test_set, job.spec.label, job.spec.task)
+    job = replace(job, test_cid=cmd.test_cid, status=SCORING)
+    tx.put(JOBS, job.id, job)
+    return events + [TestSetRevealed(job.id, cmd.test_cid)] + score_batch(tx, job, ctx, env)
+
+
+def settle(tx: Tx, cmd: SettleJob, ctx: Context, env: Env) -> list[Any]:
+    """``settleJob``: the next scoring batch of a job being scored on its revealed test set, else
+    whatever is due (:func:`dapp.domain.jobs.settle`)."""
+    job = get_job(tx, cmd.job_id)
+    if job.status == SCORING:
+        return score_batch(tx, job, ctx, env)
+    return jobs.settle(tx, cmd, ctx, env)
+
+
+def score_batch(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
+    """Scores the next batch of waiting submissions (module docstring); pays and ends the job when
+    none is left."""
+    waiting = [sub for sub in submissions_of(tx, job) if sub.status == "stored"]
+    events: list[Any] = []
+    spent = 0
+    for done, sub in enumerate(waiting):
+        try:
+            work = estimate_submission(tx, job, sub, env, job.test_cid)
+        except DappError:
+            work = 0  # it fails again, at once, when scored below
+        if done and spent + work > env.limits.max_input_work:
+            return events
+        spent += work
+        try:
+            with tx.transaction() as inner:
+                scored = score_submission(inner, job, sub, env, job.test_cid)
+        except DappError as exc:  # that submission's failure, never the batch's
+            sub = replace(sub, status="unscorable", error=exc.message)
+            tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+            events.append(scored_event(sub, False))
+            continue
+        sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        events.append(scored_event(sub, False))
+        job = consider_best(tx, job, sub, scored)
+    job = tx.get(JOBS, job.id)
+    subs = submissions_of(tx, job)
+    if any(sub.status == "unscorable" for sub in subs) and not any(sub.status == "scored" for sub in subs):
+        return events + policies.split(tx, job, "split")
+    return events + policies.pay_best(tx, job, ctx, env)
