@@ -189,7 +189,8 @@ def probe_submit(feed: Feed, app: App) -> dict[str, list[float]]:
         setup, validation, feed.models = market_setup(feed)
         threshold = create_job(feed, SPONSORS[0], "threshold", validation, min_score=10**9)
         assert apply(app, iter(setup + [threshold])) == 0
-        feed.job = max(j["id"] for j in json.loads(app.inspect(to_hex(b"jobs"))[0].payload)["jobs"])
+        last = json.loads(app.inspect(to_hex(b"jobs"))[0].payload)["total"] - 1  # the newest ends the list
+        feed.job = json.loads(app.inspect(to_hex(f"jobs?offset={last}".encode()))[0].payload)["jobs"][0]["id"]
         feed.submitted = 0
     window = []
     for n in range(WINDOW):  # contributors in turn, each at most 20 times (the default cap)

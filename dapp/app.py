@@ -64,13 +64,19 @@ class App:
             return Result([_internal_error()], accept=False)
 
     def inspect(self, payload_hex: Any) -> list[Report]:
-        """Answers an inspect request (a UTF-8 query, see ``dapp.domain.queries``) with one report."""
+        """Answers an inspect request (a UTF-8 query, see ``dapp.domain.queries``) with one report,
+        never larger than the machine's output buffer (``answer_too_large`` replaces one that is)."""
         try:
             query = from_hex(payload_hex).decode("utf-8")
-            return [json_report({"ok": True, **queries.answer(self.state, query, self.env)})]
+            report = json_report({"ok": True, **queries.answer(self.state, query, self.env)})
         except UnicodeDecodeError:
-            return [error_report("bad_query", "inspect payload is not UTF-8 text")]
+            report = error_report("bad_query", "inspect payload is not UTF-8 text")
         except DappError as exc:
-            return [error_report(exc.code, exc.message)]
+            report = error_report(exc.code, exc.message)
         except Exception:
-            return [_internal_error()]
+            report = _internal_error()
+        if len(report.payload) > queries.MAX_ANSWER_BYTES:
+            report = error_report("answer_too_large", f"the answer is {len(report.payload):,} bytes, more "
+                                  f"than the {queries.MAX_ANSWER_BYTES:,} a report may have: ask for a "
+                                  "smaller page (limit) or fewer bytes (length)")
+        return [report]

@@ -109,7 +109,8 @@ class Session:
         budget = overrides.pop("budget", 1000)
         s = spec(**{"validation_cid": self.put(SPONSOR, VALIDATION), "deadline": DEADLINE, **overrides})
         self.deposit(SPONSOR, budget, "createJob", TOKEN.raw, budget, spec_tuple(s))
-        return self.inspect("jobs")["jobs"][-1]["id"]
+        last = self.inspect("jobs")["total"] - 1  # the newest job ends the list (pages: offset, limit)
+        return self.inspect(f"jobs?offset={last}")["jobs"][0]["id"]
 
     def inspect(self, query: str) -> dict:
         (report,) = self.app.inspect(to_hex(query.encode()))
@@ -218,7 +219,8 @@ def session_blocks() -> dict[str, str]:
     queries = {"balances": f"balances/{DAVE.hex}", "totals": "totals", "contents": "contents",
                "content": f"contents/{val}", "content-data": f"contents/{val}/data?offset=0&length=16",
                "uploads": f"uploads/{DAVE.hex}", "job": "jobs/1", "leaderboard": "jobs/1/leaderboard",
-               "history": "jobs/1/history", "not-found": "jobs/7", "unknown": "prices"}
+               "history": "jobs/1/history", "history-page": "jobs/1/history?offset=6&limit=2",
+               "not-found": "jobs/7", "bad-id": "jobs/\u0661", "unknown": "prices"}
     blocks = {"walkthrough": walkthrough, "ledger": ledger,
               "notice-bytes": fenced("\n".join(words), "text"),
               "report-error": fenced(failed.outputs[0].payload.decode(), "json"),

@@ -47,7 +47,14 @@ def event_json(event: Any) -> dict[str, Any]:
     return {"type": type(event).__name__, **data}
 
 
-def history(reader: Reader, job_id: int) -> list[dict[str, Any]]:
-    """The job's events, oldest first, each with the input index and time that caused it."""
-    entries = (reader.get(HISTORY, (job_id, n)) for n in range(1, reader.get(LENGTH, job_id, 0) + 1))
+def history_length(reader: Reader, job_id: int) -> int:
+    """How many events the job's history holds."""
+    return reader.get(LENGTH, job_id, 0)
+
+
+def history(reader: Reader, job_id: int, offset: int, limit: int) -> list[dict[str, Any]]:
+    """At most ``limit`` of the job's events from the ``offset``-th (0-based), oldest first, each
+    with the input index and time that caused it; only those are read."""
+    end = min(history_length(reader, job_id), offset + limit)
+    entries = (reader.get(HISTORY, (job_id, n + 1)) for n in range(offset, end))
     return [{"input_index": i, "timestamp": t, **event_json(e)} for i, t, e in entries]

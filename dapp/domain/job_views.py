@@ -1,11 +1,12 @@
-"""Inspect answers about jobs: list, detail, submissions, leaderboard, history, access."""
+"""Inspect answers about jobs: list, detail, submissions, leaderboard, history, access, a page at a time."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dapp.domain import access, payouts
-from dapp.domain.history import history, jsonable
+from dapp.domain.history import history, history_length, jsonable
+from dapp.domain.paging import Page, parse_uint
 from dapp.domain.records import JOBS, Job, Submission, get_job, submissions_of
 from dapp.domain.spec import LOSSES
 from dapp.domain.store import Reader
@@ -41,34 +42,50 @@ def submission_view(sub: Submission) -> dict[str, Any]:
     }
 
 
-def leaderboard(reader: Reader, job: Job) -> list[dict[str, Any]]:
+def leaderboard(reader: Reader, job: Job) -> list[Submission]:
     """Scored submissions, best first (ties: the earliest first)."""
     scored = [s for s in submissions_of(reader, job) if s.score is not None and s.status != "invalid"]
     sign = 1 if job.spec.metric in LOSSES else -1
     scored.sort(key=lambda s: (sign * s.score, s.id))
-    return [submission_view(s) for s in scored]
+    return scored
 
 
-def _job_id(text: str) -> int:
-    if not text.isdigit():
-        raise DomainError(f"not a job id: {text!r}", code="bad_query")
-    return int(text)
+def _history_page(reader: Reader, job: Job, page: Page) -> dict[str, Any]:
+    total = history_length(reader, job.id)
+    return {"job": job.id, "history": history(reader, job.id, page.offset, page.limit), **page.fields(total)}
 
 
-def answer_jobs(reader: Reader, parts: list[str]) -> dict[str, Any]:
-    """``jobs``, ``jobs/<id>``, ``jobs/<id>/submissions|leaderboard|history|access``."""
+def _access_page(reader: Reader, job: Job, page: Page) -> dict[str, Any]:
+    """The access view with each of its lists cut to the page; ``total`` is the longest list's length."""
+    view = access.access_view(reader, job)
+    lists = ("requests", "granted", "delegates")
+    total = max(len(view[name]) for name in lists)
+    return {**view, **{name: page.take(view[name]) for name in lists}, **page.fields(total)}
+
+
+def answer_jobs(reader: Reader, parts: list[str], page: Page) -> dict[str, Any]:
+    """``jobs``, ``jobs/<id>``, ``jobs/<id>/submissions|leaderboard|history|access``, each list cut
+    to ``page``."""
     if len(parts) == 1:
-        return {"jobs": [job_view(reader, job) for _, job in reader.items(JOBS)]}
-    job = get_job(reader, _job_id(parts[1]))
+        jobs = [job for _, job in reader.items(JOBS)]
+        return {"jobs": [job_view(reader, job) for job in page.take(jobs)], **page.fields(len(jobs))}
+    job = get_job(reader, parse_uint(parts[1], "a job id"))
     if len(parts) == 2:
-        return {"job": job_view(reader, job), "submissions": [submission_view(s) for s in submissions_of(reader, job)]}
+        subs = submissions_of(reader, job)
+        return {"job": job_view(reader, job), "submissions": [submission_view(s) for s in page.take(subs)],
+                **page.fields(len(subs))}
     what = parts[2] if len(parts) == 3 else ""
     if what == "submissions":
-        return {"job": job.id, "submissions": [submission_view(s) for s in submissions_of(reader, job)]}
+        subs = submissions_of(reader, job)
+        return {"job": job.id, "submissions": [submission_view(s) for s in page.take(subs)],
+                **page.fields(len(subs))}
     if what == "leaderboard":
-        return {"job": job.id, "metric": job.spec.metric, "leaderboard": leaderboard(reader, job)}
+        board = leaderboard(reader, job)
+        return {"job": job.id, "metric": job.spec.metric,
+                "leaderboard": [submission_view(s) for s in page.take(board)], **page.fields(len(board))}
     if what == "history":
-        return {"job": job.id, "history": history(reader, job.id)}
+        return _history_page(reader, job, page)
     if what == "access":
-        return access.access_view(reader, job)
-    raise DomainError("usage: jobs[/<id>[/submissions|leaderboard|history|access]]", code="bad_query")
+        return _access_page(reader, job, page)
+    raise DomainError("usage: jobs[/<id>[/submissions|leaderboard|history|access]][?offset=O&limit=N]",
+                      code="bad_query")

@@ -270,7 +270,7 @@ def test_the_access_query_shows_requests_grants_and_delegates():
     m = Market()
     job = m.create_job(1000, gated=True)
     empty = {"ok": True, "job": job, "gated": True, "sponsor": SPONSOR.hex, "requests": [], "granted": [],
-             "delegates": []}
+             "delegates": [], "total": 0, "offset": 0, "limit": 100, "next": None}
     assert m.inspect(f"jobs/{job}/access") == empty
     assert m.call(DAVE, "requestAccess", job, b"\x04dave").accepted
     assert m.call(CAROL, "requestAccess", job, b"").accepted

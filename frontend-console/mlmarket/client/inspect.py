@@ -2,13 +2,16 @@
 
 The node answers ``{"status": "Accepted", "reports": [{"payload": "0x..."}], "processed_input_count": N}``
 (CARTESI-FACTS §8); the dApp answers each query with one JSON report, passed through as is, except
-``{"ok": false, "error": {"code", "message"}}`` which raises ``InspectFailed``.
+``{"ok": false, "error": {"code", "message"}}`` which raises ``InspectFailed``. The dApp answers a
+list a page at a time (``next``: the offset of the next page); a query naming no ``offset`` or
+``limit`` gets every page, merged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import requests
 
@@ -27,6 +30,32 @@ def query_path(*parts: object, **params: object) -> str:
     if params:
         path += "?" + "&".join(f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in params.items())
     return path
+
+
+def names_a_page(query: str) -> bool:
+    """Whether ``query`` asks for one page itself (it has an ``offset`` or ``limit`` parameter)."""
+    params = parse_qs(query.partition("?")[2])
+    return "offset" in params or "limit" in params
+
+
+def merge_pages(first: dict[str, Any], fetch: Callable[[int], Any]) -> dict[str, Any]:
+    """``first`` with every later page (``fetch(next)``, while ``next`` is set) merged in: lists
+    extended, dicts updated; the result has ``next`` null. ``NodeError`` if a page does not move on."""
+    merged = dict(first)
+    while merged.get("next") is not None:
+        offset = merged["next"]
+        page = fetch(offset)
+        following = page.get("next") if isinstance(page, dict) else offset
+        if not isinstance(page, dict) or page.get("offset") != offset or not (
+                following is None or isinstance(following, int) and following > offset):
+            raise NodeError(f"inspect: the page at offset {offset} does not lead on: {str(page)[:200]}")
+        for key, value in page.items():
+            if isinstance(value, list) and isinstance(merged.get(key), list):
+                merged[key] = merged[key] + value
+            elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+        merged["next"] = page["next"]
+    return merged
 
 
 class InspectClient:
@@ -57,8 +86,17 @@ class InspectClient:
         return data
 
     def query(self, query: str) -> Any:
-        """The JSON report answering ``query`` (several reports: the list of their values).
-        Raises ``InspectFailed`` on an error report."""
+        """The JSON report answering ``query`` (several reports: the list of their values); a paged
+        answer to a query naming no page comes with all its pages. Raises ``InspectFailed`` on an
+        error report."""
+        answer = self.one(query)
+        if not isinstance(answer, dict) or names_a_page(query):
+            return answer
+        separator = "&" if "?" in query else "?"
+        return merge_pages(answer, lambda offset: self.one(f"{query}{separator}offset={offset}"))
+
+    def one(self, query: str) -> Any:
+        """The JSON report answering ``query`` as is (one page of a list)."""
         data = self.raw(query.encode("utf-8"))
         values = [decode_report(r) for r in data.get("reports") or []]
         for report in values:
