@@ -55,3 +55,10 @@ class AggregationError(MLError):
     """Models cannot be averaged (estimator not averageable, different specs or shapes...)."""
 
     code = "cannot_aggregate"
+
+
+class ResourceLimitError(MLError):
+    """Training or scoring crossed a hard limit (CPU time or memory of the worker): that submission
+    fails, never the machine."""
+
+    code = "resource_limit"
