@@ -19,7 +19,12 @@ Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(c
   that would give more (a bomb) is rejected (``chunk_too_large``), a corrupt, truncated or trailing-
   garbage stream is invalid input (``bad_deflate``).
 - Per account at most ``max_pending_uploads`` partial uploads whose declared sizes total at most
-  ``max_pending_upload_bytes``; all stored files together at most ``max_total_content`` bytes.
+  ``max_pending_upload_bytes``; all partial uploads of all accounts together at most
+  ``max_total_pending`` bytes of footprint; a partial upload without new bytes for ``upload_ttl``
+  seconds expires and is purged when room is needed (``dapp.domain.partial_uploads``). All stored
+  files (and kept best models) together at most ``max_total_content`` bytes with their overhead;
+  files no job uses are reclaimed ``content_ttl`` seconds after they were stored when room is needed
+  (``dapp.domain.content_budget``).
 - While incomplete, each chunk answers ``UploadProgress(cid, received, size)`` (a report). The chunk
   that completes the file triggers the CID check over the whole file: a match stores the file under
   its CID, drops the partial upload and emits the ``ContentStored(cid, size, uploader)`` notice; a
@@ -31,60 +36,44 @@ Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(c
 - ``abortUpload`` drops the sender's partial upload of the CID (rejected if there is none) and frees
   its share of the per-account limits. It emits nothing.
 - Files the machine makes itself (e.g. trained models) are stored with ``store_file``, under the same
-  CID, size and storage rules, and announced with the same ``ContentStored`` notice.
+  CID, size and storage rules, and announced with the same ``ContentStored`` notice. Settlement never
+  needs fresh room: ``publish_kept`` stores a best model that already counts against the budget, and
+  ``store_if_room`` lets a caller go on without storing (a rounds job keeps its previous model).
 
 Storage: each chunk's new bytes are one immutable row (table ``upload_chunks``, key (uploader, cid,
 index)) beside a small ``Upload`` record, so no chunk copies the file; a finished file is one
-``bytes`` value in ``contents``.
+``bytes`` value in ``contents``. ``CLOCK`` holds the latest block time a content input changed the
+store with; the ``uploads`` query says ``expired`` as of that time.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, replace
 from typing import Any
 
 from dapp.codec.cid import check_cid, cid_of, cid_to_text
+from dapp.domain import content_budget as budget
+from dapp.domain import partial_uploads as pending
 from dapp.domain.commands import AbortUpload, Context, UploadChunk
+from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
 from dapp.domain.events import ContentStored, UploadProgress
 from dapp.domain.limits import Limits
+from dapp.domain.partial_uploads import CHUNKS, PENDING, UPLOADS, Upload
 from dapp.domain.store import Reader, Tx
 from dapp.domain.values import Address
 from dapp.errors import DomainError, InvalidInput
 
-UPLOADS = "uploads"              # (uploader, cid) -> Upload
-CHUNKS = "upload_chunks"         # (uploader, cid, index) -> Chunk
-PENDING = "upload_pending"       # (uploader, "count" | "bytes") -> int
-CONTENTS = "contents"            # cid -> Content
-TOTALS = "content_totals"        # "stored_bytes" -> int
+CLOCK = "content_clock"          # "now" -> latest block time a content input changed the store with
+
+__all__ = ["CHUNKS", "CLOCK", "CONTENTS", "PENDING", "UPLOADS", "Content", "abort_upload", "content_info",
+           "get_content", "list_contents", "list_uploads", "publish_kept", "read_content", "store_file",
+           "store_if_room", "upload_chunk", "upload_status"]
 
 
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A partial upload: declared ``size``, bytes ``received`` so far, in ``chunks`` rows."""
-
-    size: int
-    received: int
-    chunks: int
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Original bytes ``[offset, offset + len(data))`` of a partial upload."""
-
-    offset: int
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Content:
-    """A stored file and who completed its upload, in which input."""
-
-    data: bytes
-    uploader: Address
-    input_index: int
-    timestamp: int
+def _tick(tx: Tx, now: int) -> None:
+    if now > tx.get(CLOCK, "now", 0):
+        tx.put(CLOCK, "now", now)
 
 
 def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
@@ -93,10 +82,10 @@ def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
     stored = tx.get(CONTENTS, cid)
     if stored is not None:
         if tx.get(UPLOADS, (ctx.sender, cid)) is not None:
-            _drop(tx, ctx.sender, cid)
+            pending.drop(tx, ctx.sender, cid)
         return [UploadProgress(cid, len(stored.data), len(stored.data))]
     key = (ctx.sender, cid)
-    upload = tx.get(UPLOADS, key) or _start(tx, ctx.sender, cid, cmd.size, env.limits)
+    upload = tx.get(UPLOADS, key) or _start(tx, ctx, cid, cmd.size, env.limits)
     if cmd.size != upload.size:
         raise DomainError(f"upload of {cid_to_text(cid)} was started with size {upload.size}, "
                           f"this chunk declares {cmd.size}", code="upload_size_changed")
@@ -111,9 +100,8 @@ def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
         _check_resent(tx, key, upload, cmd.offset, data[:overlap_end - cmd.offset])
     fresh = data[overlap_end - cmd.offset:]
     if fresh:
-        tx.put(CHUNKS, key + (upload.chunks,), Chunk(upload.received, fresh))
-        upload = replace(upload, received=upload.received + len(fresh), chunks=upload.chunks + 1)
-        tx.put(UPLOADS, key, upload)
+        _tick(tx, ctx.timestamp)
+        upload = pending.feed(tx, ctx.sender, cid, upload, fresh, ctx.timestamp, env.limits)
     if upload.received < upload.size:
         return [UploadProgress(cid, upload.received, upload.size)]
     return _complete(tx, ctx, cid, upload, env)
@@ -124,37 +112,18 @@ def abort_upload(tx: Tx, cmd: AbortUpload, ctx: Context, env: Env) -> list[Any]:
     cid = check_cid(cmd.cid)
     if tx.get(UPLOADS, (ctx.sender, cid)) is None:
         raise DomainError(f"{ctx.sender.hex} has no partial upload of {cid_to_text(cid)}", code="no_upload")
-    _drop(tx, ctx.sender, cid)
+    pending.drop(tx, ctx.sender, cid)
     return []
 
 
-def _start(tx: Tx, uploader: Address, cid: bytes, size: int, limits: Limits) -> Upload:
-    """Checks the limits for a new upload of ``size`` bytes and records it."""
+def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits) -> Upload:
+    """Checks the limits for a new upload of ``size`` bytes (making room if it can) and records it."""
     if size > limits.max_file_size:
         raise DomainError(f"file of {size} bytes exceeds max_file_size = {limits.max_file_size} bytes",
                           code="file_too_large")
-    count = tx.get(PENDING, (uploader, "count"), 0)
-    if count >= limits.max_pending_uploads:
-        raise DomainError(f"{uploader.hex} already has {count} partial uploads, the limit "
-                          f"(max_pending_uploads); finish or abort one", code="too_many_uploads")
-    pending = tx.get(PENDING, (uploader, "bytes"), 0)
-    if pending + size > limits.max_pending_upload_bytes:
-        raise DomainError(f"partial uploads of {uploader.hex} would declare {pending + size} bytes, over "
-                          f"max_pending_upload_bytes = {limits.max_pending_upload_bytes}",
-                          code="pending_bytes_exceeded")
-    _check_room(tx, size, limits)
-    tx.add(PENDING, (uploader, "count"), 1)
-    tx.add(PENDING, (uploader, "bytes"), size)
-    upload = Upload(size=size, received=0, chunks=0)
-    tx.put(UPLOADS, (uploader, cid), upload)
-    return upload
-
-
-def _check_room(tx: Tx, size: int, limits: Limits) -> None:
-    stored = tx.get(TOTALS, "stored_bytes", 0)
-    if stored + size > limits.max_total_content:
-        raise DomainError(f"storing {size} more bytes would exceed max_total_content = "
-                          f"{limits.max_total_content} bytes ({stored} stored)", code="storage_full")
+    _tick(tx, ctx.timestamp)
+    budget.require_room(tx, size, ctx.timestamp, limits)
+    return pending.start(tx, ctx.sender, cid, size, ctx.timestamp, limits)
 
 
 def _original_bytes(cmd: UploadChunk, size: int, limits: Limits) -> bytes:
@@ -224,24 +193,13 @@ def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, env: Env) -> lis
     if actual != cid:
         raise DomainError(f"CID mismatch: announced {cid_to_text(cid)}, content hashes to "
                           f"{cid_to_text(actual)}; abort the upload and send it again", code="cid_mismatch")
-    _check_room(tx, upload.size, env.limits)
-    _drop(tx, ctx.sender, cid)
-    tx.put(CONTENTS, cid, Content(data, ctx.sender, ctx.input_index, ctx.timestamp))
-    tx.add(TOTALS, "stored_bytes", upload.size)
+    _tick(tx, ctx.timestamp)
+    pending.drop(tx, ctx.sender, cid)
+    budget.require_room(tx, upload.size, ctx.timestamp, env.limits)
+    budget.add(tx, cid, Content(data, ctx.sender, ctx.input_index, ctx.timestamp))
     if env.engine is not None:
         env.engine.prepare(data)
     return [ContentStored(cid, upload.size, ctx.sender)]
-
-
-def _drop(tx: Tx, uploader: Address, cid: bytes) -> None:
-    """Deletes a partial upload, its chunk rows, and its share of the account's pending totals."""
-    upload = tx.get(UPLOADS, (uploader, cid))
-    for index in range(upload.chunks):
-        tx.delete(CHUNKS, (uploader, cid, index))
-    tx.delete(UPLOADS, (uploader, cid))
-    for name, amount in (("count", 1), ("bytes", upload.size)):
-        if tx.add(PENDING, (uploader, name), -amount) == 0:
-            tx.delete(PENDING, (uploader, name))
 
 
 # Read-only queries (inspect, ML engine): JSON-ready dicts with CIDs as text and addresses as hex.
@@ -283,32 +241,58 @@ def read_content(reader: Reader, cid: bytes, offset: int, length: int,
     return data[offset:offset + min(length, max_length)]
 
 
-def _status(uploader: Address, cid: bytes, upload: Upload) -> dict[str, Any]:
-    return {"cid": cid_to_text(cid), "uploader": uploader.hex, "received": upload.received,
-            "size": upload.size}
-
-
 def upload_status(reader: Reader, uploader: Address, cid: bytes) -> dict[str, Any] | None:
-    """``{cid, uploader, received, size}`` of a partial upload, or ``None`` if there is none."""
+    """``{cid, uploader, received, size, expires_at, expired}`` of a partial upload, or ``None`` if
+    there is none; ``expired`` as of ``CLOCK``."""
     upload = reader.get(UPLOADS, (uploader, cid))
-    return None if upload is None else _status(uploader, cid, upload)
+    return None if upload is None else pending.status(uploader, cid, upload, reader.get(CLOCK, "now", 0))
 
 
 def list_uploads(reader: Reader, uploader: Address) -> list[dict[str, Any]]:
-    """``upload_status`` of each partial upload of ``uploader``, oldest first."""
-    return [_status(who, cid, upload) for (who, cid), upload in reader.items(UPLOADS) if who == uploader]
+    """``upload_status`` of each partial upload of ``uploader``, oldest first (expired ones too,
+    until they are purged)."""
+    return pending.statuses(reader, uploader, reader.get(CLOCK, "now", 0))
 
 
 def store_file(tx: Tx, data: bytes, owner: Address, ctx: Context, limits: Limits) -> tuple[bytes, list[Any]]:
-    """Stores a file the machine made (e.g. a trained model) under its CID; returns the CID and the
-    ``ContentStored`` notice (none if that CID was already stored)."""
+    """Stores a file the machine made (e.g. a trained model) under its CID, reclaiming room if
+    needed (``storage_full`` if it cannot); returns the CID and the ``ContentStored`` notice (none
+    if that CID was already stored)."""
+    done = store_if_room(tx, data, owner, ctx, limits)
+    if done is None:
+        raise budget.full_error(tx, len(data), limits)
+    return done
+
+
+def store_if_room(tx: Tx, data: bytes, owner: Address, ctx: Context,
+                  limits: Limits) -> tuple[bytes, list[Any]] | None:
+    """``store_file``, but ``None`` instead of ``storage_full`` when there is no room even after
+    reclaiming: for settlement steps that go on without the file."""
     cid = cid_of(data)
     if tx.get(CONTENTS, cid) is not None:
         return cid, []
     if len(data) > limits.max_file_size:
         raise DomainError(f"a produced file of {len(data)} bytes exceeds max_file_size {limits.max_file_size}",
                           code="file_too_large")
-    _check_room(tx, len(data), limits)
-    tx.put(CONTENTS, cid, Content(data, owner, ctx.input_index, ctx.timestamp))
-    tx.add(TOTALS, "stored_bytes", len(data))
+    _tick(tx, ctx.timestamp)
+    if not budget.make_room(tx, len(data), ctx.timestamp, limits):
+        return None
+    budget.add(tx, cid, Content(data, owner, ctx.input_index, ctx.timestamp))
     return cid, [ContentStored(cid, len(data), owner)]
+
+
+def publish_kept(tx: Tx, job_id: int, owner: Address, ctx: Context) -> tuple[bytes | None, list[Any]]:
+    """Stores the model kept for job ``job_id`` (``content_budget.keep_model``) and forgets it. No
+    room is needed: its bytes already count against the budget. Returns its CID and ``ContentStored``
+    notice; ``None`` if the job kept no model; ``b""`` if the model could not be kept for lack of
+    room (then nothing is published)."""
+    kept = budget.release_kept(tx, job_id)
+    if kept is None:
+        return None, []
+    if tx.get(CONTENTS, kept.cid) is not None:
+        return kept.cid, []
+    if kept.data is None:
+        return b"", []
+    _tick(tx, ctx.timestamp)
+    budget.add(tx, kept.cid, Content(kept.data, owner, ctx.input_index, ctx.timestamp))
+    return kept.cid, [ContentStored(kept.cid, len(kept.data), owner)]

@@ -10,13 +10,17 @@ MIB = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Every size bound of the backend, with its default. Override with ``MLMARKET_<NAME>``."""
+    """Every size bound of the backend (and the content store's two lifetimes, in seconds), with
+    its default. Override with ``MLMARKET_<NAME>``."""
 
     max_file_size: int = 8 * MIB                # one stored file (dataset, model)
     max_pending_upload_bytes: int = 16 * MIB    # declared size of all partial uploads of one account
     max_pending_uploads: int = 8                # partial uploads per account
     max_inflated_chunk: int = 1 * MIB           # original bytes one (deflated) chunk may expand to
-    max_total_content: int = 256 * MIB          # all stored files together
+    max_total_pending: int = 32 * MIB           # footprint of all partial uploads of all accounts
+    upload_ttl: int = 6 * 3600                  # seconds without new bytes after which an upload expires
+    max_total_content: int = 256 * MIB          # all stored files and kept best models together
+    content_ttl: int = 7 * 24 * 3600            # seconds after which a file no job uses is reclaimable
     max_inspect_bytes: int = MIB - 1024         # raw file bytes per inspect answer (2x as hex + JSON: 2 MiB)
     max_title_bytes: int = 200
     max_input_work: int = 20_000_000_000       # estimated ML work one input may do (~ns, dapp.ml.cost)

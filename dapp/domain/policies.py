@@ -21,16 +21,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from dapp.domain import content, payouts, rounds
+from dapp.domain import content, content_budget, payouts, rounds
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished
 from dapp.domain.records import JOBS, OPEN, REVEALING, SCORING, SUBMISSIONS, Job, submissions_of
 from dapp.domain.spec import gain, meets
 from dapp.domain.store import Tx
-
-BEST_MODELS = "best_models"  # job_id -> trained model bytes of the current best submission
-
 
 def has_hidden_test(job: Job) -> bool:
     """Whether submissions wait for the sponsor's reveal to be scored."""
@@ -86,12 +83,11 @@ def split(tx: Tx, job: Job, outcome: str) -> list[Any]:
     return events + ended
 
 
-def keep_best_model(tx: Tx, job: Job, model: bytes | None) -> None:
-    """Remembers the current best submission's trained model, published if it wins."""
-    if model is None:
-        tx.delete(BEST_MODELS, job.id)
-    else:
-        tx.put(BEST_MODELS, job.id, model)
+def keep_best_model(tx: Tx, job: Job, model: bytes | None, ctx: Context, env: Env) -> None:
+    """Remembers the current best submission's trained model, published if it wins. Its bytes count
+    against the content budget now, so publishing it needs no fresh room; without room it is not
+    kept (never an error) and the winner is paid without a published model."""
+    content_budget.keep_model(tx, job.id, model, ctx.timestamp, env.limits)
 
 
 def pay_best(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
@@ -101,13 +97,12 @@ def pay_best(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
     if job.best_submission:
         sub = tx.get(SUBMISSIONS, (job.id, job.best_submission))
         job, sub, events = payouts.reward(tx, job, sub, payouts.budget(tx, job))
-        model = tx.get(BEST_MODELS, job.id)
-        cid, stored = (content.store_file(tx, model, sub.contributor, ctx, env.limits) if model is not None
-                       else (sub.model_cid, []))
-        tx.delete(BEST_MODELS, job.id)
-        job = replace(job, model_cid=cid)
-        tx.put(JOBS, job.id, job)
-        events += stored + [ModelPublished(job.id, job.round, cid, job.best_score or 0)]
+        cid, stored = content.publish_kept(tx, job.id, sub.contributor, ctx)  # needs no fresh room
+        cid = sub.model_cid if cid is None else cid  # None: the winner sent a trained model
+        if cid:  # b"": its trained model could not be kept, so none is published
+            job = replace(job, model_cid=cid)
+            tx.put(JOBS, job.id, job)
+            events += stored + [ModelPublished(job.id, job.round, cid, job.best_score or 0)]
     job, ended = payouts.end(tx, job, "paid" if job.paid else "refunded")
     return events + ended
 

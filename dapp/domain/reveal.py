@@ -80,7 +80,7 @@ def score_batch(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
         sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
         events.append(scored_event(sub, False))
-        job = consider_best(tx, job, sub, scored)
+        job = consider_best(tx, job, sub, scored, ctx, env)
     job = tx.get(JOBS, job.id)
     subs = submissions_of(tx, job)
     if any(sub.status == "unscorable" for sub in subs) and not any(sub.status == "scored" for sub in subs):

@@ -101,7 +101,10 @@ def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env)
                                   seed=_seed(job))
     except MLError:  # cannot happen for checked updates; never let a round get stuck on it
         return job, [RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)]
-    cid, stored = content.store_file(tx, merged, job.sponsor, ctx, env.limits)
+    stored_as = content.store_if_room(tx, merged, job.sponsor, ctx, env.limits)
+    if stored_as is None:  # no room even after reclaiming: the round closes on the previous model
+        return job, [RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)]
+    cid, stored = stored_as
     job = replace(job, model_cid=cid, best_score=scored.score)
     tx.put(JOBS, job.id, job)
     return job, stored + [RoundClosed(job.id, job.round, len(subs), cid, scored.score),

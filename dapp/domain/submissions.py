@@ -108,17 +108,17 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
         return stored + [scored_event(sub, False)]
     if spec.policy == "best":
-        consider_best(tx, job, sub, scored)
+        consider_best(tx, job, sub, scored, ctx, env)
     return [scored_event(sub, False)]
 
 
-def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any) -> Job:
+def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
     """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
     if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
         return job
     job = replace(job, best_submission=sub.id, best_score=scored.score)
     tx.put(JOBS, job.id, job)
-    policies.keep_best_model(tx, job, scored.model_bytes)
+    policies.keep_best_model(tx, job, scored.model_bytes, ctx, env)
     return job
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
 from dapp.codec.cid import CHUNK_SIZE, cid_of
-from dapp.domain import content
+from dapp.domain import content, content_budget, partial_uploads
 from dapp.domain.commands import AbortUpload, Context, UploadChunk
 from dapp.domain.env import Env
 from dapp.domain.events import ContentStored, UploadProgress
@@ -74,8 +74,11 @@ class Machine:
         return info.value.message
 
 
-def snapshot(state: State) -> dict:
-    tables = (content.UPLOADS, content.CHUNKS, content.PENDING, content.CONTENTS, content.TOTALS)
+TABLES = (content.UPLOADS, content.CHUNKS, content.PENDING, content.CONTENTS, partial_uploads.ORDER,
+          partial_uploads.TOTALS, content_budget.ORDER, content_budget.TOTALS, content.CLOCK)
+
+
+def snapshot(state: State, tables: tuple[str, ...] = TABLES) -> dict:
     return {name: list(state.items(name)) for name in tables}
 
 
@@ -98,7 +101,8 @@ def test_chunks_report_progress_until_the_file_is_complete():
     m = Machine()
     assert m.chunk(FILE, 0, FILE[:50_000]) == [UploadProgress(raw_cid(FILE), 50_000, len(FILE))]
     assert m.status(FILE) == {"cid": text(raw_cid(FILE)), "uploader": ALICE.hex, "received": 50_000,
-                              "size": len(FILE)}
+                              "size": len(FILE), "expires_at": 1_700_000_000 + ENV.limits.upload_ttl,
+                              "expired": False}
     assert m.chunk(FILE, 50_000, FILE[50_000:120_000]) == [UploadProgress(raw_cid(FILE), 120_000, len(FILE))]
     assert content.list_uploads(m.state, ALICE) == [m.status(FILE)]
     assert content.list_uploads(m.state, BOB) == []
@@ -238,7 +242,8 @@ def test_abort_drops_the_partial_upload_and_a_second_abort_is_rejected():
     m.chunk(FILE, 0, FILE[:1000])
     m.abort(raw_cid(FILE))
     assert m.status(FILE) is None
-    assert snapshot(m.state) == snapshot(State())
+    unclocked = tuple(t for t in TABLES if t != content.CLOCK)
+    assert snapshot(m.state, unclocked) == snapshot(State(), unclocked)
     with pytest.raises(DomainError) as info:
         m.abort(raw_cid(FILE))
     assert info.value.code == "no_upload"
@@ -266,12 +271,13 @@ def test_partial_uploads_per_account_are_limited_in_declared_bytes():
     m.chunk(second, 0, second[:10], BOB, cid=cid_of(second))
 
 
-def test_total_stored_content_is_limited():
-    env = Env(limits=dataclasses.replace(ENV.limits, max_total_content=250_000))
+def test_total_stored_content_is_limited_counting_each_files_overhead():
+    env = Env(limits=dataclasses.replace(ENV.limits, max_total_content=250_000 + 2 * content_budget.FILE_OVERHEAD))
     m = Machine(env)
     m.chunk(FILE, 0, FILE)
     other = FILE[:60_000][::-1]
-    assert "250000" in m.rejected(DomainError, "storage_full", other, 0, other[:10])
+    assert str(env.limits.max_total_content) in m.rejected(DomainError, "storage_full", other, 0, other[:10])
+    m.rejected(DomainError, "storage_full", FILE[:50_001][::-1], 0, b"x")  # one byte too many
     small = FILE[:50_000][::-1]
     m.chunk(small, 0, small)
     assert sum(i["size"] for i in content.list_contents(m.state)) == 250_000
@@ -294,7 +300,7 @@ def test_two_uploaders_of_one_cid_progress_separately_and_the_first_to_finish_st
     assert m.chunk(FILE, 80_000, FILE[80_000:90_000]) == [UploadProgress(raw_cid(FILE), len(FILE), len(FILE))]
     assert m.status(FILE) is None
     assert content.content_info(m.state, raw_cid(FILE))["uploader"] == BOB.hex
-    assert m.state.get(content.PENDING, (ALICE, "count")) is None
+    assert m.state.get(content.PENDING, ALICE) is None and content.list_uploads(m.state, ALICE) == []
 
 
 def test_any_chunk_for_a_stored_cid_is_a_no_op():
