@@ -127,4 +127,4 @@ def answer(reader: Reader, query: str, env: Env, routes: dict[str, Route] | None
     table = ROUTES if routes is None else routes
     if not parts or parts[0] not in table:
         raise DomainError(f"unknown query {shown(query)}; known: {', '.join(QUERIES)}", code="unknown_query")
-    return table[parts[0]](reader, env, parts, parse_qs(query_string))
+    return table[parts[0]](reader, env, parts, parse_qs(query_string, keep_blank_values=True))
