@@ -1,6 +1,7 @@
 """The ML engine's API for the job rules: bytes and ints in, frozen values or :class:`MLError` out.
 
     engine = Engine()                      # holds the limits and a bounded cache of decoded CSV files
+    engine = Engine(isolate=False)         # unit tests only: training and scoring in this process
     engine.check_model(model, task=None) -> ModelInfo
     engine.check_dataset(csv, label, task) -> DatasetInfo
     engine.prepare(content) -> bool        # decodes a CSV file ahead of its first use
@@ -12,6 +13,9 @@
     gain / better / meets (metric-aware comparisons of scores in millionths, from dapp.ml.metrics)
 
 Every error is an :class:`dapp.ml.errors.MLError` (a DomainError) with a specific ``code``.
+Training and scoring (``score``) and averaging (``aggregate``) run in a forked worker under hard
+limits of CPU time and memory (:mod:`dapp.ml.sandbox`): crossing one is ``resource_limit``, and any
+other failure inside is that submission's ``training_failed``, never the machine's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +34,9 @@ from dapp.ml.dataset import Dataset, Table, parse_table, select
 from dapp.ml.errors import DatasetError, ModelError
 from dapp.ml.fitted import extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
-from dapp.ml.metrics import METRICS, better, check_metric, evaluate, gain, meets, quantise
+from dapp.ml.metrics import METRICS, better, check_evaluation, check_metric, evaluate, gain, meets, quantise
 from dapp.ml.modelfile import Model, read_model, write_model
+from dapp.ml.sandbox import InProcess, Outcome, Runner, Sandbox
 from dapp.ml.spec import MAX_SEED
 from dapp.ml.train import fit, single_thread
 
@@ -89,8 +96,10 @@ class Engine:
     hands out the same object each time, so a lookup costs no pass over the file."""
 
     def __init__(self, limits: MLLimits = DEFAULT_LIMITS, cache_entries: int = 8,
-                 cache_bytes: int = 64 << 20) -> None:
+                 cache_bytes: int = 64 << 20, isolate: bool = True) -> None:
         self.limits = limits
+        self._run: Runner = (Sandbox(limits.max_cpu_seconds, limits.max_worker_memory) if isolate
+                             else InProcess())
         self._cache: OrderedDict[bytes, _Decoded] = OrderedDict()
         self._cache_entries = cache_entries
         self._cache_bytes = cache_bytes
@@ -140,33 +149,28 @@ class Engine:
                 raise DatasetError(f"training columns {list(data.features)[:20]} differ from the validation "
                                    f"columns {list(valid.features)[:20]} (same names, same order)",
                                    code="dataset_columns_mismatch")
-            estimator = fit(loaded, data.X, data.y, data.features, seed, self.limits)
-            arrays = extract(loaded.spec, estimator)
-            # what is published must load back: its arrays pass the checks of any trained model file
-            # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py)
-            restore(loaded.spec, dict(arrays), len(data.features))
-            out = write_model(Model(loaded.spec, data.features, arrays))
-            if len(out) > self.limits.max_model_bytes:
-                raise ModelError(f"the trained model takes {len(out)} bytes; the limit is "
-                                 f"{self.limits.max_model_bytes}", code="model_too_large")
-            samples = data.rows
+            work = partial(_train_and_score, loaded, data, valid, metric, seed, self.limits)
+            what = f"training and scoring {loaded.spec.estimator}"
         elif loaded.trained:
             if loaded.features != valid.features:
                 raise ModelError(f"the model's features {list(loaded.features)[:20]} differ from the "
                                  f"validation columns {list(valid.features)[:20]}", code="model_features_mismatch")
-            estimator = restore(loaded.spec, dict(loaded.arrays), len(loaded.features), seed)
-            out, samples = None, 0
+            check_evaluation(loaded.spec, loaded.arrays, valid.rows, len(valid.features), self.limits)
+            work = partial(_score_trained, loaded, valid, metric, seed)
+            what = f"scoring {loaded.spec.estimator}"
         else:
             raise ModelError("an untrained model spec needs training data", code="model_not_trained")
-        with single_thread():
-            value = evaluate(metric, estimator, valid.X, valid.y)
-        return Scored(quantise(value), out, samples)
+        _preload(loaded)
+        outcome = self._run(work, what)
+        return Scored(outcome.score, outcome.data, outcome.samples)
 
     def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
         """FedAvg of ``(trained model bytes, sample count)`` pairs, in the order given; the canonical
         bytes of the averaged model. See :mod:`dapp.ml.fedavg` for what can be averaged."""
         loaded = [(self._load(data, None), weight) for data, weight in models]
-        return write_model(fedavg.aggregate(loaded))
+        outcome = self._run(lambda: Outcome(data=write_model(fedavg.aggregate(loaded))), "averaging the models")
+        assert outcome.data is not None
+        return outcome.data
 
     def check_compatible(self, update: bytes, global_model: bytes) -> None:
         """AggregationError unless the two trained models can be averaged together (federated rounds)."""
@@ -211,6 +215,46 @@ class Engine:
         while len(self._cache) > self._cache_entries or sum(
                 entry.nbytes(key) for key, entry in self._cache.items()) > self._cache_bytes:
             self._cache.popitem(last=False)
+
+
+def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, seed: int,
+                     limits: MLLimits) -> Outcome:
+    """Trains ``loaded`` on ``data`` and scores it on ``valid``: the worker's job for a submission with data."""
+    estimator = fit(loaded, data.X, data.y, data.features, seed, limits)
+    arrays = extract(loaded.spec, estimator)
+    # what is published must load back: its arrays pass the checks of any trained model file
+    # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py)
+    restore(loaded.spec, dict(arrays), len(data.features))
+    out = write_model(Model(loaded.spec, data.features, arrays))
+    if len(out) > limits.max_model_bytes:
+        raise ModelError(f"the trained model takes {len(out)} bytes; the limit is {limits.max_model_bytes}",
+                         code="model_too_large")
+    check_evaluation(loaded.spec, arrays, valid.rows, len(valid.features), limits)
+    return Outcome(_evaluate(metric, estimator, valid), data.rows, out)
+
+
+def _score_trained(loaded: Model, valid: Dataset, metric: str, seed: int) -> Outcome:
+    """Scores the trained model ``loaded`` on ``valid``: the worker's job for a submission without data."""
+    estimator = restore(loaded.spec, dict(loaded.arrays), len(loaded.features), seed)
+    return Outcome(_evaluate(metric, estimator, valid))
+
+
+def _evaluate(metric: str, estimator: Any, valid: Dataset) -> int:
+    with single_thread():
+        return quantise(evaluate(metric, estimator, valid.X, valid.y))
+
+
+def _preload(loaded: Model) -> None:
+    """Imports what training and scoring ``loaded`` use, and finds the thread pools, in this process,
+    so that each forked worker inherits them instead of importing them again."""
+    import sklearn.metrics  # noqa: F401
+
+    loaded.spec.definition.load_class()
+    if loaded.spec.preprocessing:
+        import sklearn.pipeline  # noqa: F401
+        import sklearn.preprocessing  # noqa: F401
+    with single_thread():
+        pass
 
 
 def derive_seed(*parts: int | bytes | str) -> int:

@@ -1,7 +1,9 @@
 """Size and work bounds of the ML engine (documented in docs/MODELS.md).
 
-They keep one input from exhausting the machine: every dataset, model file and training run is
-checked against them before any heavy work starts.
+They keep one input from exhausting the machine: every dataset, model file, training run and
+evaluation is checked against them before any heavy work starts (estimates), and training and
+evaluation then run in a forked worker under hard limits of CPU time and memory (``sandbox.py``),
+so an estimate that is wrong costs that submission, never the machine.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ class MLLimits:
     max_spec_bytes: int = 64 * 1024       # an untrained spec (JSON)
     max_members: int = 64                 # files inside a trained-model zip
     max_tree_nodes: int = 1_000_000       # nodes of all the trees of one model
-    max_train_memory: int = 256 * MIB     # worst-case bytes of the trees / MLP batches of a training
-    max_work: int = 20_000_000_000        # estimated cost of one training, ~ns of one core (cost.py)
+    max_train_memory: int = 256 * MIB     # estimated worst-case bytes of a training's trees / MLP batches,
+                                          # and of an evaluation's prediction arrays (below max_worker_memory)
+    max_work: int = 20_000_000_000        # estimated cost of one training or evaluation, ~ns of one core
+    max_cpu_seconds: int = 20             # hard: CPU seconds of one training + evaluation (its worker)
+    max_worker_memory: int = 384 * MIB    # hard: bytes the worker may map beyond what it inherits
 
 
 DEFAULT_LIMITS = MLLimits()

@@ -2,6 +2,10 @@
 
 Classification: accuracy, balanced_accuracy, f1, roc_auc, log_loss. Regression: r2, mae, rmse.
 ``log_loss``, ``mae`` and ``rmse`` are losses (lower is better); the others are gains.
+
+Evaluation is bounded like training: :func:`check_evaluation` gates its estimated work and memory
+(rows x model size, and the prediction arrays) before it starts, and predictions are made in blocks
+of :data:`BLOCK_ROWS` rows, so a wide model's intermediate arrays never span the whole validation set.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from dapp.ml.catalogue import CLASSIFICATION, REGRESSION, TASKS
-from dapp.ml.errors import MetricError
+from dapp.ml.errors import MetricError, ModelError
+from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
+from dapp.ml.spec import ModelSpec
 
 SCALE = 1_000_000
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -23,6 +29,9 @@ METRICS = {
     REGRESSION: ("r2", "mae", "rmse"),
 }
 LOSSES = frozenset({"log_loss", "mae", "rmse"})
+BLOCK_ROWS = 2048  # rows predicted at once
+_TREE_STEP = 10  # estimated cost of one node visited by a tree's prediction (a multiply-add costs 1)
+_WHOLE_SET_ARRAYS = 4  # arrays of one value per row a metric may hold besides the predictions
 
 
 def check_metric(task: str, metric: str) -> None:
@@ -59,6 +68,46 @@ def meets(metric: str, score: int, threshold: int) -> bool:
     return gain(metric, score, threshold) >= 0
 
 
+def evaluation_cost(spec: ModelSpec, arrays: dict[str, np.ndarray], rows: int, features: int) -> tuple[int, int]:
+    """(estimated work, estimated peak bytes) of evaluating the trained model of ``spec`` (its
+    ``arrays``) on ``rows`` x ``features``. Work: every weight once per row (a multiply-add), or for
+    trees each tree's deepest path (the spec's ``max_depth``, which the model file's trees are
+    checked against) and its leaf values. Memory: the arrays of one block (its features, every MLP
+    layer's activations and the outputs) and the predictions of every row, with the metric's copies."""
+    outputs = arrays["classes"].size if "classes" in arrays else 1
+    p = spec.param_dict()
+    if spec.definition.family in ("tree", "forest"):
+        trees = arrays["tree_node_counts"].size
+        per_row = _TREE_STEP * trees * (p["max_depth"] + outputs) + features
+    else:
+        per_row = sum(int(a.size) for a in arrays.values()) + features
+    hidden = sum(p["hidden_layer_sizes"]) if spec.definition.family == "mlp" else 0
+    block = min(rows, BLOCK_ROWS) * (features + hidden + 2 * outputs)
+    whole = rows * (3 * outputs + _WHOLE_SET_ARRAYS)
+    return rows * per_row, 8 * (block + whole)
+
+
+def check_evaluation(spec: ModelSpec, arrays: dict[str, np.ndarray], rows: int, features: int,
+                     limits: MLLimits = DEFAULT_LIMITS) -> None:
+    """ModelError (``evaluation_too_costly``) if evaluating the model on that many rows is estimated
+    over ``max_work`` or ``max_train_memory``."""
+    work, memory = evaluation_cost(spec, arrays, rows, features)
+    if work > limits.max_work:
+        raise ModelError(f"evaluating {spec.estimator} on {rows} rows is estimated at {work:.3g} operations; "
+                         f"the limit is {limits.max_work:.3g} (a smaller model)", code="evaluation_too_costly")
+    if memory > limits.max_train_memory:
+        raise ModelError(f"evaluating {spec.estimator} on {rows} rows could take {memory} bytes; the limit is "
+                         f"{limits.max_train_memory}", code="evaluation_too_costly")
+
+
+def predict_in_blocks(method: Any, X: np.ndarray) -> np.ndarray:
+    """``method(X)`` (predict, predict_proba or decision_function) computed :data:`BLOCK_ROWS` rows at
+    a time and concatenated: the same values (every catalogue model predicts each row on its own)."""
+    if X.shape[0] <= BLOCK_ROWS:
+        return method(X)
+    return np.concatenate([method(X[start:start + BLOCK_ROWS]) for start in range(0, X.shape[0], BLOCK_ROWS)])
+
+
 def evaluate(metric: str, estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
     """The metric of a fitted estimator on (X, y), as scikit-learn computes it (see docs/MODELS.md
     for the choices: binary vs macro F1, probabilities vs decision function for ROC AUC)."""
@@ -68,7 +117,7 @@ def evaluate(metric: str, estimator: Any, X: np.ndarray, y: np.ndarray) -> float
         warnings.simplefilter("ignore")
         try:
             if metric in METRICS[REGRESSION]:
-                return _regression(m, metric, estimator.predict(X), y)
+                return _regression(m, metric, predict_in_blocks(estimator.predict, X), y)
             return _classification(m, metric, estimator, X, y)
         except ValueError as exc:
             raise MetricError(f"{metric} is undefined on this validation set: {exc}",
@@ -86,7 +135,7 @@ def _regression(m: Any, metric: str, predicted: np.ndarray, y: np.ndarray) -> fl
 def _classification(m: Any, metric: str, estimator: Any, X: np.ndarray, y: np.ndarray) -> float:
     classes = estimator.classes_
     if metric in ("accuracy", "balanced_accuracy", "f1"):
-        predicted = estimator.predict(X)
+        predicted = predict_in_blocks(estimator.predict, X)
         if metric == "accuracy":
             return float(m.accuracy_score(y, predicted))
         if metric == "balanced_accuracy":
@@ -102,8 +151,8 @@ def _classification(m: Any, metric: str, estimator: Any, X: np.ndarray, y: np.nd
     if metric == "log_loss":
         return float(m.log_loss(y, _probabilities(estimator, metric, X), labels=classes))
     if classes.size == 2:
-        scores = (estimator.predict_proba(X)[:, 1] if hasattr(estimator, "predict_proba")
-                  else estimator.decision_function(X))
+        scores = (predict_in_blocks(estimator.predict_proba, X)[:, 1] if hasattr(estimator, "predict_proba")
+                  else predict_in_blocks(estimator.decision_function, X))
         return float(m.roc_auc_score(y, scores))
     return float(m.roc_auc_score(y, _probabilities(estimator, metric, X), multi_class="ovr",
                                  average="macro", labels=classes))
@@ -114,4 +163,4 @@ def _probabilities(estimator: Any, metric: str, X: np.ndarray) -> np.ndarray:
         raise MetricError(f"{metric} needs class probabilities, which this model does not give "
                           "(e.g. LinearSVC, or SGDClassifier without loss log_loss/modified_huber)",
                           code="metric_not_for_model")
-    return estimator.predict_proba(X)
+    return predict_in_blocks(estimator.predict_proba, X)

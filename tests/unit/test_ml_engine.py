@@ -13,8 +13,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from threadpoolctl import threadpool_limits
 
-from dapp.ml.engine import Engine, derive_seed
-from dapp.ml.errors import DatasetError, MetricError, ModelError, TrainingError
+from dapp.ml.engine import METRICS, Engine, derive_seed
+from dapp.ml.errors import DatasetError, MetricError, MLError, ModelError, TrainingError
 from dapp.ml.export import to_estimator
 from dapp.ml.limits import MLLimits
 from tests.fixtures.ml.helpers import csv_split, spec, split, to_csv
@@ -331,10 +331,192 @@ def test_importing_the_engine_does_not_import_scikit_learn():
 
 def test_memory_hungry_training_is_refused_before_it_starts():
     train, valid = csv_split(load_wine)
-    engine = Engine(MLLimits(max_train_memory=100_000))
+    engine = Engine(MLLimits(max_train_memory=100_000, max_work=10**18))  # only the memory bound
     for model in (spec("MLPClassifier", hidden_layer_sizes=[256, 256], solver="lbfgs"),
                   spec("RandomForestClassifier", max_depth=20, n_estimators=50)):
         with pytest.raises(ModelError) as err:
             engine.score(task="classification", metric="accuracy", label="target", validation=valid,
                          model=model, train=train)
         assert err.value.code == "training_too_costly" and "bytes" in err.value.message
+
+
+# --- hard limits, bounded evaluation and fault isolation (issue 11) ---------------------------------
+
+SLOW_MLP = spec("MLPClassifier", hidden_layer_sizes=[256, 256], max_iter=2000, tol=1e-12, n_iter_no_change=1000)
+UNBOUNDED_ESTIMATES = dict(max_work=10**18, max_train_memory=1 << 40)
+
+
+def _score(engine, **kwargs):
+    return engine.score(**{"task": "classification", "metric": "accuracy", "label": "target", **kwargs})
+
+
+def test_the_isolated_engine_gives_the_in_process_engines_bytes_and_scores():
+    cases = [(load_digits, "classification", "log_loss", MLP),
+             (load_breast_cancer, "classification", "roc_auc", spec("RandomForestClassifier", max_depth=6,
+                                                                     n_estimators=8)),
+             (load_diabetes, "regression", "rmse", spec("SGDRegressor", ("standard_scaler",)))]
+    for loader, task, metric, model in cases:
+        train, valid = csv_split(loader)
+        runs = [Engine(isolate=isolate).score(task=task, metric=metric, label="target", validation=valid,
+                                              model=model, train=train, seed=11) for isolate in (True, False)]
+        assert runs[0] == runs[1] and runs[0].model_bytes
+        again = [Engine(isolate=isolate).score(task=task, metric=metric, label="target", validation=valid,
+                                               model=runs[0].model_bytes) for isolate in (True, False)]
+        assert again[0] == again[1] and again[0].score == runs[0].score
+
+
+def test_a_training_over_the_cpu_limit_is_that_submissions_resource_limit():
+    # the estimate gate is opened wide, so only the hard limit stands between the spec and the machine
+    train, valid = csv_split(load_digits)
+    engine = Engine(MLLimits(**UNBOUNDED_ESTIMATES, max_cpu_seconds=1))
+    with pytest.raises(MLError) as err:
+        _score(engine, validation=valid, model=SLOW_MLP, train=train)
+    assert err.value.code == "resource_limit" and "exceeded 1 s of CPU" in err.value.message
+    assert _score(engine, validation=valid, model=spec("GaussianNB"), train=train).score > 0  # the engine goes on
+
+
+@pytest.mark.parametrize("model", [spec("LinearSVC", dual=False), spec("LinearSVC", dual="auto"),
+                                   spec("LogisticRegression", solver="liblinear")])
+def test_liblinears_endless_loop_on_huge_cells_is_refused_or_stopped(model):
+    # issue 11, finding 1: 3 rows with a cell of 1e100 made liblinear's primal solver loop forever;
+    # with the value bound opened, only the refusals of the catalogue or the CPU limit can end it
+    data = to_csv(np.array([[1e100, 1.0], [0.0, -1.0], [1.0, 0.0]]), np.array([0, 1, 0]))
+    engine = Engine(MLLimits(max_abs_value=1e300, max_cpu_seconds=1))
+    with pytest.raises(MLError) as err:
+        _score(engine, validation=data, model=model, train=data)
+    assert err.value.code in {"resource_limit", "param_out_of_bounds", "param_not_allowed"}, err.value.code
+
+
+def test_a_tree_that_reserves_more_memory_than_the_worker_has_is_a_resource_limit():
+    # issue 11, finding 2: max_leaf_nodes 1,000,000 on 100 rows of 100 classes reserved ~1.7 GiB
+    rng = np.random.default_rng(0)
+    data = to_csv(rng.normal(size=(100, 5)), np.arange(100))
+    model = spec("DecisionTreeClassifier", max_depth=32, max_leaf_nodes=1_000_000)
+    with pytest.raises(MLError) as err:
+        _score(Engine(MLLimits(**UNBOUNDED_ESTIMATES)), validation=data, model=model, train=data)
+    assert err.value.code == "resource_limit" and "memory limit of 384 MiB" in err.value.message
+    with pytest.raises(MLError) as err:  # the default limits refuse it, by estimate or for real
+        _score(Engine(), validation=data, model=model, train=data)
+    assert err.value.code in {"resource_limit", "training_too_costly"}
+
+
+def _wide_mlp_and_long_validation(rows: int, features: int = 32) -> tuple[bytes, bytes]:
+    """A trained 3x256 MLP and a validation CSV of ``rows`` rows of one-digit cells (within 8 MiB)."""
+    rng = np.random.default_rng(1)
+    X, y = rng.integers(0, 10, size=(rows, features)), rng.integers(0, 2, size=rows)
+    model = Engine(isolate=False).score(
+        task="classification", metric="accuracy", label="target", validation=to_csv(X[:300], y[:300]),
+        model=spec("MLPClassifier", hidden_layer_sizes=[256, 256, 256], max_iter=2), train=to_csv(X[:300], y[:300]))
+    lines = [",".join([*(f"f{i}" for i in range(features)), "target"])]
+    lines += [",".join(map(str, row)) + f",{target}" for row, target in zip(X.tolist(), y.tolist())]
+    return model.model_bytes, ("\n".join(lines) + "\n").encode()
+
+
+def test_scoring_a_wide_mlp_on_100k_rows_fits_the_worker_by_predicting_in_blocks(monkeypatch):
+    # issue 11, finding 2: whole-array prediction held 100,000 x 256 activations per layer (~490 MiB)
+    from dapp.ml import metrics
+
+    model, valid = _wide_mlp_and_long_validation(100_000)
+    engine = Engine()
+    blocked = _score(engine, validation=valid, model=model, metric="roc_auc")
+    assert blocked == _score(Engine(isolate=False), validation=valid, model=model, metric="roc_auc")
+    monkeypatch.setattr(metrics, "BLOCK_ROWS", 10**9)  # whole-array prediction, as before
+    with pytest.raises(MLError) as err:
+        _score(engine, validation=valid, model=model, metric="roc_auc")
+    assert err.value.code == "evaluation_too_costly"  # the estimate sees it coming
+    with pytest.raises(MLError) as err:
+        _score(Engine(MLLimits(**UNBOUNDED_ESTIMATES)), validation=valid, model=model, metric="roc_auc")
+    assert err.value.code == "resource_limit" and "memory" in err.value.message  # and the worker's limit holds
+
+
+def test_evaluation_is_gated_by_its_estimated_work_and_memory():
+    model, valid = _wide_mlp_and_long_validation(20_000)
+    for limits in (MLLimits(max_work=10**9), MLLimits(max_train_memory=4 << 20)):
+        with pytest.raises(ModelError) as err:
+            _score(Engine(limits), validation=valid, model=model)
+        assert err.value.code == "evaluation_too_costly" and "20000 rows" in err.value.message
+    train, valid = csv_split(load_wine)  # also after a training, before the trained model is scored
+    with pytest.raises(ModelError) as err:
+        _score(Engine(MLLimits(max_train_memory=100)), validation=valid, model=spec("GaussianNB"), train=train)
+    assert err.value.code == "evaluation_too_costly"
+
+
+def test_any_exception_while_training_or_scoring_is_that_submissions_failure(monkeypatch):
+    # issue 11, finding 7: an AttributeError inside scikit-learn made the whole reveal an internal_error
+    from dapp.ml import engine as engine_module
+
+    def broken(*args):
+        raise AttributeError("'NoneType' object has no attribute 'best_loss_'")
+
+    train, valid = csv_split(load_wine)
+    monkeypatch.setattr(engine_module, "evaluate", broken)
+    for isolate in (True, False):
+        with pytest.raises(TrainingError) as err:
+            _score(Engine(isolate=isolate), validation=valid, model=spec("GaussianNB"), train=train)
+        assert err.value.code == "training_failed" and "AttributeError" in err.value.message
+
+
+def test_mlp_early_stopping_on_extreme_targets_is_a_training_failure_not_an_internal_error():
+    # issue 11, finding 7's real case: MLPRegressor with early_stopping on targets of +-1e300 (the value
+    # bound opened) never improves its validation score, and scikit-learn ends with an AttributeError
+    X = np.arange(200, dtype=float).reshape(100, 2)
+    data = to_csv(X, np.where(np.arange(100) % 2, 1e300, -1e300))
+    for isolate in (True, False):
+        with pytest.raises(TrainingError) as err:
+            _score(Engine(MLLimits(max_abs_value=1e301), isolate=isolate), task="regression", metric="r2",
+                   validation=data, train=data, model=spec("MLPRegressor", early_stopping=True, max_iter=5))
+        assert err.value.code == "training_failed" and "AttributeError" in err.value.message
+
+
+def test_averaging_runs_in_the_worker_and_gives_the_in_process_bytes():
+    train, valid = csv_split(load_wine)
+    parts = [(_score(Engine(isolate=False), validation=valid, model=spec("GaussianNB"), train=part).model_bytes, n)
+             for part, n in ((train, 3), (csv_split(load_wine, seed=4)[0], 1))]
+    assert Engine().aggregate(parts) == Engine(isolate=False).aggregate(parts)
+
+
+SMALL_SPECS = {
+    "LogisticRegression": spec("LogisticRegression", ("standard_scaler",)),
+    "SGDClassifier": spec("SGDClassifier", ("standard_scaler",), loss="log_loss"),
+    "SGDRegressor": spec("SGDRegressor", ("standard_scaler",)),
+    "LinearSVC": spec("LinearSVC", ("standard_scaler",), max_iter=100),
+    "Ridge": spec("Ridge"),
+    "LinearRegression": spec("LinearRegression"),
+    "GaussianNB": spec("GaussianNB"),
+    "MLPClassifier": spec("MLPClassifier", ("standard_scaler",), hidden_layer_sizes=[32, 16], max_iter=30),
+    "MLPRegressor": spec("MLPRegressor", ("standard_scaler",), hidden_layer_sizes=[32, 16], max_iter=30),
+    "DecisionTreeClassifier": spec("DecisionTreeClassifier", max_depth=8),
+    "DecisionTreeRegressor": spec("DecisionTreeRegressor", max_depth=8),
+    "RandomForestClassifier": spec("RandomForestClassifier", max_depth=8, n_estimators=10),
+    "RandomForestRegressor": spec("RandomForestRegressor", max_depth=8, n_estimators=10),
+}
+
+
+def _metric_or_code(metric, estimator, X, y):
+    from dapp.ml.metrics import evaluate, quantise
+
+    try:
+        return quantise(evaluate(metric, estimator, X, y))
+    except MetricError as err:
+        return err.code
+
+
+@pytest.mark.parametrize("loader, task", [(load_breast_cancer, "classification"), (load_digits, "classification"),
+                                          (load_diabetes, "regression")])
+def test_predicting_in_blocks_gives_the_whole_array_scores_for_every_catalogue_estimator(loader, task, monkeypatch):
+    from dapp.ml import metrics
+    from dapp.ml.catalogue import CATALOGUE
+    from dapp.ml.modelfile import read_model
+    from dapp.ml.train import fit
+
+    X_train, y_train, X_valid, y_valid = split(loader)
+    names = [name for name, definition in CATALOGUE.items() if definition.task == task]
+    assert set(names) <= set(SMALL_SPECS)
+    for name in names:
+        estimator = fit(read_model(SMALL_SPECS[name]), X_train, y_train, (), 3, MLLimits(**UNBOUNDED_ESTIMATES))
+        scores = {}
+        for rows in (10**9, 64, 7):  # whole array, then blocks with a ragged last one
+            monkeypatch.setattr(metrics, "BLOCK_ROWS", rows)
+            scores[rows] = [_metric_or_code(metric, estimator, X_valid, y_valid) for metric in METRICS[task]]
+        assert scores[64] == scores[7] == scores[10**9], name
+        assert any(isinstance(score, int) for score in scores[64])
