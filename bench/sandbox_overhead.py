@@ -78,7 +78,7 @@ def overhead() -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
         train, valid = csv_split(loader)
         times = []
         for engine in (Engine(), Engine(isolate=False)):
-            times.append(_timed(lambda engine=engine: engine.score(
+            times.append(_timed(lambda engine=engine, valid=valid, model=model, train=train: engine.score(
                 task="classification", metric="accuracy", label="target", validation=valid, model=model,
                 train=train, seed=1)))
         rows.append((name, *times))

@@ -21,6 +21,7 @@ other failure inside is that submission's ``training_failed``, never the machine
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,7 +94,11 @@ class Engine:
     arrays): a file is decoded, and its columns selected for a label, once however many submissions,
     rounds or checks read it. The cache is keyed by the file's bytes, so it can never serve anything
     but what decoding those bytes gives; Python caches a bytes object's hash, and the content store
-    hands out the same object each time, so a lookup costs no pass over the file."""
+    hands out the same object each time, so a lookup costs no pass over the file.
+
+    Training, scoring and averaging run in a forked worker under ``limits.max_cpu_seconds`` and
+    ``limits.max_worker_memory`` (the cache is decoded here and inherited); ``isolate=False`` runs them
+    in this process with the same error mapping but no hard limit, for unit tests only."""
 
     def __init__(self, limits: MLLimits = DEFAULT_LIMITS, cache_entries: int = 8,
                  cache_bytes: int = 64 << 20, isolate: bool = True) -> None:
@@ -169,7 +174,7 @@ class Engine:
         bytes of the averaged model. See :mod:`dapp.ml.fedavg` for what can be averaged."""
         loaded = [(self._load(data, None), weight) for data, weight in models]
         outcome = self._run(lambda: Outcome(data=write_model(fedavg.aggregate(loaded))), "averaging the models")
-        assert outcome.data is not None
+        assert outcome.data is not None  # the work above always returns bytes
         return outcome.data
 
     def check_compatible(self, update: bytes, global_model: bytes) -> None:
@@ -247,12 +252,10 @@ def _evaluate(metric: str, estimator: Any, valid: Dataset) -> int:
 def _preload(loaded: Model) -> None:
     """Imports what training and scoring ``loaded`` use, and finds the thread pools, in this process,
     so that each forked worker inherits them instead of importing them again."""
-    import sklearn.metrics  # noqa: F401
-
+    steps = ("sklearn.pipeline", "sklearn.preprocessing") if loaded.spec.preprocessing else ()
+    for module in ("sklearn.metrics", *steps):
+        importlib.import_module(module)
     loaded.spec.definition.load_class()
-    if loaded.spec.preprocessing:
-        import sklearn.pipeline  # noqa: F401
-        import sklearn.preprocessing  # noqa: F401
     with single_thread():
         pass
 

@@ -343,7 +343,7 @@ def test_memory_hungry_training_is_refused_before_it_starts():
 # --- hard limits, bounded evaluation and fault isolation (issue 11) ---------------------------------
 
 SLOW_MLP = spec("MLPClassifier", hidden_layer_sizes=[256, 256], max_iter=2000, tol=1e-12, n_iter_no_change=1000)
-UNBOUNDED_ESTIMATES = dict(max_work=10**18, max_train_memory=1 << 40)
+UNBOUNDED_ESTIMATES = {"max_work": 10**18, "max_train_memory": 1 << 40}
 
 
 def _score(engine, **kwargs):
