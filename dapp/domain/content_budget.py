@@ -43,7 +43,7 @@ KEPT = "kept_models"             # job_id -> Kept
 TOTALS = "content_totals"        # "footprint" -> bytes counted against max_total_content
 
 FILE_OVERHEAD = 1024
-"""Bytes counted per stored file or kept model for its rows (Content, order links; ~550 measured)."""
+"""Bytes counted per stored file or kept model for its rows (Content, order links; ~440 measured)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 An upload's **footprint** is what it may hold in memory: its declared ``size`` (the reservation: the
 bytes received never exceed it, deflated or not) plus ``UPLOAD_OVERHEAD`` for its records and
-``CHUNK_OVERHEAD`` per chunk row (a row of one byte costs some 350 bytes of Python objects, so rows
+``CHUNK_OVERHEAD`` per chunk row (a row of one byte costs some 270 bytes of Python objects, so rows
 are counted, not only their bytes). Caps:
 
 - per account, at most ``max_pending_uploads`` uploads whose declared sizes total at most
@@ -40,10 +40,10 @@ ORDER = "upload_order"           # (uploader, cid) in the order they were last f
 TOTALS = "upload_totals"         # "footprint" -> footprint of every partial upload
 
 UPLOAD_OVERHEAD = 1024
-"""Bytes counted per partial upload for its rows (Upload, Account share, order links; ~700 measured)."""
+"""Bytes counted per partial upload for its rows (Upload, Account share, order links; ~480 measured)."""
 
 CHUNK_OVERHEAD = 512
-"""Bytes counted per chunk row besides its data (~365 measured for a one-byte row)."""
+"""Bytes counted per chunk row besides its data (~270 measured for a one-byte row)."""
 
 
 @dataclass(frozen=True, slots=True)
