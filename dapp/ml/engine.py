@@ -6,6 +6,7 @@
     engine.check_dataset(csv, label, task) -> DatasetInfo
     engine.prepare(content) -> bool        # decodes a CSV file ahead of its first use
     engine.check_metric(task, metric) -> None
+    engine.estimate(task=, label=, model=, train=None, evaluation=None) -> int   # work units (dapp.ml.cost)
     engine.score(task=, metric=, label=, validation=, model=, train=None, base_model=None, seed=) -> Scored
     engine.aggregate([(model, sample_count), ...]) -> bytes
     engine.check_compatible(update, global_model) -> None
@@ -31,15 +32,20 @@ from typing import Any
 import numpy as np
 
 from dapp.ml import fedavg
+from dapp.ml.catalogue import CLASSIFICATION
+from dapp.ml.cost import check_work, estimate_work
 from dapp.ml.dataset import Dataset, Table, parse_table, select
 from dapp.ml.errors import DatasetError, ModelError
 from dapp.ml.fitted import extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
-from dapp.ml.metrics import METRICS, better, check_evaluation, check_metric, evaluate, gain, meets, quantise
+from dapp.ml.metrics import (METRICS, better, check_evaluation, check_metric, evaluate, evaluation_cost, gain, meets,
+                             quantise)
 from dapp.ml.modelfile import Model, read_model, write_model
 from dapp.ml.sandbox import InProcess, Outcome, Runner, Sandbox
 from dapp.ml.spec import MAX_SEED
 from dapp.ml.train import fit, single_thread
+
+EVALUATION_UNITS = 1_000  # estimated work per (row x feature) evaluating a model not trained yet
 
 __all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "better", "derive_seed", "gain", "meets"]
 
@@ -154,6 +160,7 @@ class Engine:
                 raise DatasetError(f"training columns {list(data.features)[:20]} differ from the validation "
                                    f"columns {list(valid.features)[:20]} (same names, same order)",
                                    code="dataset_columns_mismatch")
+            check_work(loaded.spec, data.rows, len(data.features), _classes(task, data), self.limits)
             work = partial(_train_and_score, loaded, data, valid, metric, seed, self.limits)
             what = f"training and scoring {loaded.spec.estimator}"
         elif loaded.trained:
@@ -168,6 +175,26 @@ class Engine:
         _preload(loaded)
         outcome = self._run(work, what)
         return Scored(outcome.score, outcome.data, outcome.samples)
+
+    def estimate(self, *, task: str, label: str, model: bytes, train: bytes | None = None,
+                 evaluation: bytes | None = None) -> int:
+        """Estimated work (units of :mod:`dapp.ml.cost`, about a native nanosecond) of training
+        ``model`` on ``train`` (if given) and evaluating the result on ``evaluation`` (if given): a
+        cheap first gate and a way to share one input's budget; the hard limits of :meth:`score` stay
+        the bound. A trained model's evaluation is estimated from its arrays; that of a model yet to
+        be trained at :data:`EVALUATION_UNITS` per evaluation cell."""
+        loaded = self._load(model, task)
+        work = 0
+        if train:
+            data = self._dataset(train, label, task)
+            work += estimate_work(loaded.spec, data.rows, len(data.features), _classes(task, data))
+        if evaluation:
+            valid = self._dataset(evaluation, label, task)
+            if loaded.trained and not train:
+                work += evaluation_cost(loaded.spec, loaded.arrays, valid.rows, len(valid.features))[0]
+            else:
+                work += EVALUATION_UNITS * valid.rows * len(valid.features)
+        return work
 
     def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
         """FedAvg of ``(trained model bytes, sample count)`` pairs, in the order given; the canonical
@@ -220,6 +247,11 @@ class Engine:
         while len(self._cache) > self._cache_entries or sum(
                 entry.nbytes(key) for key, entry in self._cache.items()) > self._cache_bytes:
             self._cache.popitem(last=False)
+
+
+def _classes(task: str, data: Dataset) -> int:
+    """The class count the work estimate takes (1 for regression)."""
+    return int(np.unique(data.y).size) if task == CLASSIFICATION else 1
 
 
 def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, seed: int,

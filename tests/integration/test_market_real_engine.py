@@ -111,3 +111,27 @@ def test_uploaded_csv_files_are_decoded_once_when_they_arrive(monkeypatch):
     cold_done = cold.submit(CAROL, cold_job, cold.put(CAROL, json.dumps(SPEC).encode()),
                             cold.put(CAROL, to_csv(X_train, y_train, columns)))
     assert (cold_done.notices, cold_done.vouchers, cold_done.reports) == (done.notices, done.vouchers, done.reports)
+
+
+def test_a_hidden_test_set_is_scored_by_the_real_engine_one_batch_per_input_when_each_fills_the_budget():
+    from dapp.codec.cid import cid_of
+    from dapp.domain.limits import Limits
+    from tests.support.market import DAVE
+
+    X_train, y_train, X_val, y_val, columns = split()
+    m = Market(engine=Engine(), limits=Limits(max_input_work=1))
+    test_csv, salt = to_csv(X_val, y_val, columns), b"\x01" * 32
+    job = m.create_job(1000, policy="best", reward_per_accept=0, validation_cid=b"", reveal_window=500,
+                       test_commitment=m.commitment(cid_of(test_csv), salt))
+    for who, c in ((CAROL, 0.01), (DAVE, 1.0)):
+        model = m.put(who, json.dumps({"estimator": "LogisticRegression", "params": {"C": c, "max_iter": 300}}).encode())
+        assert m.submit(who, job, model, m.put(who, to_csv(X_train, y_train, columns))).accepted
+    deadline = m.job(job)["job"]["deadline"]
+    m.put(SPONSOR, test_csv)
+    first = m.call(SPONSOR, "revealTestSet", job, cid_of(test_csv), salt, timestamp=deadline)
+    assert first.accepted and not first.vouchers and m.job(job)["job"]["status"] == "scoring"
+    last = m.call(CAROL, "settleJob", job, timestamp=deadline + 1)
+    assert last.accepted and m.job(job)["job"]["status"] == "ended"
+    scores = [s["score"] for s in m.job(job)["submissions"]]
+    winner = max(range(2), key=lambda i: (scores[i], -i))
+    assert [s["status"] for s in m.job(job)["submissions"]][winner] == "accepted"

@@ -520,3 +520,21 @@ def test_predicting_in_blocks_gives_the_whole_array_scores_for_every_catalogue_e
             scores[rows] = [_metric_or_code(metric, estimator, X_valid, y_valid) for metric in METRICS[task]]
         assert scores[64] == scores[7] == scores[10**9], name
         assert any(isinstance(score, int) for score in scores[64])
+
+
+def test_the_work_estimate_counts_training_and_evaluation_and_refuses_bad_files():
+    train, valid = csv_split(load_breast_cancer)
+    engine = Engine(isolate=False)
+    logistic = spec("LogisticRegression", max_iter=100)
+    fit_only = engine.estimate(task="classification", label="target", model=logistic, train=train)
+    both = engine.estimate(task="classification", label="target", model=logistic, train=train, evaluation=valid)
+    longer = engine.estimate(task="classification", label="target", model=spec("LogisticRegression", max_iter=1000),
+                             train=train)
+    assert 0 < fit_only < both and longer > 5 * fit_only
+    trained = engine.score(task="classification", metric="accuracy", label="target", validation=valid,
+                           model=logistic, train=train).model_bytes
+    evaluate_only = engine.estimate(task="classification", label="target", model=trained, evaluation=valid)
+    bigger = engine.estimate(task="classification", label="target", model=trained, evaluation=valid + valid[valid.index(b"\n") + 1:])
+    assert 0 < evaluate_only < bigger and evaluate_only < fit_only
+    with pytest.raises(ModelError):
+        engine.estimate(task="classification", label="target", model=b"not a model", train=train)
