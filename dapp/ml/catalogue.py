@@ -5,15 +5,22 @@ Defaults are scikit-learn 1.4.2's, except where noted in ``REQUIRED`` (an unboun
 ``max_depth=None`` must be given explicitly) and LinearSVC's ``dual`` (scikit-learn's ``"warn"``
 behaves as ``true``). Parameters that are not listed cannot be set: ``random_state`` comes from the
 caller's seed, ``n_jobs`` is 1, and the rest keep scikit-learn's defaults.
+
+No spec may reach a solver path known not to terminate: liblinear's primal solvers (LinearSVC with
+``dual`` false or ``"auto"``, LogisticRegression ``liblinear`` with ``dual`` false) run a conjugate
+gradient loop with no iteration bound (``TRON::trcg``'s ``while (1)``) that never exits once a value is
+NaN. Only liblinear's dual coordinate descent is offered: its loops are bounded by ``max_iter`` and,
+for logistic regression, 100 inner Newton steps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from dapp.ml.errors import ParamError
 from dapp.ml.params import AnyOf, Bool, Choice, Float, Int, Layers
 
 CLASSIFICATION = "classification"
@@ -25,6 +32,9 @@ MAX_TREE_DEPTH = 32
 MAX_ESTIMATORS = 200
 MAX_HIDDEN_LAYERS = 3
 MAX_LAYER_UNITS = 256
+MAX_LEAF_NODES = 100_000  # a leaf holds at least one row; MLLimits.max_rows is 100,000
+_PRIMAL_LOOPS = ("liblinear's primal solver can loop forever on extreme values; only its dual "
+                 "coordinate descent is offered")
 
 _POS = Float(0.0, 1e6, lo_open=True)
 _NONNEG = Float(0.0, 1e6)
@@ -48,6 +58,14 @@ class EstimatorDef:
     parallel: bool  # takes n_jobs (forced to 1)
     warm_start: bool  # training from trained weights continues from them
     averageable: bool  # FedAvg can combine fitted models of this estimator
+    rules: tuple[Callable[[Mapping[str, Any]], str | None], ...] = ()  # cross-parameter refusals
+
+    def check_combination(self, params: Mapping[str, Any]) -> None:
+        """ParamError (``param_combination_not_allowed``) if the parameters together are refused."""
+        for rule in self.rules:
+            reason = rule(params)
+            if reason:
+                raise ParamError(f"{self.name}: {reason}", code="param_combination_not_allowed")
 
     def load_class(self) -> type:
         """The scikit-learn class (imported now, not at module import)."""
@@ -94,7 +112,7 @@ def _tree_params(criteria: tuple, class_weights: tuple | None) -> dict:
         "min_weight_fraction_leaf": Float(0.0, 0.5),
         "max_features": AnyOf((Choice((None, "sqrt", "log2")), Int(1, 1_000_000),
                                Float(0.0, 1.0, lo_open=True, accept_int=False))),
-        "max_leaf_nodes": AnyOf((Choice((None,)), Int(2, 1_000_000))),
+        "max_leaf_nodes": AnyOf((Choice((None,)), Int(2, MAX_LEAF_NODES))),
         "min_impurity_decrease": _NONNEG,
         "ccp_alpha": _NONNEG,
     }
@@ -148,11 +166,18 @@ _MLP_DEFAULTS = {
 
 def _def(name: str, module: str, task: str, family: str, params: dict, defaults: dict, *,
          seeded: bool = True, parallel: bool = False, warm_start: bool = False,
-         averageable: bool = False) -> EstimatorDef:
+         averageable: bool = False, rules: tuple = ()) -> EstimatorDef:
     missing = set(params) - set(defaults) - REQUIRED.get(name, set())
     assert not missing, (name, missing)  # a catalogue bug, caught by the unit tests at import
     return EstimatorDef(name, module, task, family, MappingProxyType(params),
-                        MappingProxyType(defaults), seeded, parallel, warm_start, averageable)
+                        MappingProxyType(defaults), seeded, parallel, warm_start, averageable, rules)
+
+
+def _liblinear_dual_only(params: Mapping[str, Any]) -> str | None:
+    """LogisticRegression: liblinear only as dual coordinate descent (``dual`` true, penalty l2)."""
+    if params["solver"] == "liblinear" and (params["dual"] is not True or params["penalty"] != "l2"):
+        return f"solver 'liblinear' needs dual=true and penalty 'l2' ({_PRIMAL_LOOPS})"
+    return None
 
 
 # Parameters without a default here: scikit-learn's default is unbounded, so the spec must set them.
@@ -169,7 +194,7 @@ _ENTRIES = (
         "max_iter": Int(1, MAX_ITER), "l1_ratio": AnyOf((Choice((None,)), Float(0.0, 1.0))),
     }, {"penalty": "l2", "dual": False, "tol": 0.0001, "C": 1.0, "fit_intercept": True,
         "intercept_scaling": 1, "class_weight": None, "solver": "lbfgs", "max_iter": 100,
-        "l1_ratio": None}, warm_start=True, averageable=True),
+        "l1_ratio": None}, warm_start=True, averageable=True, rules=(_liblinear_dual_only,)),
     _def("SGDClassifier", "sklearn.linear_model", CLASSIFICATION, "linear", {
         **_sgd_params(("hinge", "log_loss", "modified_huber", "squared_hinge", "perceptron",
                        "squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive")),
@@ -181,8 +206,9 @@ _ENTRIES = (
          {**_SGD_DEFAULTS, "loss": "squared_error", "learning_rate": "invscaling", "eta0": 0.01,
           "power_t": 0.25}, warm_start=True, averageable=True),
     _def("LinearSVC", "sklearn.svm", CLASSIFICATION, "linear", {
-        "penalty": Choice(("l1", "l2")), "loss": Choice(("hinge", "squared_hinge")),
-        "dual": AnyOf((Bool(), Choice(("auto",)))), "tol": _TOL, "C": _POS,
+        "penalty": Choice(("l2",), why="penalty 'l1' needs dual=false, " + _PRIMAL_LOOPS),
+        "loss": Choice(("hinge", "squared_hinge")),
+        "dual": Choice((True,), why=_PRIMAL_LOOPS), "tol": _TOL, "C": _POS,
         "multi_class": Choice(("ovr", "crammer_singer")), "fit_intercept": Bool(),
         "intercept_scaling": _POS, "class_weight": _CLASS_WEIGHT, "max_iter": Int(1, MAX_ITER),
     }, {"penalty": "l2", "loss": "squared_hinge", "dual": True, "tol": 0.0001, "C": 1.0,

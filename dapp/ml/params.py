@@ -96,13 +96,15 @@ class Bool:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """One of a few allowed constants (strings, booleans or ``null``)."""
+    """One of a few allowed constants (strings, booleans or ``null``). ``why``, if given, is added to
+    the error message: the reason the other values scikit-learn knows are not offered."""
 
     values: tuple
+    why: str = ""
 
     def describe(self) -> str:
-        """Human-readable bound."""
-        return "one of " + ", ".join("null" if v is None else repr(v) for v in self.values)
+        """Human-readable bound (JSON spellings: ``null``, ``true``, ``false``)."""
+        return "one of " + ", ".join(_json_constant(v) for v in self.values)
 
     def accepts(self, value: Any) -> bool:
         """Whether ``value`` is within this type (type-exact: ``1`` is not ``true``)."""
@@ -111,8 +113,15 @@ class Choice:
     def check(self, name: str, value: Any) -> Any:
         """The value, or ParamError."""
         if not self.accepts(value):
-            raise _fail(name, self.describe(), value)
+            error = _fail(name, self.describe(), value)
+            raise ParamError(f"{error.message}: {self.why}" if self.why else error.message, code=error.code)
         return value
+
+
+def _json_constant(value: Any) -> str:
+    if value is None:
+        return "null"
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def parse_spec(obj: Any) -> ModelSpec:
             params[key] = definition.params[key].check(key, value)
         except ParamError as exc:
             raise ParamError(f"{name}: {exc.message}", code=exc.code) from None
+    definition.check_combination(params)
     missing = sorted(REQUIRED.get(name, set()) - set(params))
     if missing:
         key = missing[0]

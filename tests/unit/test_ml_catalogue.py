@@ -141,3 +141,34 @@ def test_a_spec_trains_exactly_as_scikit_learn_with_those_params(estimator, para
     from dapp.ml.export import to_estimator
 
     np.testing.assert_array_equal(to_estimator(out.model_bytes).predict(X_valid), oracle.predict(X_valid))
+
+
+@pytest.mark.parametrize("estimator, params, fragment", [
+    ("LinearSVC", {"dual": False}, "'dual' must be one of true"),
+    ("LinearSVC", {"dual": "auto"}, "'dual' must be one of true"),
+    ("LinearSVC", {"penalty": "l1"}, "'penalty' must be one of 'l2'"),
+    ("LogisticRegression", {"solver": "liblinear"}, "solver 'liblinear' needs dual=true"),
+    ("LogisticRegression", {"solver": "liblinear", "dual": True, "penalty": "l1"}, "needs dual=true and penalty 'l2'"),
+])
+def test_liblinear_primal_solvers_which_can_loop_forever_are_refused(estimator, params, fragment):
+    with pytest.raises(ParamError) as err:
+        parse_spec({"estimator": estimator, "params": params})
+    assert fragment in err.value.message and "loop forever" in err.value.message
+
+
+def test_liblinear_dual_coordinate_descent_stays_available_and_terminates_on_extreme_values():
+    # the 3-row CSV of issue 11 (finding 1), at the dataset bound: only dual solvers are reachable
+    train = b"a,b,y\n1,2,0\n1000000000,3,1\n2,-1000000000,0\n"
+    for estimator, params in (("LinearSVC", {"dual": True, "max_iter": 10_000}),
+                              ("LinearSVC", {"loss": "hinge", "multi_class": "crammer_singer"}),
+                              ("LogisticRegression", {"solver": "liblinear", "dual": True})):
+        out = Engine().score(task="classification", metric="accuracy", label="y", validation=train,
+                             model=spec(estimator, **params), train=train)
+        assert out.model_bytes is not None
+
+
+def test_max_leaf_nodes_is_bounded_by_the_rows_a_dataset_may_have():
+    with pytest.raises(ParamError, match="'max_leaf_nodes' must be one of null or an integer in \\[2, 100000\\]"):
+        parse_spec({"estimator": "DecisionTreeClassifier", "params": {"max_depth": 3, "max_leaf_nodes": 1_000_000}})
+    assert parse_spec({"estimator": "RandomForestRegressor",
+                       "params": {"max_depth": 3, "max_leaf_nodes": 100_000}}).param_dict()["max_leaf_nodes"] == 100_000

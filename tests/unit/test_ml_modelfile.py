@@ -28,7 +28,7 @@ CASES = [
     ("LogisticRegression", {"max_iter": 200}, (), load_wine, "classification"),
     ("LogisticRegression", {}, ("standard_scaler",), load_breast_cancer, "classification"),
     ("SGDClassifier", {"loss": "log_loss"}, ("standard_scaler",), load_wine, "classification"),
-    ("LinearSVC", {"dual": False}, (), load_breast_cancer, "classification"),
+    ("LinearSVC", {"loss": "hinge"}, (), load_breast_cancer, "classification"),
     ("GaussianNB", {}, (), load_wine, "classification"),
     ("MLPClassifier", {"hidden_layer_sizes": [6, 4], "max_iter": 40}, ("standard_scaler",), load_breast_cancer,
      "classification"),
