@@ -10,6 +10,7 @@ overheads ``dapp.domain`` counts for them; and the many-account partial-upload a
 from __future__ import annotations
 
 import itertools
+from functools import partial
 
 from dapp.codec.cid import cid_of
 from dapp.domain import content
@@ -38,6 +39,20 @@ def per_record(make) -> float:
     return traced(run) / N
 
 
+def attack(m: Market, accounts: int, piece: int, deflated: bool, sent: list[int]) -> None:
+    """Each account starts 8 uploads of 2 MiB and feeds each to one byte short, ``piece`` bytes per
+    chunk, until refused; ``sent[0]`` counts the inputs."""
+    size = 2 * MIB
+    for a, j in itertools.product(range(accounts), range(8)):
+        cid, offset = fake_cid(b"%d/%d" % (a, j)), 0
+        while offset < size - 1:
+            n = min(piece, size - 1 - offset)
+            sent[0] += 1
+            if not chunk(m, attacker(a), cid, size, offset, bytes(n), deflated).accepted:
+                break
+            offset += n
+
+
 def main() -> None:
     row = bytes(N + 1)
     figures = [
@@ -57,18 +72,8 @@ def main() -> None:
                                      Context(sender, 1_700_000_000 + i, i, i), ENV)
     print(f"1-byte chunk row: {traced(rows) / N:,.0f} B held, {CHUNK_OVERHEAD:,} B counted")
     for accounts, piece, deflated in [(64, MIB, True), (64, 200_000, True), (24, 60_000, False)]:
-        m, size, sent = Market(), 2 * MIB, [0]
-
-        def attack() -> None:
-            for a, j in itertools.product(range(accounts), range(8)):
-                cid, offset = fake_cid(b"%d/%d" % (a, j)), 0
-                while offset < size - 1:
-                    n = min(piece, size - 1 - offset)
-                    sent[0] += 1
-                    if not chunk(m, attacker(a), cid, size, offset, bytes(n), deflated).accepted:
-                        break
-                    offset += n
-        grown = traced(attack)
+        m, sent = Market(), [0]
+        grown = traced(partial(attack, m, accounts, piece, deflated, sent))
         declared = held(m, [attacker(a) for a in range(accounts)])
         print(f"{accounts} accounts x 8 uploads of 2 MiB, {piece:,}-byte {'deflated' if deflated else 'raw'} chunks: "
               f"{sent[0]} inputs, {declared:,} B declared, {grown:,} B of memory left "

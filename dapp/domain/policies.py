@@ -29,6 +29,7 @@ from dapp.domain.records import JOBS, OPEN, REVEALING, SCORING, SUBMISSIONS, Job
 from dapp.domain.spec import gain, meets
 from dapp.domain.store import Tx
 
+
 def has_hidden_test(job: Job) -> bool:
     """Whether submissions wait for the sponsor's reveal to be scored."""
     return job.spec.test_commitment != bytes(32)
