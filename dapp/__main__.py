@@ -17,7 +17,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="dapp: %(levelname)s %(message)s")
     config = Config.from_env()
     logging.getLogger(__name__).info("serving %s", config.rollup_url)
-    run(App(config, engine=Engine()), HttpRollup(config.rollup_url))
+    run(App(config, engine=Engine(config.ml_limits)), HttpRollup(config.rollup_url))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@
 | MLMARKET_APP_ADDRESS_RELAY | v1: DAppAddressRelay 1.x | v1 only |
 | MLMARKET_DAPP_ADDRESS | unset | v1: the dApp address for Ether vouchers (else relayed) |
 | MLMARKET_MAX_* | see dapp.domain.limits | size bounds |
+| MLMARKET_ML_MAX_CPU_SECONDS | 20 | hard CPU seconds of one training or scoring (its worker) |
+| MLMARKET_ML_MAX_WORKER_MEMORY | 402653184 (384 MiB) | hard bytes that worker may map beyond what it inherits |
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dapp.codec.metadata import V1, V2
 from dapp.codec.portals import DEFAULT_PORTALS, Portals
 from dapp.domain.limits import Limits
 from dapp.domain.values import Address
+from dapp.ml.limits import MLLimits
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Config:
     app_address_relay: Address | None = None
     app_address: Address | None = None
     limits: Limits = field(default_factory=Limits)
+    ml_limits: MLLimits = field(default_factory=MLLimits)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Config:
@@ -55,6 +59,7 @@ class Config:
             app_address_relay=address("MLMARKET_APP_ADDRESS_RELAY"),
             app_address=address("MLMARKET_DAPP_ADDRESS"),
             limits=Limits.from_env(env),
+            ml_limits=MLLimits.from_env(env),
         )
 
     def portals_for(self, version: int) -> Portals:

@@ -8,9 +8,13 @@ so an estimate that is wrong costs that submission, never the machine.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 MIB = 1 << 20
+# The hard limits an operator may set, and the environment variable of each.
+CONFIGURABLE = {"max_cpu_seconds": "MLMARKET_ML_MAX_CPU_SECONDS",
+                "max_worker_memory": "MLMARKET_ML_MAX_WORKER_MEMORY"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,27 @@ class MLLimits:
     max_work: int = 20_000_000_000        # estimated cost of one training or evaluation, ~ns of one core
     max_cpu_seconds: int = 20             # hard: CPU seconds of one training + evaluation (its worker)
     max_worker_memory: int = 384 * MIB    # hard: bytes the worker may map beyond what it inherits
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> MLLimits:
+        """The defaults, with the hard limits of ``CONFIGURABLE`` read from their variables when set
+        (``MLMARKET_ML_MAX_CPU_SECONDS``: seconds, ``MLMARKET_ML_MAX_WORKER_MEMORY``: bytes);
+        ``ValueError`` unless each is a positive integer.
+        The other bounds are fixed. These two decide outcomes too (``resource_limit``), so every node
+        of one application must run with the same values (inside a Cartesi machine the image fixes them)."""
+        values = {}
+        for name, variable in CONFIGURABLE.items():
+            raw = environ.get(variable)
+            if raw is None:
+                continue
+            try:
+                value = int(raw.strip())
+            except ValueError:
+                raise ValueError(f"{variable} must be a positive integer, got {raw!r}") from None
+            if value <= 0:
+                raise ValueError(f"{variable} must be a positive integer, got {raw!r}")
+            values[name] = value
+        return cls(**values)
 
 
 DEFAULT_LIMITS = MLLimits()
