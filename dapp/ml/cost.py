@@ -3,9 +3,11 @@
 Each bound of the catalogue is reasonable alone, but their product is not, so the product itself is
 bounded by ``MLLimits.max_work``. The estimate (hand-written: scikit-learn offers none) counts the
 multiply-adds of every iteration the parameters allow (rows x features x outputs x max_iter, trees x
-features x rows x log(rows) x depth...), times a per-solver factor, plus fixed costs per iteration,
-batch and tree, calibrated on one x86-64 core so that one unit is about a nanosecond and the
-estimate stays above the measured time (docs/MODELS.md lists the measurements).
+features x rows x log(rows) x depth...), times a per-solver factor, plus fixed costs per fit,
+iteration, loss evaluation (L-BFGS-B line searches), mini-batch (and per weight the optimiser updates
+each batch), tree and byte of node memory a tree builder reserves. ``bench/cost_model.py`` measures
+the CPU time of a grid of fits at the parameters' extremes; the factors keep every estimate at least
+twice its measurement on one x86-64 core, so one unit is at most about a nanosecond (docs/MODELS.md).
 """
 
 from __future__ import annotations
@@ -18,50 +20,100 @@ from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.spec import ModelSpec
 
 # Per solver: (cost of one multiply-add over the data, fixed cost of one iteration), in units that
-# approximate nanoseconds of one x86-64 core (measured on this machine under load: see docs/MODELS.md).
+# approximate nanoseconds of one x86-64 core (bench/cost_model.py; the table is in docs/MODELS.md).
 _SOLVER = {
-    "lbfgs": (4, 2_000_000), "newton-cg": (20, 2_000_000), "sag": (100, 100_000), "saga": (100, 100_000),
-    "liblinear": (100, 10_000), "sgd": (15, 10_000),
+    "newton-cg": (20, 2_000_000), "sag": (100, 100_000), "saga": (100, 100_000),
+    "liblinear": (100, 10_000), "sgd": (15, 20_000),
 }
-_TREE_NODE_BYTES = 64  # one node record of scikit-learn's Tree
+_PER_FIT = 2_000_000          # input checks and set-up of any fit
+_LBFGS_EVAL = (3, 200_000)    # one loss + gradient evaluation of a LogisticRegression: per multiply-add, fixed
+_RIDGE_EVAL = (3, 50_000)     # the same for Ridge(positive=True)
+_SCIPY_MAXFUN = 15_000        # scipy's L-BFGS-B default maxfun (LogisticRegression and Ridge keep it)
+_CRAMMER_SINGER = 300         # LinearSVC multi_class="crammer_singer", per multiply-add of an iteration
+_EARLY_STOP_EPOCH = 800_000   # scoring the held-out fraction after an epoch (SGD)
+_NEWTON_STEPS = 22            # loss evaluations of a Newton line search (newton-cholesky), at most
+_RIDGE_LBFGS_ITER = 15_000    # scipy's L-BFGS-B default maxiter (Ridge positive, max_iter null)
+_MLP_PASS = 1                 # forward + backward of one row through one weight (BLAS, big batches)
+_MLP_EVAL = (3, 200_000)      # one lbfgs evaluation of an MLP: per row x weight, fixed
+_PER_EPOCH = 2_000_000        # fixed cost of one MLP epoch (shuffle, loss, convergence checks)
+_PER_BATCH = 250_000          # fixed cost of one mini-batch step (sgd/adam)
+_PER_BATCH_WEIGHT = 120       # per weight and mini-batch: the optimiser's update of every weight
+_TREE_NODE_BYTES = 64         # one node record of scikit-learn's Tree (+ 8 per class for its value)
+_TREE_BUILDER_BYTES = 4 << 20  # the builder's own buffers (splitter, stack), once per fit
 _PER_TREE = 3_000_000
-_PER_BATCH = 50_000
+_PER_RESERVED_BYTE = 10       # allocating and filling the node arrays a tree builder reserves
 
 
 def estimate_work(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
     """Estimated cost of fitting ``spec`` on ``rows`` x ``features`` (``classes`` = 1 for regression),
     in units of roughly a nanosecond of one native core, always assuming every iteration runs."""
+    return _PER_FIT + _fit_work(spec, rows, features, classes)
+
+
+def _fit_work(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
     p = spec.param_dict()
     name, n, f = spec.estimator, rows, features
     outputs = classes if classes > 2 else 1
     closed_form = n * f * f + f**3
     if name == "LogisticRegression":
+        if p["solver"] == "lbfgs":
+            evaluations = _lbfgs_evaluations(p["max_iter"], max_line_search=50, max_fun=_SCIPY_MAXFUN)
+            return evaluations * _evaluation(_LBFGS_EVAL, n * f * outputs)
         if p["solver"] == "newton-cholesky":
-            return p["max_iter"] * (closed_form * outputs + _SOLVER["lbfgs"][1])
+            per_iteration = 4 * closed_form * outputs + _NEWTON_STEPS * _evaluation(_LBFGS_EVAL, n * f * outputs)
+            return p["max_iter"] * per_iteration
         return p["max_iter"] * _linear_pass(p["solver"], n * f * outputs)
     if name in ("SGDClassifier", "SGDRegressor"):
-        return p["max_iter"] * _linear_pass("sgd", n * f * outputs)
+        per_epoch = _linear_pass("sgd", n * f) + (_EARLY_STOP_EPOCH if p["early_stopping"] else 0)
+        return p["max_iter"] * outputs * per_epoch
     if name == "LinearSVC":
+        if p["multi_class"] == "crammer_singer":
+            return p["max_iter"] * (_CRAMMER_SINGER * n * f * classes + _SOLVER["liblinear"][1])
         return p["max_iter"] * _linear_pass("liblinear", n * f * outputs)
     if name == "Ridge":
-        iterative = p["solver"] in ("lsqr", "sparse_cg", "lbfgs")
+        if p["positive"]:  # scipy's bounded L-BFGS-B whatever the solver ("auto" picks it)
+            iterations = p["max_iter"] or _RIDGE_LBFGS_ITER
+            evaluations = _lbfgs_evaluations(iterations, max_line_search=20, max_fun=_SCIPY_MAXFUN)
+            return 4 * closed_form + evaluations * _evaluation(_RIDGE_EVAL, n * f)
+        iterative = p["solver"] in ("lsqr", "sparse_cg")
         return 4 * closed_form + (10 * (p["max_iter"] or 1000) * n * f if iterative else 0)
     if name == "LinearRegression":
-        return 4 * closed_form
+        return 4 * closed_form + (20 * f**3 + _PER_FIT if p["positive"] else 0)  # positive: active-set NNLS
     if name == "GaussianNB":
         return 4 * n * f * classes
     if spec.definition.family == "mlp":
-        units = [f, *p["hidden_layer_sizes"], outputs]
-        weights = sum(a * b for a, b in itertools.pairwise(units))
-        if p["solver"] == "lbfgs":
-            return min(p["max_fun"], 2 * p["max_iter"]) * (3 * n * weights + _SOLVER["lbfgs"][1])
-        batches = math.ceil(n / _mlp_batch(p, n))
-        return p["max_iter"] * (3 * n * weights + _PER_BATCH * batches + _SOLVER["lbfgs"][1])
+        return _mlp_work(p, n, f, outputs)
     trees, sample = _forest_shape(spec, rows)
     considered = features_considered(p["max_features"], f)
     depth = min(p["max_depth"], sample)
     log_n = max(1, math.ceil(math.log2(sample + 1)))
-    return trees * (20 * considered * sample * log_n * depth + _PER_TREE)
+    reserved = _PER_RESERVED_BYTE * worst_memory(spec, rows, features, classes)
+    return trees * (20 * considered * sample * log_n * depth + _PER_TREE) + reserved
+
+
+def _lbfgs_evaluations(iterations: int, max_line_search: int, max_fun: int) -> int:
+    """Loss evaluations of scipy's L-BFGS-B: about one an iteration (measured: 1.0-1.1), counted
+    twice, plus two failed line searches of ``max_line_search`` + 1 (it stops after the second); it
+    also stops once ``max_fun`` evaluations are done (checked after each iteration)."""
+    return min(2 * iterations, max_fun) + 2 * (max_line_search + 1)
+
+
+def _evaluation(cost: tuple[int, int], multiply_adds: int) -> int:
+    per_unit, fixed = cost
+    return per_unit * multiply_adds + fixed
+
+
+def _mlp_work(p: dict, n: int, f: int, outputs: int) -> int:
+    """An MLP fit: per lbfgs evaluation, or per epoch of mini-batches (each with a fixed cost and an
+    update of every weight by the optimiser)."""
+    units = [f, *p["hidden_layer_sizes"], outputs]
+    weights = sum(a * b for a, b in itertools.pairwise(units))
+    if p["solver"] == "lbfgs":
+        evaluations = _lbfgs_evaluations(p["max_iter"], max_line_search=20, max_fun=p["max_fun"])
+        return evaluations * _evaluation(_MLP_EVAL, n * weights)
+    batches = math.ceil(n / _mlp_batch(p, n))
+    per_epoch = _MLP_PASS * n * weights + batches * (_PER_BATCH + _PER_BATCH_WEIGHT * weights)
+    return p["max_iter"] * (per_epoch + _PER_EPOCH)
 
 
 def _mlp_batch(p: dict, rows: int) -> int:
@@ -87,11 +139,20 @@ def worst_memory(spec: ModelSpec, rows: int, features: int, classes: int) -> int
         return 32 * _mlp_batch(p, rows) * (features + sum(p["hidden_layer_sizes"]) + outputs)
     if family not in ("tree", "forest"):
         return 0
+    return _TREE_BUILDER_BYTES + _trees_reserved_nodes(spec, rows) * (_TREE_NODE_BYTES + 8 * classes)
+
+
+def _trees_reserved_nodes(spec: ModelSpec, rows: int) -> int:
+    """Node records scikit-learn's builders may allocate for all the trees. The best-first builder
+    (``max_leaf_nodes`` set) reserves 2 x max_leaf_nodes - 1 at once, whatever the rows; the
+    depth-first one starts at min(2^(depth+1) - 1, 2047) and doubles its capacity as the tree grows
+    (at most 2 x min(2^(depth+1) - 1, 2 x rows - 1))."""
+    p = spec.param_dict()
     trees, sample = _forest_shape(spec, rows)
-    nodes = min(2 ** (p["max_depth"] + 1) - 1, 2 * sample - 1)
+    full = 2 ** (p["max_depth"] + 1) - 1
     if p["max_leaf_nodes"] is not None:
-        nodes = min(nodes, 2 * p["max_leaf_nodes"] - 1)
-    return trees * nodes * (_TREE_NODE_BYTES + 8 * classes)
+        return trees * (2 * p["max_leaf_nodes"] - 1)
+    return trees * max(min(full, 2047), 2 * min(full, 2 * sample - 1))
 
 
 def check_work(spec: ModelSpec, rows: int, features: int, classes: int,
@@ -101,7 +162,7 @@ def check_work(spec: ModelSpec, rows: int, features: int, classes: int,
     if work > limits.max_work:
         raise ModelError(f"training {spec.estimator} on {rows} rows x {features} features is estimated at "
                          f"{work:.3g} operations; the limit is {limits.max_work:.3g} (lower max_iter, "
-                         "the model size or the data size)", code="training_too_costly")
+                         "the model size, max_leaf_nodes or the data size)", code="training_too_costly")
     memory = worst_memory(spec, rows, features, classes)
     if memory > limits.max_train_memory:
         raise ModelError(f"fitting {spec.estimator} on {rows} rows could take {memory} bytes; the limit is "
