@@ -76,7 +76,8 @@ def _fit_work(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
             evaluations = _lbfgs_evaluations(iterations, max_line_search=20, max_fun=_SCIPY_MAXFUN)
             return 4 * closed_form + evaluations * _evaluation(_RIDGE_EVAL, n * f)
         iterative = p["solver"] in ("lsqr", "sparse_cg")
-        return 4 * closed_form + (10 * (p["max_iter"] or 1000) * n * f if iterative else 0)
+        iterations = p["max_iter"] or 10 * f  # null: scipy's bound (cg 10 x features, lsqr 2 x)
+        return 4 * closed_form + (10 * iterations * n * f if iterative else 0)
     if name == "LinearRegression":
         return 4 * closed_form + (20 * f**3 + _PER_FIT if p["positive"] else 0)  # positive: active-set NNLS
     if name == "GaussianNB":
