@@ -129,7 +129,8 @@ def _log_uniform(rng: random.Random, lo: float, hi: float) -> float:
 
 
 # Set so that an iterative fit never stops early: the most iterations, no tolerance to speak of.
-RELENTLESS = {"max_iter": "hi", "max_fun": "hi", "n_iter_no_change": "hi", "tol": "lo", "early_stopping": False}
+RELENTLESS = {"max_iter": "hi", "max_fun": "hi", "n_iter_no_change": "hi", "tol": "lo",
+              "early_stopping": False}
 
 
 def draw_spec(rng: random.Random, definition: EstimatorDef, relentless: bool) -> dict[str, Any]:
@@ -222,11 +223,12 @@ def large(rng: random.Random, gen: np.random.Generator, task: str, variant: Vari
     y = np.clip(labels(gen, task, rows, classes, scale), -DEFAULT_LIMITS.max_abs_value,
                 DEFAULT_LIMITS.max_abs_value)
     valid = max(2, rows // 10)
-    return Data(to_csv(X, y), to_csv(X[:valid], y[:valid]),
-                f"large {rows}x{features} scale {scale:g} classes {classes if task == CLASSIFICATION else '-'}")
+    shown = classes if task == CLASSIFICATION else "-"
+    return Data(to_csv(X, y), to_csv(X[:valid], y[:valid]), f"large {rows}x{features} scale {scale:g} classes {shown}")
 
 
-def edge(rng: random.Random, gen: np.random.Generator, task: str, spec: dict[str, Any], variant: Variant) -> Data:
+def edge(rng: random.Random, gen: np.random.Generator, task: str, spec: dict[str, Any],
+         variant: Variant) -> Data:
     """The most rows (of 1 to 256 features) the training gate lets ``spec`` train on: the most work
     an input can be made to do (bisection on ``check_work``; 2 rows if even those are refused)."""
     features = rng.choice((1, 4, 32, DEFAULT_LIMITS.max_features))
@@ -301,7 +303,8 @@ class Meter:
         wall = time.perf_counter() - began
         after = resource.getrusage(resource.RUSAGE_SELF)
         own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-        measure = Measure(f"{self.context}{what}", wall, own + sum(cpu for _, cpu in self.workers), self._parent_peak(),
+        workers_cpu = sum(cpu for _, cpu in self.workers)
+        measure = Measure(f"{self.context}{what}", wall, own + workers_cpu, self._parent_peak(),
                           max((rss for rss, _ in self.workers), default=0), loaded or _loaded(), outcome(done))
         self.measures.append(measure)
         return done
