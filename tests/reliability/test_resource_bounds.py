@@ -224,7 +224,8 @@ def large(rng: random.Random, gen: np.random.Generator, task: str, variant: Vari
                 DEFAULT_LIMITS.max_abs_value)
     valid = max(2, rows // 10)
     shown = classes if task == CLASSIFICATION else "-"
-    return Data(to_csv(X, y), to_csv(X[:valid], y[:valid]), f"large {rows}x{features} scale {scale:g} classes {shown}")
+    return Data(to_csv(X, y), to_csv(X[:valid], y[:valid]),
+                f"large {rows}x{features} scale {scale:g} classes {shown}")
 
 
 def edge(rng: random.Random, gen: np.random.Generator, task: str, spec: dict[str, Any],
@@ -305,7 +306,8 @@ class Meter:
         own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         workers_cpu = sum(cpu for _, cpu in self.workers)
         measure = Measure(f"{self.context}{what}", wall, own + workers_cpu, self._parent_peak(),
-                          max((rss for rss, _ in self.workers), default=0), loaded or _loaded(), outcome(done))
+                          max((rss for rss, _ in self.workers), default=0), loaded or _loaded(),
+                          outcome(done))
         self.measures.append(measure)
         return done
 
@@ -434,6 +436,7 @@ def test_resource_bounds_short(monkeypatch: pytest.MonkeyPatch, figures):
 
 
 @pytest.mark.reliability
+@pytest.mark.timeout(3600)  # a draw at the gate's edge may use the worker's 20 s of CPU
 def test_resource_bounds_long(monkeypatch: pytest.MonkeyPatch, figures):
     codes = walk(LONG, monkeypatch, figures)
     assert codes["accepted"] and set(codes) - {"accepted"}  # the walk reaches both trainings and refusals
