@@ -11,7 +11,9 @@ the chain and replays them. At the end every
 input must be there once, in order, with exactly the outputs the protocol defines (``check_burst``);
 then a clean restart replays everything from genesis and must give byte-identical outputs and reports.
 
-The seed is ``$RELIABILITY_SEED`` or a fresh one; it is printed with the figures.
+The seed is ``$RELIABILITY_SEED`` or a fresh one; it is printed with the figures. The reads never
+overlap a kill (one thread kills, restarts and reads); a read that fails anyway names whether the
+node process had ended and ends with the tail of its log.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from mlmarket.client.errors import NodeError
 from mlmarket.client.reader import ReaderClient
 from web3 import Web3
 
 from devnode.deploy import Deployment
-from devnode.store import DEPLOYMENT
+from devnode.lifecycle import tail
+from devnode.store import DEPLOYMENT, NODE_LOG
 from tests.reliability.burst import check_burst, plan_burst, send_burst, wait_processed
 from tests.reliability.node_process import NodeProcess
 
@@ -96,6 +100,10 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
         after = (reader.list_outputs(), reader.list_reports())
         assert [o["raw_data"] for o in after[0]] == [o["raw_data"] for o in before[0]]
         assert [r["raw_data"] for r in after[1]] == [r["raw_data"] for r in before[1]]
+    except NodeError as exc:
+        state = "ended" if node.process is not None and node.process.poll() is not None else "running"
+        raise AssertionError(f"{exc} (seed {seed})\nnode process {state}; node.log ends:\n"
+                             f"{tail(node.state_dir / NODE_LOG, 4000)}") from exc
     finally:
         node.stop()
     figures("inputs streamed", inputs)

@@ -2,6 +2,11 @@
 
 Named params, hex-encoded indices; single records come as ``{"data": {...}}``, lists as
 ``{"data": [...], "pagination": {"total_count", "limit", "offset"}}``.
+
+Calls go over a pooled keep-alive connection. A server may close an idle one just as the next request
+goes out on it, which ends that request without an answer (``RemoteDisconnected``); a read
+(``is_read``) is then sent once more, on a new connection. A call that changes the node
+(``devnode_closeEpoch``) is never sent twice.
 """
 
 from __future__ import annotations
@@ -23,6 +28,13 @@ METHOD_NOT_FOUND = -32601
 PAGE = 500
 UNPROCESSED = "NONE"
 """Status of an input the node has not processed yet."""
+READ_ONLY_METHODS = frozenset({"devnode_info"})
+"""Methods outside ``cartesi_*`` that only read; every ``cartesi_*`` method of the reader API does."""
+
+
+def is_read(method: str) -> bool:
+    """Whether ``method`` only reads, so that sending it twice is harmless."""
+    return method.startswith("cartesi_") or method in READ_ONLY_METHODS
 
 
 class RpcError(NodeError):
@@ -45,10 +57,11 @@ class ReaderClient:
         self._ids = itertools.count(1)
 
     def call(self, method: str, **params: Any) -> Any:
-        """Calls ``method`` with named ``params``; returns ``result``. Raises ``RpcError``/``NodeError``."""
+        """Calls ``method`` with named ``params``; returns ``result``. Raises ``RpcError``/``NodeError``.
+        A read that loses its connection before an answer is sent once more (module docstring)."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            answer = self.session.post(self.url, json=body, timeout=self.timeout)
+            answer = self._post(body, again=is_read(method))
         except requests.RequestException as exc:
             raise NodeError(f"cannot reach the node's reader API at {self.url}: {exc}") from exc
         try:
@@ -63,6 +76,14 @@ class ReaderClient:
         if "result" not in data:
             raise NodeError(f"{method}: the answer has neither result nor error")
         return data["result"]
+
+    def _post(self, body: dict[str, Any], *, again: bool) -> requests.Response:
+        try:
+            return self.session.post(self.url, json=body, timeout=self.timeout)
+        except requests.ConnectionError as exc:
+            if not again or isinstance(exc, requests.Timeout):  # a timeout is not a lost connection
+                raise
+        return self.session.post(self.url, json=body, timeout=self.timeout)  # on a new connection
 
     def _get(self, method: str, **params: Any) -> dict[str, Any] | None:
         try:
