@@ -28,8 +28,8 @@ LIMITS = {"MLMARKET_ML_MAX_CPU_SECONDS": "1", "MLMARKET_ML_MAX_WORKER_MEMORY": s
 # Estimated at ~1.1e10 units, under max_work (2e10): the gate lets it through. Measured on the
 # development host, the real fit uses far more than one second of CPU (more than 60 s at the time of
 # writing): no early stop (tol 1e-12, n_iter_no_change at 10,000), 500 epochs of 2,000 rows.
-LONG_SPEC = {"estimator": "MLPClassifier", "params": {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-12,
-                                                      "n_iter_no_change": 10_000}}
+LONG_SPEC = {"estimator": "MLPClassifier",
+             "params": {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-12, "n_iter_no_change": 10_000}}
 SHORT_SPEC = {"estimator": "DecisionTreeClassifier", "params": {"max_depth": 2}}
 
 
@@ -66,7 +66,8 @@ def test_a_training_past_the_cpu_limit_is_refused_and_the_backend_carries_on(tmp
         assert not [r for r in reports(url, app, created) if not r.get("ok", True)]
         backend = node.info()["backend_pid"]
 
-        too_long = chain.add_input(w3, deployment, contributor, INPUTS.encode("submit", 1, long_model, train)).index
+        submit = INPUTS.encode("submit", 1, long_model, train)
+        too_long = chain.add_input(w3, deployment, contributor, submit).index
         wait_processed(url, app, too_long + 1, timeout=120)
         assert status(url, app, too_long) == "REJECTED"
         (report,) = reports(url, app, too_long)
@@ -74,7 +75,8 @@ def test_a_training_past_the_cpu_limit_is_refused_and_the_backend_carries_on(tmp
         assert "1 s of CPU" in report["error"]["message"]
 
         assert node.info()["backend_pid"] == backend and lifecycle.cmdline(backend)  # not restarted
-        normal = chain.add_input(w3, deployment, contributor, INPUTS.encode("submit", 1, short_model, train)).index
+        submit = INPUTS.encode("submit", 1, short_model, train)
+        normal = chain.add_input(w3, deployment, contributor, submit).index
         wait_processed(url, app, normal + 1, timeout=120)
         assert status(url, app, normal) == "ACCEPTED"
         names = [abi.notices().decode(bytes.fromhex(o["decoded_data"]["payload"][2:]))[0].name
