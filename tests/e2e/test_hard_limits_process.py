@@ -29,7 +29,8 @@ LIMITS = {"MLMARKET_ML_MAX_CPU_SECONDS": "1", "MLMARKET_ML_MAX_WORKER_MEMORY": s
 # development host, the real fit uses far more than one second of CPU (more than 60 s at the time of
 # writing): no early stop (tol 1e-12, n_iter_no_change at 10,000), 500 epochs of 2,000 rows.
 LONG_SPEC = {"estimator": "MLPClassifier",
-             "params": {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-12, "n_iter_no_change": 10_000}}
+             "params": {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-12,
+                        "n_iter_no_change": 10_000}}
 SHORT_SPEC = {"estimator": "DecisionTreeClassifier", "params": {"max_depth": 2}}
 
 
