@@ -64,5 +64,9 @@ reliability: setup
 riscv-check: $(STAMP_VENV)
 	bash docker/riscv-check.sh
 
+.PHONY: machine-limits-check
+machine-limits-check:  # the real Cartesi machine: RLIMIT_CPU / RLIMIT_AS end at the same point every run
+	bash docker/machine-limits-check.sh
+
 clean:
 	rm -rf $(VENV) node_modules contracts/build .state
