@@ -10,7 +10,7 @@
 | MLMARKET_DAPP_ADDRESS | unset | v1: the dApp address for Ether vouchers (else relayed) |
 | MLMARKET_MAX_* | see dapp.domain.limits | size bounds |
 | MLMARKET_ML_MAX_CPU_SECONDS | 20 | hard CPU seconds of one training or scoring (its worker) |
-| MLMARKET_ML_MAX_WORKER_MEMORY | 402653184 (384 MiB) | hard bytes it may map beyond what it inherits |
+| MLMARKET_ML_MAX_WORKER_MEMORY | 369098752 (352 MiB) | hard bytes it may map beyond what it inherits |
 """
 
 from __future__ import annotations

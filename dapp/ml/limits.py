@@ -35,7 +35,7 @@ class MLLimits:
                                           # and of an evaluation's prediction arrays (below max_worker_memory)
     max_work: int = 20_000_000_000        # estimated cost of one training or evaluation, ~ns of one core
     max_cpu_seconds: int = 20             # hard: CPU seconds of one training + evaluation (its worker)
-    max_worker_memory: int = 384 * MIB    # hard: bytes the worker may map beyond what it inherits
+    max_worker_memory: int = 352 * MIB    # hard: bytes the worker may map beyond what it inherits
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MLLimits:

@@ -1,6 +1,6 @@
 """Hard limits for one submission's work: a forked child under ``RLIMIT_AS`` and ``RLIMIT_CPU``.
 
-    run = Sandbox(cpu_seconds=20, memory=384 << 20)    # or InProcess(): same mapping, no limits
+    run = Sandbox(cpu_seconds=20, memory=352 << 20)    # or InProcess(): same mapping, no limits
     outcome = run(work, "training MLPClassifier")      # work: () -> Outcome, run in the child
 
 The child (``os.fork``: it inherits the parent's decoded datasets and loaded modules, so nothing is
