@@ -4,7 +4,7 @@ The node runs as its own process (``node_process.py``) with the real backend and
 inputs of ``burst.plan_burst`` are sent in batches of random size; after a batch, at a random delay
 inside the time the node needs to process it, the backend or the node is killed with SIGKILL. A
 killed backend is restarted by the node, which replays the recorded inputs and re-sends the one in
-flight (the next backend kill waits until it has processed an input: the node gives up, by design, on
+flight (the next kill waits until that backend answers an inspect: the node gives up, by design, on
 a backend that dies three times in a row while restarting). A killed node is started again on the
 same state directory: it ends the orphaned anvil (which saves the chain), checks its records against
 the chain and replays them. At the end every
@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from mlmarket.client.errors import NodeError
+from mlmarket.client.inspect import InspectClient
 from mlmarket.client.reader import ReaderClient
 from web3 import Web3
 
@@ -42,6 +43,24 @@ SECONDS_PER_INPUT = 0.007  # the node's pace with the real backend (bench.load_b
 # IDLE_DEATHS: a node gives up on a backend that exits while idle more than 3 times within 60 s (a crash
 # loop, by design); a kill between two inputs counts as such, so a series never has more than 3
 # backend kills without a node kill (a new node process) between them.
+
+
+def wait_backend_back(inspect: InspectClient, timeout: float = 120.0) -> None:
+    """Waits until the node's backend answers an inspect. The node gives up on a backend that dies 3
+    times in a row while restarting (by design), so a killed backend must be back before the next
+    kill: the node serves an inspect only between inputs, from a backend that has started, replayed
+    the recorded inputs and finished the input it was killed in. (Waiting for the processed count to
+    pass the one read before the kill was not enough: inputs processed between that read and the kill
+    ended the wait at once, and the next kill hit the restarting backend.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            inspect.raw(b"jobs")
+            return
+        except NodeError:  # 503 while the node is busy restarting the backend
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
@@ -64,24 +83,21 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
         while "bbbb" in "".join(v[0] for v in victims):  # see IDLE_DEATHS
             rng.shuffle(victims)
         cuts = sorted(rng.sample(range(1, inputs), len(victims)))
-        done, restarts, killed, midway, flushed, recovered = 0, [], Counter(), 0, 0, -1
+        done, restarts, killed, midway, flushed, restarting = 0, [], Counter(), 0, 0, False
         for cut, victim in zip(cuts + [inputs], victims + [None]):
             flushed += send_burst(info["rpc_url"], planned[done:cut])[1]
             batch, done = cut - done, cut
             if victim is None:
                 break
-            # The node gives up on a backend that dies 3 times in a row while restarting (by design):
-            # let it recover, i.e. process an input, between two backend kills.
-            deadline = time.monotonic() + 120
-            while reader.processed_input_count() <= recovered and time.monotonic() < deadline:
-                time.sleep(0.01)
+            if restarting:  # see wait_backend_back
+                wait_backend_back(InspectClient(f"{info['inspect_url']}/{deployment.application}"))
             time.sleep(rng.uniform(0, 0.5 * batch * SECONDS_PER_INPUT))
             count = reader.processed_input_count()
             midway += count < cut  # inputs were still waiting or in flight when the kill came
             if victim == "backend":
                 assert node.kill_backend(), "no backend process to kill: node.json names none that runs"
                 killed["backend"] += 1
-                recovered = count
+                restarting = True
             else:
                 node.kill_node()
                 killed["node"] += 1
@@ -89,6 +105,7 @@ def kill_series(tmp_path: Path, figures, *, inputs: int, kills: int) -> None:
                 info = node.start()
                 restarts.append(time.perf_counter() - again)
                 reader = reader_of(info)
+                restarting = False  # a node is ready once its backend has started and replayed
         wait_processed(reader, inputs, timeout=120 + inputs * 0.2)
         kinds, records = check_burst(reader, planned)
         before = (reader.list_outputs(), reader.list_reports())
