@@ -182,12 +182,15 @@ class Engine:
         ``model`` on ``train`` (if given) and evaluating the result on ``evaluation`` (if given): a
         cheap first gate and a way to share one input's budget; the hard limits of :meth:`score` stay
         the bound. A trained model's evaluation is estimated from its arrays; that of a model yet to
-        be trained at :data:`EVALUATION_UNITS` per evaluation cell."""
+        be trained at :data:`EVALUATION_UNITS` per evaluation cell. A training over the engine's
+        bounds is refused here already (``training_too_costly``)."""
         loaded = self._load(model, task)
         work = 0
         if train:
             data = self._dataset(train, label, task)
-            work += estimate_work(loaded.spec, data.rows, len(data.features), _classes(task, data))
+            shape = (data.rows, len(data.features), _classes(task, data))
+            check_work(loaded.spec, *shape, self.limits)
+            work += estimate_work(loaded.spec, *shape)
         if evaluation:
             valid = self._dataset(evaluation, label, task)
             if loaded.trained and not train:

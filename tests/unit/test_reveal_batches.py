@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 
 from eth_abi import decode
+from sklearn.datasets import load_breast_cancer
 
 from dapp.codec.cid import cid_of
 from dapp.domain.limits import Limits
+from dapp.ml.engine import Engine
+from dapp.ml.limits import MLLimits
+from tests.fixtures.ml.helpers import csv_split, spec
 from tests.support.market import CAROL, DAVE, SPONSOR, Market
 from tests.support.rollup import ALICE
 
@@ -139,3 +143,11 @@ def test_many_submissions_still_reach_an_end_state_with_every_batch_making_progr
         inputs += 1
     assert m.job(job)["job"]["outcome"] == "paid" and paid(done) == {ALICE.raw: BUDGET}  # 0.89, the last
     assert 3 < inputs < 30  # batched: several per input, never all in one
+
+
+def test_a_hidden_test_submission_over_the_training_gate_is_refused_when_it_arrives():
+    train, _ = csv_split(load_breast_cancer)
+    m = Market(engine=Engine(MLLimits(max_work=1_000)))
+    job, _ = hidden_job(m)
+    done = m.submit(CAROL, job, m.put(CAROL, spec("LogisticRegression")), m.put(CAROL, train))
+    assert not done.accepted and errors(done) == ["training_too_costly"]
