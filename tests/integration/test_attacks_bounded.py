@@ -440,19 +440,20 @@ def test_an_underestimated_fit_is_refused_by_the_gate_or_ends_within_the_hard_li
         assert subs(m, job)[0]["status"] in {"accepted", "rejected"}
 
 
-def test_a_deferred_fit_over_the_gate_is_unscorable_at_the_reveal_and_the_honest_best_is_paid():
-    # a hidden-test job only checks content at submission; the gate stops the fit at the reveal
+def test_a_deferred_fit_over_the_gate_is_refused_when_it_arrives_and_the_honest_best_is_paid():
+    # a hidden-test job checks the work estimate at submission: a fit that could never run is refused
+    # then (or, staked, slashed), not left to take the job's work until the reveal
     test_csv = linear_csv("classification", seed=7)
     m = Market(engine=Engine())
     job, deadline = hidden_job(m, test_csv, "classification")
     heavy = spec("MLPClassifier", hidden_layer_sizes=WIDE, batch_size=1)
-    assert m.submit(DAVE, job, m.put(DAVE, heavy), m.put(DAVE, linear_csv("classification", seed=1))).accepted
+    refused = m.submit(DAVE, job, m.put(DAVE, heavy), m.put(DAVE, linear_csv("classification", seed=1)))
+    assert not refused.accepted and codes(refused) == ["training_too_costly"]
     honest = m.put(CAROL, spec("LogisticRegression"))
     assert m.submit(CAROL, job, honest, m.put(CAROL, linear_csv("classification", seed=2))).accepted
     done, _ = finish_scoring(m, job, deadline, reveal(m, job, test_csv, deadline))
     assert paid(done) == [(CAROL, BUDGET)]
-    dave, carol = subs(m, job)
-    assert dave["status"] == "unscorable" and "is estimated at" in dave["error"]
+    (carol,) = subs(m, job)
     assert carol["status"] == "accepted"
 
 
