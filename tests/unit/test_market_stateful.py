@@ -135,8 +135,8 @@ class FederatedFakeEngine(FakeEngine):
 
 
 class RecordingMarket(Market):
-    def __init__(self):
-        super().__init__(engine=FederatedFakeEngine())
+    def __init__(self, limits=None):
+        super().__init__(engine=FederatedFakeEngine(), limits=limits)
 
     def send(self, sender, payload, *, timestamp=None):
         rollup = RecordingRollup()
@@ -145,8 +145,8 @@ class RecordingMarket(Market):
         rollup.add_advance(v2_metadata(sender, self.index, self.timestamp), payload)
         run(self.app, rollup, should_stop=lambda: rollup.idle)
         self.index += 1
-        self.posted = rollup.posted[0]
-        return rollup.done[0]
+        self.posted, self.done = rollup.posted[0], rollup.done[0]
+        return self.done
 
 
 @dataclass
@@ -206,9 +206,12 @@ data_choices = st.sampled_from(["none", "none", "good", "bad", "missing"])
 class MarketMachine(RuleBasedStateMachine):
     """The market against a model built only from what it sent and what the outputs say."""
 
+    LIMITS = None  # the backend's Limits (None: the defaults)
+    accounts = ACCOUNTS  # every account that may hold a balance
+
     def __init__(self):
         super().__init__()
-        self.m = RecordingMarket()
+        self.m = RecordingMarket(self.LIMITS)
         self.deposited, self.vouchers, self.stakes = Counter(), Counter(), Counter()
         self.balance, self.budget = Counter(), Counter()
         self.jobs, self.subs, self.status = {}, {}, {}
@@ -395,9 +398,13 @@ class MarketMachine(RuleBasedStateMachine):
         if self.cached is None:
             self.cached = {
                 "jobs": self.m.inspect("jobs")["jobs"], "totals": self.m.inspect("totals")["totals"],
-                "balances": {a.hex: self.m.inspect(f"balances/{a.hex}")["balances"] for a in ACCOUNTS},
+                "balances": {a.hex: self.m.inspect(f"balances/{a.hex}")["balances"] for a in self.accounts},
             }
         return self.cached
+
+    def is_stored(self, cid):
+        """Whether the store holds ``cid`` (nothing is ever dropped with the default limits)."""
+        return cid in self.stored
 
     def job_status(self, job_id):
         return next(j["status"] for j in self.snapshot()["jobs"] if j["id"] == job_id)
@@ -571,7 +578,8 @@ class MarketMachine(RuleBasedStateMachine):
         sender = CAROL if mistake == "by_other" else job.sponsor
         in_window = not job.ended and job.deadline <= self.now < job.deadline + job.window
         usable = job.test_csv.startswith(b"x,")  # an unusable test set is refused: the window runs on
-        ok = sender == job.sponsor and salt == job.salt and in_window and raw_cid(job.test_csv) in self.stored
+        stored = self.is_stored(raw_cid(job.test_csv))
+        ok = sender == job.sponsor and salt == job.salt and in_window and stored
         self.send(sender, encode("revealTestSet", job_id, raw_cid(job.test_csv), salt), expect=ok and usable)
 
     @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), amount=st.integers(0, 500))
@@ -634,7 +642,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.unsettled = True
         snap = self.snapshot()
         held, escrowed = Counter(), Counter()
-        for account in ACCOUNTS:
+        for account in self.accounts:
             answer = snap["balances"][account.hex]
             mine = {t.hex: str(self.balance[t, account]) for t in TOKENS if self.balance[t, account]}
             assert answer == mine
