@@ -251,8 +251,10 @@ def flush_pool(rpc_url: str, planned: list[Planned], refused: dict[str, str] | N
     """Makes sure every planned transaction is mined, and anvil's pool holds nothing pending.
 
     Every ``LOOK_SECONDS`` it compares each sender's mined nonce with the nonces sent. A transaction
-    neither mined nor in anvil's pool at two looks in a row (or ``refused`` when first sent) is sent
-    again, the same signed bytes: its nonce cannot be mined twice. Under load anvil has lost one
+    neither mined nor in anvil's pool at two looks in a row (or ``refused`` when first sent), or held
+    as queued at two looks although its nonce is the account's next one (an anvil restarted from its
+    state did so; then all of that sender's unmined ones leave the pool and are sent in nonce order),
+    is sent again, the same signed bytes: its nonce cannot be mined twice. Under load anvil has lost one
     transaction of a sender that sends many in a row, and every later nonce then sat queued forever.
     When the pool still holds pending transactions at a look, one block is mined by hand
     (``evm_mine``): anvil's automine can leave ready transactions pending when many arrive at once
@@ -268,13 +270,19 @@ def flush_pool(rpc_url: str, planned: list[Planned], refused: dict[str, str] | N
         if not unmined and not look.pending():
             return Flush(mined, sum(sent.values()))
         lost = {p.tx_hash for p in unmined if look.pooled(p) is None}
+        # queued although its nonce is the account's next one: seen in an anvil restarted from its state
+        stuck = {p.tx_hash for p in unmined
+                 if look.pooled(p) == "queued" and p.nonce == look.latest[p.sender.lower()]}
+        stuck_senders = {p.sender for p in unmined if p.tx_hash in stuck & absent}
+        for sender in stuck_senders:  # anvil drops no queued transaction alone: all of the sender's go
+            call("anvil_removePoolTransactions", sender)
         for item in unmined:
-            if item.tx_hash in lost & absent:
+            if item.tx_hash in lost & absent or item.sender in stuck_senders:
                 assert sent[item.tx_hash] < resends, _missing(call, look, unmined, answers, sent, mined,
                                                               f"gave up after sending a transaction {resends} times again")
                 sent[item.tx_hash] += 1
                 answers[item.tx_hash] = _send_raw(call, item) or "took it (lost since)"
-        absent = lost
+        absent = lost | stuck
         assert time.monotonic() < deadline, _missing(call, look, unmined, answers, sent, mined,
                                                      f"still not mined after {timeout} s")
         time.sleep(LOOK_SECONDS)

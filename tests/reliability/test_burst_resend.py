@@ -101,3 +101,18 @@ def test_a_gap_that_never_fills_fails_after_the_timeout_naming_the_queued_nonces
     assert "still not mined after 1.5 s (pool: pending 0, queued 2; 0 blocks mined by hand, 0 transactions sent again)" in message
     assert f"{signer.address} (account at nonce 0, 0 with its pending ones; last transaction sent nonce 2)" in message
     assert "2 queued in the pool (nonces 1..2)" in message
+
+
+def test_a_transaction_queued_at_the_accounts_next_nonce_is_taken_afresh_and_mined_once(anvil: Anvil):
+    signer = dev_accounts(2)[1]
+    planned = transfers(anvil, signer, range(1, 3))
+    assert send_all(anvil.url, planned) == {}  # nonce 0 never sent: both queued behind the gap
+    call(anvil, "anvil_setNonce", signer.address, hex(1))  # the account moves on; anvil's pool does not look again
+    assert int(call(anvil, "txpool_status")["queued"], 16) == 2
+
+    flush = flush_pool(anvil.url, planned, timeout=30)
+
+    assert flush.resent >= 1
+    assert int(call(anvil, "eth_getTransactionCount", signer.address, "latest"), 16) == 3
+    counts = mined_hashes(anvil)
+    assert {p.tx_hash: counts[p.tx_hash] for p in planned} == {p.tx_hash: 1 for p in planned}
