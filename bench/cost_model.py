@@ -45,6 +45,10 @@ DATA = {
     "c2x": (400, 20, 2, "x"), "rx": (400, 20, 0, "x"), "c2w": (300, 200, 2, ""),
     "rw": (2000, 200, 0, ""), "c2big": (3000, 30, 2, ""), "rbig": (3000, 30, 0, ""),
     "tiny": (3, 2, 2, "x"), "rill": (2000, 50, 0, "ill"), "c2ill": (2000, 50, 2, "ill"),
+    "c2k": (2000, 20, 2, ""), "c10k": (2000, 20, 10, ""), "rk": (2000, 20, 0, ""),
+    "c2f1": (2000, 1, 2, ""), "c100f1": (2000, 1, 100, ""), "c2f256": (2000, 256, 2, ""),
+    "r20kf256": (20_000, 256, 0, ""), "c2f1big": (50_000, 1, 2, ""), "c2f1w": (30_000, 1, 2, ""),
+    "c100f1w": (30_000, 1, 100, ""),
 }
 
 LR, SGDC, SGDR, SVC = "LogisticRegression", "SGDClassifier", "SGDRegressor", "LinearSVC"
@@ -91,6 +95,34 @@ CASES: list[tuple[str, str, dict]] = [
     (MLPR, "r", {"hidden_layer_sizes": [64, 64], "solver": "lbfgs", "max_iter": 100, "tol": T0}),
     (MLPR, "rx", {"hidden_layer_sizes": [32], "solver": "lbfgs", "max_iter": 100, "tol": T0}),
     (MLPR, "rbig", {"hidden_layer_sizes": [16], "max_iter": 50, "tol": T0}),
+    # the spec of tests/e2e/test_hard_limits_process.py (one layer of 256, 500 epochs, batch "auto", no early
+    # stop, 2,000 x 20), and its neighbours: sgd, 2-3 layers, batch sizes 32 to all rows, 10 classes, regression
+    (MLPC, "c2k", {"hidden_layer_sizes": [256], "max_iter": 500, "tol": T0, "n_iter_no_change": 10_000}),
+    *[(MLPC, "c2k", {"hidden_layer_sizes": [256], "solver": s, "batch_size": b, "max_iter": 20, "tol": T0,
+                     "n_iter_no_change": 10_000}) for s in ("adam", "sgd") for b in (32, 64, 500, 2000)],
+    (MLPC, "c2k", {"hidden_layer_sizes": [256], "solver": "sgd", "max_iter": 50, "tol": T0}),
+    *[(MLPC, "c2k", {"hidden_layer_sizes": layers, "solver": s, "max_iter": 10, "tol": T0})
+      for layers in ([256, 256], DEEP) for s in ("adam", "sgd")],
+    (MLPC, "c2k", {"hidden_layer_sizes": [256, 256], "batch_size": 32, "max_iter": 3, "tol": T0}),
+    (MLPC, "c10k", {"hidden_layer_sizes": [256], "max_iter": 20, "tol": T0}),
+    (MLPR, "rk", {"hidden_layer_sizes": [256], "max_iter": 20, "tol": T0}),
+    (MLPR, "rk", {"hidden_layer_sizes": DEEP, "solver": "sgd", "batch_size": 32, "max_iter": 2, "tol": T0}),
+    # thin layers, where the elementwise work per unit outweighs the products: 1 feature into 256 units, 100
+    # classes after 1 unit, 256 features into 1 unit, layers of 1 unit with batch_size 1; more rows
+    (MLPC, "c2f1", {"hidden_layer_sizes": [256], "batch_size": 2000, "max_iter": 50, "tol": T0}),
+    (MLPC, "c2f1", {"hidden_layer_sizes": [256], "solver": "lbfgs", "max_iter": 50, "tol": T0}),
+    (MLPC, "c100f1", {"hidden_layer_sizes": [1], "batch_size": 2000, "max_iter": 200, "tol": T0,
+                      "n_iter_no_change": 10_000}),
+    (MLPC, "c2f256", {"hidden_layer_sizes": [1], "batch_size": 2000, "max_iter": 100, "tol": T0,
+                      "n_iter_no_change": 10_000}),
+    (MLPC, "c2f1", {"hidden_layer_sizes": [1, 1, 1], "batch_size": 1, "max_iter": 2, "tol": T0}),
+    (MLPR, "r20kf256", {"hidden_layer_sizes": [1], "batch_size": 20_000, "max_iter": 20, "tol": T0,
+                        "n_iter_no_change": 10_000}),
+    (MLPC, "c2f1big", {"hidden_layer_sizes": [256], "max_iter": 5, "tol": T0}),
+    # one batch of 30,000 rows: each layer's arrays are out of the cache (dapp/ml/cost.py _CACHED_BYTES)
+    (MLPC, "c2f1w", {"hidden_layer_sizes": [256], "batch_size": 30_000, "max_iter": 3, "tol": T0}),
+    (MLPC, "c2f1w", {"hidden_layer_sizes": [256], "batch_size": 10_000, "max_iter": 3, "tol": T0}),
+    (MLPC, "c100f1w", {"hidden_layer_sizes": [1], "batch_size": 30_000, "max_iter": 5, "tol": T0}),
     *[(DTC, d, {"max_depth": 32, **kw}) for d in ("c2big", "c30") for kw in (
         {}, {"criterion": "entropy"}, {"splitter": "random"}, {"max_leaf_nodes": 50},
         {"max_leaf_nodes": 100_000}, {"max_features": "sqrt"})],

@@ -4,9 +4,9 @@ Each bound of the catalogue is reasonable alone, but their product is not, so th
 bounded by ``MLLimits.max_work``. The estimate (hand-written: scikit-learn offers none) counts the
 multiply-adds of every iteration the parameters allow (rows x features x outputs x max_iter, trees x
 features x rows x log(rows) x depth...), times a per-solver factor, plus fixed costs per fit,
-iteration, loss evaluation (L-BFGS-B line searches), mini-batch (and per weight the optimiser updates
-each batch), tree and byte of node memory a tree builder reserves. ``bench/cost_model.py`` measures
-the CPU time of a grid of fits at the parameters' extremes; the factors keep every estimate at least
+iteration, loss evaluation (L-BFGS-B line searches), mini-batch (per weight matrix, and per weight the
+optimiser updates each batch), MLP unit per row (activations: what thin layers cost), tree and byte of
+node memory a tree builder reserves. ``bench/cost_model.py`` measures the CPU time of a grid of fits at the parameters' extremes; the factors keep every estimate at least
 twice its measurement on one x86-64 core, so one unit is at most about a nanosecond (docs/MODELS.md).
 """
 
@@ -35,8 +35,14 @@ _NEWTON_STEPS = 22            # loss evaluations of a Newton line search (newton
 _RIDGE_LBFGS_ITER = 15_000    # scipy's L-BFGS-B default maxiter (Ridge positive, max_iter null)
 _MLP_PASS = 1                 # forward + backward of one row through one weight (BLAS, big batches)
 _MLP_EVAL = (3, 200_000)      # one lbfgs evaluation of an MLP: per row x weight, fixed
+_MLP_INPUT = 6                # per row x feature and pass: the batch's copy, and thin products (few units)
+_MLP_HIDDEN = 24              # per row x hidden unit and pass: activation, its derivative, the deltas
+_MLP_OUTPUT = 48              # per row x output unit and pass: softmax/logistic, loss, its gradient
+_MLP_SPILL = 60               # more per row x unit of a layer whose batch array is over _CACHED_BYTES
+_CACHED_BYTES = 8 << 20       # beyond, its temporaries leave the cache and take fresh pages (3x per unit)
 _PER_EPOCH = 2_000_000        # fixed cost of one MLP epoch (shuffle, loss, convergence checks)
-_PER_BATCH = 250_000          # fixed cost of one mini-batch step (sgd/adam)
+_PER_BATCH = 100_000          # fixed cost of one mini-batch step (sgd/adam)
+_PER_BATCH_LAYER = 80_000     # per weight matrix and mini-batch: its products, updates and temporaries
 _PER_BATCH_WEIGHT = 120       # per weight and mini-batch: the optimiser's update of every weight
 _TREE_NODE_BYTES = 64         # one node record of scikit-learn's Tree (+ 8 per class for its value)
 _TREE_BUILDER_BYTES = 4 << 20  # the builder's own buffers (splitter, stack), once per fit
@@ -105,15 +111,23 @@ def _evaluation(cost: tuple[int, int], multiply_adds: int) -> int:
 
 
 def _mlp_work(p: dict, n: int, f: int, outputs: int) -> int:
-    """An MLP fit: per lbfgs evaluation, or per epoch of mini-batches (each with a fixed cost and an
-    update of every weight by the optimiser)."""
-    units = [f, *p["hidden_layer_sizes"], outputs]
+    """An MLP fit: per lbfgs evaluation, or per epoch of mini-batches (each with a fixed cost per
+    weight matrix and an update of every weight by the optimiser). Either way each pass over the rows
+    also costs per input cell, hidden unit and output unit (elementwise numpy work that the weights
+    do not count: it dominates when layers are thin, e.g. 1 feature into 256 units), three times as
+    much for a layer whose array for one batch does not fit in a cache."""
+    hidden, batch = p["hidden_layer_sizes"], _mlp_batch(p, n)
+    units = [f, *hidden, outputs]
     weights = sum(a * b for a, b in itertools.pairwise(units))
+    layers = [(f, _MLP_INPUT), *((width, _MLP_HIDDEN) for width in hidden), (outputs, _MLP_OUTPUT)]
+    elementwise = n * sum(width * (cost + (_MLP_SPILL if 8 * batch * width > _CACHED_BYTES else 0))
+                          for width, cost in layers)
     if p["solver"] == "lbfgs":
         evaluations = _lbfgs_evaluations(p["max_iter"], max_line_search=20, max_fun=p["max_fun"])
-        return evaluations * _evaluation(_MLP_EVAL, n * weights)
-    batches = math.ceil(n / _mlp_batch(p, n))
-    per_epoch = _MLP_PASS * n * weights + batches * (_PER_BATCH + _PER_BATCH_WEIGHT * weights)
+        return evaluations * (_evaluation(_MLP_EVAL, n * weights) + elementwise)
+    batches = math.ceil(n / batch)
+    per_batch = _PER_BATCH + _PER_BATCH_LAYER * (len(units) - 1) + _PER_BATCH_WEIGHT * weights
+    per_epoch = _MLP_PASS * n * weights + elementwise + batches * per_batch
     return p["max_iter"] * (per_epoch + _PER_EPOCH)
 
 

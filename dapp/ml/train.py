@@ -8,6 +8,8 @@ optimiser state; any other trained model is refitted from its spec.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sys
 import warnings
 from collections.abc import Iterator
@@ -24,22 +26,55 @@ from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.modelfile import Model
 from dapp.ml.spec import build_estimator
 
-_controller: list = [None, -1]  # [threadpoolctl.ThreadpoolController, len(sys.modules) when built]
+# [threadpoolctl.ThreadpoolController, the scipy-openblas pools, len(sys.modules) when found]
+_controller: list = [None, [], -1]
+# threadpoolctl 3.1.0 finds OpenBLAS by its file name (libopenblas*) and unprefixed symbols, so it
+# misses the scipy-openblas builds that numpy's and scipy's wheels bundle (a development host's venv:
+# libscipy_openblas*.so, symbols scipy_openblas_*), which then run one thread per core, whose spinning
+# counts as the worker's CPU time. Those are found through the extension modules that link them.
+_BLAS_USERS = ("numpy._core._multiarray_umath", "scipy.linalg._fblas")
+_SCIPY_OPENBLAS = ("scipy_openblas_{}_num_threads64_", "scipy_openblas_{}_num_threads")
 
 
 @contextmanager
 def single_thread() -> Iterator[None]:
     """BLAS and OpenMP pools limited to one thread, and scikit-learn's warnings silenced.
 
-    Finding the thread pools scans every loaded library (milliseconds), so the controller is kept
-    and rebuilt only when modules were imported since (a new library may have come with them)."""
-    if _controller[0] is None or _controller[1] != len(sys.modules):
+    Finding the thread pools scans every loaded library (milliseconds), so they are kept and found
+    again only when modules were imported since (a new library may have come with them)."""
+    if _controller[0] is None or _controller[2] != len(sys.modules):
         from threadpoolctl import ThreadpoolController
 
-        _controller[:] = [ThreadpoolController(), len(sys.modules)]
-    with _controller[0].limit(limits=1), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+        _controller[:] = [ThreadpoolController(), _scipy_openblas_pools(), len(sys.modules)]
+    pools = _controller[1]
+    before = [get() for get, _ in pools]
+    try:
+        for _, set_threads in pools:
+            set_threads(1)
+        with _controller[0].limit(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for (_, set_threads), threads in zip(pools, before):
+            set_threads(threads)
+
+
+def _scipy_openblas_pools() -> list[tuple[ctypes._CFuncPtr, ctypes._CFuncPtr]]:
+    """(get, set) thread-count functions of each scipy-openblas library numpy or scipy has loaded
+    (none elsewhere, e.g. with Debian's numpy, whose OpenBLAS threadpoolctl controls)."""
+    pools = {}
+    for name in _BLAS_USERS:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        library = ctypes.CDLL(module.__file__, mode=os.RTLD_NOLOAD)  # dlsym also searches its dependencies
+        for symbol in _SCIPY_OPENBLAS:
+            get = getattr(library, symbol.format("get"), None)
+            if get is not None:
+                set_threads = getattr(library, symbol.format("set"))
+                pools[ctypes.cast(set_threads, ctypes.c_void_p).value] = (get, set_threads)
+                break
+    return list(pools.values())
 
 
 def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int,

@@ -87,6 +87,46 @@ def test_training_uses_one_thread_whatever_the_caller_set():
     assert seen and set(seen) == {1}
 
 
+def _numpy_scipy_openblas():
+    """(get, set) thread counts of the scipy-openblas numpy's wheel links, read without dapp's code."""
+    import ctypes
+
+    library = ctypes.CDLL(np._core._multiarray_umath.__file__, mode=os.RTLD_NOLOAD)
+    for suffix in ("64_", ""):
+        get = getattr(library, f"scipy_openblas_get_num_threads{suffix}", None)
+        if get is not None:
+            return get, getattr(library, f"scipy_openblas_set_num_threads{suffix}")
+    return None
+
+
+def test_training_limits_the_scipy_openblas_threadpoolctl_does_not_see():
+    # threadpoolctl 3.1.0 does not know the scipy-openblas of numpy's and scipy's wheels: unlimited, its
+    # threads (one per core) spun in the worker, counted as its CPU time (several times the fit's own)
+    pool = _numpy_scipy_openblas()
+    if pool is None:
+        pytest.skip("numpy is not linked with scipy-openblas here (threadpoolctl controls its BLAS)")
+    get, put = pool
+    seen = []
+
+    class Probe:
+        def fit(self, X, y):
+            seen.append(get())
+            return self
+
+    from dapp.ml import train
+    from dapp.ml.modelfile import read_model
+
+    original, before = train.build_estimator, get()
+    put(2)
+    train.build_estimator = lambda spec, seed: Probe()
+    try:
+        train.fit(read_model(spec("GaussianNB")), np.ones((4, 2)), np.array([0, 1, 0, 1]), ("a", "b"), 0)
+        assert seen == [1] and get() == 2  # one thread while fitting, the caller's setting afterwards
+    finally:
+        train.build_estimator = original
+        put(before)
+
+
 def test_evaluating_a_trained_model_gives_the_score_it_got_when_trained():
     train, valid = csv_split(load_breast_cancer)
     engine = Engine()
