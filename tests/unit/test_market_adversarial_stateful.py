@@ -444,4 +444,4 @@ TestAdversarialMarketMachine = AdversarialMarketMachine.TestCase
 TestAdversarialMarketMachine.settings = settings(  # longer runs: docs/RELIABILITY.md
     max_examples=int(os.environ.get("MARKET_EXAMPLES", 40)),
     stateful_step_count=int(os.environ.get("MARKET_STEPS", 40)), deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example])
