@@ -35,7 +35,7 @@ from dapp.ml import fedavg
 from dapp.ml.catalogue import CLASSIFICATION
 from dapp.ml.cost import check_work, estimate_work
 from dapp.ml.dataset import Dataset, Table, parse_table, select
-from dapp.ml.errors import DatasetError, ModelError
+from dapp.ml.errors import DatasetError, ModelError, TrainingError
 from dapp.ml.fitted import extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.metrics import (METRICS, better, check_evaluation, check_metric, evaluate, evaluation_cost, gain, meets,
@@ -263,8 +263,14 @@ def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, 
     estimator = fit(loaded, data.X, data.y, data.features, seed, limits)
     arrays = extract(loaded.spec, estimator)
     # what is published must load back: its arrays pass the checks of any trained model file
-    # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py)
-    restore(loaded.spec, dict(arrays), len(data.features))
+    # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py).
+    # extract gives the shapes the reader wants; a fit those checks still refuse is degenerate (e.g.
+    # GaussianNB on features that are all constant: zero variances, which would divide by zero)
+    try:
+        restore(loaded.spec, dict(arrays), len(data.features))
+    except ModelError as exc:
+        raise TrainingError(f"the fitted {loaded.spec.estimator} is degenerate and is not published: {exc} "
+                            f"({exc.code}; the training data may be constant or too small in scale)") from None
     out = write_model(Model(loaded.spec, data.features, arrays))
     if len(out) > limits.max_model_bytes:
         raise ModelError(f"the trained model takes {len(out)} bytes; the limit is {limits.max_model_bytes}",

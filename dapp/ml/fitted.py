@@ -64,7 +64,10 @@ def extract(spec: ModelSpec, estimator: Any) -> Arrays:
         arrays["classes"] = np.asarray(model.classes_, dtype=np.int64)
     family = spec.definition.family
     if family == "linear":
-        arrays.update(coef=model.coef_, intercept=np.asarray(model.intercept_, dtype=np.float64))
+        intercept = np.asarray(model.intercept_, dtype=np.float64)
+        if spec.task == CLASSIFICATION:  # LinearSVC(fit_intercept=False) leaves a scalar 0.0: one per output
+            intercept = np.broadcast_to(intercept, model.coef_.shape[:1])
+        arrays.update(coef=model.coef_, intercept=intercept)
     elif family == "nb":
         arrays.update(theta=model.theta_, var=model.var_, class_count=model.class_count_,
                       class_prior=model.class_prior_, epsilon=np.asarray(model.epsilon_, dtype=np.float64))

@@ -4,6 +4,7 @@ processes and BLAS thread counts."""
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from threadpoolctl import threadpool_limits
 
+from dapp.ml.catalogue import CATALOGUE
 from dapp.ml.engine import METRICS, Engine, derive_seed
 from dapp.ml.errors import DatasetError, MetricError, MLError, ModelError, TrainingError
 from dapp.ml.export import to_estimator
@@ -577,3 +579,85 @@ def test_the_work_estimate_counts_training_and_evaluation_and_refuses_bad_files(
     assert 0 < evaluate_only < bigger and evaluate_only < fit_only
     with pytest.raises(ModelError):
         engine.estimate(task="classification", label="target", model=b"not a model", train=train)
+
+
+# --- what is published loads back (issue 11's resource walk, seed 611896497: models the engine trained
+# and published were refused when submitted again, model_array_shape x2 and model_array_value x1) ---------
+
+def _published(engine, task, train, model, validation=None, metric=None):
+    metric = metric or METRICS[task][0]
+    return engine.score(task=task, metric=metric, label="target", validation=validation or train, model=model,
+                        train=train, seed=7)
+
+
+def _loads_back(engine, task, scored, validation, metric=None):
+    """The published bytes pass the reader and restore, and score without data as they scored when trained."""
+    from dapp.ml.fitted import restore
+    from dapp.ml.modelfile import read_model
+
+    model = read_model(scored.model_bytes)
+    restore(model.spec, dict(model.arrays), len(model.features))
+    engine.check_model(scored.model_bytes, task)
+    again = engine.score(task=task, metric=metric or METRICS[task][0], label="target", validation=validation,
+                         model=scored.model_bytes)
+    assert again.score == scored.score
+    return model
+
+
+@pytest.mark.parametrize("params", [{"fit_intercept": False}, {"fit_intercept": False, "dual": True},
+                                    {"fit_intercept": False, "multi_class": "crammer_singer"}])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_linear_svc_without_intercept_is_published_in_a_shape_that_loads_back(params, classes):
+    # scikit-learn leaves LinearSVC(fit_intercept=False).intercept_ a scalar 0.0 (every other linear
+    # classifier: one per output); the reader wants one per output, so every such model was refused
+    X = np.random.default_rng(classes).standard_normal((40, 3))
+    data = to_csv(X, np.arange(40) % classes)
+    engine = Engine(isolate=False)
+    scored = _published(engine, "classification", data, spec("LinearSVC", **params))
+    model = _loads_back(engine, "classification", scored, data)
+    outputs = 1 if classes == 2 else classes
+    assert model.arrays["intercept"].shape == (outputs,) and not model.arrays["intercept"].any()
+
+
+def test_a_degenerate_fit_is_that_submissions_training_failure_and_nothing_is_published():
+    # GaussianNB on cells of ~1e-301: every variance underflows to 0 (and so does var_smoothing's epsilon);
+    # such a model divides by zero when it predicts, so the reader refuses it: the engine does not publish it
+    X = np.array([[1.2573e-301], [-1.32105e-301], [6.40423e-301], [2e-301]])
+    data = to_csv(X, np.array([0, 1, 0, 1]))
+    for isolate in (False, True):
+        with pytest.raises(TrainingError) as err:
+            _published(Engine(isolate=isolate), "classification", data, spec("GaussianNB"))
+        assert err.value.code == "training_failed"
+        assert "degenerate" in str(err.value) and "var > 0" in str(err.value)
+    # the same estimator on ordinary data is published and loads back
+    ordinary = to_csv(np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2)
+    engine = Engine(isolate=False)
+    _loads_back(engine, "classification", _published(engine, "classification", ordinary, spec("GaussianNB")),
+                ordinary)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_every_model_the_engine_publishes_from_extreme_draws_loads_back(name):
+    # the resource walk's own drawing (tests/reliability/test_resource_bounds.py): parameters at their bounds,
+    # tiny training sets with constant columns, cells at the value bound or near 0, one row repeated. Each
+    # draw is refused with a clear code or publishes bytes that read_model + restore accept and that score
+    # the same when submitted again without data
+    from tests.reliability.test_resource_bounds import draw_spec, tiny
+
+    definition = CATALOGUE[name]
+    task = definition.task
+    engine = Engine(MLLimits(max_cpu_seconds=1))
+    outcomes = []
+    for index in range(6):
+        rng, gen = random.Random(f"publish:{name}:{index}"), np.random.default_rng([index, 611896497])
+        model = json.dumps(draw_spec(rng, definition, relentless=False)).encode()
+        data = tiny(rng, gen, task)
+        try:
+            scored = _published(engine, task, data.train, model, data.validation)
+        except MLError as exc:
+            assert exc.code not in {"model_array_shape", "model_array_value", "model_array_not_finite"}, exc
+            outcomes.append(exc.code)
+            continue
+        _loads_back(engine, task, scored, data.validation)
+        outcomes.append("published")
+    assert "published" in outcomes, outcomes
