@@ -604,16 +604,18 @@ def _loads_back(engine, task, scored, validation, metric=None):
     return model
 
 
-@pytest.mark.parametrize("params", [{"fit_intercept": False}, {"fit_intercept": False, "dual": True},
-                                    {"fit_intercept": False, "multi_class": "crammer_singer"}])
+@pytest.mark.parametrize("estimator, params", [
+    ("LinearSVC", {"fit_intercept": False}), ("LinearSVC", {"fit_intercept": False, "dual": True}),
+    ("LinearSVC", {"fit_intercept": False, "multi_class": "crammer_singer"}),
+    ("LogisticRegression", {"fit_intercept": False, "solver": "liblinear"})])
 @pytest.mark.parametrize("classes", [2, 3])
-def test_a_linear_svc_without_intercept_is_published_in_a_shape_that_loads_back(params, classes):
-    # scikit-learn leaves LinearSVC(fit_intercept=False).intercept_ a scalar 0.0 (every other linear
-    # classifier: one per output); the reader wants one per output, so every such model was refused
+def test_a_liblinear_model_without_intercept_is_published_in_a_shape_that_loads_back(estimator, params, classes):
+    # scikit-learn's liblinear fits leave intercept_ a scalar 0.0 without fit_intercept (the other linear
+    # classifiers: one per output); the reader wants one per output, so every such model was refused
     X = np.random.default_rng(classes).standard_normal((40, 3))
     data = to_csv(X, np.arange(40) % classes)
     engine = Engine(isolate=False)
-    scored = _published(engine, "classification", data, spec("LinearSVC", **params))
+    scored = _published(engine, "classification", data, spec(estimator, **params))
     model = _loads_back(engine, "classification", scored, data)
     outputs = 1 if classes == 2 else classes
     assert model.arrays["intercept"].shape == (outputs,) and not model.arrays["intercept"].any()
