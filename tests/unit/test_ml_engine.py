@@ -607,7 +607,7 @@ def _loads_back(engine, task, scored, validation, metric=None):
 @pytest.mark.parametrize("estimator, params", [
     ("LinearSVC", {"fit_intercept": False}), ("LinearSVC", {"fit_intercept": False, "dual": True}),
     ("LinearSVC", {"fit_intercept": False, "multi_class": "crammer_singer"}),
-    ("LogisticRegression", {"fit_intercept": False, "solver": "liblinear"})])
+    ("LogisticRegression", {"fit_intercept": False, "solver": "liblinear", "dual": True})])
 @pytest.mark.parametrize("classes", [2, 3])
 def test_a_liblinear_model_without_intercept_is_published_in_a_shape_that_loads_back(estimator, params, classes):
     # scikit-learn's liblinear fits leave intercept_ a scalar 0.0 without fit_intercept (the other linear
