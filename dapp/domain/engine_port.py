@@ -34,5 +34,7 @@ class MLEngine(Protocol):
     def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
         """The averaged model of ``(trained model bytes, weight)`` pairs."""
 
-    def check_compatible(self, update: bytes, global_model: bytes) -> None:
-        """Raises unless the two trained models can be averaged together."""
+    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes) -> None:
+        """Raises unless the trained ``update`` can join a round of a federated job whose current
+        model is ``base`` (a trained global model, or the untrained base spec) and whose validation
+        set is ``validation``: same spec, shapes consistent with them, bounded distance."""

@@ -3,13 +3,20 @@
 A ``rounds`` job starts from its ``base_model_cid`` (an averageable estimator: linear models, MLPs,
 GaussianNB). In each round every contributor may send one update: trained weights of the global
 model's spec (their data never leaves them), or ``<model, data>`` for the machine to train (from the
-global model when no model is given). An update is accepted when it can be averaged with the
-round's other updates (and the global model, once trained) and scores at least
+global model when no model is given). An update is accepted when it scores at least
 ``global score - tolerance`` on the validation set (``min_score`` while the global model has no
-score). A round closes when ``round_quota`` updates were accepted, or ``round_duration`` seconds after
-it started (applied lazily, like every deadline). Closing averages the accepted updates with FedAvg
-weighted by sample count, publishes the new global model with its CID and score, and pays
-``reward_per_accept`` to each accepted update's contributor, in order, while the budget lasts.
+score) and passes the engine's ``check_update`` against the job's current model, never against
+another update (so no update can make a round refuse the honest ones): the current model's spec,
+its features, classes and shapes once trained (and a parameter distance from it of at most
+``MAX_UPDATE_DISTANCE x max(||global||, 1)``, see dapp.ml.fedavg), else the validation set's
+columns and classes. A round closes when ``round_quota`` updates were accepted, or
+``round_duration`` seconds after it started (applied lazily, like every deadline). Closing averages
+the accepted updates with FedAvg weighted by sample count and scores the average. It is published
+as the new global model only if it meets the bar the updates met (``global score - tolerance``, or
+``min_score`` before the global model has a score); otherwise the round keeps the previous model,
+so updates that each score well but average badly (a poisoned average) cannot lower the published
+model. Either way ``reward_per_accept`` goes to each accepted update's contributor, in order, while
+the budget lasts: each update met the bar alone, and nothing tells an honest one from a hostile one.
 Updates the machine trained weigh their training rows; weights-only updates, whose sample count
 the machine cannot verify, weigh the mean of the round's verified counts (1 if there are none).
 After the last round, or at the job's deadline, the job ends and the rest of the budget is refunded.
@@ -62,15 +69,9 @@ def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env:
     sub = replace(sub, score=scored.score, samples=scored.samples, round=job.round)
     update = scored.model_bytes if scored.model_bytes is not None else content.get_content(tx, sub.model_cid)
     accepted_ids = tx.get(UPDATES, (job.id, job.round), ())
-    reference = (tx.get(SUBMISSIONS, (job.id, accepted_ids[0])).trained_cid if accepted_ids
-                 else job.model_cid if job.best_score is not None else b"")
-    if reference:
-        env.engine.check_compatible(update, content.get_content(tx, reference))
-    if job.best_score is None:
-        good = meets(job.spec.metric, scored.score, job.spec.min_score)
-    else:
-        good = gain(job.spec.metric, scored.score, job.best_score) >= -job.spec.tolerance
-    if not good:
+    env.engine.check_update(update, content.get_content(tx, job.model_cid), task=job.spec.task,
+                            label=job.spec.label, validation=content.get_content(tx, job.spec.validation_cid))
+    if not meets_bar(job, scored.score):
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
         return [_scored(sub, False)]
     cid, stored = content.store_file(tx, update, sub.contributor, ctx, env.limits)
@@ -80,6 +81,14 @@ def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env:
     if job.spec.round_quota and len(accepted_ids) + 1 >= job.spec.round_quota:
         events += close_round(tx, job, ctx, env, ctx.timestamp)[1]
     return events
+
+
+def meets_bar(job: Job, score: int) -> bool:
+    """Whether ``score`` (of an update, or of a round's average) is at least the job's global score
+    minus its tolerance, or ``min_score`` while the global model has no score."""
+    if job.best_score is None:
+        return meets(job.spec.metric, score, job.spec.min_score)
+    return gain(job.spec.metric, score, job.best_score) >= -job.spec.tolerance
 
 
 def _weights(subs: list[Submission]) -> list[int]:
@@ -92,6 +101,11 @@ def _seed(job: Job) -> int:
     return int.from_bytes(hashlib.sha256(f"mlmarket/{job.id}/round/{job.round}".encode()).digest()[:4], "big")
 
 
+def _kept(job: Job, subs: list[Submission]) -> RoundClosed:
+    """The ``RoundClosed`` of a round that closes on the previous global model."""
+    return RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)
+
+
 def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     models = [(content.get_content(tx, s.trained_cid), w) for s, w in zip(subs, _weights(subs))]
     try:
@@ -100,10 +114,12 @@ def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env)
                                   validation=content.get_content(tx, job.spec.validation_cid), model=merged,
                                   seed=_seed(job))
     except MLError:  # cannot happen for checked updates; never let a round get stuck on it
-        return job, [RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)]
+        return job, [_kept(job, subs)]
+    if not meets_bar(job, scored.score):  # a worse average (e.g. poisoned): keep the previous model
+        return job, [_kept(job, subs)]
     stored_as = content.store_if_room(tx, merged, job.sponsor, ctx, env.limits)
     if stored_as is None:  # no room even after reclaiming: the round closes on the previous model
-        return job, [RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)]
+        return job, [_kept(job, subs)]
     cid, stored = stored_as
     job = replace(job, model_cid=cid, best_score=scored.score)
     tx.put(JOBS, job.id, job)

@@ -9,7 +9,7 @@
     engine.estimate(task=, label=, model=, train=None, evaluation=None) -> int   # work units (dapp.ml.cost)
     engine.score(task=, metric=, label=, validation=, model=, train=None, base_model=None, seed=) -> Scored
     engine.aggregate([(model, sample_count), ...]) -> bytes
-    engine.check_compatible(update, global_model) -> None
+    engine.check_update(update, base, task=, label=, validation=) -> None   # federated rounds
     derive_seed(*parts) -> int
     gain / better / meets (metric-aware comparisons of scores in millionths, from dapp.ml.metrics)
 
@@ -207,9 +207,17 @@ class Engine:
         assert outcome.data is not None  # the work above always returns bytes
         return outcome.data
 
-    def check_compatible(self, update: bytes, global_model: bytes) -> None:
-        """AggregationError unless the two trained models can be averaged together (federated rounds)."""
-        fedavg.check_compatible(self._load(global_model, None), self._load(update, None))
+    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes) -> None:
+        """AggregationError (or ModelError) unless the trained ``update`` may join a round of a federated
+        job whose current model is ``base`` and whose validation set is ``validation``: the base's spec,
+        its features, classes and shapes once trained (then also within the distance bound of
+        :func:`dapp.ml.fedavg.check_update`), else the validation set's columns and classes."""
+        loaded, reference = self._load(update, task), self._load(base, task)
+        valid = self._dataset(validation, label, task)
+        if loaded.trained:  # the arrays fit the update's own features and classes (shapes)
+            restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
+        classes = np.unique(valid.y) if task == CLASSIFICATION else None
+        fedavg.check_update(loaded, reference, valid.features, classes)
 
     def _load(self, data: bytes, task: str | None) -> Model:
         loaded = read_model(data, self.limits)

@@ -4,7 +4,8 @@ A "model" is JSON ``{"score": <metric units>}`` (or ``{"bad": true}`` to fail th
 for its work estimate, ``"crash"`` to make scoring raise a non-ML exception turned into a training
 failure, as the real engine's sandbox does); the
 score it gets is that number, plus 0.01 per training CSV line when data is given, so tests pick
-scores freely. Datasets are any bytes not starting with ``bad``.
+scores freely. Datasets are any bytes not starting with ``bad``. For federated rounds a model may
+carry a ``"shape"`` (default 1): an update joins a round only with the shape of the job's current model.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from dapp.ml.errors import DatasetError, ModelError, TrainingError
+from dapp.ml.errors import AggregationError, DatasetError, ModelError, TrainingError
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,14 @@ class FakeEngine:
             value += 0.01 * samples
         trained = json.dumps({"score": value, "trained": True, "seed": seed}).encode() if train is not None else None
         return Scored(round(value * 1_000_000), trained, samples)
+
+    @staticmethod
+    def shape(model: bytes) -> int:
+        return json.loads(model).get("shape", 1)
+
+    def check_update(self, update: bytes, base: bytes, *, task, label, validation) -> None:
+        """Engine.check_update: the update must have the shape of the job's current model ``base``."""
+        self.check_dataset(validation, label, task)
+        if self.shape(update) != self.shape(base):
+            raise AggregationError("the update's shape is not the global model's",
+                                   code="aggregate_shape_mismatch")

@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from dapp.domain.values import ETHER, Address
-from dapp.ml.errors import AggregationError
 from dapp.rollup.fake import FakeRollup
 from dapp.rollup.loop import run
 from tests.support.fake_engine import FakeEngine
@@ -111,7 +110,8 @@ class RecordingRollup(FakeRollup):
 
 class FederatedFakeEngine(FakeEngine):
     """The fake engine plus what federated rounds use: a model may carry a ``"shape"`` (default 1),
-    only models of one shape can be averaged, and FedAvg is the sample-weighted mean of the scores."""
+    an update joins a round only with the job's current model's shape (``FakeEngine.check_update``),
+    and FedAvg is the sample-weighted mean of the scores."""
 
     class Info(dict):
         """The fake's model dict, with the ``ModelInfo`` attributes that job creation reads."""
@@ -120,14 +120,6 @@ class FederatedFakeEngine(FakeEngine):
 
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
-
-    @staticmethod
-    def shape(model):
-        return json.loads(model).get("shape", 1)
-
-    def check_compatible(self, update, global_model):
-        if self.shape(update) != self.shape(global_model):
-            raise AggregationError("the update's shape is not the global model's", code="cannot_aggregate")
 
     def aggregate(self, models):
         mean = sum(json.loads(m)["score"] * w for m, w in models) / sum(w for _, w in models)

@@ -86,7 +86,7 @@ def test_mismatched_models_are_refused_with_the_reason():
         engine.aggregate([small[0], wide[0]])
     assert err.value.code == "aggregate_spec_mismatch"
     with pytest.raises(AggregationError) as err:
-        engine.check_compatible(wide[0][0], small[0][0])
+        engine.aggregate([wide[0], small[0]])
     assert err.value.code == "aggregate_spec_mismatch"
     X, y = load_wine(return_X_y=True)
     two = Engine().score(task="classification", metric="accuracy", label="target", validation=to_csv(X, y),
