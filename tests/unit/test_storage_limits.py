@@ -282,9 +282,6 @@ class RoundsEngine(FakeEngine):
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
 
-    def check_compatible(self, update, global_model):
-        return None
-
     def aggregate(self, models):
         return json.dumps({"score": sum(json.loads(m)["score"] * w for m, w in models) / sum(w for _, w in models),
                            "averaged": True}).encode()
