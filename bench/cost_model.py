@@ -95,8 +95,9 @@ CASES: list[tuple[str, str, dict]] = [
     (MLPR, "r", {"hidden_layer_sizes": [64, 64], "solver": "lbfgs", "max_iter": 100, "tol": T0}),
     (MLPR, "rx", {"hidden_layer_sizes": [32], "solver": "lbfgs", "max_iter": 100, "tol": T0}),
     (MLPR, "rbig", {"hidden_layer_sizes": [16], "max_iter": 50, "tol": T0}),
-    # the spec of tests/e2e/test_hard_limits_process.py (one layer of 256, 500 epochs, batch "auto", no early
-    # stop, 2,000 x 20), and its neighbours: sgd, 2-3 layers, batch sizes 32 to all rows, 10 classes, regression
+    # the spec of tests/e2e/test_hard_limits_process.py (one layer of 256, 500 epochs, batch "auto", no
+    # early stop, 2,000 x 20), and its neighbours: sgd, 2-3 layers, batch sizes 32 to all rows, 10 classes,
+    # regression
     (MLPC, "c2k", {"hidden_layer_sizes": [256], "max_iter": 500, "tol": T0, "n_iter_no_change": 10_000}),
     *[(MLPC, "c2k", {"hidden_layer_sizes": [256], "solver": s, "batch_size": b, "max_iter": 20, "tol": T0,
                      "n_iter_no_change": 10_000}) for s in ("adam", "sgd") for b in (32, 64, 500, 2000)],

@@ -6,8 +6,9 @@ multiply-adds of every iteration the parameters allow (rows x features x outputs
 features x rows x log(rows) x depth...), times a per-solver factor, plus fixed costs per fit,
 iteration, loss evaluation (L-BFGS-B line searches), mini-batch (per weight matrix, and per weight the
 optimiser updates each batch), MLP unit per row (activations: what thin layers cost), tree and byte of
-node memory a tree builder reserves. ``bench/cost_model.py`` measures the CPU time of a grid of fits at the parameters' extremes; the factors keep every estimate at least
-twice its measurement on one x86-64 core, so one unit is at most about a nanosecond (docs/MODELS.md).
+node memory a tree builder reserves. ``bench/cost_model.py`` measures the CPU time of a grid of fits
+at the parameters' extremes; the factors keep every estimate at least twice its measurement on one
+x86-64 core, so one unit is at most about a nanosecond (docs/MODELS.md).
 """
 
 from __future__ import annotations

@@ -278,7 +278,7 @@ def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, 
         restore(loaded.spec, dict(arrays), len(data.features))
     except ModelError as exc:
         raise TrainingError(f"the fitted {loaded.spec.estimator} is degenerate and is not published: {exc} "
-                            f"({exc.code}; the training data may be constant or too small in scale)") from None
+                            f"({exc.code}; the training data may be constant or nearly 0)") from None
     out = write_model(Model(loaded.spec, data.features, arrays))
     if len(out) > limits.max_model_bytes:
         raise ModelError(f"the trained model takes {len(out)} bytes; the limit is {limits.max_model_bytes}",

@@ -29,14 +29,15 @@ FINDING_5 = [
 ]
 
 
-# Same command (K: c2k, c2f1, c100f1, c2f1w, loaded host); issue 11's resource walk found an MLP trained with adam at several times its estimate. Two
-# causes: numpy's BLAS ran a thread per core in the worker (train.single_thread now limits it), and the
-# elementwise work per row and unit (activations, softmax) was not counted, which thin layers and
-# batches out of the cache make dominant (these were 0.72x, 0.80x and 0.87x their measured times).
+# Same command (K: c2k, c2f1, c100f1, c2f1w; a loaded host). Issue 11's resource walk found an MLP trained
+# with adam at several times its estimate. Two causes: numpy's BLAS ran a thread per core in the worker
+# (train.single_thread now limits it), and the elementwise work per row and unit (activations, softmax)
+# was not counted, which thin layers and batches out of the cache make dominant (the last three were
+# 0.72-0.80x, 0.82x and 0.11x their times).
 MLP_UNITS = [
     # tests/e2e/test_hard_limits_process.py's spec: one layer of 256, 500 epochs, batch "auto", 2,000 x 20
-    ("MLPClassifier", {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-300, "n_iter_no_change": 10_000},
-     (2000, 20, 2), 4_473_234_353),
+    ("MLPClassifier", {"hidden_layer_sizes": [256], "max_iter": 500, "tol": 1e-300,
+                       "n_iter_no_change": 10_000}, (2000, 20, 2), 4_473_234_353),
     # 1 feature into 256 units, all 2,000 rows in one batch, 50 epochs
     ("MLPClassifier", {"hidden_layer_sizes": [256], "batch_size": 2000, "max_iter": 50, "tol": 1e-300},
      (2000, 1, 2), 314_657_444),

@@ -609,7 +609,8 @@ def _loads_back(engine, task, scored, validation, metric=None):
     ("LinearSVC", {"fit_intercept": False, "multi_class": "crammer_singer"}),
     ("LogisticRegression", {"fit_intercept": False, "solver": "liblinear", "dual": True})])
 @pytest.mark.parametrize("classes", [2, 3])
-def test_a_liblinear_model_without_intercept_is_published_in_a_shape_that_loads_back(estimator, params, classes):
+def test_a_liblinear_model_without_intercept_is_published_in_a_shape_that_loads_back(estimator, params,
+                                                                                    classes):
     # scikit-learn's liblinear fits leave intercept_ a scalar 0.0 without fit_intercept (the other linear
     # classifiers: one per output); the reader wants one per output, so every such model was refused
     X = np.random.default_rng(classes).standard_normal((40, 3))
