@@ -24,7 +24,8 @@ Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(c
   seconds expires and is purged when room is needed (``dapp.domain.partial_uploads``). All stored
   files (and kept best models) together at most ``max_total_content`` bytes with their overhead;
   files no job uses are reclaimed ``content_ttl`` seconds after they were stored when room is needed
-  (``dapp.domain.content_budget``).
+  (``dapp.domain.content_budget``). A sponsor whose hidden test set is due for its reveal gets
+  priority for room (``dapp.domain.reveal_priority``).
 - While incomplete, each chunk answers ``UploadProgress(cid, received, size)`` (a report). The chunk
   that completes the file triggers the CID check over the whole file: a match stores the file under
   its CID, drops the partial upload and emits the ``ContentStored(cid, size, uploader)`` notice; a
@@ -54,6 +55,7 @@ from typing import Any
 from dapp.codec.cid import check_cid, cid_of, cid_to_text
 from dapp.domain import content_budget as budget
 from dapp.domain import partial_uploads as pending
+from dapp.domain import reveal_priority
 from dapp.domain.commands import AbortUpload, Context, UploadChunk
 from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
@@ -85,7 +87,8 @@ def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
             pending.drop(tx, ctx.sender, cid)
         return [UploadProgress(cid, len(stored.data), len(stored.data))]
     key = (ctx.sender, cid)
-    upload = tx.get(UPLOADS, key) or _start(tx, ctx, cid, cmd.size, env.limits)
+    priority = reveal_priority.due_for_reveal(tx, ctx.sender, ctx.timestamp)
+    upload = tx.get(UPLOADS, key) or _start(tx, ctx, cid, cmd.size, env.limits, priority)
     if cmd.size != upload.size:
         raise DomainError(f"upload of {cid_to_text(cid)} was started with size {upload.size}, "
                           f"this chunk declares {cmd.size}", code="upload_size_changed")
@@ -101,10 +104,10 @@ def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
     fresh = data[overlap_end - cmd.offset:]
     if fresh:
         _tick(tx, ctx.timestamp)
-        upload = pending.feed(tx, ctx.sender, cid, upload, fresh, ctx.timestamp, env.limits)
+        upload = pending.feed(tx, ctx.sender, cid, upload, fresh, ctx.timestamp, env.limits, priority)
     if upload.received < upload.size:
         return [UploadProgress(cid, upload.received, upload.size)]
-    return _complete(tx, ctx, cid, upload, env)
+    return _complete(tx, ctx, cid, upload, env, priority)
 
 
 def abort_upload(tx: Tx, cmd: AbortUpload, ctx: Context, env: Env) -> list[Any]:
@@ -116,14 +119,15 @@ def abort_upload(tx: Tx, cmd: AbortUpload, ctx: Context, env: Env) -> list[Any]:
     return []
 
 
-def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits) -> Upload:
-    """Checks the limits for a new upload of ``size`` bytes (making room if it can) and records it."""
+def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits, priority: bool) -> Upload:
+    """Checks the limits for a new upload of ``size`` bytes (making room if it can, with the reveal
+    ``priority`` if the sender has it) and records it."""
     if size > limits.max_file_size:
         raise DomainError(f"file of {size} bytes exceeds max_file_size = {limits.max_file_size} bytes",
                           code="file_too_large")
     _tick(tx, ctx.timestamp)
-    budget.require_room(tx, size, ctx.timestamp, limits)
-    return pending.start(tx, ctx.sender, cid, size, ctx.timestamp, limits)
+    budget.require_room(tx, size, ctx.timestamp, limits, priority)
+    return pending.start(tx, ctx.sender, cid, size, ctx.timestamp, limits, priority)
 
 
 def _original_bytes(cmd: UploadChunk, size: int, limits: Limits) -> bytes:
@@ -184,7 +188,7 @@ def _check_resent(tx: Tx, key: tuple[Address, bytes], upload: Upload, offset: in
                           code="chunk_mismatch")
 
 
-def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, env: Env) -> list[Any]:
+def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, env: Env, priority: bool) -> list[Any]:
     """Checks the whole file against its CID, stores it and drops the partial upload. A CSV file is
     decoded by the ML engine now (a cache warm-up, no effect on the state or the outputs), so that the
     submissions that train or score on it do not pay for decoding it."""
@@ -195,7 +199,7 @@ def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, env: Env) -> lis
                           f"{cid_to_text(actual)}; abort the upload and send it again", code="cid_mismatch")
     _tick(tx, ctx.timestamp)
     pending.drop(tx, ctx.sender, cid)
-    budget.require_room(tx, upload.size, ctx.timestamp, env.limits)
+    budget.require_room(tx, upload.size, ctx.timestamp, env.limits, priority)
     budget.add(tx, cid, Content(data, ctx.sender, ctx.input_index, ctx.timestamp))
     if env.engine is not None:
         env.engine.prepare(data)

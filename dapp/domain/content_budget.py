@@ -13,6 +13,8 @@ the machine stores a file it made, a best model is kept) and the budget is short
    job at all (ended ones too) has it as its current, published model.
 
 Only then is the request refused (``storage_full``). A dropped file's CID can be uploaded again.
+An upload with the reveal priority (``dapp.domain.reveal_priority``) reclaims unreferenced files
+whatever their age in step 2, oldest stored first; referenced files stay all the same.
 
 Cost of one reclamation, paid only when the budget is short: O(kept models) row reads to release
 the ended jobs' ones; then, only if the oldest file is old enough to be reclaimable,
@@ -76,22 +78,22 @@ def in_use(tx: Tx) -> int:
     return tx.get(TOTALS, "footprint", 0)
 
 
-def make_room(tx: Tx, size: int, now: int, limits: Limits) -> bool:
+def make_room(tx: Tx, size: int, now: int, limits: Limits, priority: bool = False) -> bool:
     """Whether a file of ``size`` bytes fits the budget at ``now``, after reclaiming (module
-    docstring) what is needed if it did not."""
+    docstring) what is needed if it did not; with ``priority``, unreferenced files of any age."""
     need = footprint(size)
     if in_use(tx) + need <= limits.max_total_content:
         return True
     _release_ended(tx)
     if in_use(tx) + need <= limits.max_total_content:
         return True
-    _reclaim(tx, need, now, limits)
+    _reclaim(tx, need, now, limits, None if priority else limits.content_ttl)
     return in_use(tx) + need <= limits.max_total_content
 
 
-def require_room(tx: Tx, size: int, now: int, limits: Limits) -> None:
+def require_room(tx: Tx, size: int, now: int, limits: Limits, priority: bool = False) -> None:
     """``make_room`` or ``full_error``."""
-    if not make_room(tx, size, now, limits):
+    if not make_room(tx, size, now, limits, priority):
         raise full_error(tx, size, limits)
 
 
@@ -169,11 +171,11 @@ def referenced(tx: Tx) -> set[bytes]:
     return refs
 
 
-def _reclaim(tx: Tx, need: int, now: int, limits: Limits) -> None:
-    """Drops unreferenced files stored at least ``content_ttl`` ago, oldest first, until ``need``
-    more bytes fit (or no such file is left)."""
+def _reclaim(tx: Tx, need: int, now: int, limits: Limits, ttl: int | None) -> None:
+    """Drops unreferenced files stored at least ``ttl`` ago (any file if ``None``), oldest first,
+    until ``need`` more bytes fit (or no such file is left)."""
     def old(cid: bytes) -> bool:
-        return now - tx.get(CONTENTS, cid).timestamp >= limits.content_ttl
+        return ttl is None or now - tx.get(CONTENTS, cid).timestamp >= ttl
 
     cid = linked.first(tx, ORDER)
     if cid is None or not old(cid):

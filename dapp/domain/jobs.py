@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.cid import cid_to_text
-from dapp.domain import content, ledger, policies, spec
+from dapp.domain import content, ledger, policies, reveal_priority, spec
 from dapp.domain.payouts import budget
 from dapp.domain.commands import CancelJob, Context, CreateJob, SettleJob, TopUpJob
 from dapp.domain.env import Env
@@ -55,6 +55,7 @@ def create_job(tx: Tx, cmd: CreateJob, ctx: Context, env: Env) -> list[Any]:
             job = replace(job, best_score=scored.score)
     ledger.lock(tx, job_pot(job_id), cmd.token, ctx.sender, cmd.budget)
     tx.put(JOBS, job_id, job)
+    reveal_priority.note_job(tx, job)
     return [JobCreated(job_id, ctx.sender, cmd.token, cmd.budget, s)]
 
 

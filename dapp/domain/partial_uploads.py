@@ -14,7 +14,9 @@ An upload that got no new bytes for ``upload_ttl`` seconds (by the inputs' block
 **expired** from ``expires_at`` on. Expired uploads stay until room is needed: a start or a chunk that
 would break a cap first purges expired uploads, least recently fed first (the account's own for the
 per-account caps, anyone's for the global one), and only then is refused. Until it is purged, an
-expired upload may be continued: its next chunk with new bytes makes it fresh again.
+expired upload may be continued: its next chunk with new bytes makes it fresh again. For the global
+cap, an upload with the reveal priority (``dapp.domain.reveal_priority``) also purges other
+accounts' uploads that have not expired, least recently fed first.
 
 Rows: ``Upload`` per (uploader, CID), one immutable ``Chunk`` per chunk's new bytes, one ``Account``
 per uploader (its CIDs in start order, their declared total), and the uploads in the order they were
@@ -83,8 +85,10 @@ def expired(upload: Upload, now: int) -> bool:
     return now >= upload.expires_at
 
 
-def start(tx: Tx, uploader: Address, cid: bytes, size: int, now: int, limits: Limits) -> Upload:
-    """Records a new partial upload of ``size`` bytes after checking (and making room for) the caps."""
+def start(tx: Tx, uploader: Address, cid: bytes, size: int, now: int, limits: Limits,
+          preempt: bool = False) -> Upload:
+    """Records a new partial upload of ``size`` bytes after checking (and making room for) the caps;
+    ``preempt``: other accounts' uploads may be purged for room whether expired or not."""
     account = tx.get(PENDING, uploader, Account())
     if not _account_fits(account, size, limits):
         account = _purge_account(tx, uploader, size, now, limits)
@@ -96,7 +100,7 @@ def start(tx: Tx, uploader: Address, cid: bytes, size: int, now: int, limits: Li
                           f"over max_pending_upload_bytes = {limits.max_pending_upload_bytes}",
                           code="pending_bytes_exceeded")
     upload = Upload(size=size, received=0, chunks=0, expires_at=now + limits.upload_ttl)
-    _make_room(tx, footprint(upload), now, limits)
+    _make_room(tx, footprint(upload), now, limits, uploader if preempt else None)
     tx.put(UPLOADS, (uploader, cid), upload)
     linked.append(tx, ORDER, (uploader, cid))
     tx.put(PENDING, uploader, Account(account.cids + (cid,), account.declared + size))
@@ -104,14 +108,15 @@ def start(tx: Tx, uploader: Address, cid: bytes, size: int, now: int, limits: Li
     return upload
 
 
-def feed(tx: Tx, uploader: Address, cid: bytes, upload: Upload, fresh: bytes, now: int, limits: Limits) -> Upload:
+def feed(tx: Tx, uploader: Address, cid: bytes, upload: Upload, fresh: bytes, now: int, limits: Limits,
+         preempt: bool = False) -> Upload:
     """Appends ``fresh`` (bytes past the received mark) as a new chunk row; the upload becomes the
-    most recently fed one and expires ``upload_ttl`` from ``now``."""
+    most recently fed one and expires ``upload_ttl`` from ``now``. ``preempt`` as in ``start``."""
     key = (uploader, cid)
     upload = replace(upload, expires_at=now + limits.upload_ttl)
     tx.put(UPLOADS, key, upload)
     linked.move_to_end(tx, ORDER, key)
-    _make_room(tx, CHUNK_OVERHEAD, now, limits)  # never purges this upload: it is fresh now
+    _make_room(tx, CHUNK_OVERHEAD, now, limits, uploader if preempt else None)  # never purges this one
     tx.put(CHUNKS, key + (upload.chunks,), Chunk(upload.received, fresh))
     upload = replace(upload, received=upload.received + len(fresh), chunks=upload.chunks + 1)
     tx.put(UPLOADS, key, upload)
@@ -156,18 +161,22 @@ def _purge_account(tx: Tx, uploader: Address, size: int, now: int, limits: Limit
     return account
 
 
-def _make_room(tx: Tx, need: int, now: int, limits: Limits) -> None:
+def _make_room(tx: Tx, need: int, now: int, limits: Limits, preemptor: Address | None = None) -> None:
     """Purges expired uploads, least recently fed first, until ``need`` more bytes fit under
-    ``max_total_pending``; ``DomainError`` (``uploads_full``) if they cannot."""
+    ``max_total_pending``; with a ``preemptor``, other accounts' uploads whether expired or not
+    (its own only once expired); ``DomainError`` (``uploads_full``) if they cannot."""
+    key = linked.first(tx, ORDER)
     while (held := tx.get(TOTALS, "footprint", 0)) + need > limits.max_total_pending:
-        oldest = linked.first(tx, ORDER)
-        upload = None if oldest is None else tx.get(UPLOADS, oldest)
-        if upload is None or not expired(upload, now):
+        upload = None if key is None else tx.get(UPLOADS, key)
+        if upload is None or (preemptor is None and not expired(upload, now)):
             when = "" if upload is None else f"; the least recently fed one expires at {upload.expires_at}"
             raise DomainError(f"partial uploads of all accounts hold {held} bytes (declared sizes and "
                               f"bookkeeping); {need} more would exceed max_total_pending = "
                               f"{limits.max_total_pending}{when}", code="uploads_full")
-        drop(tx, *oldest)
+        following = linked.after(tx, ORDER, key)
+        if expired(upload, now) or key[0] != preemptor:
+            drop(tx, *key)
+        key = following
 
 
 def status(uploader: Address, cid: bytes, upload: Upload, now: int) -> dict[str, Any]:
