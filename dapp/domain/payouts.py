@@ -1,4 +1,10 @@
-"""Money moves of the market: rewards, stakes, refunds and the end of a job."""
+"""Money moves of the market: rewards, stakes, refunds and the end of a job.
+
+A piece of work is paid at most once per job, whoever names it: a submission's **work keys** are
+its input (model CID, or the job's model a data-only submission trains, with its data CID) and the
+CID of the model it yields (trained bytes, or the model itself). ``reward`` notes each key with the
+first submission paid for it (``PAID_WORK``); the policies ask ``first_paid`` before paying.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from typing import Any
 
 from dapp.domain import ledger
 from dapp.domain.events import JobSettled, RewardPaid, StakeReturned, StakeSlashed
-from dapp.domain.records import ENDED, JOBS, SUBMISSIONS, Job, Submission, job_pot, stake_pot
+from dapp.domain.records import ENDED, JOBS, PAID_WORK, SUBMISSIONS, Job, Submission, job_pot, stake_pot
 from dapp.domain.store import Tx
 
 
@@ -16,8 +22,37 @@ def budget(tx: Tx, job: Job) -> int:
     return ledger.pot(tx, job_pot(job.id))[1]
 
 
-def reward(tx: Tx, job: Job, sub: Submission, amount: int) -> tuple[Job, Submission, list[Any]]:
-    """Pays ``amount`` of the job's budget to the contributor (a voucher) and records it."""
+WorkKey = tuple[str, bytes, bytes]
+
+
+def work_keys(sub: Submission, trained_cid: bytes = b"") -> tuple[WorkKey, ...]:
+    """The keys of the work ``sub`` did: its input, and the model it yields (``trained_cid``, else
+    the submission's recorded ``trained_cid``) when known."""
+    keys: list[WorkKey] = [("input", sub.model_cid or sub.base_cid, sub.data_cid)]
+    model = trained_cid or sub.trained_cid
+    if model:
+        keys.append(("model", model, b""))
+    return tuple(keys)
+
+
+def first_paid(tx: Tx, sub: Submission, trained_cid: bytes = b"") -> tuple[int, str]:
+    """The first other submission of the job already paid for ``sub``'s work, with why (``(0, "")``
+    when none): one look-up per key, no scan."""
+    for key in work_keys(sub, trained_cid):
+        first = tx.get(PAID_WORK, (sub.job_id, key), 0)
+        if first and first != sub.id:
+            what = "the same model and data were" if key[0] == "input" else "the same trained model was"
+            return first, f"{what} already paid in submission {first}"
+    return 0, ""
+
+
+def reward(tx: Tx, job: Job, sub: Submission, amount: int,
+           trained_cid: bytes = b"") -> tuple[Job, Submission, list[Any]]:
+    """Pays ``amount`` of the job's budget to the contributor (a voucher) and records it, noting
+    the submission's work keys as paid (``trained_cid``: the CID of its model, when not recorded)."""
+    for key in work_keys(sub, trained_cid):
+        if not tx.get(PAID_WORK, (job.id, key)):
+            tx.put(PAID_WORK, (job.id, key), sub.id)
     payment = ledger.pay(tx, job_pot(job.id), sub.contributor, amount)
     sub = replace(sub, status="accepted", reward=sub.reward + amount)
     job = replace(job, accepted=job.accepted + 1, paid=job.paid + amount)

@@ -9,7 +9,9 @@
 - best: the best score reaching ``min_score`` takes the whole budget after the deadline (ties: the
   earliest); none → refund. With a hidden test set, submissions are only stored until the sponsor
   reveals it (``reveals``); no reveal within ``reveal_window`` → the budget is split evenly among the
-  valid submissions (the remainder of the division goes to the earliest).
+  valid submissions (the remainder of the division goes to the earliest), one share per piece of
+  work: copies of the same model and data share nothing beyond the earliest's share.
+A piece of work (``payouts.work_keys``) is paid at most once per job in every policy.
 Cancelling a rounds job closes the current round first when it has accepted updates (they are
 averaged, published and paid). Stakes are settled in the submission's own input: returned when its content passes the checks,
 slashed into the budget when it does not. Cancelling a best-model job that has valid submissions splits the budget among them, so a sponsor
@@ -68,9 +70,22 @@ def valid_submissions(tx: Tx, job: Job) -> list[Any]:
     return [s for s in submissions_of(tx, job) if s.status != "invalid"]
 
 
+def _once_per_work(tx: Tx, subs: list[Any]) -> list[Any]:
+    """``subs`` without those whose work was already paid, or is held by an earlier one of ``subs``."""
+    seen: set[Any] = set()
+    kept = []
+    for sub in subs:
+        keys = payouts.work_keys(sub)
+        if not seen.intersection(keys) and not payouts.first_paid(tx, sub)[0]:
+            kept.append(sub)
+        seen.update(keys)
+    return kept
+
+
 def split(tx: Tx, job: Job, outcome: str) -> list[Any]:
-    """Splits the whole budget evenly among the valid submissions and ends the job."""
-    subs = valid_submissions(tx, job)
+    """Splits the whole budget evenly among the valid submissions, one share per piece of work (the
+    earliest submission holding it), and ends the job."""
+    subs = _once_per_work(tx, valid_submissions(tx, job))
     events: list[Any] = []
     if subs:
         total = payouts.budget(tx, job)
@@ -109,16 +124,20 @@ def pay_best(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
 
 
 def settle_reviews(tx: Tx, job: Job) -> tuple[Job, list[Any]]:
-    """Manual jobs: unreviewed scored submissions become ``accept_by_default``, paid in order."""
+    """Manual jobs: unreviewed scored submissions become ``accept_by_default``, paid in order (work
+    already paid is not paid again: rejected with the reason)."""
     events: list[Any] = []
     for sub in submissions_of(tx, job):
         if sub.status != "scored":
             continue
-        pay = job.spec.accept_by_default and payouts.budget(tx, job) >= job.spec.reward_per_accept
+        first, why = payouts.first_paid(tx, sub) if job.spec.accept_by_default else (0, "")
+        pay = (job.spec.accept_by_default and not first
+               and payouts.budget(tx, job) >= job.spec.reward_per_accept)
         if pay:
             job, sub, paid = payouts.reward(tx, job, sub, job.spec.reward_per_accept)
             events += paid
-        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="accepted" if pay else "rejected", reviewed=True))
+        tx.put(SUBMISSIONS, (job.id, sub.id),
+               replace(sub, status="accepted" if pay else "rejected", reviewed=True, error=why or sub.error))
     return job, events
 
 

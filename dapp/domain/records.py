@@ -12,6 +12,7 @@ from dapp.errors import DomainError
 JOBS = "jobs"
 SUBMISSIONS = "submissions"  # (job_id, submission_id) -> Submission
 BY_CONTRIBUTOR = "job_contributor_count"  # (job_id, contributor) -> submissions made
+PAID_WORK = "paid_work"  # (job_id, work key) -> the first submission paid for that work (payouts.work_keys)
 
 OPEN = "open"
 REVEALING = "revealing"
@@ -62,6 +63,7 @@ class Submission:
     reviewed: bool = False
     error: str = ""
     round: int = 0
+    base_cid: bytes = b""  # a data-only submission: the job's model it trains (fixed when submitted)
 
 
 def job_pot(job_id: int) -> tuple[str, int]:

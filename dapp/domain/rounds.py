@@ -20,6 +20,9 @@ the budget lasts: each update met the bar alone, and nothing tells an honest one
 Updates the machine trained weigh their training rows; weights-only updates, whose sample count
 the machine cannot verify, weigh the mean of the round's verified counts (1 if there are none).
 After the last round, or at the job's deadline, the job ends and the rest of the budget is refunded.
+Work is paid once per job (``payouts.work_keys``): an update whose model and data (a data-only
+update: the global model it trains, with its data), or whose resulting model bytes, were already
+paid in the job or are already in the round is scored but not accepted into the round.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+from dapp.codec.cid import cid_of
 from dapp.domain import content, payouts
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
@@ -40,6 +44,7 @@ from dapp.ml.errors import MLError
 
 UPDATES = "round_updates"  # (job_id, round) -> tuple of accepted submission ids
 SENT = "round_senders"  # (job_id, round, contributor) -> True
+ROUND_WORK = "round_work"  # (job_id, round, work key) -> the round's update holding that work
 
 
 def round_end(job: Job) -> int:
@@ -74,13 +79,31 @@ def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env:
     if not meets_bar(job, scored.score):
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
         return [_scored(sub, False)]
+    why = _repeated_work(tx, job, sub, cid_of(update))
+    if why:
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
+        return [_scored(sub, False)]
     cid, stored = content.store_file(tx, update, sub.contributor, ctx, env.limits)
+    for key in payouts.work_keys(sub, cid):
+        tx.put(ROUND_WORK, (job.id, job.round, key), sub.id)
     tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="scored", trained_cid=cid))
     tx.put(UPDATES, (job.id, job.round), (*accepted_ids, sub.id))
     events = stored + [_scored(sub, True)]
     if job.spec.round_quota and len(accepted_ids) + 1 >= job.spec.round_quota:
         events += close_round(tx, job, ctx, env, ctx.timestamp)[1]
     return events
+
+
+def _repeated_work(tx: Tx, job: Job, sub: Submission, trained_cid: bytes) -> str:
+    """Why ``sub``'s work cannot join the round (paid in the job, or already in this round), else ""."""
+    first, why = payouts.first_paid(tx, sub, trained_cid)
+    if first:
+        return why
+    for key in payouts.work_keys(sub, trained_cid):
+        first = tx.get(ROUND_WORK, (job.id, job.round, key), 0)
+        if first:
+            return f"the same work is already update {first} of round {job.round}"
+    return ""
 
 
 def meets_bar(job: Job, score: int) -> bool:

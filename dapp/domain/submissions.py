@@ -5,6 +5,9 @@ Both must already be in the content store. The machine trains (if data is given)
 job's validation set, with a seed derived from the job and submission ids. With a stake, content
 that fails the engine's checks makes an accepted input: the submission is recorded as invalid and
 its stake is slashed into the job's budget; without a stake such an input is simply rejected.
+The same work is paid once per job (``payouts.work_keys``): a threshold submission whose model and
+data, or trained model, were already paid is rejected with the reason, and a manual review cannot
+accept it (``already_paid``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+from dapp.codec.cid import cid_of
 from dapp.domain import access, content, ledger, payouts, policies, rounds
 from dapp.domain.commands import Context, ReviewSubmission, Submit
 from dapp.domain.env import Env
@@ -85,6 +89,11 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
     sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
     tx.put(SUBMISSIONS, (job.id, sub.id), sub)
     if spec.policy == "threshold":
+        trained = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
+        first, why = payouts.first_paid(tx, sub, trained)
+        if first:  # the same work earns once per job, whoever names it
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
+            return [scored_event(sub, False)]
         ok = policies.qualifies(job, scored.score)
         if ok and spec.min_gain and job.best_score is not None:
             ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
@@ -93,7 +102,7 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
             return [scored_event(sub, False)]
         events: list[Any] = [scored_event(sub, True)]
-        job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept)
+        job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept, trained)
         events += paid
         if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
             sub, stored = _store_model(tx, sub, scored, ctx, env)
@@ -135,7 +144,7 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
         raise DomainError("a submission needs a model, or data to train the job's base model on",
                           code="bad_submission")
     sub = Submission(job.id, job.submissions + 1, ctx.sender, cmd.model_cid, cmd.data_cid, ctx.timestamp,
-                     stake=job.spec.stake)
+                     stake=job.spec.stake, base_cid=b"" if cmd.model_cid else job.model_cid)
     job = replace(job, submissions=sub.id)
     tx.put(JOBS, job.id, job)
     tx.put(BY_CONTRIBUTOR, (job.id, ctx.sender), made + 1)
@@ -192,6 +201,9 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
     if not cmd.accept:
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", reviewed=True))
         return events + [SubmissionReviewed(job.id, sub.id, False)]
+    first, why = payouts.first_paid(tx, sub)
+    if first:
+        raise DomainError(f"submission {sub.id} of job {job.id} cannot be paid: {why}", code="already_paid")
     if payouts.budget(tx, job) < job.spec.reward_per_accept:
         raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
                           code="budget_exhausted")

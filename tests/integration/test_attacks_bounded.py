@@ -237,9 +237,8 @@ def test_a_planted_hidden_test_set_is_refused_and_the_budget_goes_to_the_valid_s
     m = Market(engine=Engine())
     job, deadline = hidden_job(m, test_csv, task)
     honest = spec("GaussianNB") if task == "classification" else spec("Ridge")
-    train = three_rows(0.5, 1)
-    for who in (CAROL, DAVE):
-        assert m.submit(who, job, m.put(who, honest), m.put(who, train)).accepted
+    for who, cell in ((CAROL, 0.5), (DAVE, 0.25)):  # two pieces of work (the same work earns one share)
+        assert m.submit(who, job, m.put(who, honest), m.put(who, three_rows(cell, 1))).accepted
     refused = reveal(m, job, test_csv, deadline)
     assert not refused.accepted and codes(refused) == ["value_out_of_range"]
     assert m.job(job)["job"]["status"] != "ended" and budget(m, job) == BUDGET

@@ -51,7 +51,7 @@ def test_threshold_job_ends_when_the_budget_cannot_pay_another_reward():
     job = m.create_job(250, reward_per_accept=100)
     model = m.put_model(CAROL, 0.95)
     m.submit(CAROL, job, model)
-    second = m.submit(DAVE, job, model)
+    second = m.submit(DAVE, job, m.put_model(DAVE, 0.96))  # other work: the same model is paid once
     assert paid(second) == [(DAVE, 100), (SPONSOR, 50)]
     assert m.job(job)["job"]["status"] == "ended"
     late = m.submit(CAROL, job, model)
@@ -152,8 +152,8 @@ def test_stake_can_travel_as_a_deposit_carrying_the_submission():
 def test_manual_review_pays_on_accept_and_default_applies_at_the_deadline():
     m = Market()
     job = m.create_job(1000, policy="manual", reward_per_accept=100, accept_by_default=True)
-    for who in (CAROL, DAVE, CAROL):
-        assert paid(m.submit(who, job, m.put_model(who, 0.9))) == []
+    for n, who in enumerate((CAROL, DAVE, CAROL)):  # three different models (the same one is paid once)
+        assert paid(m.submit(who, job, m.put_model(who, 0.9, n=n))) == []
     assert not m.call(CAROL, "reviewSubmission", job, 1, True).accepted  # not the sponsor
     assert paid(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
     assert paid(m.call(SPONSOR, "reviewSubmission", job, 2, False)) == []

@@ -22,7 +22,7 @@ window, every job is settled ("ended", budget "0") and every balance withdrawn: 
 import hashlib
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import eth_abi
@@ -157,6 +157,8 @@ class JobInfo:
     min_score: int = 0
     min_gain: int = 0
     best: int | None = None  # threshold: the best score paid so far
+    current: bytes = b""  # the job's current model (base, then published): what data alone trains
+    paid_work: set = field(default_factory=set)  # (model or current model, data) CIDs already paid
     test_csv: bytes = b""
     salt: bytes = b""
     id: int = 0
@@ -208,6 +210,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.balance, self.budget = Counter(), Counter()
         self.jobs, self.subs, self.status = {}, {}, {}
         self.rewards, self.paid_subs, self.stake_done = Counter(), defaultdict(set), set()
+        self.sub_work = {}  # (job, submission) -> its work: (model CID or the job's current model, data CID)
         self.made, self.granted, self.delegates, self.stored = Counter(), set(), set(), set()
         self.cached, self.unsettled, self.pending = None, False, None
         self.cids = {name: self.upload(json.dumps(model).encode()) for name, model in MODELS.items()}
@@ -330,6 +333,7 @@ class MarketMachine(RuleBasedStateMachine):
         key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
         assert key not in self.subs and a["stake"] == job.stake
         self.subs[key] = (a["contributor"], a["stake"])
+        self.sub_work[key] = (a["modelCid"] or job.current, a["dataCid"])
         self.status[key] = "stored"
         self.made[key[0], a["contributor"]] += 1
         self.balance[job.token, a["contributor"]] -= a["stake"]
@@ -352,6 +356,7 @@ class MarketMachine(RuleBasedStateMachine):
         assert self.status[key] != "turned down", f"submission {key} paid after the sponsor rejected it"
         assert job.policy not in ("threshold", "manual", "rounds") or a["amount"] == job.reward
         self.paid_subs[job.id].add(key[1])
+        job.paid_work.add(self.sub_work[key])
         self.status[key] = "paid"
         self.budget[job.id] -= a["amount"]
         owed[job.token, a["contributor"]] += a["amount"]
@@ -376,6 +381,7 @@ class MarketMachine(RuleBasedStateMachine):
 
     def on_ModelPublished(self, a, owed):
         self.jobs[a["jobId"]].has_model = True
+        self.jobs[a["jobId"]].current = a["modelCid"]
 
     def on_AccessChanged(self, a, owed):
         (self.granted.add if a["granted"] else self.granted.discard)((a["jobId"], a["account"]))
@@ -455,6 +461,7 @@ class MarketMachine(RuleBasedStateMachine):
                        plan["window"] if hidden else 0, hidden, base, plan["stake"], reward,
                        plan["gated"], plan["max_submissions"] or DEFAULT_CAP, plan["min_score"],
                        plan["min_gain"] if policy == "threshold" else 0)
+        info.current = self.cids["fair"] if base else b""
         commitment = bytes(32)
         if hidden:
             header = b"x,target\n" if plan["test_ok"] else b"bad,target\n"  # the fake engine refuses "bad..."
@@ -510,6 +517,8 @@ class MarketMachine(RuleBasedStateMachine):
         job = self.jobs.get(job_id)
         call = encode("submit", job_id, self.cids[model], self.cids[f"data:{data}"])
         before = (len(self.subs), self.budget[job_id])
+        work = (self.cids[model] or (job.current if job else b""), self.cids[f"data:{data}"])
+        repeated = job is not None and work in job.paid_work  # the same work is paid once per job
         if via_deposit is None or job is None or not job.stake:
             _, notices = self.send(sender, call, expect=self.submission_ok(job_id, sender, model, data, 0))
         else:
@@ -517,9 +526,9 @@ class MarketMachine(RuleBasedStateMachine):
             ok = self.submission_ok(job_id, sender, model, data, job.stake if token == job.token else 0)
             notices = self.deposit(token, sender, job.stake, call, expect_command=ok)
         if len(self.subs) > before[0]:
-            self.check_submission(job, notices, model, data, before[1])
+            self.check_submission(job, notices, model, data, before[1], repeated)
 
-    def check_submission(self, job, notices, model, data, budget_before):
+    def check_submission(self, job, notices, model, data, budget_before, repeated=False):
         """Stakes come back or go to the budget; scores follow the fake engine; threshold pays by its rule."""
         names = [n for n, _ in notices]
         odd = job.policy == "rounds" and model == "odd" and data == "none"  # cannot be averaged
@@ -534,7 +543,7 @@ class MarketMachine(RuleBasedStateMachine):
             assert score == round((MODELS[model]["score"] + 0.01 * lines) * 1_000_000)
         if job.policy == "threshold":  # whatever the score, the payment and the new best follow the rule
             gains = not job.min_gain or job.best is None or score - job.best >= job.min_gain
-            wins = score >= job.min_score and gains and budget_before >= job.reward
+            wins = score >= job.min_score and gains and budget_before >= job.reward and not repeated
             assert ("RewardPaid" in names) == wins, (score, job, budget_before)
             if wins:
                 job.best = score if job.best is None else max(job.best, score)
@@ -551,7 +560,8 @@ class MarketMachine(RuleBasedStateMachine):
         ok = (job is not None and job.policy == "manual" and not job.ended and self.now < job.deadline
               and (reviewer == job.sponsor or (job_id, reviewer) in self.delegates)
               and self.status.get((job_id, sub)) == "scored"
-              and (not accept or self.budget[job_id] >= job.reward))
+              and (not accept or (self.budget[job_id] >= job.reward
+                                  and self.sub_work[job_id, sub] not in job.paid_work)))
         self.send(reviewer, encode("reviewSubmission", job_id, sub, accept), expect=ok)
 
     @rule(index=st.integers(0, 20),
