@@ -101,6 +101,7 @@ def start(tx: Tx, uploader: Address, cid: bytes, size: int, now: int, limits: Li
                           code="pending_bytes_exceeded")
     upload = Upload(size=size, received=0, chunks=0, expires_at=now + limits.upload_ttl)
     _make_room(tx, footprint(upload), now, limits, uploader if preempt else None)
+    account = tx.get(PENDING, uploader, Account())  # making room may have purged one of its own
     tx.put(UPLOADS, (uploader, cid), upload)
     linked.append(tx, ORDER, (uploader, cid))
     tx.put(PENDING, uploader, Account(account.cids + (cid,), account.declared + size))

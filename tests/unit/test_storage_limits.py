@@ -165,6 +165,18 @@ def test_stale_uploads_expire_and_their_room_goes_to_others():
     assert [(u["expired"], u["expires_at"]) for u in uploads(m, attacker(2))] == [(True, NOW + 2 + TTL)]
 
 
+def test_an_account_whose_own_stale_upload_makes_room_for_its_new_one_keeps_a_true_account():
+    # found by the adversarial state machine: the global purge dropped the sender's own expired upload
+    # while its account row was being rewritten from before the purge (a CID without an upload)
+    m = small_pending_market(2)
+    assert chunk(m, attacker(0), fake_cid(b"old"), 10_000, 0, b"a" * 100, True, timestamp=NOW).accepted
+    assert chunk(m, attacker(1), fake_cid(b"other"), 10_000, 0, b"a" * 100, True, timestamp=NOW + TTL).accepted
+    assert chunk(m, attacker(0), fake_cid(b"new"), 10_000, 0, b"a" * 100, True, timestamp=NOW + TTL).accepted
+    assert [u["cid"] for u in uploads(m, attacker(0))] == [cid_to_text(fake_cid(b"new"))]
+    abort = m.send(attacker(0), INPUTS.encode("abortUpload", fake_cid(b"new")), timestamp=NOW + TTL + 1)
+    assert abort.accepted and uploads(m, attacker(0)) == []
+
+
 def test_a_chunk_with_new_bytes_keeps_an_upload_fresh():
     m = small_pending_market(3)
     keeper, idle = fake_cid(b"keeper"), fake_cid(b"idle")
