@@ -27,10 +27,9 @@ from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from tests.fixtures.ml.helpers import spec, to_csv
 from tests.support.market import CAROL, DAVE, SPONSOR, Market, spec_tuple
 from tests.support.market import spec as job_spec
-from tests.support.rollup import ALICE, TOKEN
+from tests.support.rollup import ALICE, TOKEN, token_payments
 
 REPO = Path(__file__).resolve().parents[2]
-TRANSFER = abi.voucher_targets()["transfer"]
 SALT = b"\x0b" * 32
 BUDGET, STAKE, REWARD, WINDOW = 1000, 30, 100, 500
 PRIMAL_REFUSALS = {"param_out_of_bounds", "param_combination_not_allowed"}
@@ -39,15 +38,6 @@ BOUND = DEFAULT_LIMITS.max_abs_value  # |cell| of any dataset (1e9)
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-def paid(done) -> list[tuple[Address, int]]:
-    """[(recipient, amount)] of the ERC-20 vouchers of a finished input."""
-    out = []
-    for destination, _, payload in done.vouchers:
-        assert destination == TOKEN and payload[:4] == TRANSFER.selector
-        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
-    return out
-
 
 def codes(done) -> list[str]:
     """The error codes reported by a finished input (a rejected one, or a deposit's failed command)."""
@@ -133,7 +123,7 @@ def assert_refused(m: Market, job: int, send, code: str):
 
 def assert_slashed(m: Market, job: int, who: Address, done, budget_before: int) -> None:
     """An accepted input whose submission is invalid and whose stake joined the job's budget."""
-    assert done.accepted and "StakeSlashed" in notices(done) and paid(done) == []
+    assert done.accepted and "StakeSlashed" in notices(done) and token_payments(done) == []
     assert subs(m, job)[-1]["status"] == "invalid" and budget(m, job) == budget_before + STAKE
     assert balance(m, who) == 100 - STAKE
 
@@ -246,9 +236,9 @@ def test_a_planted_hidden_test_set_is_refused_and_the_budget_goes_to_the_valid_s
         done = m.call(CAROL, "settleJob", job, timestamp=deadline + WINDOW)
     else:  # the sponsor cannot cancel to keep the prize either
         done = m.call(SPONSOR, "cancelJob", job, timestamp=deadline + 1)
-    assert done.accepted and sorted(paid(done)) == sorted([(CAROL, BUDGET // 2), (DAVE, BUDGET // 2)])
+    assert done.accepted and sorted(token_payments(done)) == sorted([(CAROL, BUDGET // 2), (DAVE, BUDGET // 2)])
     assert m.job(job)["job"]["outcome"] == "split" and budget(m, job) == 0
-    assert balance(m, SPONSOR) == 0 and all(to != SPONSOR for to, _ in paid(done))
+    assert balance(m, SPONSOR) == 0 and all(to != SPONSOR for to, _ in token_payments(done))
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -266,7 +256,7 @@ def test_a_hidden_test_set_with_cells_at_the_bound_is_revealed_scored_and_the_be
     assert {s["status"] for s in scored} <= {"scored", "accepted"}
     best = max(range(len(scored)), key=lambda i: (scored[i]["score_millionths"], -i))
     winner = Address.from_hex(scored[best]["contributor"])
-    assert paid(done) == [(winner, BUDGET)] and scored[best]["status"] == "accepted"
+    assert token_payments(done) == [(winner, BUDGET)] and scored[best]["status"] == "accepted"
 
 
 # --- finding 2: memory the work model did not bound ----------------------------------------------
@@ -319,7 +309,7 @@ def test_a_forest_of_full_reservations_is_refused_by_the_gate_and_slashes_a_stak
                                   n_estimators=n))
         before = budget(m, job)
         done = m.submit(CAROL, job, model, train)
-        assert done.accepted and "StakeSlashed" in notices(done) and paid(done) == []
+        assert done.accepted and "StakeSlashed" in notices(done) and token_payments(done) == []
         assert subs(m, job)[-1]["status"] == "invalid" and "max_leaf_nodes" in subs(m, job)[-1]["error"]
         assert budget(m, job) == before + STAKE
     assert balance(m, CAROL) == 100 - 2 * STAKE
@@ -451,7 +441,7 @@ def test_a_deferred_fit_over_the_gate_is_refused_when_it_arrives_and_the_honest_
     honest = m.put(CAROL, spec("LogisticRegression"))
     assert m.submit(CAROL, job, honest, m.put(CAROL, linear_csv("classification", seed=2))).accepted
     done, _ = finish_scoring(m, job, deadline, reveal(m, job, test_csv, deadline))
-    assert paid(done) == [(CAROL, BUDGET)]
+    assert token_payments(done) == [(CAROL, BUDGET)]
     (carol,) = subs(m, job)
     assert carol["status"] == "accepted"
 
@@ -487,7 +477,7 @@ def test_an_exception_inside_scikit_learn_is_the_submissions_failure(task):
     honest = spec("Ridge") if task == "regression" else spec("LogisticRegression")
     staked(m, DAVE)
     done = m.submit(DAVE, staked_job, m.put(DAVE, honest), m.put(DAVE, linear_csv(task, seed=6)))
-    assert done.accepted and (DAVE, REWARD) in paid(done) and (DAVE, STAKE) in paid(done)
+    assert done.accepted and (DAVE, REWARD) in token_payments(done) and (DAVE, STAKE) in token_payments(done)
 
 
 @pytest.mark.parametrize("attacker_at", [0, 1, 2])
@@ -505,7 +495,7 @@ def test_a_raising_submission_in_a_hidden_test_job_leaves_the_others_scored_and_
         assert m.submit(who, job, m.put(who, model), m.put(who, data)).accepted
     done, inputs = finish_scoring(m, job, deadline, reveal(m, job, test_csv, deadline))
     assert inputs == (3 if max_input_work else 1)  # one submission per input when batched by work
-    assert paid(done) == [(CAROL, BUDGET)] and m.job(job)["job"]["outcome"] == "paid"
+    assert token_payments(done) == [(CAROL, BUDGET)] and m.job(job)["job"]["outcome"] == "paid"
     by_who = {Address.from_hex(s["contributor"]): s for s in subs(m, job)}
     assert by_who[DAVE]["status"] == "unscorable" and "AttributeError" in by_who[DAVE]["error"]
     assert by_who[CAROL]["status"] == "accepted" and by_who[CAROL]["score"] > by_who[ALICE]["score"]

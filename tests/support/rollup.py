@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dapp.app import App
+from dapp.codec import abi
 from dapp.codec.portals import DEFAULT_PORTALS
 from dapp.codec.metadata import V1, V2
 from dapp.domain.values import Address
@@ -88,3 +89,14 @@ class Driver:
 def report_json(finished: Finished, n: int = 0) -> dict[str, Any]:
     """The n-th report of a finished request, decoded."""
     return json.loads(finished.reports[n])
+
+
+def token_payments(finished: Finished) -> list[tuple[Address, int]]:
+    """[(recipient, amount)] of a finished request's vouchers, each an ERC-20 ``transfer`` of ``TOKEN``."""
+    transfer = abi.voucher_targets()["transfer"].selector
+    out = []
+    for destination, _, payload in finished.vouchers:
+        assert destination == TOKEN and payload[:4] == transfer
+        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
+    return out
+

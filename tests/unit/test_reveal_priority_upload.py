@@ -18,10 +18,9 @@ from dapp.codec.cid import cid_of, cid_to_text
 from dapp.domain.limits import Limits
 from dapp.domain.values import Address
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN, report_json
+from tests.support.rollup import report_json, token_payments
 
 INPUTS = abi.inputs()
-TRANSFER = abi.voucher_targets()["transfer"]
 MALLORY = Address(b"\x66" * 20)
 DEADLINE, WINDOW, BUDGET = NOW + 1000, 500, 600
 SMALL_STORE = Limits(max_total_content=12 * 1024)
@@ -36,14 +35,6 @@ def attacker(i: int) -> Address:
 
 def code(done) -> str:
     return report_json(done)["error"]["code"]
-
-
-def paid(done) -> list[tuple[Address, int]]:
-    out = []
-    for destination, _, payload in done.vouchers:
-        assert destination == TOKEN and payload[:4] == TRANSFER.selector
-        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
-    return out
 
 
 def upload(m: Market, sender: Address, data: bytes, timestamp: int | None = None):
@@ -118,7 +109,7 @@ def test_after_a_flood_the_sponsor_uploads_its_test_set_and_the_reveal_pays_the_
     assert {cid_to_text(c) for c in uses} <= stored(m)  # the submissions' files all survive
     done = m.call(SPONSOR, "revealTestSet", job, cid_of(TEST_CSV), SALT)
     assert done.accepted, done.reports
-    assert paid(done) == [(CAROL, BUDGET)]
+    assert token_payments(done) == [(CAROL, BUDGET)]
     assert m.job(job)["job"]["status"] == "ended"
 
 
@@ -189,4 +180,4 @@ def test_a_test_set_sent_in_several_chunks_after_a_flood_gets_in_too():
                                              test_csv[offset:offset + 50]), timestamp=DEADLINE + offset)
         assert done.accepted, done.reports
     done = m.call(SPONSOR, "revealTestSet", job, cid_of(test_csv), SALT)
-    assert done.accepted and paid(done) == [(CAROL, BUDGET)]
+    assert done.accepted and token_payments(done) == [(CAROL, BUDGET)]

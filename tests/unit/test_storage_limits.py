@@ -23,10 +23,9 @@ from dapp.domain.partial_uploads import CHUNK_OVERHEAD, UPLOAD_OVERHEAD
 from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN, report_json
+from tests.support.rollup import report_json, token_payments
 
 INPUTS = abi.inputs()
-TRANSFER = abi.voucher_targets()["transfer"]
 TTL = Limits().upload_ttl
 CONTENT_TTL = Limits().content_ttl
 MALLORY = Address(b"\x66" * 20)
@@ -49,14 +48,6 @@ def chunk(m: Market, sender: Address, cid: bytes, size: int, offset: int, piece:
 
 def code(done) -> str:
     return report_json(done)["error"]["code"]
-
-
-def paid(done) -> list[tuple[Address, int]]:
-    out = []
-    for destination, _, payload in done.vouchers:
-        assert destination == TOKEN and payload[:4] == TRANSFER.selector
-        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
-    return out
 
 
 def notices(done, name: str) -> list[tuple]:
@@ -251,7 +242,7 @@ def test_a_full_store_does_not_lock_a_best_job_whose_winner_the_machine_trained(
     assert fill(m)  # the attacker takes every byte left
     sender, at = (SPONSOR, NOW + 500) if end == "cancelJob" else (DAVE, NOW + 1000)
     done = m.call(sender, end, job, timestamp=at)
-    assert done.accepted and paid(done) == [(CAROL, 700)]
+    assert done.accepted and token_payments(done) == [(CAROL, 700)]
     assert m.job(job)["job"]["status"] == "ended"
     if end == "settleJob":  # the kept model was counted when kept: publishing it needs no room
         (published,) = notices(done, "ModelPublished")
@@ -267,7 +258,7 @@ def test_without_room_to_keep_its_model_the_winner_is_still_paid():
     fill(m)
     assert m.submit(CAROL, job, model, data).accepted  # a best job's submission needs no storage
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
-    assert done.accepted and paid(done) == [(CAROL, 700)]
+    assert done.accepted and token_payments(done) == [(CAROL, 700)]
     assert notices(done, "ModelPublished") == [] and m.job(job)["job"]["model_cid"] is None
 
 
@@ -282,7 +273,7 @@ def test_a_full_store_does_not_block_a_reveal():
     fill(m)
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
     done = m.call(SPONSOR, "revealTestSet", job, test_cid, salt)  # the winner's model finds no room
-    assert done.accepted and paid(done) == [(CAROL, 600)]
+    assert done.accepted and token_payments(done) == [(CAROL, 600)]
 
 
 class RoundsEngine(FakeEngine):
@@ -309,7 +300,7 @@ def test_a_full_store_closes_a_round_on_the_previous_model_and_pays(end):
     fill(m)
     sender, at = (SPONSOR, NOW + 50) if end == "cancelJob" else (DAVE, NOW + 100)
     done = m.call(sender, end, job, timestamp=at)
-    assert done.accepted and (CAROL, 100) in paid(done)
+    assert done.accepted and (CAROL, 100) in token_payments(done)
     (closed,) = notices(done, "RoundClosed")
     assert closed[3] == base and notices(done, "ModelPublished") == []
     assert m.job(job)["job"]["model_cid"] == cid_to_text(base)
