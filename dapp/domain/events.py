@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dapp.domain.commands import JobSpec
+from dapp.domain.records import Submission
 from dapp.domain.values import Address
 
 
@@ -110,6 +111,11 @@ class SubmissionScored:
     data_cid: bytes
     score: int
     accepted: bool
+
+    @classmethod
+    def of(cls, sub: Submission, accepted: bool) -> SubmissionScored:
+        """The notice of ``sub`` as it stands (score 0 when it has none)."""
+        return cls(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
 
 
 @dataclass(frozen=True, slots=True)

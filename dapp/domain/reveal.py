@@ -23,10 +23,10 @@ from dapp.codec.commitment import test_commitment
 from dapp.domain import jobs, policies
 from dapp.domain.commands import Context, RevealTestSet, SettleJob
 from dapp.domain.env import Env
-from dapp.domain.events import TestSetRevealed
+from dapp.domain.events import SubmissionScored, TestSetRevealed
 from dapp.domain.records import JOBS, REVEALING, SCORING, SUBMISSIONS, Job, get_job, submissions_of
 from dapp.domain.store import Tx
-from dapp.domain.submissions import consider_best, estimate_submission, score_submission, scored_event
+from dapp.domain.submissions import consider_best, estimate_submission, score_submission
 from dapp.errors import DappError, DomainError
 
 
@@ -75,11 +75,11 @@ def score_batch(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
         except DappError as exc:  # that submission's failure, never the batch's
             sub = replace(sub, status="unscorable", error=exc.message)
             tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-            events.append(scored_event(sub, False))
+            events.append(SubmissionScored.of(sub, False))
             continue
         sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        events.append(scored_event(sub, False))
+        events.append(SubmissionScored.of(sub, False))
         job = consider_best(tx, job, sub, scored, ctx, env)
     job = tx.get(JOBS, job.id)
     subs = submissions_of(tx, job)

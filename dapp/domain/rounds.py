@@ -65,10 +65,6 @@ def require_first_update(tx: Tx, job: Job, sub: Submission) -> None:
     tx.put(SENT, (job.id, job.round, sub.contributor), True)
 
 
-def _scored(sub: Submission, accepted: bool) -> SubmissionScored:
-    return SubmissionScored(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
-
-
 def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
     """Validates a scored update against the round; accepted ones wait for the round to close."""
     sub = replace(sub, score=scored.score, samples=scored.samples, round=job.round)
@@ -78,17 +74,17 @@ def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env:
                             label=job.spec.label, validation=content.get_content(tx, job.spec.validation_cid))
     if not meets_bar(job, scored.score):
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
-        return [_scored(sub, False)]
+        return [SubmissionScored.of(sub, False)]
     why = _repeated_work(tx, job, sub, cid_of(update))
     if why:
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
-        return [_scored(sub, False)]
+        return [SubmissionScored.of(sub, False)]
     cid, stored = content.store_file(tx, update, sub.contributor, ctx, env.limits)
     for key in payouts.work_keys(sub, cid):
         tx.put(ROUND_WORK, (job.id, job.round, key), sub.id)
     tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="scored", trained_cid=cid))
     tx.put(UPDATES, (job.id, job.round), (*accepted_ids, sub.id))
-    events = stored + [_scored(sub, True)]
+    events = stored + [SubmissionScored.of(sub, True)]
     if job.spec.round_quota and len(accepted_ids) + 1 >= job.spec.round_quota:
         events += close_round(tx, job, ctx, env, ctx.timestamp)[1]
     return events

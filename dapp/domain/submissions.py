@@ -77,11 +77,6 @@ def _store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -
     return replace(sub, trained_cid=cid), events
 
 
-def scored_event(sub: Submission, accepted: bool) -> SubmissionScored:
-    """The ``SubmissionScored`` notice of ``sub`` as it stands (score 0 when it has none)."""
-    return SubmissionScored(sub.job_id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.score or 0, accepted)
-
-
 def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
     spec = job.spec
     if spec.policy == "rounds":
@@ -93,15 +88,15 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
         first, why = payouts.first_paid(tx, sub, trained)
         if first:  # the same work earns once per job, whoever names it
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
-            return [scored_event(sub, False)]
+            return [SubmissionScored.of(sub, False)]
         ok = policies.qualifies(job, scored.score)
         if ok and spec.min_gain and job.best_score is not None:
             ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
         ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
         if not ok:
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
-            return [scored_event(sub, False)]
-        events: list[Any] = [scored_event(sub, True)]
+            return [SubmissionScored.of(sub, False)]
+        events: list[Any] = [SubmissionScored.of(sub, True)]
         job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept, trained)
         events += paid
         if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
@@ -115,10 +110,10 @@ def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env
     if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
         sub, stored = _store_model(tx, sub, scored, ctx, env)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        return stored + [scored_event(sub, False)]
+        return stored + [SubmissionScored.of(sub, False)]
     if spec.policy == "best":
         consider_best(tx, job, sub, scored, ctx, env)
-    return [scored_event(sub, False)]
+    return [SubmissionScored.of(sub, False)]
 
 
 def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
@@ -165,7 +160,7 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
         if not sub.stake:
             raise
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
-        return events + payouts.slash_stake(tx, sub) + [scored_event(sub, False)]
+        return events + payouts.slash_stake(tx, sub) + [SubmissionScored.of(sub, False)]
 
 
 def _defer(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
