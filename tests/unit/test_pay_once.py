@@ -31,13 +31,20 @@ def test_one_address_sending_the_same_files_ten_times_is_paid_once():
     assert m.job(job)["job"]["budget"] == "900"
 
 
-def test_a_copier_naming_paid_cids_is_not_paid_and_other_work_still_is():
+def paid_then_copied(first, second):
+    """``first`` is paid for a model on a threshold job, then ``second`` names the same CIDs and is
+    not paid: returns the market and the job."""
     m = Market()
     job = m.create_job(1000, reward_per_accept=100)
     model = m.put_model(CAROL, 0.9)
-    assert paid(m.submit(CAROL, job, model)) == [(CAROL, 100)]
-    copy = m.submit(DAVE, job, model)
+    assert paid(m.submit(first, job, model)) == [(first, 100)]
+    copy = m.submit(second, job, model)
     assert copy.accepted and paid(copy) == []
+    return m, job
+
+
+def test_a_copier_naming_paid_cids_is_not_paid_and_other_work_still_is():
+    m, job = paid_then_copied(CAROL, DAVE)
     assert subs(m, job)[1]["status"] == "rejected"
     assert "the same model and data were already paid in submission 1" in subs(m, job)[1]["error"]
     assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == [(DAVE, 100)]
@@ -54,12 +61,7 @@ def test_an_unpaid_submission_does_not_block_the_same_work_later():
 def test_a_copy_sent_first_is_the_one_paid_front_running_needs_commit_before_content():
     # Everything on a rollup is public: DAVE sees CAROL's upload and submits its CIDs first. Paying
     # work once does not tell the author from the copier; only a commit before the content can.
-    m = Market()
-    job = m.create_job(1000, reward_per_accept=100)
-    model = m.put_model(CAROL, 0.9)
-    assert paid(m.submit(DAVE, job, model)) == [(DAVE, 100)]
-    original = m.submit(CAROL, job, model)
-    assert original.accepted and paid(original) == []
+    m, job = paid_then_copied(DAVE, CAROL)
     assert "already paid in submission 1" in subs(m, job)[1]["error"]
 
 
