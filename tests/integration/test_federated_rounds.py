@@ -39,15 +39,21 @@ def decoded(done, name):
     return [args for f, args in (abi.notices().decode(n) for n in done.notices) if f.name == name]
 
 
+def rounds_job(m, validation_csv, base_spec, **kw):
+    """A rounds job (budget 1000, 100 per accepted update) on the untrained ``base_spec``, scored on
+    ``validation_csv``."""
+    validation = m.put(SPONSOR, validation_csv)
+    base = m.put(SPONSOR, json.dumps(base_spec).encode())
+    return m.create_job(1000, policy="rounds", reward_per_accept=100, validation_cid=validation,
+                        base_model_cid=base, **kw)
+
+
 def test_two_rounds_average_updates_publish_global_models_and_pay_contributors():
     part_a, part_b, part_c, validation_csv = parts()
     engine = Engine()
     m = Market(engine=engine)
-    validation = m.put(SPONSOR, validation_csv)
-    base = m.put(SPONSOR, json.dumps(SPEC).encode())
-    job = m.create_job(1000, policy="rounds", rounds=2, round_quota=2, round_duration=500,
-                       reward_per_accept=100, tolerance=100_000, min_score=500_000,
-                       validation_cid=validation, base_model_cid=base, deadline=NOW + 2000)
+    job = rounds_job(m, validation_csv, SPEC, rounds=2, round_quota=2, round_duration=500, tolerance=100_000,
+                     min_score=500_000, deadline=NOW + 2000)
     first = m.submit(CAROL, job, b"", m.put(CAROL, part_a))
     assert first.accepted and decoded(first, "SubmissionScored")[0][6] is True
     assert not m.submit(CAROL, job, b"", m.put(CAROL, part_c)).accepted  # one update per round
@@ -81,10 +87,7 @@ def test_two_rounds_average_updates_publish_global_models_and_pay_contributors()
 def test_an_update_of_another_estimator_is_rejected():
     part_a, _, _, validation_csv = parts()
     m = Market(engine=Engine())
-    validation = m.put(SPONSOR, validation_csv)
-    base = m.put(SPONSOR, json.dumps(SPEC).encode())
-    job = m.create_job(1000, policy="rounds", rounds=1, round_quota=0, round_duration=500,
-                       reward_per_accept=100, validation_cid=validation, base_model_cid=base)
+    job = rounds_job(m, validation_csv, SPEC, rounds=1, round_quota=0, round_duration=500)
     assert m.submit(CAROL, job, b"", m.put(CAROL, part_a)).accepted
     other = json.dumps({"estimator": "GaussianNB", "params": {}}).encode()
     done = m.submit(DAVE, job, m.put(DAVE, other), m.put(DAVE, part_a + b""))
@@ -107,10 +110,7 @@ def test_a_job_on_a_non_averageable_model_is_refused_at_creation():
 def test_cancelling_pays_the_updates_accepted_in_the_current_round():
     part_a, _, _, validation_csv = parts()
     m = Market(engine=Engine())
-    validation = m.put(SPONSOR, validation_csv)
-    base = m.put(SPONSOR, json.dumps(SPEC).encode())
-    job = m.create_job(1000, policy="rounds", rounds=3, round_duration=500, reward_per_accept=100,
-                       validation_cid=validation, base_model_cid=base)
+    job = rounds_job(m, validation_csv, SPEC, rounds=3, round_duration=500)
     assert m.submit(CAROL, job, b"", m.put(CAROL, part_a)).accepted
     done = m.call(SPONSOR, "cancelJob", job)
     assert names(done).count("RoundClosed") == 1 and "RewardPaid" in names(done) and "JobCancelled" in names(done)
@@ -138,11 +138,8 @@ def test_a_first_update_of_another_spec_is_slashed_and_the_honest_ones_are_avera
     part_a, part_b, part_c, validation_csv = parts()
     engine = Engine()
     m = Market(engine=engine)
-    validation = m.put(SPONSOR, validation_csv)
-    base = m.put(SPONSOR, json.dumps(LOGISTIC).encode())  # an untrained spec: no global score yet
-    job = m.create_job(1000, policy="rounds", rounds=1, round_quota=2, round_duration=500,
-                       reward_per_accept=100, min_score=500_000, stake=STAKE, validation_cid=validation,
-                       base_model_cid=base)
+    job = rounds_job(m, validation_csv, LOGISTIC,  # an untrained spec: no global score yet
+                     rounds=1, round_quota=2, round_duration=500, min_score=500_000, stake=STAKE)
     for who in (CAROL, DAVE, ERIN):
         assert m.deposit(TOKEN, who, 100).accepted
     model, trained_here = HIJACKS[hijack]
@@ -176,10 +173,7 @@ def test_a_first_update_of_another_spec_is_slashed_and_the_honest_ones_are_avera
 def test_an_update_of_other_classes_is_refused_against_the_validation_set():
     part_a, _, _, validation_csv = parts()
     m = Market(engine=Engine())
-    validation = m.put(SPONSOR, validation_csv)
-    base = m.put(SPONSOR, json.dumps(LOGISTIC).encode())
-    job = m.create_job(1000, policy="rounds", rounds=1, round_duration=500, reward_per_accept=100,
-                       validation_cid=validation, base_model_cid=base)
+    job = rounds_job(m, validation_csv, LOGISTIC, rounds=1, round_duration=500)
     header, *rows = part_a.decode().splitlines()
     relabelled = "\n".join([header, *(r[: r.rfind(",")] + ("," + str(2 * int(r[-1]))) for r in rows)]) + "\n"
     done = m.submit(DAVE, job, b"", m.put(DAVE, relabelled.encode()))  # classes {0, 2}, validation {0, 1}
