@@ -268,7 +268,7 @@ def _classes(task: str, data: Dataset) -> int:
 def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, seed: int,
                      limits: MLLimits) -> Outcome:
     """Trains ``loaded`` on ``data`` and scores it on ``valid``: the worker's job for a submission with data."""
-    estimator = fit(loaded, data.X, data.y, data.features, seed, limits)
+    estimator = fit(loaded, data.X, data.y, data.features, seed)
     arrays = extract(loaded.spec, estimator)
     # what is published must load back: its arrays pass the checks of any trained model file
     # (finite, shapes, trees); the file format itself round-trips (tests/unit/test_ml_modelfile.py).

@@ -19,10 +19,8 @@ from typing import Any
 import numpy as np
 
 from dapp.ml.catalogue import CLASSIFICATION
-from dapp.ml.cost import check_work
 from dapp.ml.errors import ModelError, TrainingError
 from dapp.ml.fitted import restore
-from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.modelfile import Model
 from dapp.ml.spec import build_estimator
 
@@ -77,14 +75,11 @@ def _scipy_openblas_pools() -> list[tuple[ctypes._CFuncPtr, ctypes._CFuncPtr]]:
     return list(pools.values())
 
 
-def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int,
-        limits: MLLimits = DEFAULT_LIMITS) -> Any:
-    """A fitted estimator for ``model`` on (X, y). Raises ModelError when the work estimate is over the
-    limit or a trained starting model is malformed or does not match the data, TrainingError when
-    scikit-learn refuses."""
+def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], seed: int) -> Any:
+    """A fitted estimator for ``model`` on (X, y). Raises ModelError when a trained starting model is
+    malformed or does not match the data, TrainingError when scikit-learn refuses. The work estimate
+    is the caller's gate (``cost.check_work``: the engine runs it before forking the worker)."""
     spec = model.spec
-    classes = np.unique(y).size if spec.task == CLASSIFICATION else 1
-    check_work(spec, X.shape[0], X.shape[1], classes, limits)
     warm = model.trained and spec.definition.warm_start
     # a trained starting model must be a valid one (its arrays checked), whether continued or refitted
     restored = restore(spec, dict(model.arrays), len(model.features), seed) if model.trained else None

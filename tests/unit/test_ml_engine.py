@@ -554,7 +554,7 @@ def test_predicting_in_blocks_gives_the_whole_array_scores_for_every_catalogue_e
     names = [name for name, definition in CATALOGUE.items() if definition.task == task]
     assert set(names) <= set(SMALL_SPECS)
     for name in names:
-        estimator = fit(read_model(SMALL_SPECS[name]), X_train, y_train, (), 3, MLLimits(**UNBOUNDED_ESTIMATES))
+        estimator = fit(read_model(SMALL_SPECS[name]), X_train, y_train, (), 3)
         scores = {}
         for rows in (10**9, 64, 7):  # whole array, then blocks with a ragged last one
             monkeypatch.setattr(metrics, "BLOCK_ROWS", rows)
