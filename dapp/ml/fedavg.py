@@ -39,6 +39,11 @@ def check_compatible(first: Model, other: Model) -> None:
         if not model.trained:
             raise AggregationError("only trained models can be averaged", code="aggregate_untrained")
     _require_same_spec(first, other)
+    _require_same_shape(first, other)
+
+
+def _require_same_shape(first: Model, other: Model) -> None:
+    """AggregationError unless two trained models of one spec share features, array shapes and classes."""
     if other.features != first.features:
         raise AggregationError("models were trained on different feature columns",
                                code="aggregate_features_mismatch")
@@ -68,7 +73,7 @@ def check_update(update: Model, base: Model, features: tuple[str, ...], classes:
     """AggregationError unless ``update`` may join a round of a job whose current model is ``base``.
 
     The update must be trained, of ``base``'s spec (estimator, hyper-parameters, preprocessing). A
-    trained ``base`` fixes the features, classes and array shapes (:func:`check_compatible`) and the
+    trained ``base`` fixes the features, classes and array shapes (as :func:`check_compatible`) and the
     update's parameters must lie within :data:`MAX_UPDATE_DISTANCE` ``x max(||base||, 1)`` of it; an
     untrained ``base`` (a spec) leaves them to the job's validation set: ``features`` (its columns, in
     order) and ``classes`` (its labels, None for regression). The caller checks that the update's
@@ -78,7 +83,7 @@ def check_update(update: Model, base: Model, features: tuple[str, ...], classes:
         raise AggregationError("only trained models can be averaged", code="aggregate_untrained")
     _require_same_spec(base, update)
     if base.trained:
-        check_compatible(base, update)
+        _require_same_shape(base, update)
         far, limit = distance(update, base), MAX_UPDATE_DISTANCE * max(norm(base), 1.0)
         if far > limit:
             raise AggregationError(f"the update lies {far:.6g} from the global model, more than "
