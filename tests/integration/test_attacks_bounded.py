@@ -28,6 +28,7 @@ from tests.fixtures.ml.helpers import spec, to_csv
 from tests.support.market import CAROL, DAVE, SPONSOR, Market, spec_tuple
 from tests.support.market import spec as job_spec
 from tests.support.rollup import ALICE, TOKEN, token_payments
+from tests.support.rollup import notice_names as notices
 
 REPO = Path(__file__).resolve().parents[2]
 SALT = b"\x0b" * 32
@@ -42,10 +43,6 @@ BOUND = DEFAULT_LIMITS.max_abs_value  # |cell| of any dataset (1e9)
 def codes(done) -> list[str]:
     """The error codes reported by a finished input (a rejected one, or a deposit's failed command)."""
     return [r["error"]["code"] for r in map(json.loads, done.reports) if "error" in r]
-
-
-def notices(done) -> list[str]:
-    return [abi.notices().decode(n)[0].name for n in done.notices]
 
 
 def balance(m: Market, who: Address) -> int:

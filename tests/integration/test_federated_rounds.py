@@ -16,6 +16,8 @@ from tests.integration.test_market_real_engine import to_csv
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.rollup import TOKEN
+from tests.support.rollup import notice_args as decoded
+from tests.support.rollup import notice_names as names
 
 ERIN = type(CAROL)(b"\xe0" * 20)
 SPEC = {"estimator": "SGDClassifier", "params": {"loss": "log_loss", "max_iter": 50, "tol": None}}
@@ -29,14 +31,6 @@ def parts():
     columns = [f"f{i}" for i in range(X.shape[1])]
     csv = lambda a, b: to_csv(X[a:b], y[a:b], columns)  # noqa: E731
     return csv(0, 150), csv(150, 300), csv(300, 420), csv(420, 569)
-
-
-def names(done):
-    return [abi.notices().decode(n)[0].name for n in done.notices]
-
-
-def decoded(done, name):
-    return [args for f, args in (abi.notices().decode(n) for n in done.notices) if f.name == name]
 
 
 def rounds_job(m, validation_csv, base_spec, **kw):

@@ -91,6 +91,16 @@ def report_json(finished: Finished, n: int = 0) -> dict[str, Any]:
     return json.loads(finished.reports[n])
 
 
+def notice_names(finished: Finished) -> list[str]:
+    """The event name of each notice of a finished request, in order."""
+    return [abi.notices().decode(n)[0].name for n in finished.notices]
+
+
+def notice_args(finished: Finished, name: str) -> list[tuple[Any, ...]]:
+    """The decoded arguments of each ``name`` notice of a finished request, in order."""
+    return [args for f, args in (abi.notices().decode(n) for n in finished.notices) if f.name == name]
+
+
 def token_payments(finished: Finished) -> list[tuple[Address, int]]:
     """[(recipient, amount)] of a finished request's vouchers, each an ERC-20 ``transfer`` of ``TOKEN``."""
     transfer = abi.voucher_targets()["transfer"].selector

@@ -5,25 +5,9 @@ import json
 import pytest
 
 from dapp.codec import abi
-from dapp.domain.values import Address
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN, report_json
-
-TRANSFER = abi.voucher_targets()["transfer"]
-
-
-def paid(done):
-    """[(recipient, amount)] of the ERC-20 vouchers of a finished input."""
-    out = []
-    for destination, value, payload in done.vouchers:
-        assert destination == TOKEN and payload[:4] == TRANSFER.selector
-        out.append((Address(payload[16:36]), int.from_bytes(payload[36:68], "big")))
-    return out
-
-
-def notice_names(done):
-    return [abi.notices().decode(n)[0].name for n in done.notices]
-
+from tests.support.rollup import TOKEN, notice_names, report_json
+from tests.support.rollup import token_payments as paid
 
 def error_code(done):
     return report_json(done)["error"]["code"]

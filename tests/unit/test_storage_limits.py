@@ -24,6 +24,7 @@ from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.rollup import report_json, token_payments
+from tests.support.rollup import notice_args as notices
 
 INPUTS = abi.inputs()
 TTL = Limits().upload_ttl
@@ -48,10 +49,6 @@ def chunk(m: Market, sender: Address, cid: bytes, size: int, offset: int, piece:
 
 def code(done) -> str:
     return report_json(done)["error"]["code"]
-
-
-def notices(done, name: str) -> list[tuple]:
-    return [args for f, args in (abi.notices().decode(n) for n in done.notices) if f.name == name]
 
 
 def uploads(m: Market, who: Address) -> list[dict]:
