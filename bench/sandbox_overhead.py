@@ -8,6 +8,10 @@
    in blocks of ``BLOCK_ROWS`` rows and on the whole array at once (as before blocks), each in a fresh
    process, with the worker's memory limit raised so that the whole-array run can finish. A worker's
    RSS includes what it shares with the process that forked it, so that process's RSS is given too.
+3. The parent's pages a worker copies on write (the memory budget of docs/IMAGE.md counts them): a
+   parent holding 200 MiB of stored files and a scored job forks a worker that walks every file and
+   runs the garbage collector (reference counts and GC headers are what get written); the worker's
+   ``Private_Dirty`` before and after, beside the parent's.
 
 Run: ``.venv/bin/python -m bench.sandbox_overhead``.
 """
@@ -93,6 +97,37 @@ def peak_rss(mode: str) -> tuple[int, int, int]:
     return parent, worker, score
 
 
+def _private_dirty_mib() -> int:
+    with open("/proc/self/smaps_rollup") as rollup:
+        return next(int(line.split()[1]) // 1024 for line in rollup if line.startswith("Private_Dirty"))
+
+
+def copied_pages() -> tuple[int, int, int]:
+    """(parent private MiB, worker private MiB at its start, after touching everything)."""
+    import gc
+    import os
+
+    from sklearn.datasets import load_breast_cancer
+
+    from dapp.ml.engine import Engine
+    from dapp.ml.sandbox import Outcome, Sandbox
+    from tests.fixtures.ml.helpers import csv_split, spec
+
+    store = {i: os.urandom(1 << 20) for i in range(200)}
+    train, valid = csv_split(load_breast_cancer)
+    Engine().score(task="classification", metric="accuracy", label="target", validation=valid,
+                   model=spec("LogisticRegression", max_iter=100), train=train)
+
+    def touch() -> Outcome:
+        start = _private_dirty_mib()
+        sum(len(value) for value in store.values())
+        gc.collect()
+        return Outcome(score=_private_dirty_mib(), samples=start)
+
+    out = Sandbox(20, 352 << 20)(touch, "copy-on-write probe")
+    return _private_dirty_mib(), out.samples, out.score
+
+
 def main() -> None:
     rows = overhead()
     print_table([("case", "wall ms isolated", "in process", "CPU ms isolated", "in process", "CPU overhead"),
@@ -107,6 +142,11 @@ def main() -> None:
                  *((mode, str(p), str(w)) for mode, (p, w, _) in measured.items())])
     record("worker peak RSS, 3x256 MLP on 100k rows (blocks / whole array)",
            f"{measured['blocks'][1]} / {measured['whole'][1]} MiB")
+    print()
+    parent, start, after = copied_pages()
+    print_table([("pages a worker copies on write", "parent private MiB", "worker at start", "after a walk + GC"),
+                 ("200 MiB of stored files", str(parent), str(start), str(after))])
+    record("worker copy-on-write over a 200 MiB store (after a walk + GC)", f"{after} MiB")
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def _check_header(header: list[str], limits: MLLimits) -> None:
 def _check_magnitude(table: np.ndarray, header: list[str], limits: MLLimits) -> None:
     """Every cell within +-``max_abs_value``: larger magnitudes overflow squares and exponentials in
     the solvers (NaN weights, endless iterations), so they are refused rather than trained on."""
-    big = np.abs(table) > limits.max_abs_value
+    big = (table > limits.max_abs_value) | (table < -limits.max_abs_value)  # no float copy of the table
     if big.any():
         row, col = (int(i) for i in np.argwhere(big)[0])
         raise DatasetError(f"line {row + 2}, column '{header[col]}': {float(table[row, col])!r} is outside "

@@ -15,7 +15,7 @@ from dapp.ml.limits import MLLimits
 MIB = 1 << 20
 TARGET = 900 * MIB
 RUNTIME = 150 * MIB  # measured: the backend with every module it may load (IMAGE.md, "RAM: why 1Gi")
-COPIED = 32 * MIB  # measured: the parent's pages a worker copies on write (27 MiB over a 271 MiB parent)
+COPIED = 32 * MIB  # pages a worker copies on write: 27 MiB measured (python -m bench.sandbox_overhead)
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "IMAGE.md").read_text()
 
 
