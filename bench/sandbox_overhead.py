@@ -144,7 +144,8 @@ def main() -> None:
            f"{measured['blocks'][1]} / {measured['whole'][1]} MiB")
     print()
     parent, start, after = copied_pages()
-    print_table([("pages a worker copies on write", "parent private MiB", "worker at start", "after a walk + GC"),
+    print_table([("pages a worker copies on write", "parent private MiB", "worker at start",
+                  "after a walk + GC"),
                  ("200 MiB of stored files", str(parent), str(start), str(after))])
     record("worker copy-on-write over a 200 MiB store (after a walk + GC)", f"{after} MiB")
 
