@@ -32,6 +32,7 @@ struct JobSpec {
     uint256 stake;           // per submission, in the job's token; 0 = no stake
     uint32 maxSubmissions;   // per contributor; 0 = the machine's limit
     bool gated;              // contributors need access granted by the sponsor or a delegate
+    string aggregation;      // rounds: "fedavg" (or empty) | "median" | "trimmed_mean"
 }
 
 interface IMLMarketInputs {
@@ -43,8 +44,16 @@ interface IMLMarketInputs {
     function cancelJob(uint256 jobId) external;
     /// Anyone: applies what is due after a deadline (settlement, reveal timeout, round closing).
     function settleJob(uint256 jobId) external;
-    /// Contributor: a model (spec or trained) and optional training data (empty bytes: none).
+    /// Contributor, gated jobs only: a model (spec or trained) and optional training data (empty
+    /// bytes: none) in one step. Open jobs take submissions by commitSubmission + revealSubmission.
     function submit(uint256 jobId, bytes calldata modelCid, bytes calldata dataCid) external;
+    /// Contributor: commits to a submission before its content is public, where
+    /// commitment = keccak256(abi.encode(address sender, uint256 jobId, bytes modelCid, bytes dataCid,
+    /// bytes32 salt)). The submission's place (its id, so its order and ties) is fixed here.
+    function commitSubmission(uint256 jobId, bytes32 commitment) external;
+    /// Contributor: reveals a committed submission once its content is uploaded.
+    function revealSubmission(uint256 jobId, bytes calldata modelCid, bytes calldata dataCid, bytes32 salt)
+        external;
     /// Sponsor or delegate, manual jobs: accept or reject a scored submission.
     function reviewSubmission(uint256 jobId, uint256 submissionId, bool accept) external;
     /// Sponsor, best jobs with a commitment: reveals the hidden test set after the deadline.
@@ -83,6 +92,8 @@ interface IMLMarketNotices {
         bytes calldata dataCid,
         uint256 stake
     ) external;
+    function SubmissionCommitted(uint256 jobId, uint256 submissionId, address contributor, bytes32 commitment)
+        external;
     function SubmissionScored(
         uint256 jobId,
         uint256 submissionId,

@@ -1,4 +1,6 @@
-"""The hidden-test-set commitment: ``keccak256(abi.encode(bytes testCid, bytes32 salt))``."""
+"""Commitments the machine checks at a reveal: the hidden test set's
+(``keccak256(abi.encode(bytes testCid, bytes32 salt))``) and a submission's
+(``keccak256(abi.encode(address sender, uint256 jobId, bytes modelCid, bytes dataCid, bytes32 salt))``)."""
 
 from __future__ import annotations
 
@@ -15,3 +17,14 @@ def test_commitment(test_cid: bytes, salt: bytes) -> bytes:
 
 
 test_commitment.__test__ = False  # not a pytest test, despite its name
+
+
+def submission_commitment(sender: str, job_id: int, model_cid: bytes, data_cid: bytes, salt: bytes) -> bytes:
+    """What a contributor commits with ``commitSubmission`` and the machine checks at
+    ``revealSubmission``. The sender is inside, so nobody can reveal another's commitment.
+
+    Solidity: ``keccak256(abi.encode(sender, jobId, modelCid, dataCid, salt))`` with ``address
+    sender``, ``uint256 jobId``, ``bytes modelCid``, ``bytes dataCid`` (binary CIDs, empty for
+    none) and ``bytes32 salt`` (random, kept secret until the reveal)."""
+    return keccak(eth_abi.encode(["address", "uint256", "bytes", "bytes", "bytes32"],
+                                 [sender, job_id, model_cid, data_cid, salt]))

@@ -37,6 +37,7 @@ class JobSpec:
     stake: int
     max_submissions: int
     gated: bool
+    aggregation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,20 @@ class Submit:
     job_id: int
     model_cid: bytes
     data_cid: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CommitSubmission:
+    job_id: int
+    commitment: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RevealSubmission:
+    job_id: int
+    model_cid: bytes
+    data_cid: bytes
+    salt: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +139,8 @@ class AbortUpload:
 
 
 Command = (
-    CreateJob | TopUpJob | CancelJob | SettleJob | Submit | ReviewSubmission | RevealTestSet | RequestAccess
-    | SetAccess | SetDelegate | Withdraw | UploadChunk | AbortUpload
+    CreateJob | TopUpJob | CancelJob | SettleJob | Submit | CommitSubmission | RevealSubmission
+    | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk | AbortUpload
 )
 """Commands sent as ABI calls (plain inputs or a deposit's ``execLayerData``)."""
 
@@ -135,6 +150,8 @@ CALLS: dict[str, type] = {
     "cancelJob": CancelJob,
     "settleJob": SettleJob,
     "submit": Submit,
+    "commitSubmission": CommitSubmission,
+    "revealSubmission": RevealSubmission,
     "reviewSubmission": ReviewSubmission,
     "revealTestSet": RevealTestSet,
     "requestAccess": RequestAccess,

@@ -31,8 +31,9 @@ class MLEngine(Protocol):
         """Trains (with ``train``) and scores a model on ``validation``: a value with ``score``
         (millionths), ``model_bytes`` (the trained model, or None) and ``samples``."""
 
-    def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
-        """The averaged model of ``(trained model bytes, weight)`` pairs."""
+    def aggregate(self, models: Sequence[tuple[bytes, int]], method: str = "fedavg") -> bytes:
+        """The aggregate of ``(trained model bytes, weight)`` pairs: their weighted average
+        (``fedavg``), or the coordinate-wise ``median`` or ``trimmed_mean`` of their parameters."""
 
     def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes) -> None:
         """Raises unless the trained ``update`` can join a round of a federated job whose current

@@ -103,6 +103,14 @@ class SubmissionReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class SubmissionCommitted:
+    job_id: int
+    submission_id: int
+    contributor: Address
+    commitment: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class SubmissionScored:
     job_id: int
     submission_id: int
@@ -196,8 +204,8 @@ class DelegateChanged:
 
 NOTICE_EVENTS: tuple[type, ...] = (
     Deposited, Withdrawn, ContentStored, JobCreated, JobFunded, JobCancelled, JobSettled,
-    SubmissionReceived, SubmissionScored, SubmissionReviewed, RewardPaid, StakeReturned, StakeSlashed,
-    ModelPublished, TestSetRevealed, RoundClosed, AccessRequested, AccessChanged, DelegateChanged,
+    SubmissionReceived, SubmissionCommitted, SubmissionScored, SubmissionReviewed, RewardPaid, StakeReturned,
+    StakeSlashed, ModelPublished, TestSetRevealed, RoundClosed, AccessRequested, AccessChanged, DelegateChanged,
 )
 """Events that become notices, one per ``IMLMarketNotices`` function of the same name."""
 

@@ -46,6 +46,9 @@ def create_job(tx: Tx, cmd: CreateJob, ctx: Context, env: Env) -> list[Any]:
         if s.policy == "rounds" and not info.averageable:
             raise DomainError(f"{info.estimator} cannot be averaged, so it cannot run federated rounds; "
                               "use a linear model, an MLP or GaussianNB", code="bad_spec")
+        if s.aggregation not in ("", "fedavg") and info.estimator == "GaussianNB":
+            raise DomainError("GaussianNB statistics are pooled (fedavg); median and trimmed_mean vote on "
+                              "the parameters of linear models and MLPs", code="bad_spec")
         if s.policy == "rounds" and info.estimator.startswith("MLP") and not info.trained:
             raise DomainError("a federated MLP needs a trained base model: updates trained from random "
                               "starting weights cannot be averaged meaningfully", code="bad_spec")

@@ -128,7 +128,7 @@ def _kept(job: Job, subs: list[Submission]) -> RoundClosed:
 def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     models = [(content.get_content(tx, s.trained_cid), w) for s, w in zip(subs, _weights(subs))]
     try:
-        merged = env.engine.aggregate(models)
+        merged = env.engine.aggregate(models, job.spec.aggregation or "fedavg")
         scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
                                   validation=content.get_content(tx, job.spec.validation_cid), model=merged,
                                   seed=_seed(job))

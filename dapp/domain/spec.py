@@ -11,6 +11,7 @@ from dapp.ml.metrics import LOSSES, METRICS, gain, meets
 __all__ = ["LOSSES", "gain", "meets", "submission_cap", "validate"]
 
 POLICIES = ("threshold", "manual", "best", "rounds")
+AGGREGATIONS = ("fedavg", "median", "trimmed_mean")  # rounds; "" is fedavg
 
 MAX_DURATION = 366 * 24 * 3600
 MAX_ROUNDS = 100
@@ -69,8 +70,10 @@ def _check_policy(spec: JobSpec, budget: int) -> None:
             raise _fail("round_duration (seconds per round) must be positive")
         if not spec.base_model_cid:
             raise _fail("a federated job needs a base_model_cid (the initial global model)")
-    elif spec.rounds or spec.round_quota or spec.round_duration or spec.tolerance:
-        raise _fail("rounds, round_quota, round_duration and tolerance are for policy 'rounds'")
+        if spec.aggregation and spec.aggregation not in AGGREGATIONS:
+            raise _fail(f"aggregation {spec.aggregation!r} is not one of {', '.join(AGGREGATIONS)}")
+    elif spec.rounds or spec.round_quota or spec.round_duration or spec.tolerance or spec.aggregation:
+        raise _fail("rounds, round_quota, round_duration, tolerance and aggregation are for policy 'rounds'")
     if spec.min_gain and spec.policy != "threshold":
         raise _fail("min_gain is for policy 'threshold'")
     if spec.accept_by_default and spec.policy != "manual":

@@ -199,11 +199,13 @@ class Engine:
                 work += EVALUATION_UNITS * valid.rows * len(valid.features)
         return work
 
-    def aggregate(self, models: Sequence[tuple[bytes, int]]) -> bytes:
-        """FedAvg of ``(trained model bytes, sample count)`` pairs, in the order given; the canonical
-        bytes of the averaged model. See :mod:`dapp.ml.fedavg` for what can be averaged."""
+    def aggregate(self, models: Sequence[tuple[bytes, int]], method: str = "fedavg") -> bytes:
+        """The aggregate of ``(trained model bytes, sample count)`` pairs, in the order given, by
+        ``method`` (:data:`dapp.ml.fedavg.METHODS`); the canonical bytes of the result. See
+        :mod:`dapp.ml.fedavg` for what can be aggregated."""
+        rule = fedavg.method(method)
         loaded = [(self._load(data, None), weight) for data, weight in models]
-        outcome = self._run(lambda: Outcome(data=write_model(fedavg.aggregate(loaded))), "averaging the models")
+        outcome = self._run(lambda: Outcome(data=write_model(rule(loaded))), "aggregating the models")
         assert outcome.data is not None  # the work above always returns bytes
         return outcome.data
 

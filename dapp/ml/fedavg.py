@@ -16,8 +16,8 @@ trained, a parameter distance from it of at most ``MAX_UPDATE_DISTANCE x max(||g
 
 Robust alternatives to FedAvg, coordinate by coordinate (linear models and MLPs): :func:`median`
 (each update one vote, sample counts ignored) and :func:`trimmed_mean` (the extreme values of each
-coordinate dropped by count, the rest averaged by sample count). Jobs cannot select them yet (that
-needs a ``JobSpec`` field).
+coordinate dropped by count, the rest averaged by sample count, ``TRIM`` of each end). A rounds
+job selects one with its ``aggregation`` (:data:`METHODS`).
 """
 
 from __future__ import annotations
@@ -222,3 +222,21 @@ def _coordinatewise(models: Sequence[tuple[Model, int]],
         ordered = np.take_along_axis(stacked, order, axis=0)
         arrays[name] = np.asarray(reduce(ordered, weights[order]), dtype=np.float64)
     return Model(first.spec, first.features, arrays)
+
+
+TRIM = 0.2  # trimmed_mean: the share of values dropped at each end of every coordinate
+
+METHODS: dict[str, Callable[[Sequence[tuple[Model, int]]], Model]] = {
+    "fedavg": aggregate,
+    "median": median,
+    "trimmed_mean": lambda models: trimmed_mean(models, TRIM),
+}
+"""A job's ``aggregation`` -> its rule; every rule is deterministic for a given order of models."""
+
+
+def method(name: str) -> Callable[[Sequence[tuple[Model, int]]], Model]:
+    """The aggregation rule called ``name``, or AggregationError."""
+    if name not in METHODS:
+        raise AggregationError(f"aggregation {name!r} is not one of {', '.join(METHODS)}",
+                               code="aggregate_rule_unsupported")
+    return METHODS[name]

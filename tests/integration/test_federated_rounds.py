@@ -252,7 +252,7 @@ class AveragesBadly(FakeEngine):
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
 
-    def aggregate(self, models):
+    def aggregate(self, models, method="fedavg"):
         return json.dumps({"score": self.averaged, "trained": True}).encode()
 
 

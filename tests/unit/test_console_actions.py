@@ -18,7 +18,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from tests.unit.test_console_fake import ETHER, TOKEN, World, csrf, make_client, populated_world
 
 SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,"
-        "uint32,uint64,int64,uint256,uint32,bool)")
+        "uint32,uint64,int64,uint256,uint32,bool,string)")
 SIGNATURES = {"createJob": ["address", "uint256", SPEC], "submit": ["uint256", "bytes", "bytes"],
               "settleJob": ["uint256"], "cancelJob": ["uint256"], "reviewSubmission": ["uint256", "uint256", "bool"],
               "revealTestSet": ["uint256", "bytes", "bytes32"], "topUpJob": ["uint256", "uint256"],

@@ -121,7 +121,7 @@ class FederatedFakeEngine(FakeEngine):
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
 
-    def aggregate(self, models):
+    def aggregate(self, models, method="fedavg"):
         mean = sum(json.loads(m)["score"] * w for m, w in models) / sum(w for _, w in models)
         return json.dumps({"score": mean, "shape": self.shape(models[0][0])}).encode()
 

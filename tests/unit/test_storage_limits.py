@@ -282,7 +282,7 @@ class RoundsEngine(FakeEngine):
     def check_model(self, model, task=None):
         return self.Info(super().check_model(model, task))
 
-    def aggregate(self, models):
+    def aggregate(self, models, method="fedavg"):
         return json.dumps({"score": sum(json.loads(m)["score"] * w for m, w in models) / sum(w for _, w in models),
                            "averaged": True}).encode()
 

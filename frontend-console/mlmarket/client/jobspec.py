@@ -28,7 +28,7 @@ REQUIRED = ("policy", "task", "label", "metric", "deadline")
 SCORES = ("min_score", "min_gain", "tolerance")
 AMOUNTS = ("reward_per_accept", "stake")
 CIDS = ("validation_cid", "base_model_cid")
-STRINGS = ("title", "policy", "task", "label", "metric")
+STRINGS = ("title", "policy", "task", "label", "metric", "aggregation")
 BOOLS = ("accept_by_default", "gated")
 UINT_BITS = {"reveal_window": 64, "rounds": 32, "round_quota": 32, "round_duration": 64, "max_submissions": 32}
 KEYS = tuple(f.name for f in fields(JobSpec))
@@ -108,7 +108,7 @@ def spec_from_dict(data: Mapping[str, Any], *, now: Callable[[], int],
     if missing:
         raise SpecError(f"the job spec lacks {', '.join(missing)}")
     defaults: dict[str, Any] = {k: 0 for k in KEYS}
-    defaults.update(title="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
+    defaults.update(title="", aggregation="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
                     accept_by_default=False, gated=False)
     values = {**defaults, **{k: _convert(k, v, now, decimals) for k, v in data.items()}}
     return JobSpec(**values)
