@@ -41,6 +41,7 @@ class Job:
     round_started: int = 0
     test_cid: bytes = b""
     deferred_work: int = 0  # estimated work of the submissions waiting for the reveal
+    fallback_split: bool = False  # scoring on the validation set for the fallback split (dapp.domain.reveal)
 
 
 @dataclass(frozen=True, slots=True)
