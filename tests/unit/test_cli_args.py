@@ -64,7 +64,7 @@ def test_every_command_takes_the_connection_options(path: tuple[str, ...]) -> No
 @pytest.mark.parametrize(("args", "message"), [
     (("job", "create", "spec.json"), "Missing option '--reward'"),
     (("submit", "zero", "--model", "x"), "'zero' is not a valid integer"),
-    (("submit", "0"), "Missing option '--model'"),
+    (("submit", "0"), "give --model, --data, or both"),
     (("review", "0", "1"), "give --accept or --reject"),
     (("execute",), "give a voucher INDEX or --all"),
     (("execute", "3", "--all"), "give a voucher INDEX or --all"),

@@ -151,36 +151,128 @@ def topup(session: Session, job: int, amount: str, wei: bool) -> None:
     run_input(session, actions.top_up(job, value, token), lambda sent: {"job": job, "amount": str(value)})
 
 
+def _content(role: str, value: str | None) -> Any:
+    """A ``Content`` from FILE_OR_CID: an existing file is hashed here, anything else is a CID."""
+    from pathlib import Path
+
+    from mlmarket.client.jobspec import parse_cid
+    from mlmarket.client.submission_flow import content_of
+    from mlmarket.client.upload import read_file
+
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file():
+        return content_of(role, data=read_file(path), path=str(path.resolve()))
+    parse_cid(value, f"--{role}")  # neither a file nor a CID: say so
+    return content_of(role, cid=value)
+
+
+def _read(content: Any) -> bytes | None:
+    from mlmarket.client.upload import read_file
+
+    return read_file(content.path) if content.path else None
+
+
+def _revealed_text(market: Any, result: Any) -> str:
+    """``revealed: score 0.93, accepted, paid 10 TEST`` (what the reveal's notices say)."""
+    from mlmarket.cli.render import outcome_text
+    from mlmarket.client.amounts import format_amount, from_millionths
+
+    outcome = result.outcome
+    scored = outcome.first("SubmissionScored")
+    parts = [f"submission {result.state.submission} of job {result.state.job}"]
+    if scored is None:
+        parts.append("stored, not scored yet (scored when the job's hidden test set is revealed)")
+    else:
+        verdict = "accepted" if scored["accepted"] else "rejected"
+        parts += [f"score {from_millionths(int(scored['score'])):g}", verdict]
+    verbs = {"RewardPaid": "paid", "StakeReturned": "stake returned", "StakeSlashed": "stake slashed"}
+    for notice in (n for n in outcome.notices if n.name in verbs):
+        token = notice.args.get("token") or job_token(market, result.state.job)
+        amount = format_amount(int(notice.args["amount"]), market.chain.decimals_of(token))
+        parts.append(f"{verbs[notice.name]} {amount} {_label(market, token)}")
+    return "revealed: " + ", ".join(parts) + "\n" + outcome_text(outcome)
+
+
+def _label(market: Any, token: str) -> str:
+    if int(token, 16) == 0:
+        return "ETH"
+    test = market.config.addresses.get("Token")
+    return "TEST" if test and test.lower() == token.lower() else token
+
+
 @click.command()
 @job_id_argument()
-@click.option("--model", "model_cid", required=True, metavar="CID", help="The model's CID (spec or trained).")
-@click.option("--data", "data_cid", default=None, metavar="CID", help="Training data's CID (optional).")
-@click.option("--stake", default=None, metavar="N", help="Deposit N of the job's token as the stake.")
+@click.option("--model", "model", default=None, metavar="FILE_OR_CID",
+              help="The model (a JSON spec or a trained model file), as a file or the CID of stored content.")
+@click.option("--data", "data", default=None, metavar="FILE_OR_CID",
+              help="Training data (CSV), as a file or a CID (optional).")
+@click.option("--stake", default=None, metavar="N",
+              help="Deposit N of the job's token with the commit (default: what the job's stake needs beyond "
+                   "your free balance in the dApp).")
 @click.option("--wei", is_flag=True, help="--stake is in base units (wei).")
+@click.option("--window", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Chunks sent before waiting for the first of them to be processed.")
 @command_options
-def submit(session: Session, job: int, model_cid: str, data_cid: str | None, stake: str | None, wei: bool) -> None:
-    """Submit a model (and optional training data) to job JOB; prints the score.
+def submit(session: Session, job: int, model: str | None, data: str | None, stake: str | None, wei: bool,
+           window: int) -> None:
+    """Submit a model and/or training data to job JOB, commit before content; prints the score.
 
-    Upload the files first with `mlmarket put`. With --stake, the stake is deposited in the job's
-    token in the same transaction.
+    \b
+    One command does the whole sequence:
+      1. computes the CIDs of the files and draws a random 32-byte salt;
+      2. writes a state file (the salt, the CIDs, the files) BEFORE sending anything, in
+         $MLMARKET_STATE_DIR/submissions (default ~/.mlmarket/submissions);
+      3. commits: commitSubmission(JOB, keccak256(sender, JOB, modelCid, dataCid, salt)), with the
+         stake deposited in the job's token when one is given or needed; this fixes the
+         submission's place before anyone can see its content;
+      4. uploads the files the dApp does not hold yet (in chunks, like `mlmarket put`);
+      5. reveals: revealSubmission(JOB, modelCid, dataCid, salt); the machine trains, scores, pays;
+      6. prints the outcome and deletes the state file.
+
+    \b
+    Interrupted (Ctrl-C, a crash, a failed upload)? Run the SAME command again: it finds the state
+    file and resumes with the same salt and commitment, never commits twice and sends only the
+    chunks the machine lacks. Reveal within the machine's commit window (6 hours by default) and
+    before the job's deadline. The state file is all you need to keep; do not edit the files.
 
     \b
     Example:
-      mlmarket submit 0 --model bafkrei... --data bafkrei... --account 1
+      mlmarket submit 0 --model model.json --data train.csv --account 1
+      mlmarket submit 0 --model bafkrei... --stake 1 --json
     """
-    from mlmarket.client import actions
-    from mlmarket.client.jobspec import parse_cid
+    from mlmarket.client import submission_flow as flow
+    from mlmarket.client.submission_state import StateStore, state_directory
 
-    model = parse_cid(model_cid, "--model")
-    data = parse_cid(data_cid, "--data") if data_cid else b""
+    if model is None and data is None:
+        raise click.UsageError("give --model, --data, or both")
+    model_content, data_content = _content("model", model), _content("data", data)
     market = session.market()
     token, amount = None, 0
     if stake is not None:
         token = job_token(market, job)
         amount = to_base_units(market, token, stake, wei, "--stake")
-    request = actions.submit(job, model, data, stake=amount, token=token)
-    run_input(session, request, lambda sent: {
-        "job": job, "submission": _find_int(sent, ("SubmissionReceived", "SubmissionScored"), "submissionId")})
+    store = StateStore(state_directory())
+    state, resumed = flow.begin(market, store, job=job, model=model_content, data=data_content, stake=amount,
+                                token=token)
+    if not resumed and stake is None:
+        amount, token = flow.stake_shortfall(market, job)
+        if amount:
+            state = store.save(state.at(state.stage, stake=amount, token=token))
+            session.note(f"depositing {amount} base units of {token} with the commit (the job's stake)")
+    session.note(f"submitting to job {job} from {market.signer}; state file {store.path(state)}")
+
+    def progress(content: Any, done: int, total: int) -> None:
+        if total and (done == total or total <= 20 or done % max(1, total // 20) == 0):
+            session.note(f"uploading {content.role} {done}/{total} chunks")
+
+    result = flow.run(market, store, state, _read, resumed=resumed, notify=session.note, progress=progress,
+                      window=window)
+    text = _revealed_text(market, result)
+    if session.as_json:
+        session.note(text.splitlines()[0])
+    session.emit({"ok": True, **result.to_json()}, lambda: text)
 
 
 @click.command()

@@ -38,10 +38,23 @@ def top_up(job: int, amount: int, token: str | None = None) -> InputRequest:
     return _deposit_or_plain(inputs().encode("topUpJob", job, amount), token, amount if token else 0)
 
 
-def submit(job: int, model_cid: bytes, data_cid: bytes = b"", *, stake: int = 0,
-           token: str | None = None) -> InputRequest:
-    """``submit(job, modelCid, dataCid)``; a ``stake`` is deposited in the job's ``token`` with it."""
-    return _deposit_or_plain(inputs().encode("submit", job, model_cid, data_cid), token, stake)
+def commit_submission(job: int, commitment: bytes, *, stake: int = 0, token: str | None = None) -> InputRequest:
+    """``commitSubmission(job, commitment)``, the first step of a submission (``submission_flow``):
+    ``commitment`` is ``dapp.codec.commitment.submission_commitment(sender, job, modelCid, dataCid,
+    salt)``. A ``stake`` is deposited in the job's ``token`` with it (the machine locks it at the commit)."""
+    if len(commitment) != 32:
+        raise SpecError(f"a submission commitment is 32 bytes, got {len(commitment)}")
+    return _deposit_or_plain(inputs().encode("commitSubmission", job, commitment), token, stake)
+
+
+def reveal_submission(job: int, model_cid: bytes, data_cid: bytes, salt: bytes) -> InputRequest:
+    """``revealSubmission(job, modelCid, dataCid, salt)``: the contents of a committed submission
+    (uploaded by then); the machine recomputes the commitment with the sender."""
+    if len(salt) != 32:
+        raise SpecError(f"the salt is 32 bytes (64 hex digits), got {len(salt)} bytes")
+    if not model_cid and not data_cid:
+        raise SpecError("a submission needs a model, training data, or both")
+    return InputRequest(inputs().encode("revealSubmission", job, model_cid, data_cid, salt))
 
 
 def review(job: int, submission: int, accept: bool) -> InputRequest:
