@@ -103,7 +103,7 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"job {job.id}'s test set is revealed: its submissions are being scored (settleJob "
                           "scores the next batch), so it can no longer be cancelled", code="job_scoring")
     job, owed = policies.on_cancel(tx, job, ctx, env)
-    if job.status == ENDED:  # the policy settled it (a best-model job's budget split)
+    if job.status in (ENDED, SCORING):  # the policy settled it (a split), or scores for one first
         return events + owed
     refund = budget(tx, job)
     payments = [ledger.pay(tx, job_pot(job.id), job.sponsor, refund)] if refund else []
