@@ -19,7 +19,9 @@ from tests.unit.test_console_fake import ETHER, TOKEN, World, csrf, make_client,
 
 SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,"
         "uint32,uint64,int64,uint256,uint32,bool,string)")
-SIGNATURES = {"createJob": ["address", "uint256", SPEC], "submit": ["uint256", "bytes", "bytes"],
+SIGNATURES = {"createJob": ["address", "uint256", SPEC], "commitSubmission": ["uint256", "bytes32"],
+              "revealSubmission": ["uint256", "bytes", "bytes", "bytes32"],
+              "uploadChunk": ["bytes", "uint64", "uint64", "bool", "bytes"],
               "settleJob": ["uint256"], "cancelJob": ["uint256"], "reviewSubmission": ["uint256", "uint256", "bool"],
               "revealTestSet": ["uint256", "bytes", "bytes32"], "topUpJob": ["uint256", "uint256"],
               "withdraw": ["address", "uint256"]}
@@ -111,23 +113,6 @@ def test_a_hidden_test_set_is_hashed_not_stored_and_its_salt_shown_once(world: W
     assert world.stored == {}  # the test set was not uploaded
     again = client.get("/jobs").get_data(as_text=True) + client.get("/jobs/1").get_data(as_text=True)
     assert salt not in again
-
-
-def test_a_composed_model_is_uploaded_then_submitted_with_the_jobs_stake(world: World, tmp_path: Path) -> None:
-    job = dict(world.answers["jobs/1"]["job"], spec={**world.answers["jobs/1"]["job"]["spec"], "stake": "2000"})
-    world.answers["jobs/1"] = {"ok": True, "job": job, "submissions": []}
-    _, client = make_client(world, tmp_path)
-    response = client.post("/submit", data={"csrf_token": csrf(client), "job": "1", "source": "compose",
-                                            "estimator": "LogisticRegression", "p.LogisticRegression.max_iter": "500",
-                                            "data_cid": cid_to_text(cid_of(VALID_CSV))})
-    assert response.status_code == 200, response.get_data(as_text=True)
-    model_bytes = json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 500}},
-                             separators=(",", ":"), sort_keys=True).encode()
-    chunk, submit = world.sent
-    assert submit[1].token == TOKEN.lower() and submit[1].amount == 2000
-    name, (job_id, model_cid, data_cid) = decoded(submit[1].payload)
-    assert name == "submit" and job_id == 1 and model_cid == cid_of(model_bytes) and data_cid == cid_of(VALID_CSV)
-    assert chunk[1].payload[:4] == keccak(b"uploadChunk(bytes,uint64,uint64,bool,bytes)")[:4]
 
 
 def test_submit_needs_a_model_or_data(world: World, tmp_path: Path) -> None:

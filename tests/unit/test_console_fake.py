@@ -118,6 +118,7 @@ class FakeMarket:
         self.chain = FakeChain(world, account)
         self.reader = FakeReader(world)
         self.signer = None
+        self.wait_timeout = 1.0
 
     @property
     def account(self) -> str:

@@ -30,10 +30,15 @@ from mlmarket.console.views.common import content_cid, deliver, hashed_file_cid,
 
 bp = Blueprint("create", __name__)
 
+AGGREGATIONS = (("fedavg", "FedAvg (mean weighted by samples)"), ("median", "coordinate-wise median"),
+                ("trimmed_mean", "trimmed mean"))
+"""The rounds policy's aggregation rules (``JobSpec.aggregation``; the machine reads "" as fedavg)."""
+
 
 def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     return render_template("create.html", errors=errors or {}, form=request.form, policies=POLICIES,
                            tasks=TASKS, metrics=METRICS, units=UNITS, catalogue=catalogue_fields(),
+                           aggregations=AGGREGATIONS,
                            test_token=runtime().tokens.test_token()), status
 
 
@@ -41,6 +46,16 @@ def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str,
 def new() -> Any:
     """The create-job form."""
     return _page()
+
+
+def _aggregation(form: Any) -> dict[str, str]:
+    """The ``aggregation`` key of a rounds job (nothing for the other policies)."""
+    if text(form, "policy") != "rounds":
+        return {}
+    chosen = text(form, "aggregation") or "fedavg"
+    if chosen not in dict(AGGREGATIONS):
+        raise FormErrors({"aggregation": f"choose one of {', '.join(dict(AGGREGATIONS))}"})
+    return {"aggregation": chosen}
 
 
 def _commitment(form: Any) -> tuple[str | None, dict[str, str] | None]:
@@ -72,6 +87,7 @@ def create() -> Any:
         if text(form, "base_source") not in ("", "none"):
             base_model = model_cid(form, "base_", "base_model_cid", required=True)
         values = spec_fields(form, validation_cid=validation, base_model_cid=base_model, test_commitment=commitment)
+        values.update(_aggregation(form))
         spec = to_spec(values, now=reader().now, decimals=decimals)
         req = actions.create_job(spec, token, budget, from_balance=checked(form, "from_balance"))
         return deliver(req, title="Create a job", back=url_for("jobs.list_jobs"), secret=secret)

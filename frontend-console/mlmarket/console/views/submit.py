@@ -1,20 +1,25 @@
-"""Submitting to a job: a model (file, CID or composed from the catalogue) and optional training
-data; the job's stake, if it has one, is deposited with the submission."""
+"""Submitting to a job, commit before content (``mlmarket.console.submissions``): the form stages a
+model (file, CID or composed from the catalogue) and optional training data here, then a dev account
+follows the submission's progress page (commit, chunks, reveal) and a browser wallet gets the
+unsigned transactions in that order. Unfinished submissions are listed on the form with Resume."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 
-from mlmarket.client import actions
-from mlmarket.client.errors import ClientError, InspectFailed
+from mlmarket.client.errors import ClientError, InputFailed, InspectFailed
 from mlmarket.client.inspect import query_path
-from mlmarket.client.jobspec import parse_cid
-from mlmarket.console.forms import FormErrors, text, whole
-from mlmarket.console.modelform import catalogue_fields
-from mlmarket.console.runtime import acting, reader
-from mlmarket.console.views.common import content_cid, deliver, model_cid
+from mlmarket.client.submission_flow import content_of
+from mlmarket.client.submission_state import Content, SubmissionState
+from mlmarket.console import submissions
+from mlmarket.console.forms import FormErrors, cid_field, text, whole
+from mlmarket.console.modelform import ModelFormError, catalogue_fields, model_from_form
+from mlmarket.console.runtime import acting, reader, runtime
+from mlmarket.console.sending import prepare_for_wallet
+from mlmarket.console.staging import StagingError
+from mlmarket.console.views.common import uploaded_file
 
 bp = Blueprint("submit", __name__)
 
@@ -24,15 +29,23 @@ def _open_jobs() -> list[dict[str, Any]]:
     return [j for j in (jobs.get("jobs", []) if isinstance(jobs, dict) else []) if j.get("status") == "open"]
 
 
+def _kept() -> list[SubmissionState]:
+    try:
+        _, market = acting()
+        return submissions.kept(market)
+    except ClientError:
+        return []
+
+
 def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     chosen = text(request.values, "job")
     return render_template("submit.html", errors=errors or {}, form=request.values, jobs=_open_jobs(),
-                           chosen=chosen, catalogue=catalogue_fields()), status
+                           chosen=chosen, catalogue=catalogue_fields(), kept=_kept()), status
 
 
 @bp.get("/submit")
 def form() -> Any:
-    """The submission form (``?job=N`` preselects a job)."""
+    """The submission form (``?job=N`` preselects a job) and the account's unfinished submissions."""
     return _page()
 
 
@@ -46,25 +59,113 @@ def _job(job_id: int) -> dict[str, Any]:
     return answer.get("job", {}) if isinstance(answer, dict) else {}
 
 
+def _staged(role: str, field: str, data: bytes) -> Content:
+    try:
+        runtime().staging.put(data)
+    except StagingError as exc:
+        raise FormErrors({field: str(exc)}) from None
+    return content_of(role, data=data)
+
+
+def _content(role: str, field: str) -> Content | None:
+    """A pasted CID, or the chosen file staged here (not uploaded: the commit comes first)."""
+    values = request.form
+    if text(values, field):
+        cid_field(values, field)
+        return content_of(role, cid=text(values, field))
+    data = uploaded_file(f"{field}_file")
+    return _staged(role, field, data) if data is not None else None
+
+
+def _model() -> Content | None:
+    values = request.form
+    if text(values, "source") == "compose" and not text(values, "model_cid"):
+        try:
+            return _staged("model", "model_cid", model_from_form(values, ""))
+        except ModelFormError as exc:
+            raise FormErrors({exc.field: str(exc)}) from None
+    return _content("model", "model_cid")
+
+
 @bp.post("/submit")
 def submit() -> Any:
-    """Validates and sends ``submit`` (deposits the job's stake with it when it has one)."""
+    """Stages the contents, keeps the submission's state (its salt) and starts it: the progress page
+    (dev account) or the wallet's transactions (commit, chunks, reveal)."""
     values = request.form
     try:
-        acting()
+        who, market = acting()
         job_id = whole(values, "job", lo=1)
         job = _job(job_id)
-        model = model_cid(values, "", "model_cid", required=not text(values, "data_cid")
-                          and not request.files.get("data_cid_file"))
-        data = content_cid(values, "data_cid")
-        if not model and not data:
-            raise FormErrors({"model_cid": "give a model, training data, or both"})
+        model, data = _model(), _content("data", "data_cid")
+        if model is None and data is None:
+            raise FormErrors({"model_cid": "required: upload a file or paste its CID (a model, data, or both)"})
         stake = int((job.get("spec") or {}).get("stake") or 0)
-        req = actions.submit(job_id, parse_cid(model, "model_cid") if model else b"",
-                             parse_cid(data, "data_cid") if data else b"", stake=stake,
-                             token=str(job.get("token")) if stake else None)
-        return deliver(req, title=f"Submit to job {job_id}", back=url_for("jobs.show", job_id=job_id))
+        state = submissions.start(market, job=job_id, model=model, data=data, stake=stake,
+                                  token=str(job.get("token")) if stake else None)
+        if who.signs_here:
+            return redirect(url_for("submit.progress", commitment="0x" + state.commitment.hex()), 303)
+        return _wallet_page(market, state)
     except FormErrors as exc:
         return _page(exc.errors, 400)
     except ClientError as exc:
         return _page({"": exc.message}, 400)
+
+
+def _wallet_page(market: Any, state: SubmissionState) -> str:
+    txs = [tx for req in submissions.wallet_requests(market, state) for tx in prepare_for_wallet(market, req)]
+    return render_template("sign.html", title=f"Submit to job {state.job}: commit, upload, reveal", txs=txs,
+                           kind="input", back=url_for("jobs.show", job_id=state.job), secret=None)
+
+
+@bp.get("/submissions/<commitment>")
+def progress(commitment: str) -> Any:
+    """The progress page of a kept submission (its script drives the steps)."""
+    try:
+        _, market = acting()
+        state = submissions.find(market, commitment)
+    except ClientError as exc:
+        return render_template("error.html", message=exc.message), 404
+    return render_template("submission.html", state=state, commitment="0x" + state.commitment.hex())
+
+
+@bp.post("/submissions/<commitment>/resume")
+def resume(commitment: str) -> Any:
+    """Continues a kept submission: the progress page (dev account) or what the wallet still has to send."""
+    try:
+        who, market = acting()
+        state = submissions.find(market, commitment)
+        if who.signs_here:
+            return redirect(url_for("submit.progress", commitment=commitment), 303)
+        return _wallet_page(market, state)
+    except ClientError as exc:
+        return _page({"": exc.message}, 400)
+
+
+@bp.post("/submissions/<commitment>/run")
+def run_all(commitment: str) -> Any:
+    """Every step left in one request (dev account without JavaScript); shows the reveal's outcome."""
+    try:
+        who, market = acting()
+        if not who.signs_here:
+            return _page({"": "a browser wallet sends the submission's transactions itself: use Resume"}, 400)
+        outcome = submissions.run_all(market, submissions.find(market, commitment))
+    except InputFailed as exc:  # the failed input's page shows the report
+        return redirect(url_for("outputs.show_input", index=exc.outcome.index), 303)
+    except ClientError as exc:
+        return render_template("error.html", message=exc.message), 400
+    return redirect(url_for("outputs.show_input", index=outcome.index), 303)
+
+
+@bp.post("/api/submissions/<commitment>/step")
+def api_step(commitment: str) -> Any:
+    """JSON: one step of a kept submission for a dev account (``submissions.step``)."""
+    try:
+        who, market = acting()
+        if not who.signs_here:
+            return jsonify(ok=False, error="a browser wallet sends the submission's transactions itself"), 400
+        answer = submissions.step(market, submissions.find(market, commitment))
+    except ClientError as exc:
+        return jsonify(ok=False, error=exc.message), 400
+    if answer.get("done"):
+        answer["url"] = url_for("outputs.show_input", index=answer["input"])
+    return jsonify(answer)
