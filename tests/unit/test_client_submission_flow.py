@@ -23,7 +23,7 @@ from mlmarket.client.chain import InputRef, InputRequest, TxResult
 from mlmarket.client.config import NodeConfig
 from mlmarket.client.errors import ClientError, InputFailed
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, InputOutcome, decode_notice_payload
-from mlmarket.client.submission_state import COMMITTED, COMMITTING, StateStore, SubmissionState
+from mlmarket.client.submission_state import COMMITTED, COMMITTING, REVEALING, StateStore, SubmissionState
 
 from dapp.codec import abi
 from dapp.codec.cid import cid_of, cid_to_text
@@ -51,6 +51,7 @@ class Machine:
     received: dict[str, int] = field(default_factory=dict)
     stored: set[str] = field(default_factory=set)
     commitments: dict[bytes, int] = field(default_factory=dict)
+    revealed: set[bytes] = field(default_factory=set)
     fail_at: Callable[[str, tuple[Any, ...]], bool] = lambda name, args: False
 
     def names(self) -> list[str]:
@@ -66,7 +67,9 @@ class Machine:
         error = None
         if function.name == "commitSubmission":
             job, commitment = args
-            if request.amount + self.balance < self.stake:
+            if commitment in self.commitments or commitment in self.revealed:
+                error = "duplicate_commitment"
+            elif request.amount + self.balance < self.stake:
                 error = "insufficient_balance"
             else:
                 sub = len(self.commitments) + 1
@@ -86,9 +89,12 @@ class Machine:
             commitment = keccak(eth_abi.encode(["address", "uint256", "bytes", "bytes", "bytes32"],
                                                [sender, job, model_cid, data_cid, salt]))
             sub = self.commitments.pop(commitment, None)
-            if sub is None:
+            if commitment in self.revealed:
+                error = "already_revealed"
+            elif sub is None:
                 error = "bad_reveal"
             else:
+                self.revealed.add(commitment)
                 out += [("SubmissionReceived", (job, sub, sender, model_cid, data_cid, self.stake)),
                         ("SubmissionScored", (job, sub, sender, model_cid, data_cid, 930_000, True)),
                         ("RewardPaid", (job, sub, sender, TOKEN, 10 * 10**18))]
@@ -327,3 +333,40 @@ def test_the_state_round_trips_and_refuses_a_tampered_commitment(tmp_path: Path)
     assert store.find(chain_id=31337, app=APP, sender=SENDER, job=1, model=model, data=data) == state
     assert store.find(chain_id=31337, app=APP, sender=SENDER, job=1, model=model, data=None) is None
     assert store.all(chain_id=31337, app=APP, sender=dev_signer(2).address) == []
+
+
+def test_a_commit_sent_twice_after_a_lost_trace_continues_with_the_first(tmp_path: Path) -> None:
+    machine, store = Machine(), StateStore(tmp_path)
+    model, data = contents()
+    state, _ = flow.begin(FakeMarket(machine), store, job=1, model=model, data=data)
+    machine.process(SENDER, actions.commit_submission(1, state.commitment))  # sent by a run that then died
+    machine.notices.clear()  # before the node showed its notice, and before the state noted it
+    market = FakeMarket(machine)
+    market.outputs = lambda **kw: [DecodedNotice(0, 1, *decode_notice_payload(payload), payload)  # type: ignore
+                                   for payload in [abi.notices().encode("SubmissionCommitted", 1, 1, SENDER,
+                                                                        state.commitment)]]
+    result = flow.run(market, store, state, read)
+    assert machine.names().count("commitSubmission") == 2 and result.state.submission == 1
+    assert result.outcome.first("SubmissionScored")["accepted"] is True
+
+
+def test_a_reveal_sent_again_shows_the_first_reveals_outcome(tmp_path: Path) -> None:
+    machine, store = Machine(), StateStore(tmp_path)
+    model, data = contents()
+    state, _ = flow.begin(FakeMarket(machine), store, job=1, model=model, data=data)
+    state, _ = flow.upload_contents(FakeMarket(machine), store, flow.commit(FakeMarket(machine), store, state,
+                                                                            print), read, print)
+    first = machine.process(SENDER, actions.reveal_submission(1, state.model_cid, state.data_cid, state.salt))
+    hidden = [n for n in machine.notices if n.input_index == first]
+    machine.notices[:] = [n for n in machine.notices if n.input_index != first]  # not shown by the node yet
+    market = FakeMarket(machine)
+    calls = []
+
+    def outputs(**kw: Any) -> list[Any]:
+        calls.append(1)
+        return list(machine.notices) + (hidden if len(calls) > 1 else [])
+
+    market.outputs = outputs  # type: ignore[method-assign]
+    outcome = flow.reveal(market, store, store.save(state.at(REVEALING)), print)
+    assert outcome.index == first and outcome.error is None and machine.names().count("revealSubmission") == 2
+    assert list(tmp_path.glob("*.json")) == []

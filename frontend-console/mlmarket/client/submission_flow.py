@@ -155,7 +155,9 @@ def commit(market: Market, store: StateStore, state: SubmissionState, notify: No
         notify(f"commit sent (input {ref.index}), waiting for the node")
     outcome = market.reader.wait_for_input(state.commit_input, timeout=market.wait_timeout)
     submission = _committed_id(state, list(outcome.notices))
-    if outcome.error or submission is None:
+    if error_code(outcome) == "duplicate_commitment":  # a commit this state's run sent, then lost track of
+        submission = _committed_id(state, _notices(market, "SubmissionCommitted"))
+    if submission is None:
         store.delete(state)
         why = outcome.error or "no SubmissionCommitted notice"
         raise InputFailed(f"the commit failed: {why}", outcome=outcome)
@@ -199,14 +201,19 @@ def upload_contents(market: Market, store: StateStore, state: SubmissionState, r
     return store.save(state.at(UPLOADED)), tuple(results)
 
 
+def _revealed_input(market: Market, state: SubmissionState) -> int | None:
+    """The input that revealed ``state``'s submission, if the machine has it."""
+    return next((n.input_index for n in _notices(market, "SubmissionReceived")
+                 if n.args.get("jobId") == state.job and n.args.get("submissionId") == state.submission), None)
+
+
 def reveal(market: Market, store: StateStore, state: SubmissionState, notify: Notify) -> InputOutcome:
     """Sends the reveal (unless it was sent), waits for it and deletes the state once it went
     through (or can never go through: ``FINAL_REVEAL_ERRORS``)."""
     if state.stage == REVEALING and state.reveal_input is None:
-        received = [n for n in _notices(market, "SubmissionReceived")
-                    if n.args.get("jobId") == state.job and n.args.get("submissionId") == state.submission]
-        if received:  # revealed by an interrupted run that did not note its input
-            state = store.save(state.at(REVEALING, reveal_input=received[0].input_index))
+        found = _revealed_input(market, state)
+        if found is not None:  # revealed by an interrupted run that did not note its input
+            state = store.save(state.at(REVEALING, reveal_input=found))
     if state.reveal_input is None:
         state = store.save(state.at(REVEALING))
         ref = market.chain.send_input(actions.reveal_submission(state.job, state.model_cid, state.data_cid,
@@ -214,6 +221,9 @@ def reveal(market: Market, store: StateStore, state: SubmissionState, notify: No
         state = store.save(state.at(REVEALING, reveal_input=ref.index))
         notify(f"reveal sent (input {ref.index}), waiting for the node")
     outcome = market.reader.wait_for_input(state.reveal_input, timeout=market.wait_timeout)
+    earlier = _revealed_input(market, state) if error_code(outcome) == "already_revealed" else None
+    if earlier is not None:  # a reveal this state's run sent, then lost track of: its outcome is the one
+        outcome = market.reader.wait_for_input(earlier, timeout=market.wait_timeout)
     if outcome.error:
         if error_code(outcome) in FINAL_REVEAL_ERRORS:
             store.delete(state)
