@@ -61,6 +61,8 @@ HANDLERS: dict[type, Handler] = {
     c.CancelJob: jobs.cancel,
     c.SettleJob: reveal.settle,
     c.Submit: submissions.submit,
+    c.CommitSubmission: submissions.commit,
+    c.RevealSubmission: submissions.reveal_submission,
     c.ReviewSubmission: submissions.review,
     c.RevealTestSet: reveal.reveal,
     c.RequestAccess: access.request_access,

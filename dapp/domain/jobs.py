@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.cid import cid_to_text
-from dapp.domain import content, ledger, policies, reveal_priority, spec
+from dapp.domain import content, decisions, ledger, policies, reveal_priority, spec
 from dapp.domain.payouts import budget
 from dapp.domain.commands import CancelJob, Context, CreateJob, SettleJob, TopUpJob
 from dapp.domain.env import Env
@@ -67,9 +67,10 @@ def touch(tx: Tx, job_id: int, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     job = get_job(tx, job_id)
     events: list[Any] = []
     while True:
+        job, decided = decisions.advance(tx, job, ctx, env)
         new, due = policies.apply_due(tx, job, ctx, env)
-        events += due
-        if new == job:
+        events += decided + due
+        if new == job and not decided:
             return job, events
         job = new
 
@@ -102,6 +103,10 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
     if job.status == SCORING:
         raise DomainError(f"job {job.id}'s test set is revealed: its submissions are being scored (settleJob "
                           "scores the next batch), so it can no longer be cancelled", code="job_scoring")
+    job, decided = decisions.advance(tx, job, ctx, env, cancelling=True)
+    events += decided
+    if job.status == ENDED:  # its last decisions ended it (a threshold budget paid out)
+        return events
     job, owed = policies.on_cancel(tx, job, ctx, env)
     if job.status in (ENDED, SCORING):  # the policy settled it (a split), or scores for one first
         return events + owed

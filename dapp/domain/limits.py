@@ -26,6 +26,7 @@ class Limits:
     max_input_work: int = 20_000_000_000       # estimated ML work one input may do (~ns, dapp.ml.cost)
     max_job_work: int = 1_000_000_000_000      # estimated work a hidden-test job may defer to its reveal
     max_public_key_bytes: int = 1024
+    commit_window: int = 6 * 3600               # seconds a committed submission has to be revealed
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Limits:

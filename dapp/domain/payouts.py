@@ -77,10 +77,25 @@ def slash_stake(tx: Tx, sub: Submission) -> list[Any]:
     return [StakeSlashed(sub.job_id, sub.id, sub.contributor, sub.stake)]
 
 
+def _release_undecided(tx: Tx, job: Job) -> list[Any]:
+    """Submissions a job ends before deciding (``dapp.domain.decisions``): a commit still within its
+    time gets its stake back (it broke no rule); a revealed one waiting for its turn is rejected."""
+    events: list[Any] = []
+    for sub_id in range(job.decided + 1, job.submissions + 1):
+        sub = tx.get(SUBMISSIONS, (job.id, sub_id))
+        if sub.status == "committed":
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="expired", error="the job ended first"))
+            events += return_stake(tx, sub)
+        elif sub.status == "revealed":
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error="the job ended first"))
+    return events
+
+
 def end(tx: Tx, job: Job, outcome: str) -> tuple[Job, list[Any]]:
     """Ends ``job``: refunds what is left of its budget to the sponsor and emits ``JobSettled``."""
+    events = _release_undecided(tx, job)
     refund = budget(tx, job)
-    events: list[Any] = [ledger.pay(tx, job_pot(job.id), job.sponsor, refund)] if refund else []
+    events += [ledger.pay(tx, job_pot(job.id), job.sponsor, refund)] if refund else []
     job = replace(job, status=ENDED, outcome=outcome)
     tx.put(JOBS, job.id, job)
     return job, events + [JobSettled(job.id, outcome, job.paid, refund)]

@@ -12,6 +12,7 @@ from dapp.errors import DomainError
 JOBS = "jobs"
 SUBMISSIONS = "submissions"  # (job_id, submission_id) -> Submission
 BY_CONTRIBUTOR = "job_contributor_count"  # (job_id, contributor) -> submissions made
+COMMITMENTS = "submission_commitments"  # (job_id, commitment) -> submission id
 PAID_WORK = "paid_work"  # (job_id, work key) -> the first submission paid for that work (payouts.work_keys)
 
 OPEN = "open"
@@ -42,12 +43,14 @@ class Job:
     test_cid: bytes = b""
     deferred_work: int = 0  # estimated work of the submissions waiting for the reveal
     fallback_split: bool = False  # scoring on the validation set for the fallback split (dapp.domain.reveal)
+    decided: int = 0  # submissions 1..decided are decided, in commit order (dapp.domain.decisions)
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A contributor's answer to a job. ``status``: stored | scored | accepted | rejected | invalid |
-    unscorable (could not be scored on a revealed hidden test set)."""
+    """A contributor's answer to a job. ``status``: committed (not yet revealed) | expired (not
+    revealed in time) | revealed (scored, waiting for earlier commits) | stored | scored | accepted |
+    rejected | invalid | unscorable (could not be scored on a revealed hidden test set)."""
 
     job_id: int
     id: int
@@ -64,7 +67,8 @@ class Submission:
     reviewed: bool = False
     error: str = ""
     round: int = 0
-    base_cid: bytes = b""  # a data-only submission: the job's model it trains (fixed when submitted)
+    base_cid: bytes = b""  # a data-only submission: the job's model it trains (fixed when revealed)
+    commitment: bytes = b""  # keccak256(abi.encode(sender, jobId, modelCid, dataCid, salt))
 
 
 def job_pot(job_id: int) -> tuple[str, int]:

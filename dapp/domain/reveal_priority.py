@@ -1,12 +1,12 @@
 """Which uploads get storage priority: those of a sponsor whose hidden test set is due.
 
-A ``best`` job with a hidden test set keeps the test set secret until its deadline, so its sponsor
-uploads it in the reveal window (``[deadline, deadline + reveal_window)``). A stranger could fill
-the content store (or the partial-upload pool) with fresh files beforehand, so that the upload is
-refused and the reveal fails. So, while one of its hidden-test jobs is **due for a reveal** (past
-its deadline, not revealed, window not over, not ended), the sponsor's uploads may, when room is
-short, evict unreferenced content whatever its age and other accounts' partial uploads whether
-expired or not (``dapp.domain.content_budget.make_room``, ``dapp.domain.partial_uploads``).
+A job (``best`` or ``threshold``) with a hidden test set keeps the test set secret until its
+deadline, so its sponsor uploads it in the reveal window (``[deadline, deadline + reveal_window)``).
+A stranger could fill the content store (or the partial-upload pool) with fresh files beforehand, so
+that the upload is refused and the reveal fails. So, while one of its hidden-test jobs is **due for
+a reveal** (past its deadline, not revealed, window not over, not ended), the sponsor's uploads may,
+when room is short, evict unreferenced content whatever its age and other accounts' partial uploads
+whether expired or not (``dapp.domain.content_budget.make_room``, ``dapp.domain.partial_uploads``).
 
 Index: ``HIDDEN`` maps a sponsor to the ids of its hidden-test jobs that may still be due (written
 at creation by ``note_job``). ``due_for_reveal`` reads that row and those jobs, and forgets the jobs
@@ -24,7 +24,7 @@ HIDDEN = "hidden_test_jobs"      # sponsor -> ids of its hidden-test jobs that m
 
 
 def _hidden(job: Job) -> bool:
-    return job.spec.policy == "best" and job.spec.test_commitment != bytes(32)
+    return job.spec.test_commitment != bytes(32)
 
 
 def _over(job: Job, now: int) -> bool:

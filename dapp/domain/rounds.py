@@ -65,13 +65,25 @@ def require_first_update(tx: Tx, job: Job, sub: Submission) -> None:
     tx.put(SENT, (job.id, job.round, sub.contributor), True)
 
 
+def _update_bytes(tx: Tx, sub: Submission, scored: Any) -> bytes:
+    """The model an update yields: the one the machine trained, else the one it sent."""
+    return scored.model_bytes if scored.model_bytes is not None else content.get_content(tx, sub.model_cid)
+
+
+def check_update(tx: Tx, job: Job, sub: Submission, scored: Any, env: Env) -> None:
+    """MLError unless the scored update may join a round of ``job`` (checked when it is revealed,
+    against the job's current model)."""
+    env.engine.check_update(_update_bytes(tx, sub, scored), content.get_content(tx, job.model_cid),
+                            task=job.spec.task, label=job.spec.label,
+                            validation=content.get_content(tx, job.spec.validation_cid))
+
+
 def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
-    """Validates a scored update against the round; accepted ones wait for the round to close."""
+    """Decides a checked, scored update (:func:`check_update`): accepted ones wait for the round to
+    close."""
     sub = replace(sub, score=scored.score, samples=scored.samples, round=job.round)
-    update = scored.model_bytes if scored.model_bytes is not None else content.get_content(tx, sub.model_cid)
+    update = _update_bytes(tx, sub, scored)
     accepted_ids = tx.get(UPDATES, (job.id, job.round), ())
-    env.engine.check_update(update, content.get_content(tx, job.model_cid), task=job.spec.task,
-                            label=job.spec.label, validation=content.get_content(tx, job.spec.validation_cid))
     if not meets_bar(job, scored.score):
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
         return [SubmissionScored.of(sub, False)]

@@ -12,6 +12,7 @@ __all__ = ["LOSSES", "gain", "meets", "submission_cap", "validate"]
 
 POLICIES = ("threshold", "manual", "best", "rounds")
 AGGREGATIONS = ("fedavg", "median", "trimmed_mean")  # rounds; "" is fedavg
+HIDDEN_TEST_POLICIES = ("best", "threshold")  # may keep a hidden test set (test_commitment)
 
 MAX_DURATION = 366 * 24 * 3600
 MAX_ROUNDS = 100
@@ -55,14 +56,15 @@ def _check_policy(spec: JobSpec, budget: int) -> None:
     if spec.policy == "best" and spec.reward_per_accept not in (0, budget):
         raise _fail("a best-model job pays its whole budget: leave reward_per_accept at 0")
     has_commitment = spec.test_commitment != bytes(32)
-    if has_commitment and spec.policy != "best":
-        raise _fail("a hidden test set (test_commitment) is for policy 'best'")
+    if has_commitment and spec.policy not in HIDDEN_TEST_POLICIES:
+        raise _fail(f"a hidden test set (test_commitment) is for policy {' or '.join(HIDDEN_TEST_POLICIES)}")
     if has_commitment and not 0 < spec.reveal_window <= MAX_DURATION:
         raise _fail("a hidden test set needs a reveal_window in seconds (1 s to a year)")
     if not has_commitment and spec.reveal_window:
         raise _fail("reveal_window is only for a hidden test set")
-    if not has_commitment and not spec.validation_cid:
-        raise _fail("validation_cid is required (the data submissions are scored on)")
+    if not spec.validation_cid:  # with a hidden test set too: without a reveal, the split is decided on it
+        raise _fail("validation_cid is required (the data submissions are scored on, or, with a hidden "
+                    "test set, the bar a fallback split's submissions must meet)")
     if spec.policy == "rounds":
         if not 1 <= spec.rounds <= MAX_ROUNDS:
             raise _fail(f"rounds must be 1 to {MAX_ROUNDS}")

@@ -1,7 +1,11 @@
-"""Submissions: submit, score and review (the reveal of a hidden test set: ``dapp.domain.reveal``).
+"""Submissions: commit, reveal, score and review (the reveal of a hidden test set: ``dapp.domain.reveal``).
 
-A submission names a model (an untrained spec or a trained model) and, optionally, training data.
-Both must already be in the content store. The machine trains (if data is given) and scores on the
+A contributor first commits (``commitSubmission``) to
+``keccak256(abi.encode(sender, jobId, modelCid, dataCid, salt))``: the submission gets its id, so
+its place, before its content is public; then uploads the content and reveals it
+(``revealSubmission``) within ``commit_window`` and before the deadline. What it earns is decided
+in commit order (``dapp.domain.decisions``). A submission names a model (an untrained spec or a
+trained model) and, optionally, training data. Both must be in the content store at the reveal. The machine trains (if data is given) and scores on the
 job's validation set, with a seed derived from the job and submission ids. With a stake, content
 that fails the engine's checks makes an accepted input: the submission is recorded as invalid and
 its stake is slashed into the job's budget; without a stake such an input is simply rejected.
@@ -16,17 +20,23 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-from dapp.codec.cid import cid_of
-from dapp.domain import access, content, ledger, payouts, policies, rounds
-from dapp.domain.commands import Context, ReviewSubmission, Submit
+from dapp.codec.commitment import submission_commitment
+from dapp.domain import access, decisions, ledger, payouts, policies, rounds
+from dapp.domain.commands import CommitSubmission, Context, RevealSubmission, ReviewSubmission, Submit
+from dapp.domain.decisions import consider_best
 from dapp.domain.env import Env
-from dapp.domain.events import ModelPublished, SubmissionReceived, SubmissionReviewed, SubmissionScored
+from dapp.domain.events import SubmissionCommitted, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
-from dapp.domain.records import BY_CONTRIBUTOR, JOBS, SUBMISSIONS, Job, Submission, stake_pot
+from dapp.domain.records import (BY_CONTRIBUTOR, COMMITMENTS, JOBS, OPEN, SUBMISSIONS, Job, Submission,
+                                 stake_pot)
 from dapp.domain.spec import submission_cap
 from dapp.domain.store import Tx
+from dapp.domain.values import Address
 from dapp.errors import DomainError
 from dapp.ml.errors import MLError
+
+__all__ = ["commit", "consider_best", "estimate_submission", "reveal_submission", "review", "score_submission",
+           "seed", "submit"]
 
 
 def seed(job_id: int, submission_id: int) -> int:
@@ -62,84 +72,23 @@ def estimate_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_
                                evaluation=evaluation)
 
 
-def _publish(tx: Tx, job: Job, sub: Submission, cid: bytes, score: int) -> tuple[Job, list[Any]]:
-    """Makes the submission's model (stored under ``cid``) the job's current model."""
-    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=score)
-    tx.put(JOBS, job.id, job)
-    return job, [ModelPublished(job.id, job.round, cid, score)]
-
-
-def _store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Submission, list[Any]]:
-    """Stores the model the machine trained for ``sub`` (if it trained one) in the content store."""
-    if scored.model_bytes is None:
-        return replace(sub, trained_cid=sub.model_cid), []
-    cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
-    return replace(sub, trained_cid=cid), events
-
-
-def _on_scored(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
-    spec = job.spec
-    if spec.policy == "rounds":
-        return rounds.on_update(tx, job, sub, scored, ctx, env)
-    sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
-    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-    if spec.policy == "threshold":
-        trained = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
-        first, why = payouts.first_paid(tx, sub, trained)
-        if first:  # the same work earns once per job, whoever names it
-            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
-            return [SubmissionScored.of(sub, False)]
-        ok = policies.qualifies(job, scored.score)
-        if ok and spec.min_gain and job.best_score is not None:
-            ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
-        ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
-        if not ok:
-            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
-            return [SubmissionScored.of(sub, False)]
-        events: list[Any] = [SubmissionScored.of(sub, True)]
-        job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept, trained)
-        events += paid
-        if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
-            sub, stored = _store_model(tx, sub, scored, ctx, env)
-            tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-            job, published = _publish(tx, job, sub, sub.trained_cid, scored.score)
-            events += stored + published
-        if payouts.budget(tx, job) < spec.reward_per_accept:
-            events += payouts.end(tx, job, "paid")[1]
-        return events
-    if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
-        sub, stored = _store_model(tx, sub, scored, ctx, env)
-        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        return stored + [SubmissionScored.of(sub, False)]
-    if spec.policy == "best":
-        consider_best(tx, job, sub, scored, ctx, env)
-    return [SubmissionScored.of(sub, False)]
-
-
-def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
-    """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
-    if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
-        return job
-    job = replace(job, best_submission=sub.id, best_score=scored.score)
-    tx.put(JOBS, job.id, job)
-    policies.keep_best_model(tx, job, scored.model_bytes, ctx, env)
-    return job
-
-
-def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
-    """Records a submission, settles its stake, and scores it (unless the test set is hidden)."""
-    job, events = touch(tx, cmd.job_id, ctx, env)
+def _check_can_submit(tx: Tx, job: Job, sender: Address) -> int:
+    """What a new submission to ``job`` requires of ``sender`` (open job, access, under the cap);
+    returns how many submissions the sender made."""
     require_open(job)
-    access.require_access(tx, job, ctx.sender)
-    made = tx.get(BY_CONTRIBUTOR, (job.id, ctx.sender), 0)
+    access.require_access(tx, job, sender)
+    made = tx.get(BY_CONTRIBUTOR, (job.id, sender), 0)
     if made >= submission_cap(job.spec):
-        raise DomainError(f"{ctx.sender} already made {made} submissions to job {job.id}, the limit",
+        raise DomainError(f"{sender} already made {made} submissions to job {job.id}, the limit",
                           code="too_many_submissions")
-    if not cmd.model_cid and not (cmd.data_cid and job.model_cid):
-        raise DomainError("a submission needs a model, or data to train the job's base model on",
-                          code="bad_submission")
-    sub = Submission(job.id, job.submissions + 1, ctx.sender, cmd.model_cid, cmd.data_cid, ctx.timestamp,
-                     stake=job.spec.stake, base_cid=b"" if cmd.model_cid else job.model_cid)
+    return made
+
+
+def _new_submission(tx: Tx, job: Job, ctx: Context, commitment: bytes) -> tuple[Job, Submission]:
+    """Records a committed submission (its id fixes its place) and locks its stake."""
+    made = _check_can_submit(tx, job, ctx.sender)
+    sub = Submission(job.id, job.submissions + 1, ctx.sender, b"", b"", ctx.timestamp, stake=job.spec.stake,
+                     status=decisions.COMMITTED, commitment=commitment)
     job = replace(job, submissions=sub.id)
     tx.put(JOBS, job.id, job)
     tx.put(BY_CONTRIBUTOR, (job.id, ctx.sender), made + 1)
@@ -148,14 +97,68 @@ def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
         rounds.require_first_update(tx, job, sub)
     if sub.stake:
         ledger.lock(tx, stake_pot(job.id, sub.id), job.token, ctx.sender, sub.stake)
-    events.append(SubmissionReceived(job.id, sub.id, sub.contributor, sub.model_cid, sub.data_cid, sub.stake))
+    return job, sub
+
+
+def commit(tx: Tx, cmd: CommitSubmission, ctx: Context, env: Env) -> list[Any]:
+    """``commitSubmission``: fixes a submission's place before its content is public (module doc)."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    if cmd.commitment == bytes(32) or tx.get(COMMITMENTS, (job.id, cmd.commitment)):
+        raise DomainError(f"job {job.id} already has this commitment (or it is zero): draw a new salt",
+                          code="duplicate_commitment")
+    job, sub = _new_submission(tx, job, ctx, cmd.commitment)
+    tx.put(COMMITMENTS, (job.id, cmd.commitment), sub.id)
+    return events + [SubmissionCommitted(job.id, sub.id, sub.contributor, cmd.commitment)]
+
+
+def reveal_submission(tx: Tx, cmd: RevealSubmission, ctx: Context, env: Env) -> list[Any]:
+    """``revealSubmission``: the content of a committed submission; it is checked and scored now
+    and decided in commit order (``dapp.domain.decisions``)."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    commitment = submission_commitment(ctx.sender.hex, job.id, cmd.model_cid, cmd.data_cid, cmd.salt)
+    sub_id = tx.get(COMMITMENTS, (job.id, commitment))
+    if not sub_id:
+        raise DomainError(f"no commitment of {ctx.sender} to job {job.id} matches this model, data and salt "
+                          "(commitSubmission first, from the same account)", code="bad_reveal")
+    sub = tx.get(SUBMISSIONS, (job.id, sub_id))
+    if sub.status != decisions.COMMITTED:
+        code = "reveal_too_late" if sub.status == decisions.EXPIRED else "already_revealed"
+        raise DomainError(f"submission {sub.id} of job {job.id} is {sub.status}: it cannot be revealed", code=code)
+    if job.status != OPEN or ctx.timestamp >= decisions.reveal_by(job, sub, env):
+        raise DomainError(f"submission {sub.id} of job {job.id} had to be revealed before "
+                          f"{decisions.reveal_by(job, sub, env)}", code="reveal_too_late")
+    return events + _receive(tx, job, sub, cmd.model_cid, cmd.data_cid, ctx, env)
+
+
+def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
+    """The one-step ``submit``: a commit and its reveal in one input."""
+    job, events = touch(tx, cmd.job_id, ctx, env)
+    job, sub = _new_submission(tx, job, ctx, b"")
+    return events + _receive(tx, job, sub, cmd.model_cid, cmd.data_cid, ctx, env)
+
+
+def _receive(tx: Tx, job: Job, sub: Submission, model_cid: bytes, data_cid: bytes, ctx: Context,
+             env: Env) -> list[Any]:
+    """The revealed content of ``sub``: settles its stake and scores it (unless the test set is
+    hidden), then decides it in commit order."""
+    if not model_cid and not (data_cid and job.model_cid):
+        raise DomainError("a submission needs a model, or data to train the job's base model on",
+                          code="bad_submission")
+    sub = replace(sub, model_cid=model_cid, data_cid=data_cid, status="stored",
+                  base_cid=b"" if model_cid else job.model_cid)
+    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+    events: list[Any] = [SubmissionReceived(job.id, sub.id, sub.contributor, sub.model_cid, sub.data_cid,
+                                            sub.stake)]
     try:
         if policies.has_hidden_test(job):
             _defer(tx, job, sub, env)
             return events + payouts.return_stake(tx, sub)
         with tx.transaction() as inner:
             scored = score_submission(inner, job, sub, env, job.spec.validation_cid)
-            return events + payouts.return_stake(inner, sub) + _on_scored(inner, job, sub, scored, ctx, env)
+            if job.spec.policy == "rounds":
+                rounds.check_update(inner, job, sub, scored, env)
+            return (events + payouts.return_stake(inner, sub)
+                    + decisions.decide_or_wait(inner, job, sub, scored, ctx, env))
     except MLError as exc:
         if not sub.stake:
             raise
@@ -203,5 +206,5 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
                           code="budget_exhausted")
     job, sub, paid = payouts.reward(tx, job, replace(sub, reviewed=True), job.spec.reward_per_accept)
-    job, published = _publish(tx, job, sub, sub.trained_cid, sub.score or 0)
+    job, published = decisions.publish(tx, job, sub, sub.trained_cid, sub.score or 0)
     return events + [SubmissionReviewed(job.id, sub.id, True)] + paid + published

@@ -9,7 +9,7 @@ from typing import Any
 from dapp.app import App
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
-from dapp.codec.commitment import test_commitment
+from dapp.codec.commitment import submission_commitment, test_commitment
 from dapp.config import Config
 from dapp.domain.commands import JobSpec
 from dapp.domain.limits import Limits
@@ -73,8 +73,23 @@ class Market(Driver):
         last = self.inspect("jobs")["total"] - 1  # the newest job ends the list (pages: offset, limit)
         return self.inspect(f"jobs?offset={last}")["jobs"][0]["id"]
 
+    def commit(self, sender: Address, job: int, model: bytes, data: bytes = b"", **kw: Any) -> tuple[Any, bytes]:
+        """Commits to a submission (``commitSubmission``) with a fresh salt; (result, salt)."""
+        self._salts = getattr(self, "_salts", 0) + 1
+        salt = self._salts.to_bytes(32, "big")
+        commitment = submission_commitment(sender.hex, job, model, data, salt)
+        return self.call(sender, "commitSubmission", job, commitment, **kw), salt
+
+    def reveal(self, sender: Address, job: int, model: bytes, data: bytes, salt: bytes, **kw: Any):
+        """``revealSubmission`` of a commitment made with :meth:`commit`."""
+        return self.call(sender, "revealSubmission", job, model, data, salt, **kw)
+
     def submit(self, sender: Address, job: int, model: bytes, data: bytes = b"", **kw: Any):
-        return self.call(sender, "submit", job, model, data, **kw)
+        """A whole submission: commit, then reveal (the reveal's result; the commit's if it failed)."""
+        committed, salt = self.commit(sender, job, model, data, **kw)
+        if not committed.accepted:
+            return committed
+        return self.reveal(sender, job, model, data, salt, **kw)
 
     def job(self, job_id: int) -> dict[str, Any]:
         return self.inspect(f"jobs/{job_id}")

@@ -1,0 +1,171 @@
+"""What a scored submission earns, decided in commit order.
+
+A submission's place is fixed when it is committed (``commitSubmission``: its id). Its content is
+checked and scored when it is revealed, but what it earns under the job's policy (a threshold
+payment, the best so far, a place in a round) is **decided in id order**: a revealed submission is
+decided at once when every earlier submission of the job is decided, else it waits (``revealed``)
+until they are. An earlier commit that is not revealed by :func:`reveal_by` expires (its stake is
+slashed into the job's budget) and no longer holds the queue. So a copier, who can only commit
+after the content it copies became public, always comes after the contributor who committed first,
+whichever reveal the machine sees first: ties, ``min_gain``, the budget's last reward and "paid
+once" all follow the commits.
+
+:func:`advance` moves the queue; every input that names the job runs it before anything else is
+applied (``jobs.touch``), so a job's deadline never passes over an undecided submission. It stops
+after a decision that closes a federated round (at most one aggregation per input).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dapp.codec.cid import cid_of
+from dapp.domain import content, payouts, policies, rounds
+from dapp.domain.commands import Context
+from dapp.domain.env import Env
+from dapp.domain.events import ModelPublished, SubmissionScored
+from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
+from dapp.domain.store import Tx
+
+COMMITTED = "committed"  # waiting for its reveal
+REVEALED = "revealed"  # scored, waiting for earlier commits to be decided
+EXPIRED = "expired"  # not revealed in time
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """What the decision needs of a scoring: the score (millionths), the trained model's bytes
+    (None when the machine trained nothing) and the training sample count."""
+
+    score: int
+    model_bytes: bytes | None
+    samples: int
+
+
+def reveal_by(job: Job, sub: Submission, env: Env) -> int:
+    """When ``sub``'s commit can no longer be revealed: ``commit_window`` after it, or the job's
+    deadline if that comes first."""
+    return min(sub.created_at + env.limits.commit_window, job.spec.deadline)
+
+
+def decide_or_wait(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+    """Decides a just-scored submission if every earlier one is decided; else stores its score (and
+    trained model) and leaves it ``revealed`` for :func:`advance`."""
+    if job.decided == sub.id - 1:
+        events = decide(tx, job, sub, scored, ctx, env)
+        job = tx.get(JOBS, job.id)
+        tx.put(JOBS, job.id, replace(job, decided=max(job.decided, sub.id)))
+        return events + advance(tx, tx.get(JOBS, job.id), ctx, env)[1]
+    events: list[Any] = []
+    trained = b""
+    if scored.model_bytes is not None:
+        trained, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
+    tx.put(SUBMISSIONS, (job.id, sub.id),
+           replace(sub, status=REVEALED, score=scored.score, samples=scored.samples, trained_cid=trained))
+    return events
+
+
+def _stored_scoring(tx: Tx, sub: Submission) -> Scored:
+    """The scoring of a waiting submission, from what :func:`decide_or_wait` stored."""
+    model = content.get_content(tx, sub.trained_cid) if sub.trained_cid else None
+    return Scored(sub.score or 0, model, sub.samples)
+
+
+def advance(tx: Tx, job: Job, ctx: Context, env: Env, *, cancelling: bool = False) -> tuple[Job, list[Any]]:
+    """Decides waiting submissions in id order and expires unrevealed commits whose time is up, up
+    to the first commit still within its time (module docstring). ``cancelling``: the sponsor ends
+    the job, so every waiting submission is decided now and commits within their time are
+    released with their stakes (a sponsor cannot hold the queue with a commit of its own and cancel
+    before an honest reveal's turn)."""
+    events: list[Any] = []
+    while job.status == OPEN and job.decided < job.submissions:
+        sub = tx.get(SUBMISSIONS, (job.id, job.decided + 1))
+        round_before = job.round
+        if sub.status == COMMITTED and cancelling:
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=EXPIRED, error="the job was cancelled"))
+            events += payouts.return_stake(tx, sub)
+        elif sub.status == COMMITTED:
+            if ctx.timestamp < reveal_by(job, sub, env):
+                break
+            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=EXPIRED, error="not revealed in time"))
+            events += payouts.slash_stake(tx, sub)
+        elif sub.status == REVEALED:
+            events += decide(tx, job, replace(sub, trained_cid=b""), _stored_scoring(tx, sub), ctx, env)
+        job = tx.get(JOBS, job.id)
+        job = replace(job, decided=job.decided + 1)
+        tx.put(JOBS, job.id, job)
+        if job.round != round_before and not cancelling:
+            break
+    return job, events
+
+
+def decide(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+    """Applies the job's policy to a scored submission (the module docstring of
+    :mod:`dapp.domain.policies`)."""
+    spec = job.spec
+    if spec.policy == "rounds":
+        return rounds.on_update(tx, job, sub, scored, ctx, env)
+    sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
+    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+    if spec.policy == "threshold":
+        return _threshold(tx, job, sub, scored, ctx, env)
+    if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
+        sub, stored = store_model(tx, sub, scored, ctx, env)
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        return stored + [SubmissionScored.of(sub, False)]
+    if spec.policy == "best":
+        consider_best(tx, job, sub, scored, ctx, env)
+    return [SubmissionScored.of(sub, False)]
+
+
+def _threshold(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+    spec = job.spec
+    trained = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
+    first, why = payouts.first_paid(tx, sub, trained)
+    if first:  # the same work earns once per job, whoever names it
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
+        return [SubmissionScored.of(sub, False)]
+    ok = policies.qualifies(job, scored.score)
+    if ok and spec.min_gain and job.best_score is not None:
+        ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
+    ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
+    if not ok:
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
+        return [SubmissionScored.of(sub, False)]
+    events: list[Any] = [SubmissionScored.of(sub, True)]
+    job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept, trained)
+    events += paid
+    if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
+        sub, stored = store_model(tx, sub, scored, ctx, env)
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        job, published = publish(tx, job, sub, sub.trained_cid, scored.score)
+        events += stored + published
+    if payouts.budget(tx, job) < spec.reward_per_accept:
+        events += payouts.end(tx, job, "paid")[1]
+    return events
+
+
+def publish(tx: Tx, job: Job, sub: Submission, cid: bytes, score: int) -> tuple[Job, list[Any]]:
+    """Makes the submission's model (stored under ``cid``) the job's current model."""
+    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=score)
+    tx.put(JOBS, job.id, job)
+    return job, [ModelPublished(job.id, job.round, cid, score)]
+
+
+def store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Submission, list[Any]]:
+    """Stores the model the machine trained for ``sub`` (if it trained one) in the content store."""
+    if scored.model_bytes is None:
+        return replace(sub, trained_cid=sub.model_cid), []
+    cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
+    return replace(sub, trained_cid=cid), events
+
+
+def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
+    """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
+    if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
+        return job
+    job = replace(job, best_submission=sub.id, best_score=scored.score)
+    tx.put(JOBS, job.id, job)
+    policies.keep_best_model(tx, job, scored.model_bytes, ctx, env)
+    return job
