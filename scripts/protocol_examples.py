@@ -29,7 +29,7 @@ from dapp.app import App, Result  # noqa: E402
 from dapp.codec import abi  # noqa: E402
 from dapp.codec.chunks import MAX_PAYLOAD, max_data_bytes, plan_upload  # noqa: E402
 from dapp.codec.cid import cid_of, cid_to_text  # noqa: E402
-from dapp.codec.commitment import test_commitment  # noqa: E402
+from dapp.codec.commitment import submission_commitment, test_commitment  # noqa: E402
 from dapp.codec.hexbytes import to_hex  # noqa: E402
 from dapp.codec.metadata import V1, V2  # noqa: E402
 from dapp.codec.outputs import Notice, Voucher  # noqa: E402
@@ -104,6 +104,22 @@ class Session:
             self.send(sender, chunk.payload, f"uploadChunk({cid_to_text(plan.cid)[:14]}…, size={plan.size}, "
                       f"offset={chunk.offset}, deflated={str(chunk.deflated).lower()}, data=…)")
         return plan.cid
+
+    def commit(self, sender: Address, job: int, model: bytes, data: bytes, at: int | None = None) -> Result:
+        """``commitSubmission`` of ``(model, data)`` with a salt drawn from the session's input index
+        (kept for :meth:`reveal`)."""
+        self.salt = (self.index + 1).to_bytes(32, "big")
+        commitment = submission_commitment(sender.hex, job, model, data, self.salt)
+        return self.call(sender, "commitSubmission", job, commitment, at=at)
+
+    def reveal(self, sender: Address, job: int, model: bytes, data: bytes, salt: bytes | None = None) -> Result:
+        """``revealSubmission`` with ``salt``, by default the last :meth:`commit`'s."""
+        return self.call(sender, "revealSubmission", job, model, data, salt or self.salt)
+
+    def submit(self, sender: Address, job: int, model: bytes, data: bytes) -> Result:
+        """A whole submission: commit, then reveal; the reveal's result (the commit's if refused)."""
+        committed = self.commit(sender, job, model, data)
+        return self.reveal(sender, job, model, data) if committed.accept else committed
 
     def job(self, **overrides) -> int:
         budget = overrides.pop("budget", 1000)
@@ -195,10 +211,14 @@ def session_blocks() -> dict[str, str]:
     job_spec = spec(title="demo", validation_cid=cid_of(VALIDATION), min_score=850_000, reward_per_accept=300,
                     deadline=DEADLINE)
     s.deposit(SPONSOR, 1000, "createJob", TOKEN.raw, 1000, spec_tuple(job_spec))
-    model, train = s.put(CAROL, MODEL), s.put(CAROL, TRAIN)
-    s.call(CAROL, "submit", 1, model, train)
-    weak = s.put(DAVE, WEAK)
-    s.call(DAVE, "submit", 1, weak, train)
+    model, train = cid_of(MODEL), cid_of(TRAIN)  # computed locally: committed before the upload
+    s.commit(CAROL, 1, model, train)
+    s.put(CAROL, MODEL), s.put(CAROL, TRAIN)
+    s.reveal(CAROL, 1, model, train)
+    weak = cid_of(WEAK)
+    s.commit(DAVE, 1, weak, train)
+    s.put(DAVE, WEAK)
+    s.reveal(DAVE, 1, weak, train)
     s.call(DAVE, "settleJob", 1, at=DEADLINE)
     walkthrough = transcript(s)
     mark = len(s.log)
@@ -256,41 +276,48 @@ def sequences() -> str:
         PORTALS.erc20, erc20_deposit(TOKEN, CAROL, 10, b"\xde\xad\xbe\xef"), ""))
     model, weak, train = s.put(CAROL, MODEL), s.put(DAVE, WEAK), s.put(CAROL, TRAIN)
     add("`topUpJob`", s.call(CAROL, "topUpJob", job, 60))
-    add("`submit`, threshold, qualifies", s.call(CAROL, "submit", job, model, train))
-    add("`submit`, threshold, below `minScore`", s.call(DAVE, "submit", job, weak, train))
+    add("`commitSubmission`", s.commit(CAROL, job, model, train))
+    add("`revealSubmission` with another salt", s.reveal(CAROL, job, model, train, SALT))
+    add("`revealSubmission`, threshold, qualifies", s.reveal(CAROL, job, model, train))
+    add("`revealSubmission`, threshold, below `minScore`", s.submit(DAVE, job, weak, train))
     add("`cancelJob` (threshold)", s.call(SPONSOR, "cancelJob", job))
     stake = s.job(reward_per_accept=100, min_score=850_000, stake=30)
     s.deposit(DAVE, 60)
-    add("`submit` with stake, valid content", s.call(DAVE, "submit", stake, weak, train))
-    add("`submit` with stake, unsafe model (pickle)", s.call(DAVE, "submit", stake, s.put(DAVE, PICKLE), b""))
+    add("`revealSubmission` with stake, valid content", s.submit(DAVE, stake, weak, train))
+    add("`revealSubmission` with stake, unsafe model (pickle)", s.submit(DAVE, stake, s.put(DAVE, PICKLE), b""))
     last = s.job(budget=300, reward_per_accept=300, min_score=850_000)
-    add("`submit`, threshold, last reward the budget can pay", s.call(CAROL, "submit", last, model, train))
+    add("`revealSubmission`, threshold, last reward the budget can pay", s.submit(CAROL, last, model, train))
+    order = s.job(reward_per_accept=100, min_score=850_000)
+    s.commit(DAVE, order, weak, train)
+    first = s.salt
+    add("`revealSubmission` while an earlier commit is not revealed", s.submit(CAROL, order, model, train))
+    add("`revealSubmission` of that earlier commit (both decided)", s.reveal(DAVE, order, weak, train, first))
     manual = s.job(policy="manual", reward_per_accept=100, accept_by_default=True)
     for who, m in ((CAROL, model), (DAVE, weak), (CAROL, weak)):
-        s.call(who, "submit", manual, m, train)
-    add("`submit`, manual", s.log[-1][3])
+        s.submit(who, manual, m, train)
+    add("`revealSubmission`, manual", s.log[-1][3])
     add("`reviewSubmission(accept=true)`", s.call(SPONSOR, "reviewSubmission", manual, 1, True))
     add("`reviewSubmission(accept=false)`", s.call(SPONSOR, "reviewSubmission", manual, 2, False))
     add("`settleJob`, manual, 1 unreviewed, `acceptByDefault`", s.call(DAVE, "settleJob", manual, at=DEADLINE))
     s.now = NOW
     best = s.job(policy="best", reward_per_accept=0, min_score=700_000)
-    s.call(CAROL, "submit", best, model, train)
-    add("`submit`, best", s.call(DAVE, "submit", best, weak, train))
+    s.submit(CAROL, best, model, train)
+    add("`revealSubmission`, best", s.submit(DAVE, best, weak, train))
     add("`settleJob`, best, after the deadline", s.call(DAVE, "settleJob", best, at=DEADLINE))
     s.now = NOW
     split = s.job(policy="best", reward_per_accept=0, budget=301)
-    s.call(CAROL, "submit", split, model, train)
-    s.call(DAVE, "submit", split, weak, train)
+    s.submit(CAROL, split, model, train)
+    s.submit(DAVE, split, weak, train)
     add("`cancelJob`, best with 2 valid submissions", s.call(SPONSOR, "cancelJob", split))
     test_cid = cid_of(TEST)
-    hidden = dict(policy="best", reward_per_accept=0, validation_cid=b"", stake=10, reveal_window=600,
+    hidden = dict(policy="best", reward_per_accept=0, stake=10, reveal_window=600,
                   test_commitment=test_commitment(test_cid, SALT))
     s.deposit(CAROL, 20), s.deposit(DAVE, 20)
     h1, h2 = s.job(**hidden), s.job(**hidden)
-    add("`submit`, hidden test set, with stake", s.call(CAROL, "submit", h1, model, train))
+    add("`revealSubmission`, hidden test set, with stake", s.submit(CAROL, h1, model, train))
     for h in (h1, h2):
-        s.call(DAVE, "submit", h, weak, train)
-    s.call(CAROL, "submit", h2, model, train)
+        s.submit(DAVE, h, weak, train)
+    s.submit(CAROL, h2, model, train)
     s.put(SPONSOR, TEST)
     add("`settleJob` at the deadline (hidden test set)", s.call(DAVE, "settleJob", h1, at=DEADLINE))
     add("`revealTestSet`", s.call(SPONSOR, "revealTestSet", h1, test_cid, SALT))
@@ -299,9 +326,9 @@ def sequences() -> str:
     nb, train2 = s.put(SPONSOR, NB), s.put(DAVE, csv(80, 4))
     rounds = s.job(policy="rounds", rounds=2, round_quota=2, round_duration=600, base_model_cid=nb,
                    reward_per_accept=100, min_score=700_000, deadline=DEADLINE + 3600)
-    add("`submit`, rounds, update accepted", s.call(CAROL, "submit", rounds, b"", train))
-    add("`submit`, rounds, second update in the same round", s.call(CAROL, "submit", rounds, nb, train))
-    add("`submit`, rounds, update reaching `roundQuota`", s.call(DAVE, "submit", rounds, nb, train2))
+    add("`revealSubmission`, rounds, update accepted", s.submit(CAROL, rounds, b"", train))
+    add("`commitSubmission`, rounds, second update in the same round", s.submit(CAROL, rounds, nb, train))
+    add("`revealSubmission`, rounds, update reaching `roundQuota`", s.submit(DAVE, rounds, nb, train2))
     add("`settleJob`, rounds, last round's `roundDuration` over", s.call(DAVE, "settleJob", rounds, at=DEADLINE + 600))
     gated = s.job(gated=True, deadline=DEADLINE + 3600)
     add("`requestAccess`", s.call(CAROL, "requestAccess", gated, b"\x04" + b"\x11" * 64))

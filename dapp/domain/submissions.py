@@ -121,9 +121,12 @@ def reveal_submission(tx: Tx, cmd: RevealSubmission, ctx: Context, env: Env) -> 
         raise DomainError(f"no commitment of {ctx.sender} to job {job.id} matches this model, data and salt "
                           "(commitSubmission first, from the same account)", code="bad_reveal")
     sub = tx.get(SUBMISSIONS, (job.id, sub_id))
+    if sub.status == decisions.EXPIRED:
+        raise DomainError(f"submission {sub.id} of job {job.id} expired: it was not revealed in time",
+                          code="reveal_too_late")
     if sub.status != decisions.COMMITTED:
-        code = "reveal_too_late" if sub.status == decisions.EXPIRED else "already_revealed"
-        raise DomainError(f"submission {sub.id} of job {job.id} is {sub.status}: it cannot be revealed", code=code)
+        raise DomainError(f"submission {sub.id} of job {job.id} is already revealed ({sub.status})",
+                          code="already_revealed")
     if job.status != OPEN or ctx.timestamp >= decisions.reveal_by(job, sub, env):
         raise DomainError(f"submission {sub.id} of job {job.id} had to be revealed before "
                           f"{decisions.reveal_by(job, sub, env)}", code="reveal_too_late")
