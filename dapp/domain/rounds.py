@@ -27,7 +27,6 @@ paid in the job or are already in the round is scored but not accepted into the 
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -37,6 +36,7 @@ from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished, RoundClosed, SubmissionScored
 from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
+from dapp.domain.seeds import round_seed
 from dapp.domain.spec import gain, meets
 from dapp.domain.store import Tx
 from dapp.errors import DomainError
@@ -128,10 +128,6 @@ def _weights(subs: list[Submission]) -> list[int]:
     return [s.samples if s.data_cid and s.samples else fallback for s in subs]
 
 
-def _seed(job: Job) -> int:
-    return int.from_bytes(hashlib.sha256(f"mlmarket/{job.id}/round/{job.round}".encode()).digest()[:4], "big")
-
-
 def _kept(job: Job, subs: list[Submission]) -> RoundClosed:
     """The ``RoundClosed`` of a round that closes on the previous global model."""
     return RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)
@@ -143,7 +139,7 @@ def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env)
         merged = env.engine.aggregate(models, job.spec.aggregation or "fedavg")
         scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
                                   validation=content.get_content(tx, job.spec.validation_cid), model=merged,
-                                  seed=_seed(job))
+                                  seed=round_seed(job.id, job.round))
     except MLError:  # cannot happen for checked updates; never let a round get stuck on it
         return job, [_kept(job, subs)]
     if not meets_bar(job, scored.score):  # a worse average (e.g. poisoned): keep the previous model

@@ -16,7 +16,6 @@ accept it (``already_paid``).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from typing import Any
 
@@ -27,6 +26,7 @@ from dapp.domain.decisions import consider_best
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionCommitted, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
+from dapp.domain.seeds import submission_seed as seed
 from dapp.domain.records import (BY_CONTRIBUTOR, COMMITMENTS, JOBS, OPEN, SUBMISSIONS, Job, Submission,
                                  stake_pot)
 from dapp.domain.spec import submission_cap
@@ -37,12 +37,6 @@ from dapp.ml.errors import MLError
 
 __all__ = ["commit", "consider_best", "estimate_submission", "reveal_submission", "review", "score_submission",
            "seed", "submit"]
-
-
-def seed(job_id: int, submission_id: int) -> int:
-    """The training seed of a submission: fixed by the job and submission ids, never by users."""
-    digest = hashlib.sha256(f"mlmarket/{job_id}/{submission_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
 
 
 def _model_and_data(tx: Tx, job: Job, sub: Submission) -> tuple[bytes, bytes | None]:

@@ -8,9 +8,8 @@
     engine.check_metric(task, metric) -> None
     engine.estimate(task=, label=, model=, train=None, evaluation=None) -> int   # work units (dapp.ml.cost)
     engine.score(task=, metric=, label=, validation=, model=, train=None, base_model=None, seed=) -> Scored
-    engine.aggregate([(model, sample_count), ...]) -> bytes
+    engine.aggregate([(model, sample_count), ...], method="fedavg") -> bytes
     engine.check_update(update, base, task=, label=, validation=) -> None   # federated rounds
-    derive_seed(*parts) -> int
     gain / better / meets (metric-aware comparisons of scores in millionths, from dapp.ml.metrics)
 
 Every error is an :class:`dapp.ml.errors.MLError` (a DomainError) with a specific ``code``.
@@ -21,7 +20,6 @@ other failure inside is that submission's ``training_failed``, never the machine
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -47,7 +45,7 @@ from dapp.ml.train import fit, single_thread
 
 EVALUATION_UNITS = 1_000  # estimated work per (row x feature) evaluating a model not trained yet
 
-__all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "better", "derive_seed", "gain", "meets"]
+__all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "better", "gain", "meets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +142,8 @@ class Engine:
         The model is ``model`` if given (non-empty), else ``base_model``. With ``train`` (non-empty
         CSV) the model is trained on it first (a spec from scratch; trained weights of a warm-startable
         estimator continue, others are refitted from their spec) and its canonical bytes are returned;
-        without, the model must be trained and is only evaluated. ``seed`` (0..2**32-1, see
-        :func:`derive_seed`) is the only source of randomness."""
+        without, the model must be trained and is only evaluated. ``seed`` (0..2**32-1, the
+        protocol's :mod:`dapp.domain.seeds`) is the only source of randomness."""
         check_metric(task, metric)
         if not 0 <= seed <= MAX_SEED:
             raise ValueError(f"seed must be in [0, {MAX_SEED}]")
@@ -309,16 +307,3 @@ def _preload(loaded: Model) -> None:
     loaded.spec.definition.load_class()
     with single_thread():
         pass
-
-
-def derive_seed(*parts: int | bytes | str) -> int:
-    """A seed in [0, 2**32) from, e.g., a job id and a submission id: the first 4 bytes (big-endian)
-    of sha256 over each part's length-prefixed encoding (ints as 32-byte big-endian, str as UTF-8)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, bool) or not isinstance(part, (int, bytes, str)):
-            raise TypeError(f"seed parts must be int, bytes or str, got {type(part).__name__}")
-        raw = part.to_bytes(32, "big", signed=True) if isinstance(part, int) else (
-            part.encode("utf-8") if isinstance(part, str) else part)
-        digest.update(len(raw).to_bytes(4, "big") + raw)
-    return int.from_bytes(digest.digest()[:4], "big")

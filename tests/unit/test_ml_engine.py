@@ -15,7 +15,8 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from threadpoolctl import threadpool_limits
 
 from dapp.ml.catalogue import CATALOGUE
-from dapp.ml.engine import METRICS, Engine, derive_seed
+from dapp.domain.seeds import derive, round_seed, submission_seed
+from dapp.ml.engine import METRICS, Engine
 from dapp.ml.errors import DatasetError, MetricError, MLError, ModelError, TrainingError
 from dapp.ml.export import to_estimator
 from dapp.ml.limits import MLLimits
@@ -357,12 +358,13 @@ def test_a_label_is_selected_once_per_file_and_a_refused_selection_is_not_kept(m
     assert selections[2:] == [("c", "classification")] * 2 + [("c", "regression")]
 
 
-def test_derive_seed_is_stable_bounded_and_sensitive_to_each_part():
-    assert derive_seed(1, 2) == derive_seed(1, 2)
-    seeds = {derive_seed(1, 2), derive_seed(2, 1), derive_seed(1, 3), derive_seed(12), derive_seed(b"\x01", 2)}
+def test_the_seed_rule_is_the_documented_formula_and_sensitive_to_each_part():
+    def documented(path: str) -> int:  # PROTOCOL.md: uint32(sha256("mlmarket/<jobId>/<submissionId>")[:4])
+        return int.from_bytes(hashlib.sha256(path.encode()).digest()[:4], "big")
+    assert submission_seed(3, 14) == documented("mlmarket/3/14")
+    assert round_seed(3, 2) == documented("mlmarket/3/round/2")
+    seeds = {submission_seed(1, 2), submission_seed(2, 1), submission_seed(1, 3), round_seed(1, 2), derive(12)}
     assert len(seeds) == 5 and all(0 <= s < 2**32 for s in seeds)
-    digest = hashlib.sha256(len(b"ab").to_bytes(4, "big") + b"ab").digest()
-    assert derive_seed(b"ab") == int.from_bytes(digest[:4], "big")
 
 
 def test_importing_the_engine_does_not_import_scikit_learn():
