@@ -58,12 +58,22 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> dict[str, Any]:
     """Runs ``mlmarket ARGS --json --account N`` against ``node``; returns the parsed JSON."""
     env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
-           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": ""}
+           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "", "MLMARKET_STATE_DIR": str(state_dir(node))}
     result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     assert (result.exit_code == 0) == ok, result.output
     return json.loads(result.stdout)
+
+
+def state_dir(node: Node) -> Path:
+    """Where ``mlmarket submit`` keeps its state files in these tests."""
+    return node.config.state_dir / "client-state"
+
+
+def kept_submissions(node: Node) -> list[Path]:
+    directory = state_dir(node) / "submissions"
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
 
 def address(n: int) -> str:
@@ -106,10 +116,15 @@ def test_threshold_job_pays_the_contributor_on_chain(node: Node, w3: Web3, files
     job = created["job"]
     assert isinstance(job, int) and [n["name"] for n in created["notices"]] == ["Deposited", "JobCreated"]
 
-    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
-    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
-    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)
-    assert submitted["job"] == job and isinstance(submitted["submission"], int)
+    train, model = (cid_to_text(cid_of(files[name].read_bytes())) for name in ("train", "model"))
+    submitted = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                         account=CONTRIBUTOR)  # commit, upload, reveal
+    assert submitted["job"] == job and isinstance(submitted["submission"], int) and not submitted["resumed"]
+    assert {u["cid"] for u in submitted["uploads"]} == {train, model} and kept_submissions(node) == []
+    committed = [o for o in mlmarket(node, "outputs") if o.get("name") == "SubmissionCommitted"
+                 and o["args"]["commitment"] == submitted["commitment"]]
+    assert [c["args"]["submissionId"] for c in committed] == [submitted["submission"]]
+    assert committed[0]["input_index"] < submitted["input"]
     scored = next(n["args"] for n in submitted["notices"] if n["name"] == "SubmissionScored")
     assert scored["accepted"] is True and 800_000 <= scored["score"] <= 1_000_000
     (voucher,) = submitted["vouchers"]
@@ -139,9 +154,8 @@ def test_ether_job_pays_in_ether(node: Node, w3: Web3, files: dict[str, Path], t
     validation = mlmarket(node, "put", str(files["valid"]))["cid"]
     spec = spec_file(tmp_path, validation, reward_per_accept="0.25")
     job = mlmarket(node, "job", "create", str(spec), "--reward", "0.5", "--eth")["job"]
-    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
-    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
-    (voucher,) = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)["vouchers"]
+    (voucher,) = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                          account=CONTRIBUTOR)["vouchers"]
     assert voucher["call"]["function"] == "ether" and voucher["value"] == str(25 * 10**16)
     before = w3.eth.get_balance(address(CONTRIBUTOR))
     mlmarket(node, "execute", str(voucher["index"]), account=BYSTANDER)  # anyone may execute; the bystander pays gas
@@ -208,6 +222,48 @@ def test_interrupted_upload_resumes_and_large_files_get_a_dag_pb_cid(node: Node,
     assert stored["size"] == len(data)
 
 
+def test_an_interrupted_submission_resumes_with_the_same_commitment_and_only_the_missing_chunks(
+        node: Node, files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlmarket.client import submission_flow
+    from mlmarket.client.chain import InputRequest
+
+    from dapp.codec.chunks import plan_upload
+
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "10")["job"]
+    lines = files["train"].read_bytes().splitlines(keepends=True)
+    train = tmp_path / "train3.csv"
+    train.write_bytes(lines[0] + b"".join(lines[1:] * 3))  # valid, and more than one chunk
+    chunks = plan_upload(train.read_bytes()).chunks
+    assert len(chunks) >= 2
+    real_upload = submission_flow.upload
+
+    def cut_after_the_first_chunk(market: Any, data: bytes, **kwargs: Any) -> Any:
+        if data != train.read_bytes():
+            return real_upload(market, data, **kwargs)
+        market.send(InputRequest(chunks[0].payload))
+        raise KeyboardInterrupt  # Ctrl-C in the middle of the upload
+
+    args = ["submit", str(job), "--model", str(files["model"]), "--data", str(train), "--json", "--account",
+            str(CONTRIBUTOR)]
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_STATE_DIR": str(state_dir(node))}
+    with monkeypatch.context() as patch:
+        patch.setattr(submission_flow, "upload", cut_after_the_first_chunk)
+        first = CliRunner().invoke(cli, args, env=env)
+    assert first.exit_code != 0 and "committed as submission" in first.stderr
+    (kept,) = kept_submissions(node)
+    commitment = json.loads(kept.read_text())["commitment"]
+
+    resumed = mlmarket(node, *args[:-3], account=CONTRIBUTOR)
+    assert resumed["resumed"] is True and resumed["commitment"] == commitment and kept_submissions(node) == []
+    (data_upload,) = [u for u in resumed["uploads"] if u["cid"] == cid_to_text(cid_of(train.read_bytes()))]
+    assert data_upload["resumed_from"] == chunks[0].length and data_upload["chunks_sent"] == len(chunks) - 1
+    committed = [o for o in mlmarket(node, "outputs") if o.get("name") == "SubmissionCommitted"
+                 and o["args"]["commitment"] == resumed["commitment"]]
+    assert len(committed) == 1 and committed[0]["args"]["submissionId"] == resumed["submission"]
+    assert next(n for n in resumed["notices"] if n["name"] == "SubmissionScored")["args"]["accepted"] is True
+
+
 def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[str, Path], tmp_path: Path) -> None:
     validation = mlmarket(node, "put", str(files["valid"]))["cid"]
     spec = spec_file(tmp_path, validation, policy="manual", min_score=0, reward_per_accept=4, stake=1)
@@ -215,9 +271,13 @@ def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[
     model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
     train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
     submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, "--stake", "1",
-                         account=CONTRIBUTOR)
+                         account=CONTRIBUTOR)  # CIDs of stored content: nothing to upload
+    assert submitted["uploads"] == []
     names = [n["name"] for n in submitted["notices"]]
-    assert names[0] == "Deposited" and "SubmissionReceived" in names and "StakeReturned" in names
+    assert names[0] == "SubmissionReceived" and "StakeReturned" in names
+    deposits = [o for o in mlmarket(node, "outputs") if o.get("name") == "Deposited"
+                and o["input_index"] < submitted["input"] and o["args"]["account"] == address(CONTRIBUTOR).lower()]
+    assert deposits[-1]["args"]["amount"] == str(10**18)  # the stake went in with the commit
     received = submitted["notices"][names.index("SubmissionReceived")]["args"]
     assert received["stake"] == str(10**18)
     assert [v["call"]["amount"] for v in submitted["vouchers"]] == [str(10**18)]  # the stake comes back
@@ -233,14 +293,14 @@ def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web
                                                                tmp_path: Path) -> None:
     test_cid = mlmarket(node, "cid", str(files["valid"]))["cid"]
     committed = mlmarket(node, "job", "commitment", "--test-cid", test_cid)
+    validation = mlmarket(node, "put", str(files["train"]))["cid"]  # not the hidden test set: that stays secret
     spec = tmp_path / "best.json"
     spec.write_text(json.dumps({"title": "bounty", "policy": "best", "task": "classification", "label": "label",
                                 "metric": "accuracy", "min_score": 0.5, "deadline": "+60", "reveal_window": 600,
-                                "test_commitment": committed["test_commitment"]}))
+                                "test_commitment": committed["test_commitment"], "validation_cid": validation}))
     job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
-    model = mlmarket(node, "put", str(files["model"]), account=CONTRIBUTOR)["cid"]
-    train = mlmarket(node, "put", str(files["train"]), account=CONTRIBUTOR)["cid"]
-    submitted = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=CONTRIBUTOR)
+    submitted = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                         account=CONTRIBUTOR)
     assert "SubmissionScored" not in [n["name"] for n in submitted["notices"]]  # nothing to score on yet
 
     w3.provider.make_request("evm_increaseTime", [61])
@@ -299,10 +359,10 @@ def test_flags_alone_reach_the_node_as_any_chain_would(node: Node, tmp_path: Pat
 def test_gated_job_access_delegates_and_top_up(node: Node, files: dict[str, Path], tmp_path: Path) -> None:
     validation = mlmarket(node, "put", str(files["valid"]))["cid"]
     job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation, gated=True)), "--reward", "20")["job"]
-    train = mlmarket(node, "put", str(files["train"]), account=BYSTANDER)["cid"]
-    model = mlmarket(node, "put", str(files["model"]), account=BYSTANDER)["cid"]
+    train, model = str(files["train"]), str(files["model"])
     refused = mlmarket(node, "submit", str(job), "--model", model, "--data", train, account=BYSTANDER, ok=False)
     assert "no access" in refused["error"] or "gated" in refused["error"]
+    assert kept_submissions(node) == []  # a refused commit leaves no state behind
     mlmarket(node, "access", "request", str(job), "--public-key", "0x04ab", account=BYSTANDER)
     mlmarket(node, "delegate", "add", str(job), address(CONTRIBUTOR))
     mlmarket(node, "access", "grant", str(job), address(BYSTANDER), account=CONTRIBUTOR)

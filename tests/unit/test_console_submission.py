@@ -198,3 +198,14 @@ def test_an_unknown_aggregation_is_explained(world: World, tmp_path: Path) -> No
     assert response.status_code == 400 and 'data-error-for="aggregation"' in response.get_data(as_text=True)
     assert world.sent == []
     assert '<select id="aggregation" name="aggregation">' in client.get("/jobs/new").get_data(as_text=True)
+
+
+def test_a_refused_commit_points_the_page_at_its_outcome_and_forgets_the_state(world: World, tmp_path: Path) -> None:
+    _, client = make_client(world, tmp_path)
+    token = csrf(client)
+    commitment = start(client, token)
+    world.outcome = lambda index: InputOutcome(index, "REJECTED", (), (), (DecodedReport(  # type: ignore
+        0, index, b"", {"ok": False, "error": {"code": "no_access", "message": "job 1 is gated"}}),))
+    answer = client.post(f"/api/submissions/{commitment}/step", headers={"X-CSRF-Token": token})
+    assert answer.status_code == 400 and answer.json["url"] == "/inputs/1" and "no_access" in answer.json["error"]
+    assert kept_states(tmp_path) == []

@@ -34,6 +34,7 @@ function initSubmissionProgress() {
       await sleep(50);
     }
   })().catch((err) => {
+    if (err.data && err.data.url) { location.href = err.data.url; return; }  // a refused input: its outcome
     status.textContent = "";
     showError(`${err.message || err} (reload the page or press Resume on the submit page to continue)`);
   });

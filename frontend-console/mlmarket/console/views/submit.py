@@ -164,6 +164,8 @@ def api_step(commitment: str) -> Any:
         if not who.signs_here:
             return jsonify(ok=False, error="a browser wallet sends the submission's transactions itself"), 400
         answer = submissions.step(market, submissions.find(market, commitment))
+    except InputFailed as exc:  # the page opens the failed input's outcome, with the report's message
+        return jsonify(ok=False, error=exc.message, url=url_for("outputs.show_input", index=exc.outcome.index)), 400
     except ClientError as exc:
         return jsonify(ok=False, error=exc.message), 400
     if answer.get("done"):
