@@ -75,3 +75,17 @@ def test_a_cid_that_is_not_stored_is_explained_and_kept_for_a_rerun(machine: Mac
     assert result.exit_code == 1 and "is not stored and its file is not here" in result.stderr
     assert machine.names() == ["commitSubmission"]
     assert len(list((tmp_path / "state" / "submissions").iterdir())) == 1
+
+
+def test_without_stake_the_part_of_the_jobs_stake_the_balance_lacks_goes_with_the_commit(
+        machine: Machine) -> None:
+    machine.stake, machine.balance = 3000, 1000
+    result = submit()
+    assert result.exit_code == 0, result.output
+    commit = machine.sent[0][2]
+    assert machine.sent[0][0] == "commitSubmission" and commit.amount == 2000 and commit.token is not None
+    assert "depositing 2000 base units" in result.stderr
+    explicit = CliRunner().invoke(cli, ["submit", "1", "--data", "train.csv", "--stake", "5000", "--wei"])
+    assert explicit.exit_code == 0, explicit.output
+    (last_commit,) = [req for name, _, req in machine.sent[1:] if name == "commitSubmission"]
+    assert last_commit.amount == 5000

@@ -249,18 +249,16 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
         raise click.UsageError("give --model, --data, or both")
     model_content, data_content = _content("model", model), _content("data", data)
     market = session.market()
-    token, amount = None, 0
     if stake is not None:
-        token = job_token(market, job)
-        amount = to_base_units(market, token, stake, wei, "--stake")
+        token: str | None = job_token(market, job)
+        amount = to_base_units(market, str(token), stake, wei, "--stake")
+    else:  # also checks that the job exists before any state is written
+        amount, token = flow.stake_shortfall(market, job)
     store = StateStore(state_directory())
     state, resumed = flow.begin(market, store, job=job, model=model_content, data=data_content, stake=amount,
-                                token=token)
-    if not resumed and stake is None:
-        amount, token = flow.stake_shortfall(market, job)
-        if amount:
-            state = store.save(state.at(state.stage, stake=amount, token=token))
-            session.note(f"depositing {amount} base units of {token} with the commit (the job's stake)")
+                                token=token)  # a kept state keeps its own stake
+    if state.stake and state.stage == "new":
+        session.note(f"depositing {state.stake} base units of {state.token} with the commit (the job's stake)")
     session.note(f"submitting to job {job} from {market.signer}; state file {store.path(state)}")
 
     def progress(content: Any, done: int, total: int) -> None:
