@@ -370,3 +370,10 @@ def test_a_reveal_sent_again_shows_the_first_reveals_outcome(tmp_path: Path) -> 
     outcome = flow.reveal(market, store, store.save(state.at(REVEALING)), print)
     assert outcome.index == first and outcome.error is None and machine.names().count("revealSubmission") == 2
     assert list(tmp_path.glob("*.json")) == []
+
+
+def test_contents_held_in_memory_are_submitted_in_one_call(tmp_path: Path) -> None:
+    machine = Machine()
+    result = flow.submit_bytes(FakeMarket(machine), StateStore(tmp_path), 1, model=MODEL, data=DATA)
+    assert machine.names()[0] == "commitSubmission" and machine.names()[-1] == "revealSubmission"
+    assert result.outcome.first("SubmissionScored") is not None and list(tmp_path.iterdir()) == []

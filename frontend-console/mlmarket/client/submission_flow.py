@@ -245,3 +245,16 @@ def run(market: Market, store: StateStore, state: SubmissionState, read: ReadCon
     state, uploads = upload_contents(market, store, state, read, say, progress, window=window)
     outcome = reveal(market, store, state, say)
     return FlowResult(state.at(REVEALING, reveal_input=outcome.index), outcome, uploads, resumed)
+
+
+def submit_bytes(market: Market, store: StateStore, job: int, *, model: bytes | None = None,
+                 data: bytes | None = None, stake: int = 0, token: str | None = None,
+                 notify: Notify | None = None) -> FlowResult:
+    """The whole submission of contents held in memory (scripts, the demo): ``begin`` then ``run``,
+    resuming a kept state of the same contents."""
+    given = {role: value for role, value in (("model", model), ("data", data)) if value is not None}
+    contents = {role: content_of(role, data=value) for role, value in given.items()}
+    state, resumed = begin(market, store, job=job, model=contents.get("model"), data=contents.get("data"),
+                           stake=stake, token=token)
+    held = {contents[role].cid: value for role, value in given.items()}
+    return run(market, store, state, lambda content: held.get(content.cid), resumed=resumed, notify=notify)
