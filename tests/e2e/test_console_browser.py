@@ -1,11 +1,12 @@
 """The web console in Debian's Chromium (Playwright) against a real local node and the real backend.
 
 One node (real anvil, Cartesi v2.2.0 contracts, ``python -m dapp``) and one console server serve the
-module. The flows: a sponsor creates a job with an uploaded validation set, a contributor uploads
-data, composes a model from the catalogue and submits, sees the score, executes the payment voucher
+module. The flows: a sponsor creates a job with an uploaded validation set, a contributor chooses
+data, composes a model from the catalogue and submits (commit, upload, reveal: the progress page
+steps through them), sees the score, executes the payment voucher
 and sees the balance change (dev accounts, signed by the console); a browser wallet (an EIP-1193
-provider backed by anvil's unlocked account, the key never on the page) deposits, withdraws and
-executes; an upload cut off mid-way resumes after a reload; a gated job refuses a contributor until
+provider backed by anvil's unlocked account, the key never on the page) deposits, withdraws,
+executes and submits (commit, chunk and reveal transactions in order); an upload cut off mid-way resumes after a reload; a gated job refuses a contributor until
 its sponsor grants the access the contributor asked for on the job page. On-chain effects are checked
 with web3 directly. Screenshots of each main page go to ``test-artifacts/screenshots/``.
 """
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import eth_abi
 import numpy as np
 import pytest
 import requests
@@ -169,10 +171,12 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
     page.goto(f"/submit?job={job}")
     page.select_option("#estimator", "LogisticRegression")
     page.fill("[name='p.LogisticRegression.max_iter']", "1000")
-    train = upload_into(page, "data_cid", files["train"])
+    page.set_input_files("#data_cid_file", str(files["train"]))  # staged by the console, uploaded after the commit
+    train = cid_to_text(cid_of(files["train"].read_bytes()))
     shot(page, "submit")
     page.click("[data-submit]")
-    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)
+    page.wait_for_url(re.compile(r"/submissions/0x[0-9a-f]{64}$"))
+    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)  # the progress page opens the reveal's outcome
     assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
     scored = page.inner_text("[data-notice='SubmissionScored']")
     score = float(re.search(r"scored ([0-9.]+)", scored).group(1))
@@ -217,8 +221,9 @@ window.ethereum = {
 """
 
 
-def test_a_browser_wallet_deposits_withdraws_executes_and_uploads(page: Any, node: Node, w3: Web3,
-                                                                  tmp_path: Path) -> None:
+def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: Any, node: Node, w3: Web3,
+                                                                          tmp_path: Path,
+                                                                          files: dict[str, Path]) -> None:
     user = address(WALLET_USER)
     sent: list[dict[str, Any]] = []
 
@@ -265,15 +270,39 @@ def test_a_browser_wallet_deposits_withdraws_executes_and_uploads(page: Any, nod
     assert "executed" in page.inner_text(f"[data-output='{index}'] [data-state]")
     assert token_balance(w3, node, user) == before - 5 * 10**18 + 2 * 10**18
 
-    page.goto("/submit")
+    page.goto("/jobs/new")
     small = tmp_path / "wallet.csv"
     small.write_text("x,label\n1,0\n2,1\n3,0\n")
-    upload_into(page, "data_cid", small)
+    upload_into(page, "validation_cid", small)
     assert all(tx["from"].lower() == user.lower() for tx in sent)
     assert len(sent) == 5  # approve, deposit, withdraw, execute, one upload chunk
 
+    page.goto("/submit")  # to the first test's job, with its (stored) training data and a new model
+    job = page.locator("#job option", has_text="breast cancer (console)").first.get_attribute("value")
+    page.select_option("#job", job)
+    page.select_option("#estimator", "LogisticRegression")
+    page.fill("[name='p.LogisticRegression.max_iter']", "900")
+    page.fill("#data_cid", cid_to_text(cid_of(files["train"].read_bytes())))
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-sign]")
+    txs = json.loads(page.get_attribute("[data-sign]", "data-txs"))
+    payloads = [eth_abi.decode(["address", "bytes"], bytes.fromhex(tx["data"][10:]))[1] for tx in txs]  # addInput
+    selectors = [payload[:4] for payload in payloads]
+    assert selectors == [Web3.keccak(text=f)[:4] for f in ("commitSubmission(uint256,bytes32)",
+                                                            "uploadChunk(bytes,uint64,uint64,bool,bytes)",
+                                                            "revealSubmission(uint256,bytes,bytes,bytes32)")]
+    shot(page, "wallet-submit")
+    page.click("[data-sign-button]")
+    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    assert "(accepted)" in page.inner_text("[data-notice='SubmissionScored']")
+    assert len(sent) == 8 and all(tx["from"].lower() == user.lower() for tx in sent)
+    page.goto("/submit")
+    assert page.locator("[data-kept-submissions]").count() == 0  # revealed: the console forgot the salt
 
-def test_a_hidden_test_set_salt_is_shown_once_and_downloadable(page: Any, tmp_path: Path) -> None:
+
+def test_a_hidden_test_set_salt_is_shown_once_and_downloadable(page: Any, tmp_path: Path,
+                                                               files: dict[str, Path]) -> None:
     test_set = tmp_path / "hidden.csv"
     test_set.write_text("x,label\n1,0\n2,1\n3,0\n4,1\n")
     act_as(page, SPONSOR)
@@ -283,6 +312,7 @@ def test_a_hidden_test_set_salt_is_shown_once_and_downloadable(page: Any, tmp_pa
     page.set_input_files("#test_cid_file", str(test_set))
     expected = cid_to_text(cid_of(test_set.read_bytes()))
     sync_api.expect(page.locator("#test_cid")).to_have_value(expected)
+    page.fill("#validation_cid", cid_to_text(cid_of(files["valid"].read_bytes())))  # the backend requires one
     page.fill("#budget", "5")
     page.click("[data-submit]")
     page.wait_for_selector("[data-secret]")
@@ -314,10 +344,10 @@ def test_an_upload_cut_off_resumes_after_a_reload(page: Any, node: Node, tmp_pat
             route.continue_()
 
     page.route("**/api/uploads/*/next", cut_after_two)
-    page.goto("/submit")
-    page.set_input_files("#data_cid_file", str(big))
+    page.goto("/jobs/new")
+    page.set_input_files("#validation_cid_file", str(big))
     page.wait_for_selector("[data-js-error]:not([hidden])")
-    status = page.locator("[data-upload='data_cid'] [data-upload-status]")
+    status = page.locator("[data-upload='validation_cid'] [data-upload-status]")
     total = int(status.get_attribute("data-total"))
     assert status.get_attribute("data-done") == "2" and total > 3
     page.unroute("**/api/uploads/*/next")
@@ -328,7 +358,7 @@ def test_an_upload_cut_off_resumes_after_a_reload(page: Any, node: Node, tmp_pat
     assert f"{cid}" in pending.inner_text() and f"(2/{total} chunks)" in pending.inner_text()
     shot(page, "upload-resume")
     page.click(f"[data-resume='{cid}']")
-    sync_api.expect(page.locator("#data_cid")).to_have_value(cid, timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#validation_cid")).to_have_value(cid, timeout=TIMEOUT_MS)
     assert status.get_attribute("data-done") == str(total)
     stored = requests.post(f"{node.info()['inspect_url']}/{node.info()['addresses']['Application']}",
                            data=f"contents/{cid}".encode(), timeout=30).json()
@@ -343,7 +373,7 @@ def submit_composed(page: Any, job: int, data_cid: str) -> str:
     page.fill("[name='p.LogisticRegression.max_iter']", "1000")
     page.fill("#data_cid", data_cid)
     page.click("[data-submit]")
-    page.wait_for_selector("[data-outcome]")
+    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)  # the reveal's outcome, or a refused commit's
     return page.get_attribute("[data-outcome]", "data-outcome")
 
 
@@ -365,8 +395,8 @@ def test_a_gated_job_admits_a_contributor_once_the_sponsor_grants_the_request(pa
     job = int(re.search(r"job (\d+) created", page.inner_text("[data-notice='JobCreated']")).group(1))
 
     act_as(page, APPLICANT)
-    page.goto("/submit")
-    train = upload_into(page, "data_cid", files["train"])
+    page.goto("/jobs/new")
+    train = upload_into(page, "validation_cid", files["train"])
     assert submit_composed(page, job, train) == "failed"
     assert "no_access" in page.inner_text("[data-outcome-error]")
     page.goto(f"/jobs/{job}")
