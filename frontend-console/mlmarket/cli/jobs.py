@@ -235,7 +235,8 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
     Interrupted (Ctrl-C, a crash, a failed upload)? Run the SAME command again: it finds the state
     file and resumes with the same salt and commitment, never commits twice and sends only the
     chunks the machine lacks. Reveal within the machine's commit window (6 hours by default) and
-    before the job's deadline. The state file is all you need to keep; do not edit the files.
+    before the job's deadline. Keep the state file (nothing else) and leave the submitted files
+    unchanged until the command ends.
 
     \b
     Example:
