@@ -151,57 +151,6 @@ def topup(session: Session, job: int, amount: str, wei: bool) -> None:
     run_input(session, actions.top_up(job, value, token), lambda sent: {"job": job, "amount": str(value)})
 
 
-def _content(role: str, value: str | None) -> Any:
-    """A ``Content`` from FILE_OR_CID: an existing file is hashed here, anything else is a CID."""
-    from pathlib import Path
-
-    from mlmarket.client.jobspec import parse_cid
-    from mlmarket.client.submission_flow import content_of
-    from mlmarket.client.upload import read_file
-
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    if path.is_file():
-        return content_of(role, data=read_file(path), path=str(path.resolve()))
-    parse_cid(value, f"--{role}")  # neither a file nor a CID: say so
-    return content_of(role, cid=value)
-
-
-def _read(content: Any) -> bytes | None:
-    from mlmarket.client.upload import read_file
-
-    return read_file(content.path) if content.path else None
-
-
-def _revealed_text(market: Any, result: Any) -> str:
-    """``revealed: score 0.93, accepted, paid 10 TEST`` (what the reveal's notices say)."""
-    from mlmarket.cli.render import outcome_text
-    from mlmarket.client.amounts import format_amount, from_millionths
-
-    outcome = result.outcome
-    scored = outcome.first("SubmissionScored")
-    parts = [f"submission {result.state.submission} of job {result.state.job}"]
-    if scored is None:
-        parts.append("stored, not scored yet (scored when the job's hidden test set is revealed)")
-    else:
-        verdict = "accepted" if scored["accepted"] else "rejected"
-        parts += [f"score {from_millionths(int(scored['score'])):g}", verdict]
-    verbs = {"RewardPaid": "paid", "StakeReturned": "stake returned", "StakeSlashed": "stake slashed"}
-    for notice in (n for n in outcome.notices if n.name in verbs):
-        token = notice.args.get("token") or job_token(market, result.state.job)
-        amount = format_amount(int(notice.args["amount"]), market.chain.decimals_of(token))
-        parts.append(f"{verbs[notice.name]} {amount} {_label(market, token)}")
-    return "revealed: " + ", ".join(parts) + "\n" + outcome_text(outcome)
-
-
-def _label(market: Any, token: str) -> str:
-    if int(token, 16) == 0:
-        return "ETH"
-    test = market.config.addresses.get("Token")
-    return "TEST" if test and test.lower() == token.lower() else token
-
-
 @click.command()
 @job_id_argument()
 @click.option("--model", "model", default=None, metavar="FILE_OR_CID",
@@ -243,12 +192,13 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
       mlmarket submit 0 --model model.json --data train.csv --account 1
       mlmarket submit 0 --model bafkrei... --stake 1 --json
     """
+    from mlmarket.cli.submitting import content_arg, read_content, revealed_text
     from mlmarket.client import submission_flow as flow
     from mlmarket.client.submission_state import StateStore, state_directory
 
     if model is None and data is None:
         raise click.UsageError("give --model, --data, or both")
-    model_content, data_content = _content("model", model), _content("data", data)
+    model_content, data_content = content_arg("model", model), content_arg("data", data)
     market = session.market()
     if stake is not None:
         token: str | None = job_token(market, job)
@@ -266,9 +216,9 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
         if total and (done == total or total <= 20 or done % max(1, total // 20) == 0):
             session.note(f"uploading {content.role} {done}/{total} chunks")
 
-    result = flow.run(market, store, state, _read, resumed=resumed, notify=session.note, progress=progress,
+    result = flow.run(market, store, state, read_content, resumed=resumed, notify=session.note, progress=progress,
                       window=window)
-    text = _revealed_text(market, result)
+    text = revealed_text(market, result)
     if session.as_json:
         session.note(text.splitlines()[0])
     session.emit({"ok": True, **result.to_json()}, lambda: text)
