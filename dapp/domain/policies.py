@@ -131,7 +131,8 @@ def start_fallback_split(tx: Tx, job: Job) -> tuple[Job, list[Any]]:
     (refunds) at once."""
     waiting = _unscored(tx, job)
     if not waiting:
-        return job, split(tx, job)
+        events = split(tx, job)
+        return tx.get(JOBS, job.id), events
     for sub in waiting:
         if sub.status != "stored":
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="stored", error=""))

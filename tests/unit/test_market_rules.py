@@ -187,20 +187,22 @@ def test_best_without_a_qualifying_score_refunds_everything():
     assert paid(done) == [(SPONSOR, 900)] and m.job(job)["job"]["outcome"] == "refunded"
 
 
-def test_best_job_cancelled_after_submissions_splits_the_budget():
+def test_best_job_cancelled_after_submissions_splits_the_budget_among_the_qualifying_ones():
     m = Market()
-    job = m.create_job(901, policy="best", reward_per_accept=0)
+    job = m.create_job(901, policy="best", reward_per_accept=0)  # min_score 0.8
     m.submit(CAROL, job, m.put_model(CAROL, 0.8))
     m.submit(DAVE, job, m.put_model(DAVE, 0.1))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.9))
     done = m.call(SPONSOR, "cancelJob", job)
-    assert paid(done) == [(CAROL, 451), (DAVE, 450)]
+    assert paid(done) == [(CAROL, 451), (DAVE, 450)]  # the 0.1 submission earns nothing
+    assert [s["reward"] for s in m.job(job)["submissions"]] == ["451", "0", "450"]
 
 
 def hidden_job(m, **kw):
     test_csv = b"x,target\n2,1\n"
     salt = b"\x07" * 32
     test_cid = b"\x01\x55\x12\x20" + __import__("hashlib").sha256(test_csv).digest()
-    job = m.create_job(600, policy="best", reward_per_accept=0, validation_cid=b"",
+    job = m.create_job(600, policy="best", reward_per_accept=0,
                        test_commitment=m.commitment(test_cid, salt), reveal_window=500, **kw)
     return job, test_csv, test_cid, salt
 
@@ -224,15 +226,16 @@ def test_hidden_test_set_reveal_scores_every_submission_and_pays_the_best():
     assert "TestSetRevealed" in notice_names(done)
 
 
-def test_no_reveal_in_time_splits_the_budget_among_valid_submissions():
+def test_no_reveal_in_time_splits_the_budget_among_submissions_qualifying_on_the_validation_set():
     m = Market()
     job, _, test_cid, salt = hidden_job(m)
     m.submit(CAROL, job, m.put_model(CAROL, 0.7))
     m.submit(DAVE, job, m.put_model(DAVE, 0.85))
+    m.submit(CAROL, job, m.put_model(CAROL, 0.9))
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)  # enters the reveal window
     assert m.job(job)["job"]["status"] == "revealing"
-    done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)
-    assert paid(done) == [(CAROL, 300), (DAVE, 300)]
+    done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)  # scores them, then splits
+    assert paid(done) == [(DAVE, 300), (CAROL, 300)]  # 0.7 is below min_score (0.8)
     assert m.job(job)["job"]["outcome"] == "split"
     assert error_code(m.call(SPONSOR, "revealTestSet", job, test_cid, salt)) == "not_revealing"
 
@@ -288,7 +291,7 @@ def test_per_contributor_submission_limit():
     (dict(reward_per_accept=5000), "reward_per_accept"),
     (dict(label=""), "label"),
     (dict(title="x" * 201), "title"),
-    (dict(policy="threshold", test_commitment=b"\x01" * 32, reveal_window=10), "hidden test"),
+    (dict(policy="manual", test_commitment=b"\x01" * 32, reveal_window=10), "hidden test"),
 ])
 def test_bad_specs_are_reported_and_the_deposit_stays_credited(overrides, fragment):
     m = Market()

@@ -163,6 +163,7 @@ class JobInfo:
     salt: bytes = b""
     id: int = 0
     ended: bool = False
+    cancelled: bool = False  # hidden: cancelled with submissions waiting (scored for the split, see scoring)
 
     def due_to_end(self, now):
         return now >= self.deadline + self.window
@@ -412,6 +413,12 @@ class MarketMachine(RuleBasedStateMachine):
         ids = sorted(i for i, job in self.jobs.items() if wanted(job)) or sorted(self.jobs)
         return ids[index % len(ids)] if ids and index < 20 else 99
 
+    def scoring(self, job):
+        """Whether a hidden job scores its waiting submissions for the fallback split (status
+        ``scoring``, or so at the next input naming it): cancelled with them, or its window is over."""
+        waiting = any(self.status[key] == "stored" for key in self.subs if key[0] == job.id)
+        return job.hidden and not job.ended and waiting and (job.cancelled or job.due_to_end(self.now))
+
     @staticmethod
     def unless_rounds(job, ok):
         """``ok``, but not checked (None) when True for a rounds job: a round may have ended it since."""
@@ -468,7 +475,7 @@ class MarketMachine(RuleBasedStateMachine):
             info.test_csv = header + f"{self.now},1\n".encode()
             info.salt = keccak(info.test_csv)
             commitment = keccak(eth_abi.encode(["bytes", "bytes32"], [raw_cid(info.test_csv), info.salt]))
-        s = spec(policy=policy, validation_cid=b"" if hidden else self.validation, reward_per_accept=reward,
+        s = spec(policy=policy, validation_cid=self.validation, reward_per_accept=reward,
                  min_score=info.min_score, min_gain=info.min_gain,
                  accept_by_default=plan["accept_by_default"] and policy == "manual",
                  deadline=self.now if plan["broken"] else info.deadline, test_commitment=commitment,
@@ -488,7 +495,7 @@ class MarketMachine(RuleBasedStateMachine):
     def submission_ok(self, job_id, sender, model, data, extra):
         """Whether the submission must be accepted (with ``extra`` deposited first); None: not checked."""
         job = self.jobs.get(job_id)
-        if job is None or job.ended or self.now >= job.deadline:
+        if job is None or job.ended or self.scoring(job) or self.now >= job.deadline:
             return False
         if (job.gated and (job_id, sender) not in self.granted) or self.made[job_id, sender] >= job.cap:
             return False
@@ -578,7 +585,8 @@ class MarketMachine(RuleBasedStateMachine):
             self.upload(job.test_csv)
         salt = bytes(32) if mistake == "wrong" else job.salt
         sender = CAROL if mistake == "by_other" else job.sponsor
-        in_window = not job.ended and job.deadline <= self.now < job.deadline + job.window
+        in_window = (not job.ended and not self.scoring(job)
+                     and job.deadline <= self.now < job.deadline + job.window)
         usable = job.test_csv.startswith(b"x,")  # an unusable test set is refused: the window runs on
         stored = self.is_stored(raw_cid(job.test_csv))
         ok = sender == job.sponsor and salt == job.salt and in_window and stored
@@ -588,7 +596,7 @@ class MarketMachine(RuleBasedStateMachine):
     def top_up(self, index, sender, amount):
         job_id = self.pick(index)
         job = self.jobs.get(job_id)
-        ok = (job is not None and not job.ended and not job.due_to_end(self.now)
+        ok = (job is not None and not job.ended and (self.scoring(job) or not job.due_to_end(self.now))
               and 0 < amount <= self.balance[job.token, sender])
         self.send(sender, encode("topUpJob", job_id, amount), expect=self.unless_rounds(job, ok))
 
@@ -597,8 +605,11 @@ class MarketMachine(RuleBasedStateMachine):
         job_id = self.pick(index)
         job = self.jobs.get(job_id)
         sender = DAVE if job is None or by_other else job.sponsor
-        ok = job is not None and not by_other and not job.ended and not job.due_to_end(self.now)
+        ok = (job is not None and not by_other and not job.ended and not self.scoring(job)
+              and not job.due_to_end(self.now))
         self.send(sender, encode("cancelJob", job_id), expect=self.unless_rounds(job, ok))
+        if ok and job.hidden:
+            job.cancelled = True
 
     @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), wait=st.booleans())
     def settle(self, index, sender, wait):
@@ -608,8 +619,8 @@ class MarketMachine(RuleBasedStateMachine):
         if wait and job is not None:
             due = job.deadline if self.now < job.deadline else job.deadline + job.window
             self.m.timestamp = max(self.now, due)
-        ok = (job is not None and not job.ended and self.now >= job.deadline
-              and (self.job_status(job_id) == "open" or job.due_to_end(self.now)))
+        ok = (job is not None and not job.ended and (self.scoring(job) or (self.now >= job.deadline and (
+              self.job_status(job_id) == "open" or job.due_to_end(self.now)))))
         if job is not None and job.policy == "rounds" and not job.ended and self.now < job.deadline:
             ok = None  # a round may be due
         self.send(sender, encode("settleJob", job_id), expect=ok)
@@ -694,7 +705,7 @@ TestMarketMachine.settings = settings(max_examples=70, stateful_step_count=30, d
 
 def _hidden_job(m, test_csv, **overrides):
     salt = b"\x07" * 32
-    job = m.create_job(600, policy="best", reward_per_accept=0, validation_cid=b"", reveal_window=500,
+    job = m.create_job(600, policy="best", reward_per_accept=0, reveal_window=500,
                        test_commitment=m.commitment(raw_cid(test_csv), salt), **overrides)
     return job, salt
 

@@ -120,7 +120,7 @@ def test_a_fallback_split_pays_each_piece_of_work_one_share_the_earliest_holder(
     model = m.put_model(CAROL, 0.8)
     for who in (CAROL, DAVE, ERIN):
         m.submit(who, job, model)
-    m.submit(DAVE, job, m.put_model(DAVE, 0.7))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.85))
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)
     assert paid(done) == [(CAROL, 300), (DAVE, 300)]  # submissions 1 and 4; 2 and 3 copy 1

@@ -12,8 +12,10 @@ from sklearn.datasets import load_breast_cancer
 from dapp.codec.cid import cid_of
 from dapp.domain.limits import Limits
 from dapp.ml.engine import Engine
+from dapp.ml.errors import TrainingError
 from dapp.ml.limits import MLLimits
 from tests.fixtures.ml.helpers import csv_split, spec
+from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, SPONSOR, Market
 from tests.support.rollup import ALICE
 
@@ -23,7 +25,7 @@ BUDGET = 600
 
 
 def hidden_job(m: Market, **overrides) -> tuple[int, int]:
-    job = m.create_job(BUDGET, policy="best", reward_per_accept=0, validation_cid=b"", reveal_window=500,
+    job = m.create_job(BUDGET, policy="best", reward_per_accept=0, reveal_window=500,
                        test_commitment=m.commitment(cid_of(TEST_CSV), SALT), **overrides)
     return job, m.job(job)["job"]["deadline"]
 
@@ -93,14 +95,27 @@ def test_one_failing_submission_becomes_unscorable_and_the_rest_are_scored_and_p
     assert "AttributeError" in subs[0]["error"]
 
 
+class UnusableTestSet(FakeEngine):
+    """Every model fails on the test set, as a revealed set with other columns would make them."""
+
+    def score(self, *, validation, **kwargs):
+        if validation == TEST_CSV:
+            raise TrainingError("the test set's columns are not the model's", code="training_failed")
+        return super().score(validation=validation, **kwargs)
+
+
 def test_when_no_submission_can_be_scored_on_the_revealed_set_the_budget_is_split_not_refunded():
-    m = Market()
-    job, deadline = hidden_job(m)
-    m.submit(CAROL, job, m.put_model(CAROL, 0.99, crash=True))
-    m.submit(DAVE, job, m.put_model(DAVE, 0.9, crash=True))
+    m = Market(engine=UnusableTestSet())
+    job, deadline = hidden_job(m)  # min_score 0.8
+    m.submit(CAROL, job, m.put_model(CAROL, 0.99))
+    m.submit(DAVE, job, m.put_model(DAVE, 0.9))
+    m.submit(SPONSOR, job, m.put_model(SPONSOR, 0.1))
     done = reveal(m, job, deadline)
-    assert done.accepted and paid(done) == {CAROL.raw: BUDGET // 2, DAVE.raw: BUDGET // 2}
-    assert SPONSOR.raw not in paid(done)
+    assert done.accepted and not done.vouchers and statuses(m, job) == ["stored"] * 3
+    assert m.job(job)["job"]["status"] == "scoring"  # now on the validation set, for the split
+    split = m.call(ALICE, "settleJob", job, timestamp=deadline + 1)
+    assert split.accepted and paid(split) == {CAROL.raw: BUDGET // 2, DAVE.raw: BUDGET // 2}
+    assert m.job(job)["job"]["outcome"] == "split"
 
 
 def test_a_job_being_scored_cannot_be_cancelled_and_the_reveal_window_does_not_split_it():
@@ -119,13 +134,13 @@ def test_a_job_being_scored_cannot_be_cancelled_and_the_reveal_window_does_not_s
 def test_a_hidden_test_job_refuses_submissions_past_its_deferred_work_cap():
     m = Market(limits=Limits(max_job_work=25))
     job, deadline = hidden_job(m)
-    # no validation set: only training would count; a model-only submission estimates its work once
-    assert m.submit(CAROL, job, m.put_model(CAROL, 0.9, work=10)).accepted
-    assert m.submit(DAVE, job, m.put_model(DAVE, 0.9, work=10)).accepted
-    refused = m.submit(ALICE, job, m.put_model(ALICE, 0.9, work=10))
+    # a model-only submission's work counts twice: the model, and its evaluation on the validation set
+    assert m.submit(CAROL, job, m.put_model(CAROL, 0.9, work=5)).accepted
+    assert m.submit(DAVE, job, m.put_model(DAVE, 0.9, work=5)).accepted
+    refused = m.submit(ALICE, job, m.put_model(ALICE, 0.9, work=5))
     assert not refused.accepted and errors(refused) == ["job_work_exhausted"]
-    assert m.submit(ALICE, job, m.put_model(ALICE, 0.9, work=5)).accepted  # what fits still does
-    assert len(statuses(m, job)) == 3
+    assert m.submit(ALICE, job, m.put_model(ALICE, 0.9, work=2)).accepted  # what fits still does
+    assert statuses(m, job).count("stored") == 3  # the refused reveal leaves only its commit
 
 
 def test_many_submissions_still_reach_an_end_state_with_every_batch_making_progress():
@@ -146,8 +161,8 @@ def test_many_submissions_still_reach_an_end_state_with_every_batch_making_progr
 
 
 def test_a_hidden_test_submission_over_the_training_gate_is_refused_when_it_arrives():
-    train, _ = csv_split(load_breast_cancer)
+    train, validation = csv_split(load_breast_cancer)
     m = Market(engine=Engine(MLLimits(max_work=1_000)))
-    job, _ = hidden_job(m)
+    job, _ = hidden_job(m, validation_cid=m.put(SPONSOR, validation))
     done = m.submit(CAROL, job, m.put(CAROL, spec("LogisticRegression")), m.put(CAROL, train))
     assert not done.accepted and errors(done) == ["training_too_costly"]

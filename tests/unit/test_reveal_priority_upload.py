@@ -56,9 +56,9 @@ def bounty(m: Market, hidden: bool = True) -> tuple[int, list[bytes]]:
     """A best job (hidden test set unless told) with an honest best (CAROL, trained on her data), an
     honest runner-up (DAVE) and a sybil (MALLORY); returns it and the CIDs its submissions use."""
     commitment = m.commitment(cid_of(TEST_CSV), SALT) if hidden else bytes(32)
-    job = m.create_job(BUDGET, policy="best", reward_per_accept=0, validation_cid=b"" if hidden else
-                       m.put(SPONSOR, b"x,target\n1,1\n"), test_commitment=commitment,
-                       reveal_window=WINDOW if hidden else 0)
+    validation = m.put(SPONSOR, b"x,target\n1,1\n")
+    job = m.create_job(BUDGET, policy="best", reward_per_accept=0, validation_cid=validation,
+                       test_commitment=commitment, reveal_window=WINDOW if hidden else 0)
     uses = [m.put_model(CAROL, 0.9), m.put(CAROL, b"x,target\n" + b"1,1\n" * 3), m.put_model(DAVE, 0.85),
             m.put_model(MALLORY, 0.1)]
     for sender, model, data in [(CAROL, uses[0], uses[1]), (DAVE, uses[2], b""), (MALLORY, uses[3], b"")]:
@@ -171,7 +171,7 @@ def test_no_one_else_gets_priority(flood, who, hidden, when):
 def test_a_test_set_sent_in_several_chunks_after_a_flood_gets_in_too():
     m = Market(limits=SMALL_STORE)
     test_csv = b"x,target\n" + b"2,1\n" * 50
-    job = m.create_job(BUDGET, policy="best", reward_per_accept=0, validation_cid=b"",
+    job = m.create_job(BUDGET, policy="best", reward_per_accept=0,
                        test_commitment=m.commitment(cid_of(test_csv), SALT), reveal_window=WINDOW)
     assert m.submit(CAROL, job, m.put_model(CAROL, 0.9)).accepted
     assert flood_store(m)

@@ -263,7 +263,7 @@ def test_a_full_store_does_not_block_a_reveal():
     m = Market(limits=SMALL_STORE)
     test_csv, salt = b"x,target\n2,1\n", b"\x07" * 32
     test_cid = m.put(SPONSOR, test_csv)
-    job = m.create_job(600, policy="best", reward_per_accept=0, validation_cid=b"",
+    job = m.create_job(600, policy="best", reward_per_accept=0,
                        test_commitment=m.commitment(test_cid, salt), reveal_window=500)
     m.submit(CAROL, job, m.put_model(CAROL, 0.9), m.put(CAROL, b"x,target\n" + b"1,1\n" * 3))  # trained: 0.94
     m.submit(DAVE, job, m.put_model(DAVE, 0.85))
