@@ -29,7 +29,8 @@ from dapp.domain import jobs, policies
 from dapp.domain.commands import Context, RevealTestSet, SettleJob
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionScored, TestSetRevealed
-from dapp.domain.records import JOBS, REVEALING, SCORING, SUBMISSIONS, Job, Submission, get_job, submissions_of
+from dapp.domain.records import (JOBS, REVEALING, SCORING, SUBMISSIONS, Job, Submission, get_job,
+                                 submissions_of)
 from dapp.domain.store import Tx
 from dapp.domain.submissions import consider_best, estimate_submission, score_submission
 from dapp.errors import DappError, DomainError

@@ -12,7 +12,8 @@ from dapp.codec.cid import cid_of
 from dapp.domain.limits import Limits
 from dapp.domain.values import Address
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market, spec, spec_tuple
-from tests.support.rollup import TOKEN, notice_args, report_json
+from tests.support.recorded import RecordedMarket
+from tests.support.rollup import TOKEN, report_json
 
 TEST_CSV = b"x,target\n2,1\n"
 SALT = b"\x07" * 32
@@ -25,36 +26,6 @@ def sybil(i: int) -> Address:
     """The i-th address of the sponsor's (or anyone's) sybil set."""
     return Address(b"\x33" + i.to_bytes(19, "big"))
 
-
-class Recorded(Market):
-    """A market that keeps every finished input, to add up a job's money moves at the end."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.finished = []
-
-    def send(self, sender, payload, *, timestamp=None):
-        done = super().send(sender, payload, timestamp=timestamp)
-        self.finished.append(done)
-        return done
-
-    def notices(self, name: str) -> list[tuple]:
-        return [args for done in self.finished for args in notice_args(done, name)]
-
-    def rewards(self) -> Counter:
-        """Reward paid per contributor (hex), over every input so far."""
-        paid: Counter = Counter()
-        for _, _, contributor, _, amount in self.notices("RewardPaid"):
-            paid[contributor.lower()] += amount
-        return paid
-
-    def assert_value_conserved(self, job: int, budget: int) -> None:
-        """Rewards + refund = budget + slashed stakes, and the job holds nothing more."""
-        refund = sum(args[3] for args in self.notices("JobSettled") if args[0] == job)
-        refund += sum(args[1] for args in self.notices("JobCancelled") if args[0] == job)
-        slashed = sum(args[3] for args in self.notices("StakeSlashed") if args[0] == job)
-        assert sum(self.rewards().values()) + refund == budget + slashed
-        assert self.job(job)["job"]["status"] == "ended" and self.job(job)["job"]["budget"] == "0"
 
 
 def hidden_job(m: Market, **overrides) -> int:
@@ -84,7 +55,7 @@ def error_code(done) -> str:
 
 
 def test_99_junk_sybils_cannot_dilute_the_one_honest_qualifying_submission_when_the_sponsor_does_not_reveal():
-    m = Recorded()
+    m = RecordedMarket()
     job = hidden_job(m)
     flood(m, job, 50)
     submit(m, CAROL, job, 0.99)
@@ -92,7 +63,7 @@ def test_99_junk_sybils_cannot_dilute_the_one_honest_qualifying_submission_when_
     assert m.job(job)["job"]["submissions"] == 100
     done = let_the_window_pass(m, job)
     assert done.accepted and m.job(job)["job"]["outcome"] == "split"
-    assert m.rewards() == {CAROL.hex: BUDGET}  # the sponsor's 99 junk submissions earn nothing
+    assert m.rewards(job) == {CAROL.hex: BUDGET}  # the sponsor's 99 junk submissions earn nothing
     statuses = Counter(s["status"] for s in m.inspect(f"jobs/{job}/submissions?limit=100")["submissions"])
     assert statuses == {"scored": 99, "accepted": 1}  # every one was scored on the validation set
     m.assert_value_conserved(job, BUDGET)
@@ -100,7 +71,7 @@ def test_99_junk_sybils_cannot_dilute_the_one_honest_qualifying_submission_when_
 
 def test_a_sybil_set_mixing_junk_and_qualifying_models_gets_only_the_qualifying_shares_over_several_batches():
     # each submission's work: 1 for the model, 1 for the validation set; 10 per input = 5 submissions
-    m = Recorded(limits=Limits(max_input_work=10))
+    m = RecordedMarket(limits=Limits(max_input_work=10))
     job = hidden_job(m)
     submit(m, CAROL, job, 0.9)
     flood(m, job, 20)
@@ -117,14 +88,14 @@ def test_a_sybil_set_mixing_junk_and_qualifying_models_gets_only_the_qualifying_
         inputs += 1
     assert inputs == 7  # 34 submissions, 5 per batch
     qualifying = 4  # CAROL and three sybils: 250 each, the junk nothing
-    assert m.rewards()[CAROL.hex] == BUDGET // qualifying
-    assert sorted(m.rewards().values()) == [BUDGET // qualifying] * qualifying
+    assert m.rewards(job)[CAROL.hex] == BUDGET // qualifying
+    assert sorted(m.rewards(job).values()) == [BUDGET // qualifying] * qualifying
     assert m.job(job)["job"]["outcome"] == "split"
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_sybil_copies_of_the_honest_model_and_data_share_nothing():
-    m = Recorded()
+    m = RecordedMarket()
     job = hidden_job(m)
     model, data = m.put_model(CAROL, 0.85), m.put(CAROL, b"x,target\n1,1\n2,0\n")  # trained: 0.88
     assert m.submit(CAROL, job, model, data).accepted
@@ -132,12 +103,12 @@ def test_sybil_copies_of_the_honest_model_and_data_share_nothing():
         assert m.submit(sybil(i), job, model, data).accepted
     flood(m, job, 10, first=10)
     let_the_window_pass(m, job)
-    assert m.rewards() == {CAROL.hex: BUDGET}  # one piece of work, paid once, to the earliest
+    assert m.rewards(job) == {CAROL.hex: BUDGET}  # one piece of work, paid once, to the earliest
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_the_share_promise_holds_whatever_the_order_remainder_to_the_earliest():
-    m = Recorded()
+    m = RecordedMarket()
     job = m.create_job(1001, policy="best", reward_per_accept=0, reveal_window=WINDOW,
                        test_commitment=m.commitment(cid_of(TEST_CSV), SALT))
     flood(m, job, 5)
@@ -145,22 +116,22 @@ def test_the_share_promise_holds_whatever_the_order_remainder_to_the_earliest():
     submit(m, CAROL, job, 0.99)
     submit(m, sybil(50), job, 0.79)  # just below
     let_the_window_pass(m, job)
-    assert m.rewards() == {DAVE.hex: 501, CAROL.hex: 500}
+    assert m.rewards(job) == {DAVE.hex: 501, CAROL.hex: 500}
     m.assert_value_conserved(job, 1001)
 
 
 def test_nothing_qualifying_on_the_validation_set_refunds_the_sponsor():
-    m = Recorded()
+    m = RecordedMarket()
     job = hidden_job(m)
     flood(m, job, 5)
     done = let_the_window_pass(m, job)
-    assert done.accepted and m.rewards() == {}
+    assert done.accepted and m.rewards(job) == {}
     assert m.job(job)["job"]["outcome"] == "refunded"
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_slashed_stakes_of_invalid_junk_join_the_honest_share():
-    m = Recorded()
+    m = RecordedMarket()
     for who in (CAROL, sybil(0), sybil(1)):
         m.deposit(TOKEN, who, 10)
     job = hidden_job(m, stake=10)
@@ -168,12 +139,12 @@ def test_slashed_stakes_of_invalid_junk_join_the_honest_share():
     assert m.submit(sybil(0), job, m.put_model(sybil(0), 0.1, bad=True)).accepted  # invalid: slashed
     submit(m, sybil(1), job, 0.1)  # valid junk: its stake comes back, it earns nothing
     let_the_window_pass(m, job)
-    assert m.rewards() == {CAROL.hex: BUDGET + 10}
+    assert m.rewards(job) == {CAROL.hex: BUDGET + 10}
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_cancelling_a_hidden_test_job_scores_its_submissions_then_splits_among_the_qualifying_ones():
-    m = Recorded(limits=Limits(max_input_work=6))  # 3 submissions per batch
+    m = RecordedMarket(limits=Limits(max_input_work=6))  # 3 submissions per batch
     job = hidden_job(m)
     submit(m, CAROL, job, 0.9)
     flood(m, job, 4)
@@ -189,12 +160,12 @@ def test_cancelling_a_hidden_test_job_scores_its_submissions_then_splits_among_t
     assert first.accepted and not first.vouchers  # one batch: three of six scored
     last = m.call(DAVE, "settleJob", job, timestamp=NOW + 14)
     assert last.accepted and m.job(job)["job"]["outcome"] == "split"
-    assert m.rewards() == {CAROL.hex: BUDGET // 2, DAVE.hex: BUDGET // 2}
+    assert m.rewards(job) == {CAROL.hex: BUDGET // 2, DAVE.hex: BUDGET // 2}
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_cancelling_a_hidden_test_job_without_submissions_refunds_it():
-    m = Recorded()
+    m = RecordedMarket()
     job = hidden_job(m)
     done = m.call(SPONSOR, "cancelJob", job)
     assert done.accepted and m.job(job)["job"]["outcome"] == "cancelled"
@@ -202,22 +173,22 @@ def test_cancelling_a_hidden_test_job_without_submissions_refunds_it():
 
 
 def test_a_cancelled_best_job_with_a_visible_validation_set_splits_among_the_qualifying_ones_at_once():
-    m = Recorded()
+    m = RecordedMarket()
     job = m.create_job(BUDGET, policy="best", reward_per_accept=0)
     submit(m, CAROL, job, 0.9)
     flood(m, job, 99)
     done = m.call(SPONSOR, "cancelJob", job)
     assert done.accepted and m.job(job)["job"]["outcome"] == "split"
-    assert m.rewards() == {CAROL.hex: BUDGET}
+    assert m.rewards(job) == {CAROL.hex: BUDGET}
     m.assert_value_conserved(job, BUDGET)
 
 
 def test_a_cancelled_best_job_with_only_junk_is_cancelled_and_refunded():
-    m = Recorded()
+    m = RecordedMarket()
     job = m.create_job(BUDGET, policy="best", reward_per_accept=0)
     flood(m, job, 3)
     done = m.call(SPONSOR, "cancelJob", job)
-    assert done.accepted and m.job(job)["job"]["outcome"] == "cancelled" and m.rewards() == {}
+    assert done.accepted and m.job(job)["job"]["outcome"] == "cancelled" and m.rewards(job) == {}
     m.assert_value_conserved(job, BUDGET)
 
 
@@ -225,6 +196,7 @@ def test_a_hidden_test_job_needs_a_validation_set():
     m = Market()
     s = spec(policy="best", reward_per_accept=0, reveal_window=WINDOW, validation_cid=b"",
              test_commitment=m.commitment(cid_of(TEST_CSV), SALT))
-    done = m.deposit(TOKEN, SPONSOR, BUDGET, abi.inputs().encode("createJob", TOKEN.raw, BUDGET, spec_tuple(s)))
+    call = abi.inputs().encode("createJob", TOKEN.raw, BUDGET, spec_tuple(s))
+    done = m.deposit(TOKEN, SPONSOR, BUDGET, call)
     error = report_json(done)["error"]
     assert error["code"] == "bad_spec" and "validation_cid" in error["message"]
