@@ -29,6 +29,7 @@ averaged, published and paid). Stakes are settled in the submission's own input:
 content passes the checks, slashed into the budget when it does not. Every end refunds what is left
 of the budget to the sponsor.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace

@@ -19,6 +19,7 @@ revealing an unusable test set) runs the same batches on the job's validation se
 there (``policies.split``). A job in ``scoring`` cannot be cancelled and no deadline applies to it:
 only more batches move it, and every batch makes progress, so it always ends.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
