@@ -79,9 +79,12 @@ def threshold_job(m: Market, task: str, **overrides) -> int:
 
 
 def hidden_job(m: Market, test_csv: bytes, task: str, **overrides) -> tuple[int, int]:
-    """A best-model job whose hidden test set is ``test_csv``; (job id, deadline)."""
+    """A best-model job whose hidden test set is ``test_csv`` (f0, f1 validation data unless
+    overridden); (job id, deadline)."""
+    if "validation_cid" not in overrides:
+        overrides["validation_cid"] = m.put(SPONSOR, linear_csv(task, seed=99))
     job = m.create_job(BUDGET, policy="best", task=task, metric=METRIC[task], reward_per_accept=0,
-                       min_score=-10**6, validation_cid=b"", reveal_window=WINDOW,
+                       min_score=-10**6, reveal_window=WINDOW,
                        test_commitment=m.commitment(cid_of(test_csv), SALT), **overrides)
     return job, m.job(job)["job"]["deadline"]
 
@@ -231,8 +234,10 @@ def test_a_planted_hidden_test_set_is_refused_and_the_budget_goes_to_the_valid_s
     assert m.job(job)["job"]["status"] != "ended" and budget(m, job) == BUDGET
     if end == "window":  # anyone settles once the reveal window is over
         done = m.call(CAROL, "settleJob", job, timestamp=deadline + WINDOW)
-    else:  # the sponsor cannot cancel to keep the prize either
-        done = m.call(SPONSOR, "cancelJob", job, timestamp=deadline + 1)
+    else:  # the sponsor cannot cancel to keep the prize either: the submissions are scored, then split
+        cancel = m.call(SPONSOR, "cancelJob", job, timestamp=deadline + 1)
+        assert cancel.accepted and not cancel.vouchers and m.job(job)["job"]["status"] == "scoring"
+        done = m.call(CAROL, "settleJob", job, timestamp=deadline + 2)
     assert done.accepted and sorted(token_payments(done)) == sorted([(CAROL, BUDGET // 2), (DAVE, BUDGET // 2)])
     assert m.job(job)["job"]["outcome"] == "split" and budget(m, job) == 0
     assert balance(m, SPONSOR) == 0 and all(to != SPONSOR for to, _ in token_payments(done))

@@ -121,8 +121,9 @@ def test_a_hidden_test_set_is_scored_by_the_real_engine_one_batch_per_input_when
     X_train, y_train, X_val, y_val, columns = split()
     m = Market(engine=Engine(), limits=Limits(max_input_work=1))
     test_csv, salt = to_csv(X_val, y_val, columns), b"\x01" * 32
-    job = m.create_job(1000, policy="best", reward_per_accept=0, validation_cid=b"", reveal_window=500,
-                       test_commitment=m.commitment(cid_of(test_csv), salt))
+    validation = m.put(SPONSOR, to_csv(X_train[:50], y_train[:50], columns))  # not used: no split here
+    job = m.create_job(1000, policy="best", reward_per_accept=0, validation_cid=validation,
+                       reveal_window=500, test_commitment=m.commitment(cid_of(test_csv), salt))
     for who, c in ((CAROL, 0.01), (DAVE, 1.0)):
         model = m.put(who, json.dumps({"estimator": "LogisticRegression", "params": {"C": c, "max_iter": 300}}).encode())
         assert m.submit(who, job, model, m.put(who, to_csv(X_train, y_train, columns))).accepted
