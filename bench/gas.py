@@ -4,8 +4,13 @@ console use (``mlmarket.client``), so the figures are what users pay.
 
 Rows: plain deposits; deposit + ``createJob`` (ERC-20 approval + ``depositERC20Tokens`` carrying the
 call); one ``uploadChunk`` per size class (random bytes, which do not deflate, and a numeric CSV,
-which does); ``submit`` (with and without a stake deposit); ``reviewSubmission``; ``cancelJob``;
-``withdraw``; ``executeOutput`` of an ERC-20 and of an Ether voucher. Every input must be accepted.
+which does); a submission, ``commitSubmission`` then ``revealSubmission`` (with and without a stake:
+the staked commit is the ``execLayerData`` of the stake's deposit); ``reviewSubmission``;
+``cancelJob``; ``withdraw``; ``executeOutput`` of an ERC-20 and of an Ether voucher. Every input must
+be accepted but the one-step submissions: for comparison, the removed ``submit(jobId, modelCid,
+dataCid)`` payload for the same CIDs is sent as raw bytes (and as a stake deposit's ``execLayerData``).
+``InputBox.addInput`` and the portals cost the same whatever the machine later does with a payload,
+so its gas is what a one-step submission cost; a second table sets the two side by side.
 Gas depends on storage already written: the application's first deposit of a token (and the first
 executed output of each group of 256, whose bit in ``wasOutputExecuted`` is a fresh storage word)
 pays for a fresh storage slot, so those are measured apart and the other rows come after them.
@@ -23,6 +28,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import eth_abi
+from eth_hash.auto import keccak
 from mlmarket.client import actions
 from mlmarket.client.chain import ETHER, InputRequest
 from mlmarket.client.market import Market, Sent
@@ -33,6 +40,7 @@ from bench._table import print_table
 from bench.upload_size import numeric_csv
 from dapp.codec.chunks import max_data_bytes, plan_upload
 from dapp.codec.cid import cid_from_text, cid_of
+from dapp.codec.commitment import submission_commitment
 from dapp.domain.commands import JobSpec
 from devnode.node import Node, NodeConfig
 
@@ -40,7 +48,14 @@ SPONSOR, CONTRIBUTOR = 1, 2
 TOKEN_UNIT = 10**18
 CHUNK_SIZES = (1024, 8 * 1024, 32 * 1024)
 DEPOSIT = "depositEther (plain)"
-SUBMIT = "submit (model + data CIDs; trains in the machine)"
+COMMIT = "commitSubmission"
+REVEAL = "revealSubmission (model + data CIDs; trains in the machine)"
+ONE_STEP = "one-step submit, same CIDs (removed; old payload as raw bytes)"
+STAKED_COMMIT = "deposit stake + commitSubmission (manual job)"
+STAKED_REVEAL = "revealSubmission (manual job)"
+STAKED_ONE_STEP = "deposit stake + one-step submit (removed; old payload)"
+APPROVE = ": ERC-20 approve"
+ONE_STEP_SIGNATURE = "submit(uint256,bytes,bytes)"
 
 
 def _spec(market: Market, validation: str, policy: str, **extra: int) -> JobSpec:
@@ -74,8 +89,57 @@ class Rows:
     def sent(self, name: str, sent: Sent, payload: bytes) -> None:
         """Rows for an input: its approval (if one was needed) and the input transaction."""
         if sent.ref.approval is not None:
-            self.add(f"{name}: ERC-20 approve", sent.ref.approval.gas_used)
+            self.add(name + APPROVE, sent.ref.approval.gas_used)
         self.add(name, sent.ref.tx.gas_used, len(payload))
+
+
+def one_step_payload(job: int, model_cid: bytes, data_cid: bytes) -> bytes:
+    """The removed ``submit(uint256 jobId, bytes modelCid, bytes dataCid)`` call, encoded as it was."""
+    return keccak(ONE_STEP_SIGNATURE.encode())[:4] + eth_abi.encode(["uint256", "bytes", "bytes"],
+                                                                     [job, model_cid, data_cid])
+
+
+def _send(market: Market, rows: Rows, name: str, request: InputRequest, *, check: bool = True) -> Sent:
+    sent = market.send(request, check=check)
+    rows.sent(name, sent, request.payload)
+    return sent
+
+
+def _submission_rows(market: Market, rows: Rows, jobs: tuple[int, int], token: str, cids: tuple[bytes, bytes]
+                     ) -> tuple[int, list[str]]:
+    """A committed submission (commit, then reveal) to the threshold job and a staked one to the
+    manual job, then the one-step payloads for the same CIDs (``check`` off: the protocol dropped
+    ``submit``; the base layer charges the same whatever the machine makes of it). Returns the staked
+    submission's id and the node's verdicts on the one-step inputs."""
+    threshold_job, manual_job = jobs
+    rng = random.Random(4)
+    for job, stake, commit_name, reveal_name in ((threshold_job, 0, COMMIT, REVEAL),
+                                                 (manual_job, TOKEN_UNIT, STAKED_COMMIT, STAKED_REVEAL)):
+        salt = rng.randbytes(32)
+        commitment = submission_commitment(market.account, job, *cids, salt)
+        _send(market, rows, commit_name, actions.commit_submission(job, commitment, stake=stake,
+                                                                   token=token if stake else None))
+        revealed = _send(market, rows, reveal_name, actions.reveal_submission(job, *cids, salt))
+    staked = revealed.outcome.first("SubmissionReceived")["submissionId"]
+    plain = _send(market, rows, ONE_STEP, actions.raw(one_step_payload(threshold_job, *cids)), check=False)
+    staked_payload = one_step_payload(manual_job, *cids)
+    deposit = _send(market, rows, STAKED_ONE_STEP, InputRequest(staked_payload, token, TOKEN_UNIT), check=False)
+    return staked, [plain.outcome.status, deposit.outcome.status]
+
+
+def comparison(gas: dict[str, int]) -> list[tuple[str, ...]]:
+    """The table of a submission's base-layer gas, one-step against commit + reveal (approvals included)."""
+    table = [("submission, same model + data CIDs", "one-step", "commit", "reveal", "commit + reveal",
+              "extra")]
+    for label, one, commit, reveal in (("no stake", ONE_STEP, COMMIT, REVEAL),
+                                       ("stake (approve + deposit carrying the call)", STAKED_ONE_STEP,
+                                        STAKED_COMMIT, STAKED_REVEAL)):
+        single = gas[one] + gas.get(one + APPROVE, 0)
+        first = gas[commit] + gas.get(commit + APPROVE, 0)
+        both = first + gas[reveal]
+        table.append((label, f"{single:,}", f"{first:,}", f"{gas[reveal]:,}", f"{both:,}",
+                      f"{both - single:+,} ({both / single - 1:+.0%})"))
+    return table
 
 
 def _chunk_rows(market: Market, rows: Rows) -> None:
@@ -97,8 +161,9 @@ def _chunk_rows(market: Market, rows: Rows) -> None:
               market.send(InputRequest(chunk.payload)), chunk.payload)
 
 
-def measure(state_dir: Path) -> Rows:
-    """Runs every transaction on a fresh node and returns the table."""
+def measure(state_dir: Path) -> tuple[Rows, list[str]]:
+    """Runs every transaction on a fresh node; returns the table and the node's verdicts on the
+    one-step submissions."""
     rows = Rows()
     node = Node(NodeConfig(state_dir=state_dir, port=0, anvil_port=0)).start()
     try:
@@ -108,9 +173,7 @@ def measure(state_dir: Path) -> Rows:
         token = sponsor.config.address("Token")
 
         def run(market: Market, name: str, request: InputRequest) -> Sent:
-            sent = market.send(request)
-            rows.sent(name, sent, request.payload)
-            return sent
+            return _send(market, rows, name, request)
 
         run(sponsor, "depositEther, the application's first", actions.deposit(ETHER, TOKEN_UNIT))
         run(sponsor, "depositERC20Tokens, the application's first of the token", actions.deposit(token, TOKEN_UNIT))
@@ -129,10 +192,8 @@ def measure(state_dir: Path) -> Rows:
 
         model = upload(contributor, json.dumps({"estimator": "LogisticRegression"}).encode()).cid
         train = upload(contributor, _data(300, 3)).cid
-        run(contributor, SUBMIT, actions.submit(threshold_job, cid_from_text(model), cid_from_text(train)))
-        staked = run(contributor, "deposit stake + submit (manual job)",
-                     actions.submit(manual_job, cid_from_text(model), cid_from_text(train), stake=TOKEN_UNIT, token=token))
-        submission = staked.outcome.first("SubmissionReceived")["submissionId"]
+        submission, verdicts = _submission_rows(contributor, rows, (threshold_job, manual_job), token,
+                                                (cid_from_text(model), cid_from_text(train)))
         run(sponsor, "reviewSubmission", actions.review(manual_job, submission, True))
         run(sponsor, "cancelJob", actions.cancel(threshold_job))
         first = run(sponsor, "withdraw (Ether), to be executed first", actions.withdraw(ETHER, TOKEN_UNIT // 4))
@@ -146,21 +207,29 @@ def measure(state_dir: Path) -> Rows:
         assert node.failure is None
     finally:
         node.stop()
-    return rows
+    return rows, verdicts
 
 
 def main() -> None:
-    """Prints the table of gas per user transaction."""
+    """Prints the table of gas per user transaction and a submission's, one-step against commit + reveal."""
     with tempfile.TemporaryDirectory(prefix="gas-bench-") as tmp:
-        rows = measure(Path(tmp) / "node")
+        rows, verdicts = measure(Path(tmp) / "node")
     print("gas per user transaction (receipts; local anvil, Cartesi v2.2.0 contracts, real backend)")
     print_table([("transaction", "gas used", "calldata payload bytes")] + rows.rows)
     gas = rows.gas
+    print()
+    print("a submission's base-layer gas: one-step submit (removed) against commit + reveal")
+    print_table(comparison(gas))
+    print(f"(the node's verdict on the one-step inputs: {', '.join(v.lower() for v in verdicts)}; "
+          "the base layer charges the same either way)")
     record(f"gas per user transaction, least – most ({len(gas)} transactions)",
            f"{min(gas.values()):,} – {max(gas.values()):,}")
-    for name in (DEPOSIT, SUBMIT):
-        record(f"gas: {name}", f"{gas[name]:,}")
-
+    record(f"gas: {DEPOSIT}", f"{gas[DEPOSIT]:,}")
+    for label, commit, reveal, one in (("submission", COMMIT, REVEAL, ONE_STEP),
+                                       ("staked submission", STAKED_COMMIT, STAKED_REVEAL, STAKED_ONE_STEP)):
+        extra = gas.get(commit + APPROVE, 0)
+        record(f"gas: {label}, commit + reveal{' (with the approve)' if extra else ''}",
+               f"{gas[commit] + extra + gas[reveal]:,} (one-step: {gas[one] + gas.get(one + APPROVE, 0):,})")
 
 if __name__ == "__main__":
     main()
