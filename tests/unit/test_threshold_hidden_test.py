@@ -160,3 +160,16 @@ def test_a_reveal_is_refused_after_the_window_and_before_the_deadline():
     assert not early.accepted and report_json(early)["error"]["code"] == "not_revealing"
     late = m.call(SPONSOR, "revealTestSet", job, cid_of(TEST_CSV), SALT, timestamp=DEADLINE + WINDOW)
     assert not late.accepted and report_json(late)["error"]["code"] == "not_revealing"
+
+
+def test_cancelling_with_stored_submissions_scores_them_on_the_validation_set_then_splits():
+    m = RecordedMarket(engine=HiddenTruth())
+    job = threshold_job(m, 300)
+    submit(m, CAROL, job, 0.9, 0.5)
+    submit(m, DAVE, job, 0.3, 0.99)  # would be paid on the test set: below the bar on validation
+    cancel = m.call(SPONSOR, "cancelJob", job, timestamp=NOW + 1)
+    assert cancel.accepted and not cancel.vouchers and m.job(job)["job"]["status"] == "scoring"
+    done = m.call(BOB, "settleJob", job, timestamp=NOW + 2)
+    assert done.accepted and m.job(job)["job"]["outcome"] == "split"
+    assert m.rewards(job) == {CAROL.hex: 300}
+    m.assert_value_conserved(job, 300)
