@@ -121,6 +121,20 @@ def assert_refused(m: Market, job: int, send, code: str):
     return done
 
 
+def assert_refused_reveal(m: Market, job: int, who: Address, model: bytes, data: bytes, code: str):
+    """``who`` commits to (``model``, ``data``), then its reveal is refused with ``code`` and changes
+    nothing (:func:`assert_refused`); the commit stays, a ``committed`` submission that expires
+    unrevealed. Returns the reveal."""
+    committed, salt = m.commit(who, job, model, data)
+    assert committed.accepted, committed.reports
+    return assert_refused(m, job, lambda: m.reveal(who, job, model, data, salt), code)
+
+
+def only_commits(m: Market, job: int, count: int) -> bool:
+    """``job`` holds ``count`` submissions, each still a bare commit (no reveal went through)."""
+    return [s["status"] for s in subs(m, job)] == ["committed"] * count
+
+
 def assert_slashed(m: Market, job: int, who: Address, done, budget_before: int) -> None:
     """An accepted input whose submission is invalid and whose stake joined the job's budget."""
     assert done.accepted and "StakeSlashed" in notices(done) and token_payments(done) == []
@@ -161,9 +175,14 @@ def test_liblinears_primal_paths_are_refused_whatever_the_data(data):
     job = threshold_job(m, "classification")
     train = m.put(CAROL, data)
     for model in PRIMAL_SPECS:
-        done = m.submit(CAROL, job, m.put(CAROL, model), train)
+        model_cid = m.put(CAROL, model)
+        committed, salt = m.commit(CAROL, job, model_cid, train)
+        assert committed.accepted, committed.reports
+        before = m.job(job)
+        done = m.reveal(CAROL, job, model_cid, train, salt)
         assert not done.accepted and codes(done) and set(codes(done)) <= PRIMAL_REFUSALS, done.reports
-    assert m.job(job)["job"]["submissions"] == 0 and budget(m, job) == BUDGET
+        assert m.job(job) == before
+    assert only_commits(m, job, len(PRIMAL_SPECS)) and budget(m, job) == BUDGET
 
 
 @pytest.mark.parametrize("name", OUT_OF_RANGE)
@@ -172,10 +191,10 @@ def test_a_cell_out_of_range_is_refused_for_every_solver_and_slashes_a_stake(nam
     m = Market(engine=Engine())
     job = threshold_job(m, task)
     train = m.put(CAROL, data)
-    for model in CLASSIFIERS if task == "classification" else REGRESSORS:
-        model_cid = m.put(CAROL, model)
-        assert_refused(m, job, lambda: m.submit(CAROL, job, model_cid, train), "value_out_of_range")
-    assert m.job(job)["job"]["submissions"] == 0
+    models = CLASSIFIERS if task == "classification" else REGRESSORS
+    for model in models:
+        assert_refused_reveal(m, job, CAROL, m.put(CAROL, model), train, "value_out_of_range")
+    assert only_commits(m, job, len(models))
     # with a stake the input stands: the submission is invalid and its stake joins the budget
     staked_job = threshold_job(m, task, stake=STAKE)
     staked(m, CAROL)
@@ -191,11 +210,11 @@ def test_the_same_cells_are_refused_by_every_other_way_in(name):
     # as the training data of a data-only submission to a job with a base model
     base_model = m.put(SPONSOR, spec("GaussianNB") if task == "classification" else spec("Ridge"))
     with_base = threshold_job(m, task, base_model_cid=base_model)
-    assert_refused(m, with_base, lambda: m.submit(CAROL, with_base, b"", bad), "value_out_of_range")
+    assert_refused_reveal(m, with_base, CAROL, b"", bad, "value_out_of_range")
     # as the training data of a hidden-test job's submission: its content is checked when it arrives
     hidden, _ = hidden_job(m, linear_csv(task, seed=5), task)
     model = m.put(CAROL, spec("GaussianNB") if task == "classification" else spec("Ridge"))
-    assert_refused(m, hidden, lambda: m.submit(CAROL, hidden, model, bad), "value_out_of_range")
+    assert_refused_reveal(m, hidden, CAROL, model, bad, "value_out_of_range")
     # as a job's validation set: the deposit stands, the job is not created
     jobs_before = m.inspect("jobs")["total"]
     create = abi.inputs().encode("createJob", TOKEN.raw, BUDGET, spec_tuple(job_spec(
@@ -285,11 +304,13 @@ def test_best_first_trees_at_and_over_the_leaf_bound_on_100_rows(task):
     for leaves in (MAX_LEAF_NODES + 1, 1_000_000):
         for estimator, extra_params in ((tree, {}), (forest, {"n_estimators": 1})):
             model = m.put(CAROL, spec(estimator, max_depth=32, max_leaf_nodes=leaves, **extra_params))
-            done = assert_refused(m, job, lambda: m.submit(CAROL, job, model, train), "param_out_of_bounds")
+            done = assert_refused_reveal(m, job, CAROL, model, train, "param_out_of_bounds")
             assert "max_leaf_nodes" in json.loads(done.reports[0])["error"]["message"]
-    assert_refused(m, job, lambda: m.submit(CAROL, job, m.put(CAROL, spec(extra, max_depth=32)), train),
-                   "estimator_not_allowed")
-    # at the bound: one tree's reservation fits the worker, and is trained and scored
+    assert_refused_reveal(m, job, CAROL, m.put(CAROL, spec(extra, max_depth=32)), train, "estimator_not_allowed")
+    assert only_commits(m, job, 5)
+    # at the bound: one tree's reservation fits the worker, and is trained and scored (in a job of
+    # its own: the refused reveals' commits would hold the first job's decisions until they expire)
+    job = threshold_job(m, task, reward_per_accept=1, validation_cid=train)
     for estimator, extra_params in ((tree, {}), (forest, {"n_estimators": 1})):
         model = m.put(CAROL, spec(estimator, max_depth=32, max_leaf_nodes=MAX_LEAF_NODES, **extra_params))
         done = m.submit(CAROL, job, model, train)
@@ -316,7 +337,7 @@ def test_a_forest_of_full_reservations_is_refused_by_the_gate_and_slashes_a_stak
         assert budget(m, job) == before + STAKE
     assert balance(m, CAROL) == 100 - 2 * STAKE
     unstaked = threshold_job(m, "classification", validation_cid=train)
-    assert_refused(m, unstaked, lambda: m.submit(CAROL, unstaked, model, train), "training_too_costly")
+    assert_refused_reveal(m, unstaked, CAROL, model, train, "training_too_costly")
 
 
 WIDE = [256, 256, 256]
@@ -381,7 +402,7 @@ def test_an_evaluation_over_its_estimate_is_that_submissions_failure():
     validation_cid = m.put(SPONSOR, validation)
     job = m.create_job(BUDGET, reward_per_accept=REWARD, min_score=0, validation_cid=validation_cid)
     model_cid = m.put(CAROL, model)
-    assert_refused(m, job, lambda: m.submit(CAROL, job, model_cid), "evaluation_too_costly")
+    assert_refused_reveal(m, job, CAROL, model_cid, b"", "evaluation_too_costly")
     staked_job = m.create_job(BUDGET, reward_per_accept=REWARD, min_score=0, stake=STAKE,
                               validation_cid=validation_cid)
     staked(m, CAROL)
@@ -421,10 +442,10 @@ def test_an_underestimated_fit_is_refused_by_the_gate_or_ends_within_the_hard_li
     job = threshold_job(m, task, validation_cid=train)
     model_cid = m.put(CAROL, model)
     if refused:
-        assert_refused(m, job, lambda: m.submit(CAROL, job, model_cid, train), "training_too_costly")
+        assert_refused_reveal(m, job, CAROL, model_cid, train, "training_too_costly")
         # the same spec as the job's base model, trained on a contributor's data: refused the same way
         based = threshold_job(m, task, validation_cid=train, base_model_cid=m.put(SPONSOR, model))
-        assert_refused(m, based, lambda: m.submit(CAROL, based, b"", train), "training_too_costly")
+        assert_refused_reveal(m, based, CAROL, b"", train, "training_too_costly")
     else:  # passes the gate: the worker ends it within its hard limits (no resource_limit)
         done = m.submit(CAROL, job, model_cid, train)
         assert done.accepted and codes(done) == [] and "SubmissionScored" in notices(done), done.reports
@@ -438,14 +459,14 @@ def test_a_deferred_fit_over_the_gate_is_refused_when_it_arrives_and_the_honest_
     m = Market(engine=Engine())
     job, deadline = hidden_job(m, test_csv, "classification")
     heavy = spec("MLPClassifier", hidden_layer_sizes=WIDE, batch_size=1)
-    refused = m.submit(DAVE, job, m.put(DAVE, heavy), m.put(DAVE, linear_csv("classification", seed=1)))
-    assert not refused.accepted and codes(refused) == ["training_too_costly"]
+    assert_refused_reveal(m, job, DAVE, m.put(DAVE, heavy), m.put(DAVE, linear_csv("classification", seed=1)),
+                          "training_too_costly")
     honest = m.put(CAROL, spec("LogisticRegression"))
     assert m.submit(CAROL, job, honest, m.put(CAROL, linear_csv("classification", seed=2))).accepted
     done, _ = finish_scoring(m, job, deadline, reveal(m, job, test_csv, deadline))
     assert token_payments(done) == [(CAROL, BUDGET)]
-    (carol,) = subs(m, job)
-    assert carol["status"] == "accepted"
+    dave, carol = subs(m, job)  # the refused reveal's commit expired at the deadline, unpaid
+    assert (dave["status"], carol["status"]) == ("expired", "accepted")
 
 
 # --- finding 7: an exception inside scikit-learn ------------------------------------------------
@@ -467,9 +488,9 @@ def test_an_exception_inside_scikit_learn_is_the_submissions_failure(task):
     m = Market(engine=Engine())
     job = threshold_job(m, task)
     model, train = m.put(CAROL, model_spec), m.put(CAROL, _ten_rows(task))
-    done = assert_refused(m, job, lambda: m.submit(CAROL, job, model, train), "training_failed")
+    done = assert_refused_reveal(m, job, CAROL, model, train, "training_failed")
     assert named in json.loads(done.reports[0])["error"]["message"]
-    assert m.job(job)["job"]["submissions"] == 0
+    assert only_commits(m, job, 1)
     staked_job = threshold_job(m, task, stake=STAKE)
     staked(m, CAROL)
     done = m.submit(CAROL, staked_job, model, train)
