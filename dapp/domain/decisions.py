@@ -53,10 +53,7 @@ def decide_or_wait(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context,
     """Decides a just-scored submission if every earlier one is decided; else stores its score (and
     trained model) and leaves it ``revealed`` for :func:`advance`."""
     if job.decided == sub.id - 1:
-        events = decide(tx, job, sub, scored, ctx, env)
-        job = tx.get(JOBS, job.id)
-        tx.put(JOBS, job.id, replace(job, decided=max(job.decided, sub.id)))
-        return events + advance(tx, tx.get(JOBS, job.id), ctx, env)[1]
+        return decide(tx, job, sub, scored, ctx, env) + passed(tx, job.id, sub.id, ctx, env)
     events: list[Any] = []
     trained = b""
     if scored.model_bytes is not None:
@@ -64,6 +61,17 @@ def decide_or_wait(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context,
     tx.put(SUBMISSIONS, (job.id, sub.id),
            replace(sub, status=REVEALED, score=scored.score, samples=scored.samples, trained_cid=trained))
     return events
+
+
+def passed(tx: Tx, job_id: int, sub_id: int, ctx: Context, env: Env) -> list[Any]:
+    """Notes submission ``sub_id``, just decided in its own input (or needing no decision: stored for
+    a hidden test set, invalid), as decided if it is the queue's next, and moves the queue on."""
+    job = tx.get(JOBS, job_id)
+    if job.decided != sub_id - 1:
+        return []
+    job = replace(job, decided=sub_id)
+    tx.put(JOBS, job.id, job)
+    return advance(tx, job, ctx, env)[1]
 
 
 def _stored_scoring(tx: Tx, sub: Submission) -> Scored:

@@ -149,7 +149,7 @@ def _receive(tx: Tx, job: Job, sub: Submission, model_cid: bytes, data_cid: byte
     try:
         if policies.has_hidden_test(job):
             _defer(tx, job, sub, env)
-            return events + payouts.return_stake(tx, sub)
+            return events + payouts.return_stake(tx, sub) + decisions.passed(tx, job.id, sub.id, ctx, env)
         with tx.transaction() as inner:
             scored = score_submission(inner, job, sub, env, job.spec.validation_cid)
             if job.spec.policy == "rounds":
@@ -160,7 +160,8 @@ def _receive(tx: Tx, job: Job, sub: Submission, model_cid: bytes, data_cid: byte
         if not sub.stake:
             raise
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="invalid", error=exc.message))
-        return events + payouts.slash_stake(tx, sub) + [SubmissionScored.of(sub, False)]
+        return (events + payouts.slash_stake(tx, sub) + [SubmissionScored.of(sub, False)]
+                + decisions.passed(tx, job.id, sub.id, ctx, env))
 
 
 def _defer(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
