@@ -117,11 +117,11 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
 
 
 def settle(tx: Tx, cmd: SettleJob, ctx: Context, env: Env) -> list[Any]:
-    """Anyone: applies what is due. Rejected when nothing is (naming when something will be)."""
+    """Anyone: applies what is due. Rejected when nothing is (naming when something will be); bare
+    commits that expired are not enough (any later input expires them again, so nothing is lost)."""
     before = get_job(tx, cmd.job_id)
     job, events = touch(tx, cmd.job_id, ctx, env)
-    if not events and replace(job, decided=before.decided) == before:  # at most bare commits expired:
-        # a function of time any later input redoes, so refusing loses nothing
+    if not events and replace(job, decided=before.decided) == before:
         raise DomainError(f"nothing to settle for job {job.id} now: {policies.next_due(job)}",
                           code="nothing_to_settle")
     return events
