@@ -306,7 +306,8 @@ def test_best_first_trees_at_and_over_the_leaf_bound_on_100_rows(task):
             model = m.put(CAROL, spec(estimator, max_depth=32, max_leaf_nodes=leaves, **extra_params))
             done = assert_refused_reveal(m, job, CAROL, model, train, "param_out_of_bounds")
             assert "max_leaf_nodes" in json.loads(done.reports[0])["error"]["message"]
-    assert_refused_reveal(m, job, CAROL, m.put(CAROL, spec(extra, max_depth=32)), train, "estimator_not_allowed")
+    extra_trees = m.put(CAROL, spec(extra, max_depth=32))
+    assert_refused_reveal(m, job, CAROL, extra_trees, train, "estimator_not_allowed")
     assert only_commits(m, job, 5)
     # at the bound: one tree's reservation fits the worker, and is trained and scored (in a job of
     # its own: the refused reveals' commits would hold the first job's decisions until they expire)

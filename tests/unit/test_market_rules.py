@@ -5,12 +5,36 @@ import json
 import pytest
 
 from dapp.codec import abi
+from dapp.codec.commitment import submission_commitment
+from dapp.domain.limits import Limits
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.rollup import TOKEN, notice_names, report_json
 from tests.support.rollup import token_payments as paid
 
+COMMIT_WINDOW = Limits().commit_window
+
+
 def error_code(done):
     return report_json(done)["error"]["code"]
+
+
+def committed(m, who, job, model, data=b"", **kw) -> bytes:
+    """``who`` commits to (``model``, ``data``); the salt that reveals it."""
+    done, salt = m.commit(who, job, model, data, **kw)
+    assert done.accepted and "SubmissionCommitted" in notice_names(done), done.reports
+    return salt
+
+
+def assert_conserved(m, deposited, dones):
+    """Every token deposited (``deposited``) is in a free balance, a job's budget, a stake still
+    locked by a bare commit, or paid out by one of the inputs ``dones``."""
+    free = sum(int(m.inspect(f"balances/{a.hex}")["balances"].get(TOKEN.hex, 0))
+               for a in (SPONSOR, CAROL, DAVE))
+    jobs = m.inspect("jobs")["jobs"]
+    budgets = sum(int(j["budget"]) for j in jobs)
+    locked = sum(int(s["stake"]) for j in jobs for s in m.job(j["id"])["submissions"]
+                 if s["status"] == "committed")
+    assert deposited == free + budgets + locked + sum(amount for done in dones for _, amount in paid(done))
 
 
 def test_threshold_pays_each_qualifying_submission_and_refunds_the_rest_at_the_deadline():
@@ -87,21 +111,26 @@ def test_seeds_differ_per_submission_and_are_fixed_by_ids():
     assert engine_b is None
 
 
-def test_submitting_content_that_is_not_stored_is_rejected_and_changes_nothing():
+def test_revealing_content_that_is_not_stored_is_rejected_and_changes_nothing():
     m = Market()
     job = m.create_job(1000)
+    model = b"\x01\x55\x12\x20" + bytes(32)
+    salt = committed(m, CAROL, job, model)
     before = m.job(job)
-    missing = m.submit(CAROL, job, b"\x01\x55\x12\x20" + bytes(32))
+    missing = m.reveal(CAROL, job, model, b"", salt)
     assert not missing.accepted and error_code(missing) == "content_missing"
     assert m.job(job) == before
 
 
-def test_invalid_model_without_stake_is_rejected():
+def test_invalid_model_without_stake_is_rejected_at_the_reveal():
     m = Market()
     job = m.create_job(1000)
-    done = m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True))
+    model = m.put_model(CAROL, 0.9, bad=True)
+    salt = committed(m, CAROL, job, model)
+    before = m.job(job)
+    done = m.reveal(CAROL, job, model, b"", salt)
     assert not done.accepted and error_code(done) == "bad_model"
-    assert m.job(job)["job"]["submissions"] == 0
+    assert m.job(job) == before and before["submissions"][0]["status"] == "committed"
 
 
 def test_stake_is_returned_for_a_valid_submission_and_slashed_into_the_budget_otherwise():
@@ -128,9 +157,13 @@ def test_submission_without_the_stake_in_balance_is_rejected():
 def test_stake_can_travel_as_a_deposit_carrying_the_submission():
     m = Market()
     job = m.create_job(1000, stake=30)
-    model = m.put_model(CAROL, 0.9)
-    done = m.deposit(TOKEN, CAROL, 30, abi.inputs().encode("submit", job, model, b""))
-    assert done.accepted and (CAROL, 30) in paid(done) and (CAROL, 100) in paid(done)
+    model, salt = m.put_model(CAROL, 0.9), b"\x01" * 32
+    commitment = submission_commitment(CAROL.hex, job, model, b"", salt)
+    done = m.deposit(TOKEN, CAROL, 30, abi.inputs().encode("commitSubmission", job, commitment))
+    assert done.accepted and "SubmissionCommitted" in notice_names(done) and paid(done) == []
+    assert m.inspect(f"balances/{CAROL.hex}")["balances"].get(TOKEN.hex, "0") == "0"  # locked as the stake
+    revealed = m.reveal(CAROL, job, model, b"", salt)
+    assert revealed.accepted and (CAROL, 30) in paid(revealed) and (CAROL, 100) in paid(revealed)
 
 
 def test_manual_review_pays_on_accept_and_default_applies_at_the_deadline():
@@ -311,7 +344,8 @@ def test_history_records_the_jobs_events_in_order():
     job = m.create_job(300, reward_per_accept=100)
     m.submit(CAROL, job, m.put_model(CAROL, 0.9))
     types = [e["type"] for e in m.inspect(f"jobs/{job}/history")["history"]]
-    assert types == ["JobCreated", "SubmissionReceived", "SubmissionScored", "RewardPaid", "ModelPublished"]
+    assert types == ["JobCreated", "SubmissionCommitted", "SubmissionReceived", "SubmissionScored",
+                     "RewardPaid", "ModelPublished"]
 
 
 def test_top_up_adds_to_the_budget_from_anyones_balance():
@@ -348,3 +382,124 @@ def test_zero_top_up_is_refused():
     m = Market()
     job = m.create_job(100, reward_per_accept=100)
     assert error_code(m.call(SPONSOR, "topUpJob", job, 0)) == "bad_amount"
+
+
+# --- commit order: a submission's place is its commit, whatever the order of the reveals ----------
+
+def test_a_copier_committing_after_the_honest_contributor_is_not_paid_even_when_revealing_first():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100)
+    model = m.put_model(CAROL, 0.9)  # uploaded before the reveal: public, so DAVE can copy it
+    honest = committed(m, CAROL, job, model)
+    copy = committed(m, DAVE, job, model, timestamp=NOW + 10)
+    early = m.reveal(DAVE, job, model, b"", copy, timestamp=NOW + 20)
+    assert early.accepted and paid(early) == [] and "SubmissionScored" not in notice_names(early)
+    assert [s["status"] for s in m.job(job)["submissions"]] == ["committed", "revealed"]
+    done = m.reveal(CAROL, job, model, b"", honest, timestamp=NOW + 30)
+    assert paid(done) == [(CAROL, 100)]
+    first, second = m.job(job)["submissions"]
+    assert (first["status"], first["reward"]) == ("accepted", "100")
+    assert (second["status"], second["reward"]) == ("rejected", "0")
+    assert m.job(job)["job"]["best_submission"] == 1
+    assert_conserved(m, 1000, [early, done])
+
+
+def test_a_copy_in_the_same_block_still_comes_after_the_earlier_commit():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100)
+    model = m.put_model(CAROL, 0.9)
+    honest = committed(m, CAROL, job, model, timestamp=NOW + 5)
+    copy = committed(m, DAVE, job, model, timestamp=NOW + 5)  # the same timestamp: order is the inputs'
+    early = m.reveal(DAVE, job, model, b"", copy, timestamp=NOW + 5)
+    done = m.reveal(CAROL, job, model, b"", honest, timestamp=NOW + 5)
+    assert paid(early) == [] and paid(done) == [(CAROL, 100)]
+    assert [s["status"] for s in m.job(job)["submissions"]] == ["accepted", "rejected"]
+    assert_conserved(m, 1000, [early, done])
+
+
+@pytest.mark.parametrize("who, salt", [(CAROL, b"\x99" * 32), (DAVE, None)],
+                         ids=["wrong salt", "other account"])
+def test_a_reveal_with_the_wrong_salt_or_from_another_account_is_bad_reveal_and_changes_nothing(who, salt):
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100, stake=30)
+    m.deposit(TOKEN, CAROL, 30)
+    model = m.put_model(CAROL, 0.9)
+    good_salt = committed(m, CAROL, job, model)
+    before = m.job(job)
+    done = m.reveal(who, job, model, b"", salt or good_salt)
+    assert not done.accepted and error_code(done) == "bad_reveal" and not done.vouchers
+    assert m.job(job) == before
+    right = m.reveal(CAROL, job, model, b"", good_salt)  # the committer's own reveal still works
+    assert paid(right) == [(CAROL, 30), (CAROL, 100)]
+    assert_conserved(m, 1030, [right])
+
+
+@pytest.mark.parametrize("late", ["commit_window", "deadline"])
+def test_a_reveal_after_the_commit_window_or_the_deadline_is_too_late_and_changes_nothing(late):
+    m = Market()
+    deadline = NOW + (2 * COMMIT_WINDOW if late == "commit_window" else 1000)
+    job = m.create_job(1000, reward_per_accept=100, deadline=deadline)
+    model = m.put_model(CAROL, 0.9)
+    salt = committed(m, CAROL, job, model)
+    before = m.job(job)
+    at = NOW + COMMIT_WINDOW if late == "commit_window" else deadline
+    done = m.reveal(CAROL, job, model, b"", salt, timestamp=at)
+    assert not done.accepted and error_code(done) == "reveal_too_late" and not done.vouchers
+    assert m.job(job) == before
+    assert_conserved(m, 1000, [])
+
+
+def test_an_expired_commit_is_slashed_into_the_budget_and_the_queue_moves_on():
+    m = Market()
+    job = m.create_job(1000, reward_per_accept=100, stake=30, deadline=NOW + 2 * COMMIT_WINDOW)
+    for who in (CAROL, DAVE):
+        m.deposit(TOKEN, who, 30)
+    unrevealed = m.put_model(CAROL, 0.9)
+    unrevealed_salt = committed(m, CAROL, job, unrevealed)  # not revealed in time
+    model = m.put_model(DAVE, 0.95)
+    salt = committed(m, DAVE, job, model, timestamp=NOW + 60)
+    waiting = m.reveal(DAVE, job, model, b"", salt, timestamp=NOW + 120)
+    assert waiting.accepted and paid(waiting) == [(DAVE, 30)]  # the stake back; the decision waits
+    assert m.job(job)["submissions"][1]["status"] == "revealed"
+    early = m.call(SPONSOR, "settleJob", job, timestamp=NOW + COMMIT_WINDOW - 1)
+    assert not early.accepted and error_code(early) == "nothing_to_settle"
+    done = m.call(SPONSOR, "settleJob", job, timestamp=NOW + COMMIT_WINDOW)
+    assert done.accepted and paid(done) == [(DAVE, 100)] and "StakeSlashed" in notice_names(done)
+    carol, dave = m.job(job)["submissions"]
+    assert (carol["status"], dave["status"], dave["reward"]) == ("expired", "accepted", "100")
+    assert m.job(job)["job"]["budget"] == str(1000 + 30 - 100)
+    assert m.inspect(f"balances/{CAROL.hex}")["balances"].get(TOKEN.hex, "0") == "0"
+    late = m.reveal(CAROL, job, unrevealed, b"", unrevealed_salt, timestamp=NOW + COMMIT_WINDOW)
+    assert not late.accepted and error_code(late) == "reveal_too_late"
+    assert_conserved(m, 1060, [waiting, done])
+
+
+def test_a_sponsor_holding_the_queue_with_its_own_commit_cannot_cancel_past_an_honest_reveal():
+    m = Market()
+    job = m.create_job(500, reward_per_accept=100)
+    committed(m, SPONSOR, job, m.put_model(SPONSOR, 0.1))  # the sponsor's own commit, never revealed
+    model = m.put_model(CAROL, 0.9)
+    salt = committed(m, CAROL, job, model)
+    waiting = m.reveal(CAROL, job, model, b"", salt)
+    assert waiting.accepted and paid(waiting) == []  # waits behind the sponsor's commit
+    done = m.call(SPONSOR, "cancelJob", job)
+    assert done.accepted and paid(done) == [(CAROL, 100), (SPONSOR, 400)]
+    sponsors, carols = m.job(job)["submissions"]
+    assert (sponsors["status"], carols["status"]) == ("expired", "accepted")
+    assert m.job(job)["job"]["outcome"] == "cancelled"
+    assert_conserved(m, 500, [waiting, done])
+
+
+def test_best_ties_go_to_the_earlier_commit_not_the_earlier_reveal():
+    m = Market()
+    job = m.create_job(900, policy="best", reward_per_accept=0, min_score=600_000)
+    carols, daves = m.put_model(CAROL, 0.9), m.put_model(DAVE, 0.9, other=1)
+    carol_salt = committed(m, CAROL, job, carols)
+    dave_salt = committed(m, DAVE, job, daves, timestamp=NOW + 10)
+    dave = m.reveal(DAVE, job, daves, b"", dave_salt, timestamp=NOW + 20)
+    carol = m.reveal(CAROL, job, carols, b"", carol_salt, timestamp=NOW + 30)
+    assert dave.accepted and carol.accepted
+    assert m.job(job)["job"]["best_submission"] == 1
+    done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
+    assert paid(done) == [(CAROL, 900)] and m.job(job)["job"]["outcome"] == "paid"
+    assert_conserved(m, 900, [dave, carol, done])
