@@ -1,15 +1,19 @@
 """The whole market as a Hypothesis state machine, through the real dispatch path (fake ML engine).
 
 Random sequences of ERC-20 and Ether deposits, job creation (threshold, manual, best, best with a
-hidden test set, federated rounds; optional stake, gating, base model), submissions (good, bad,
-missing or unaverageable content, with and without stake, plain or inside a deposit), reviews,
+hidden test set, federated rounds; optional stake, gating, base model), submissions (a commit, plain
+or inside a deposit carrying the stake, then the reveal of good, bad, missing or unaverageable
+content, with and without stake; a refused reveal leaves a bare commit that holds the job's later
+decisions until it expires), reviews,
 reveals (right and wrong), top-ups, cancels, settles, withdrawals, access changes and time jumps.
 
 The oracles stay outside the code under test. Deposits are counted as sent; vouchers (ERC-20
 ``transfer`` calls, v2 Ether values) and notices are decoded here with eth-abi from the protocol's
 ABI JSON. After every step: per token, deposited == inspect balances + inspect job budgets + stakes
 held + vouchers paid, and vouchers <= deposited; nothing is negative; the balances and budgets the
-notices imply equal the inspect answers (``totals`` only as a cross-check). Within each input, the
+notices imply equal the inspect answers (``totals`` only as a cross-check). A reveal is decided
+at once exactly when no earlier commit of its job is undecided (commit order); every decision,
+whenever it comes, follows the fake engine's score and the threshold rule. Within each input, the
 vouchers pay exactly what its notices say (withdrawals, rewards, stakes, refunds). Nobody is paid
 twice for a submission, nor after the sponsor rejected it; a best-model job pays one winner or
 refunds, unless it splits. A rejected input posts no notice or voucher (a recording rollup keeps
@@ -212,9 +216,11 @@ class MarketMachine(RuleBasedStateMachine):
         self.jobs, self.subs, self.status = {}, {}, {}
         self.rewards, self.paid_subs, self.stake_done = Counter(), defaultdict(set), set()
         self.sub_work = {}  # (job, submission) -> its work: (model CID or the job's current model, data CID)
+        self.model_names = {}  # model CID -> its name in MODELS (what the fake engine scores)
         self.made, self.granted, self.delegates, self.stored = Counter(), set(), set(), set()
         self.cached, self.unsettled, self.pending = None, False, None
         self.cids = {name: self.upload(json.dumps(model).encode()) for name, model in MODELS.items()}
+        self.model_names = {self.cids[name]: name for name in MODELS}
         self.cids |= {f"data:{k}": self.upload(v) for k, v in DATA.items()}
         self.cids |= {"missing": raw_cid(b"never uploaded"), "none": b"", "data:none": b""}
         self.cids["data:missing"] = self.cids["missing"]
@@ -330,20 +336,42 @@ class MarketMachine(RuleBasedStateMachine):
         if job.policy in ("best", "hidden") and a["outcome"] != "split":  # one winner takes it all, or refund
             assert (a["outcome"], winners, a["refund"] == 0) in {("paid", 1, True), ("refunded", 0, False)}, a
 
+    def on_SubmissionCommitted(self, a, owed):
+        """The submission's id (its place) and its stake, locked from the contributor's balance."""
+        key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
+        assert key not in self.subs and key[1] == 1 + sum(1 for j, _ in self.subs if j == job.id)
+        self.subs[key] = (a["contributor"], job.stake)
+        self.status[key] = "committed"
+        self.made[key[0], a["contributor"]] += 1
+        self.balance[job.token, a["contributor"]] -= job.stake
+        self.stakes[job.token] += job.stake
+
     def on_SubmissionReceived(self, a, owed):
         key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
-        assert key not in self.subs and a["stake"] == job.stake
-        self.subs[key] = (a["contributor"], a["stake"])
+        assert self.status.get(key) == "committed" and self.subs[key] == (a["contributor"], a["stake"])
         self.sub_work[key] = (a["modelCid"] or job.current, a["dataCid"])
         self.status[key] = "stored"
-        self.made[key[0], a["contributor"]] += 1
-        self.balance[job.token, a["contributor"]] -= a["stake"]
-        self.stakes[job.token] += a["stake"]
 
     def on_SubmissionScored(self, a, owed):
-        key = (a["jobId"], a["submissionId"])
-        if self.status[key] == "stored":
-            self.status[key] = "scored"
+        """A decision (or a hidden test set's score): its score follows the fake engine, and a
+        threshold job pays it exactly when the rule says, with the budget as it stands now."""
+        key, job = (a["jobId"], a["submissionId"]), self.jobs[a["jobId"]]
+        if self.status[key] != "stored" or job.hidden:  # invalid (slashed), or scored on the test set
+            self.status[key] = "scored" if self.status[key] == "stored" else self.status[key]
+            return
+        self.status[key] = "scored"
+        score = a["score"]
+        if a["modelCid"]:  # data alone trains the job's current model: its score is not predicted here
+            lines = DATA["good"].count(b"\n") if a["dataCid"] == self.cids["data:good"] else 0
+            model = MODELS[self.model_names[a["modelCid"]]]
+            assert score == round((model["score"] + 0.01 * lines) * 1_000_000)
+        if job.policy == "threshold":
+            gains = not job.min_gain or job.best is None or score - job.best >= job.min_gain
+            wins = (score >= job.min_score and gains and self.budget[job.id] >= job.reward
+                    and self.sub_work[key] not in job.paid_work)
+            assert a["accepted"] == wins, (score, job, self.budget[job.id])
+            if wins:
+                job.best = score if job.best is None else max(job.best, score)
 
     def on_SubmissionReviewed(self, a, owed):
         self.status[a["jobId"], a["submissionId"]] = "reviewed" if a["accepted"] else "turned down"
@@ -492,8 +520,8 @@ class MarketMachine(RuleBasedStateMachine):
             ok = not plan["broken"] and self.balance[info.token, info.sponsor] >= budget
             self.send(info.sponsor, call, expect=ok)
 
-    def submission_ok(self, job_id, sender, model, data, extra):
-        """Whether the submission must be accepted (with ``extra`` deposited first); None: not checked."""
+    def commit_ok(self, job_id, sender, extra):
+        """Whether a commit must be accepted (with ``extra`` deposited first); None: not checked."""
         job = self.jobs.get(job_id)
         if job is None or job.ended or self.scoring(job) or self.now >= job.deadline:
             return False
@@ -501,11 +529,15 @@ class MarketMachine(RuleBasedStateMachine):
             return False
         if self.balance[job.token, sender] + extra < job.stake:
             return False
+        return self.unless_rounds(job, True)  # a round may have closed (or the job ended) since
+
+    def reveal_ok(self, job, model, data):
+        """Whether the reveal of an accepted commit, at once, must be accepted; None: not checked."""
         if model == "none" and not (data != "none" and job.has_model):  # nothing to score
             return False
         if "missing" in (model, data):
             return False
-        if job.policy == "rounds":  # a round may have closed (or the job ended) since; one update per round
+        if job.policy == "rounds":  # one update per round, and the round may have closed since
             return None
         return job.stake > 0 or (model != "bad" and data != "bad")
 
@@ -521,39 +553,42 @@ class MarketMachine(RuleBasedStateMachine):
         self.send_submission(job_id, sender, model, "none", "stake")
 
     def send_submission(self, job_id, sender, model, data, via_deposit):
+        """A commit (plain, or inside a deposit that may carry the stake), then at once its reveal."""
         job = self.jobs.get(job_id)
-        call = encode("submit", job_id, self.cids[model], self.cids[f"data:{data}"])
-        before = (len(self.subs), self.budget[job_id])
-        work = (self.cids[model] or (job.current if job else b""), self.cids[f"data:{data}"])
-        repeated = job is not None and work in job.paid_work  # the same work is paid once per job
+        model_cid, data_cid = self.cids[model], self.cids[f"data:{data}"]
+        salt = keccak(b"%d" % len(self.subs))
+        commitment = keccak(eth_abi.encode(["address", "uint256", "bytes", "bytes", "bytes32"],
+                                           [sender.hex, job_id, model_cid, data_cid, salt]))
+        call = encode("commitSubmission", job_id, commitment)
         if via_deposit is None or job is None or not job.stake:
-            _, notices = self.send(sender, call, expect=self.submission_ok(job_id, sender, model, data, 0))
+            _, notices = self.send(sender, call, expect=self.commit_ok(job_id, sender, 0))
         else:
             token = job.token if via_deposit == "stake" else next(t for t in TOKENS if t != job.token)
-            ok = self.submission_ok(job_id, sender, model, data, job.stake if token == job.token else 0)
+            ok = self.commit_ok(job_id, sender, job.stake if token == job.token else 0)
             notices = self.deposit(token, sender, job.stake, call, expect_command=ok)
-        if len(self.subs) > before[0]:
-            self.check_submission(job, notices, model, data, before[1], repeated)
+        (key,) = [(a["jobId"], a["submissionId"]) for n, a in notices if n == "SubmissionCommitted"] or [None]
+        if key is None:
+            return
+        held = any(self.status[k] in ("committed", "stored") for k in self.subs if k[0] == job_id and k < key)
+        reveal = encode("revealSubmission", job_id, model_cid, data_cid, salt)
+        done, notices = self.send(sender, reveal, expect=self.reveal_ok(job, model, data))
+        if done.accepted:
+            self.check_submission(job, key, notices, model, data, held)
+        else:  # a bare commit: its stake stays locked until it expires (slashed) or the job ends first
+            assert self.status[key] == "committed"
 
-    def check_submission(self, job, notices, model, data, budget_before, repeated=False):
-        """Stakes come back or go to the budget; scores follow the fake engine; threshold pays by its rule."""
-        names = [n for n, _ in notices]
+    def check_submission(self, job, key, notices, model, data, held):
+        """Stakes come back or go to the budget; the decision (checked by ``on_SubmissionScored``)
+        comes now unless an earlier commit of the job is undecided (``held``)."""
+        mine = [n for n, a in notices if a.get("submissionId") == key[1] and a.get("jobId") == job.id]
         odd = job.policy == "rounds" and model == "odd" and data == "none"  # cannot be averaged
         bad, staked = model == "bad" or data == "bad" or odd, job.stake > 0
-        assert ("StakeSlashed" in names) == (bad and staked)
-        assert ("StakeReturned" in names) == (staked and not bad)
-        if bad or job.hidden:
+        assert ("StakeSlashed" in mine) == (bad and staked)
+        assert ("StakeReturned" in mine) == (staked and not bad)
+        if bad or job.hidden or job.policy == "rounds":  # rounds: a round's close may stop the queue
             return
-        (score,) = [a["score"] for n, a in notices if n == "SubmissionScored"]
-        if model != "none":  # data alone trains the job's current model: its score is not predicted here
-            lines = DATA["good"].count(b"\n") if data == "good" else 0
-            assert score == round((MODELS[model]["score"] + 0.01 * lines) * 1_000_000)
-        if job.policy == "threshold":  # whatever the score, the payment and the new best follow the rule
-            gains = not job.min_gain or job.best is None or score - job.best >= job.min_gain
-            wins = score >= job.min_score and gains and budget_before >= job.reward and not repeated
-            assert ("RewardPaid" in names) == wins, (score, job, budget_before)
-            if wins:
-                job.best = score if job.best is None else max(job.best, score)
+        assert ("SubmissionScored" in mine) == (not held), (key, held, mine)
+        event(f"{job.policy} reveal: " + ("waits behind an earlier commit" if held else "decided at once"))
 
     @rule(index=st.integers(0, 20), by_other=st.sampled_from([False, False, True]),
           reviewer=st.sampled_from(ACCOUNTS), nth=st.integers(0, 4), reject=st.booleans())
