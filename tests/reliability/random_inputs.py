@@ -13,8 +13,10 @@ an accepted input produced (it learns the job ids in use). The kinds, by weight:
 - ``deposit``: an Ether or ERC-20 portal payload (sometimes cut short) carrying a call, a mutant or
   random bytes as ``execLayerData``;
 - ``market``: plausible market calls: a job created with a deposit on the stored CSV (random policy,
-  scores, rewards, deadlines, stakes), submissions of the stored specs and CSV to the jobs made so
-  far (mostly the newest), reviews, reveals, settles, cancels, top-ups;
+  scores, rewards, deadlines, stakes), commits to submissions of the stored specs and CSV to the
+  jobs made so far (mostly the newest; plain, or in a deposit carrying a stake) and reveals of
+  those commits (mostly the right salt, sometimes a random one), reviews, test-set reveals,
+  settles, cancels, top-ups;
 - ``bytes``: random bytes, sometimes behind a real selector;
 - ``metadata``: a valid call under malformed metadata or a malformed hex payload.
 
@@ -31,6 +33,7 @@ from typing import Any
 
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
+from dapp.codec.commitment import submission_commitment
 from dapp.codec.outputs import Notice
 from dapp.domain.commands import JobSpec
 from dapp.domain.values import ETHER, Address
@@ -65,6 +68,7 @@ class InputFuzzer:
         self.jobs = 0  # the newest job id seen in a JobCreated notice (``saw``)
         self.functions = list(abi.inputs().by_name.values())
         self.stored = [plan_upload(c).cid for c in CONTENTS]  # CSV first, then the model specs
+        self.commits: list[tuple[Address, int, bytes, bytes, bytes]] = []  # (sender, job, model, data, salt)
 
     # -- values ------------------------------------------------------------------------------
     def uint(self, bits: int) -> int:
@@ -174,17 +178,25 @@ class InputFuzzer:
         r, calls = self.rng, abi.inputs()
         account = r.choice(ACCOUNTS)
         job = max(1, self.jobs - r.randrange(4)) if r.random() < 0.8 else r.randrange(1, self.jobs + 2)
-        what = r.choice(["create", "create", "submit", "submit", "submit", "stake", "review", "settle", "reveal",
-                         "cancel", "top_up"])
+        what = r.choice(["create", "create", "commit", "commit", "reveal_submission", "reveal_submission",
+                         "stake", "review", "settle", "reveal", "cancel", "top_up"])
         if what == "create":
             budget = r.choice([10, 1000, 10**6])
             call = calls.encode("createJob", TOKEN.raw, budget, self.job_spec(budget))
             return PORTALS.erc20, TOKEN.raw + account.raw + budget.to_bytes(32, "big") + call
-        if what in ("submit", "stake"):
-            call = calls.encode("submit", job, r.choice(self.stored[1:]), r.choice([b"", self.stored[0]]))
-            if what == "submit":
+        if what in ("commit", "stake"):
+            model, data, salt = r.choice(self.stored[1:]), r.choice([b"", self.stored[0]]), r.randbytes(32)
+            self.commits.append((account, job, model, data, salt))
+            commitment = submission_commitment(account.hex, job, model, data, salt)
+            call = calls.encode("commitSubmission", job, commitment)
+            if what == "commit":
                 return account, call
             return PORTALS.erc20, TOKEN.raw + account.raw + r.choice([1, 5]).to_bytes(32, "big") + call
+        if what == "reveal_submission" and self.commits:
+            newest = r.random() < 0.7
+            account, job, model, data, salt = self.commits[-1] if newest else r.choice(self.commits)
+            salt = salt if r.random() < 0.9 else r.randbytes(32)
+            return account, calls.encode("revealSubmission", job, model, data, salt)
         if what == "review":
             return account, calls.encode("reviewSubmission", job, r.randrange(1, 4), r.random() < 0.5)
         if what == "reveal":
