@@ -14,7 +14,8 @@
 validation metric as exact float hex, so a difference in the last bits can be measured even when the
 published scores (integer millionths) agree. ``--rss`` prints the peak resident set size.
 
-Inputs: deposits (ERC-20 via job creation, Ether), uploads of CSVs and model specs in chunks, a
+Inputs: deposits (ERC-20 via job creation, Ether), uploads of CSVs and model specs in chunks,
+submissions as a commit then its reveal (``Market.submit``, with salts fixed by the session), a
 threshold job on breast cancer with six estimators trained on contributors' data, a best-model
 regression job on diabetes, federated rounds on a small generated CSV, settlements, withdrawals, a
 rejected input, and inspect queries.
