@@ -1,9 +1,10 @@
 """The ML engine's hard CPU limit through the real backend process (``python -m dapp``) on the local
 node, configured from its environment (``MLMARKET_ML_MAX_CPU_SECONDS=1``,
-``MLMARKET_ML_MAX_WORKER_MEMORY`` = 128 MiB): a submission whose training passes the work gate but runs
-past one second of CPU is rejected with ``resource_limit``, the backend that processed it is the same
-process afterwards (its forked worker was ended, not the backend; the node restarted nothing), and
-the next submission is trained and scored as usual under the same small limits."""
+``MLMARKET_ML_MAX_WORKER_MEMORY`` = 128 MiB): a submission (its commit, then its reveal) whose
+training passes the work gate but runs past one second of CPU is rejected with ``resource_limit`` at
+the reveal, the backend that processed it is the same process afterwards (its forked worker was
+ended, not the backend; the node restarted nothing), and the next submission is trained and scored
+as usual under the same small limits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
+from dapp.codec.commitment import submission_commitment
 from dapp.domain.values import Address
 from devnode import chain, lifecycle
 from devnode.lifecycle import DEFAULT_BACKEND
@@ -61,14 +63,27 @@ def test_a_training_past_the_cpu_limit_is_refused_and_the_backend_carries_on(tmp
         deadline = w3.eth.get_block("latest")["timestamp"] + 3_600
         job_spec = spec(validation_cid=validation, min_score=0, deadline=deadline)
         call = INPUTS.encode("createJob", Address.from_hex(deployment.token).raw, 1_000, spec_tuple(job_spec))
-        created = chain.deposit_erc20(w3, deployment, sponsor, 1_000, exec_layer_data=call).index
-        wait_processed(url, app, created + 1, timeout=120)
-        assert [status(url, app, i) for i in [*sent, created]] == ["ACCEPTED"] * (len(sent) + 1)
-        assert not [r for r in reports(url, app, created) if not r.get("ok", True)]
+        # two jobs: the refused reveal's commit holds job 1's decisions until it expires (commit
+        # order), so the next submission goes to job 2 to be decided in its own input
+        created = [chain.deposit_erc20(w3, deployment, sponsor, 1_000, exec_layer_data=call).index
+                   for _ in range(2)]
+        wait_processed(url, app, created[-1] + 1, timeout=120)
+        assert [status(url, app, i) for i in [*sent, *created]] == ["ACCEPTED"] * (len(sent) + 2)
+        assert not [r for i in created for r in reports(url, app, i) if not r.get("ok", True)]
         backend = node.info()["backend_pid"]
 
-        submit = INPUTS.encode("submit", 1, long_model, train)
-        too_long = chain.add_input(w3, deployment, contributor, submit).index
+        def commit_then_reveal(job: int, model: bytes, salt: bytes) -> int:
+            """Commits the contributor to (``model``, ``train``) for ``job``, checks the commit was
+            accepted and sends the reveal; its input index."""
+            commitment = submission_commitment(contributor.address, job, model, train, salt)
+            call = INPUTS.encode("commitSubmission", job, commitment)
+            commit = chain.add_input(w3, deployment, contributor, call)
+            wait_processed(url, app, commit.index + 1, timeout=120)
+            assert status(url, app, commit.index) == "ACCEPTED", reports(url, app, commit.index)
+            reveal = INPUTS.encode("revealSubmission", job, model, train, salt)
+            return chain.add_input(w3, deployment, contributor, reveal).index
+
+        too_long = commit_then_reveal(1, long_model, b"\x01" * 32)
         wait_processed(url, app, too_long + 1, timeout=120)
         assert status(url, app, too_long) == "REJECTED"
         (report,) = reports(url, app, too_long)
@@ -76,8 +91,7 @@ def test_a_training_past_the_cpu_limit_is_refused_and_the_backend_carries_on(tmp
         assert "1 s of CPU" in report["error"]["message"]
 
         assert node.info()["backend_pid"] == backend and lifecycle.cmdline(backend)  # not restarted
-        submit = INPUTS.encode("submit", 1, short_model, train)
-        normal = chain.add_input(w3, deployment, contributor, submit).index
+        normal = commit_then_reveal(2, short_model, b"\x02" * 32)
         wait_processed(url, app, normal + 1, timeout=120)
         assert status(url, app, normal) == "ACCEPTED"
         names = [abi.notices().decode(bytes.fromhex(o["decoded_data"]["payload"][2:]))[0].name
