@@ -20,11 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dapp.codec.cid import cid_of
-from dapp.domain import content, payouts, policies, rounds
+from dapp.domain import content, payouts, policy
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
-from dapp.domain.events import ModelPublished, SubmissionScored
 from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
 from dapp.domain.store import Tx
 
@@ -109,71 +107,5 @@ def advance(tx: Tx, job: Job, ctx: Context, env: Env, *, cancelling: bool = Fals
 
 
 def decide(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
-    """Applies the job's policy to a scored submission (the module docstring of
-    :mod:`dapp.domain.policies`)."""
-    spec = job.spec
-    if spec.policy == "rounds":
-        return rounds.on_update(tx, job, sub, scored, ctx, env)
-    sub = replace(sub, status="scored", score=scored.score, samples=scored.samples)
-    tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-    if spec.policy == "threshold":
-        return _threshold(tx, job, sub, scored, ctx, env)
-    if spec.policy == "manual":  # keep the trained model: the sponsor may accept it
-        sub, stored = store_model(tx, sub, scored, ctx, env)
-        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        return stored + [SubmissionScored.of(sub, False)]
-    if spec.policy == "best":
-        consider_best(tx, job, sub, scored, ctx, env)
-    return [SubmissionScored.of(sub, False)]
-
-
-def _threshold(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
-    spec = job.spec
-    trained = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
-    first, why = payouts.first_paid(tx, sub, trained)
-    if first:  # the same work earns once per job, whoever names it
-        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error=why))
-        return [SubmissionScored.of(sub, False)]
-    ok = policies.qualifies(job, scored.score)
-    if ok and spec.min_gain and job.best_score is not None:
-        ok = policies.gain_over_best(job, scored.score) >= spec.min_gain
-    ok = ok and payouts.budget(tx, job) >= spec.reward_per_accept
-    if not ok:
-        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected"))
-        return [SubmissionScored.of(sub, False)]
-    events: list[Any] = [SubmissionScored.of(sub, True)]
-    job, sub, paid = payouts.reward(tx, job, sub, spec.reward_per_accept, trained)
-    events += paid
-    if policies.beats_best(job, scored.score):  # the job's current model is the best accepted one
-        sub, stored = store_model(tx, sub, scored, ctx, env)
-        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-        job, published = publish(tx, job, sub, sub.trained_cid, scored.score)
-        events += stored + published
-    if payouts.budget(tx, job) < spec.reward_per_accept:
-        events += payouts.end(tx, job, "paid")[1]
-    return events
-
-
-def publish(tx: Tx, job: Job, sub: Submission, cid: bytes, score: int) -> tuple[Job, list[Any]]:
-    """Makes the submission's model (stored under ``cid``) the job's current model."""
-    job = replace(job, model_cid=cid, best_submission=sub.id, best_score=score)
-    tx.put(JOBS, job.id, job)
-    return job, [ModelPublished(job.id, job.round, cid, score)]
-
-
-def store_model(tx: Tx, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Submission, list[Any]]:
-    """Stores the model the machine trained for ``sub`` (if it trained one) in the content store."""
-    if scored.model_bytes is None:
-        return replace(sub, trained_cid=sub.model_cid), []
-    cid, events = content.store_file(tx, scored.model_bytes, sub.contributor, ctx, env.limits)
-    return replace(sub, trained_cid=cid), events
-
-
-def consider_best(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
-    """Makes ``sub`` the job's best if it qualifies and beats the best so far."""
-    if not (policies.qualifies(job, scored.score) and policies.beats_best(job, scored.score)):
-        return job
-    job = replace(job, best_submission=sub.id, best_score=scored.score)
-    tx.put(JOBS, job.id, job)
-    policies.keep_best_model(tx, job, scored.model_bytes, ctx, env)
-    return job
+    """Applies the job's policy to a scored submission (``dapp.domain.policy``)."""
+    return policy.of(job).on_scored(tx, job, sub, scored, ctx, env)

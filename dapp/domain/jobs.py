@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.cid import cid_to_text
-from dapp.domain import content, decisions, ledger, policies, reveal_priority, spec
+from dapp.domain import content, decisions, ledger, policy, reveal_priority, spec
 from dapp.domain.payouts import budget
 from dapp.domain.commands import CancelJob, Context, CreateJob, SettleJob, TopUpJob
 from dapp.domain.env import Env
@@ -40,22 +40,10 @@ def create_job(tx: Tx, cmd: CreateJob, ctx: Context, env: Env) -> list[Any]:
     job_id = tx.next_id("jobs")
     job = Job(job_id, ctx.sender, cmd.token, s, ctx.timestamp, model_cid=s.base_model_cid,
               round_started=ctx.timestamp)
+    base = None
     if s.base_model_cid:
-        base = require_content(tx, s.base_model_cid, "base model")
-        info = env.engine.check_model(base, s.task)
-        if s.policy == "rounds" and not info.averageable:
-            raise DomainError(f"{info.estimator} cannot be averaged, so it cannot run federated rounds; "
-                              "use a linear model, an MLP or GaussianNB", code="bad_spec")
-        if s.aggregation not in ("", "fedavg") and info.estimator == "GaussianNB":
-            raise DomainError("GaussianNB statistics are pooled (fedavg); median and trimmed_mean vote on "
-                              "the parameters of linear models and MLPs", code="bad_spec")
-        if s.policy == "rounds" and info.estimator.startswith("MLP") and not info.trained:
-            raise DomainError("a federated MLP needs a trained base model: updates trained from random "
-                              "starting weights cannot be averaged meaningfully", code="bad_spec")
-        if s.policy == "rounds" and info.trained:  # the global model's score is the bar for updates
-            scored = env.engine.score(task=s.task, metric=s.metric, label=s.label, validation=validation,
-                                      model=base, seed=0)
-            job = replace(job, best_score=scored.score)
+        base = env.engine.check_model(require_content(tx, s.base_model_cid, "base model"), s.task)
+    job = policy.of(s).on_create(tx, job, base, validation, env)
     ledger.lock(tx, job_pot(job_id), cmd.token, ctx.sender, cmd.budget)
     tx.put(JOBS, job_id, job)
     reveal_priority.note_job(tx, job)
@@ -68,7 +56,7 @@ def touch(tx: Tx, job_id: int, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     events: list[Any] = []
     while True:
         job, decided = decisions.advance(tx, job, ctx, env)
-        new, due = policies.apply_due(tx, job, ctx, env)
+        new, due = policy.apply_due(tx, job, ctx, env)
         events += decided + due
         if new == job and not decided:
             return job, events
@@ -107,7 +95,7 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
     events += decided
     if job.status == ENDED:  # its last decisions ended it (a threshold budget paid out)
         return events
-    job, owed = policies.on_cancel(tx, job, ctx, env)
+    job, owed = policy.of(job).on_cancel(tx, job, ctx, env)
     if job.status in (ENDED, SCORING):  # the policy settled it (a split), or scores for one first
         return events + owed
     refund = budget(tx, job)
@@ -122,6 +110,6 @@ def settle(tx: Tx, cmd: SettleJob, ctx: Context, env: Env) -> list[Any]:
     before = get_job(tx, cmd.job_id)
     job, events = touch(tx, cmd.job_id, ctx, env)
     if not events and replace(job, decided=before.decided) == before:
-        raise DomainError(f"nothing to settle for job {job.id} now: {policies.next_due(job)}",
+        raise DomainError(f"nothing to settle for job {job.id} now: {policy.next_due(job)}",
                           code="nothing_to_settle")
     return events

@@ -9,7 +9,7 @@ so no input does more than one input's worth of work. The reveal scores the firs
 ``settleJob`` (from anyone) the next. A submission that cannot be estimated, trained or scored
 becomes ``unscorable`` with its reason; the others proceed. ``best``: after the last batch the best
 qualifying submission takes the budget (none: refund). ``threshold``: each scored submission meets
-the threshold rule in submission order as its batch scores it (``policies.threshold_on_test``);
+the threshold rule in submission order as its batch scores it (``dapp.domain.policy.threshold``);
 after the last batch the best accepted model is published and the rest refunded.
 
 The **fallback split** (``policies.start_fallback_split``: no reveal in time, a cancel while
@@ -26,14 +26,14 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.commitment import test_commitment
-from dapp.domain import jobs, policies
+from dapp.domain import jobs, policies, policy
 from dapp.domain.commands import Context, RevealTestSet, SettleJob
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionScored, TestSetRevealed
 from dapp.domain.records import (JOBS, REVEALING, SCORING, SUBMISSIONS, Job, Submission, get_job,
                                  submissions_of)
 from dapp.domain.store import Tx
-from dapp.domain.submissions import consider_best, estimate_submission, score_submission
+from dapp.domain.submissions import estimate_submission, score_submission
 from dapp.errors import DappError, DomainError
 
 
@@ -43,7 +43,7 @@ def reveal(tx: Tx, cmd: RevealTestSet, ctx: Context, env: Env) -> list[Any]:
     if ctx.sender != job.sponsor:
         raise DomainError(f"only the sponsor {job.sponsor} may reveal job {job.id}'s test set", code="forbidden")
     if job.status != REVEALING:
-        raise DomainError(f"job {job.id} is not waiting for a reveal ({policies.next_due(job)})", code="not_revealing")
+        raise DomainError(f"job {job.id} is not waiting for a reveal ({policy.next_due(job)})", code="not_revealing")
     if test_commitment(cmd.test_cid, cmd.salt) != job.spec.test_commitment:
         raise DomainError("test_cid and salt do not match the job's commitment", code="bad_reveal")
     test_set = jobs.require_content(tx, cmd.test_cid, "test set")
@@ -95,13 +95,11 @@ def score_batch(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
 
 
 def _decide(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
-    """What a score just made means: nothing yet for a split (decided after the last batch); the
-    threshold rule; a candidate for the best."""
+    """What a score just made means: nothing yet for a split (decided after the last batch), else
+    what the job's policy makes of a score on the test set."""
     if job.fallback_split:
         return job, [SubmissionScored.of(sub, False)]
-    if job.spec.policy == "threshold":
-        return policies.threshold_on_test(tx, job, sub, scored, ctx, env)
-    return consider_best(tx, job, sub, scored, ctx, env), [SubmissionScored.of(sub, False)]
+    return policy.of(job).on_test_scored(tx, job, sub, scored, ctx, env)
 
 
 def _finish(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
@@ -112,4 +110,4 @@ def _finish(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
     subs = submissions_of(tx, job)
     if any(sub.status == "unscorable" for sub in subs) and all(sub.score is None for sub in subs):
         return policies.start_fallback_split(tx, job)[1]
-    return policies.finish_on_test(tx, job, ctx, env)
+    return policy.of(job).on_test_done(tx, job, ctx, env)

@@ -1,17 +1,17 @@
 """Submissions: commit, reveal, score and review (the reveal of a hidden test set: ``dapp.domain.reveal``).
 
-A contributor first commits (``commitSubmission``) to
-``keccak256(abi.encode(sender, jobId, modelCid, dataCid, salt))``: the submission gets its id, so
-its place, before its content is public; then uploads the content and reveals it
-(``revealSubmission``) within ``commit_window`` and before the deadline. What it earns is decided
-in commit order (``dapp.domain.decisions``). A submission names a model (an untrained spec or a
-trained model) and, optionally, training data. Both must be in the content store at the reveal. The machine trains (if data is given) and scores on the
-job's validation set, with a seed derived from the job and submission ids. With a stake, content
-that fails the engine's checks makes an accepted input: the submission is recorded as invalid and
-its stake is slashed into the job's budget; without a stake such an input is simply rejected.
-The same work is paid once per job (``payouts.work_keys``): a threshold submission whose model and
-data, or trained model, were already paid is rejected with the reason, and a manual review cannot
-accept it (``already_paid``).
+A contributor first commits (``commitSubmission``) to ``keccak256(abi.encode(sender, jobId,
+modelCid, dataCid, salt))``: the submission gets its id, so its place, before its content is public;
+then uploads the content and reveals it (``revealSubmission``) within ``commit_window`` and before
+the deadline. What it earns is decided in commit order (``dapp.domain.decisions``). A submission
+names a model (an untrained spec or a trained model) and, optionally, training data. Both must be in
+the content store at the reveal. The machine trains (if data is given) and scores on the job's
+validation set, with a seed derived from the job and submission ids. With a stake, content that
+fails the engine's checks makes an accepted input: the submission is recorded as invalid and its
+stake is slashed into the job's budget; without a stake such an input is simply rejected. The same
+work is paid once per job (``payouts.work_keys``): a threshold submission whose model and data, or
+trained model, were already paid is rejected with the reason, and a manual review cannot accept it
+(``already_paid``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.commitment import submission_commitment
-from dapp.domain import access, decisions, ledger, payouts, policies, rounds
+from dapp.domain import access, decisions, ledger, payouts, policies, policy
 from dapp.domain.commands import CommitSubmission, Context, RevealSubmission, ReviewSubmission, Submit
-from dapp.domain.decisions import consider_best
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionCommitted, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
@@ -35,7 +34,7 @@ from dapp.domain.values import Address
 from dapp.errors import DomainError
 from dapp.ml.errors import MLError
 
-__all__ = ["commit", "consider_best", "estimate_submission", "reveal_submission", "review", "score_submission",
+__all__ = ["commit", "estimate_submission", "reveal_submission", "review", "score_submission",
            "seed", "submit"]
 
 
@@ -87,8 +86,7 @@ def _new_submission(tx: Tx, job: Job, ctx: Context, commitment: bytes) -> tuple[
     tx.put(JOBS, job.id, job)
     tx.put(BY_CONTRIBUTOR, (job.id, ctx.sender), made + 1)
     tx.put(SUBMISSIONS, (job.id, sub.id), sub)
-    if job.spec.policy == "rounds":
-        rounds.require_first_update(tx, job, sub)
+    policy.of(job).on_commit(tx, job, sub)
     if sub.stake:
         ledger.lock(tx, stake_pot(job.id, sub.id), job.token, ctx.sender, sub.stake)
     return job, sub
@@ -152,8 +150,7 @@ def _receive(tx: Tx, job: Job, sub: Submission, model_cid: bytes, data_cid: byte
             return events + payouts.return_stake(tx, sub) + decisions.passed(tx, job.id, sub.id, ctx, env)
         with tx.transaction() as inner:
             scored = score_submission(inner, job, sub, env, job.spec.validation_cid)
-            if job.spec.policy == "rounds":
-                rounds.check_update(inner, job, sub, scored, env)
+            policy.of(job).check_revealed(inner, job, sub, scored, env)
             return (events + payouts.return_stake(inner, sub)
                     + decisions.decide_or_wait(inner, job, sub, scored, ctx, env))
     except MLError as exc:
@@ -204,5 +201,5 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
                           code="budget_exhausted")
     job, sub, paid = payouts.reward(tx, job, replace(sub, reviewed=True), job.spec.reward_per_accept)
-    job, published = decisions.publish(tx, job, sub, sub.trained_cid, sub.score or 0)
+    job, published = policies.publish(tx, job, sub, sub.trained_cid, sub.score or 0)
     return events + [SubmissionReviewed(job.id, sub.id, True)] + paid + published

@@ -1,4 +1,4 @@
-"""Federated rounds (seeds 000, 001, 002): contributors improve a shared global model, round by round.
+"""rounds, federated (seeds 000, 001, 002): contributors improve a shared global model, round by round.
 
 A ``rounds`` job starts from its ``base_model_cid`` (an averageable estimator: linear models, MLPs,
 GaussianNB). In each round every contributor may send one update: trained weights of the global
@@ -35,6 +35,7 @@ from dapp.domain import content, payouts
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished, RoundClosed, SubmissionScored
+from dapp.domain.policy.base import Policy
 from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
 from dapp.domain.seeds import round_seed
 from dapp.domain.spec import gain, meets
@@ -176,3 +177,56 @@ def close_round(tx: Tx, job: Job, ctx: Context, env: Env, closed_at: int) -> tup
         job, ended = payouts.end(tx, job, "paid" if job.paid else "refunded")
         events += ended
     return job, events
+
+
+class Rounds(Policy):
+    """The federated policy (module docstring)."""
+
+    def on_create(self, tx: Tx, job: Job, base: Any, validation: bytes | None, env: Env) -> Job:
+        """The base must be averageable (an MLP: trained); a trained base's score is the first bar."""
+        spec = job.spec
+        if not base.averageable:
+            raise DomainError(f"{base.estimator} cannot be averaged, so it cannot run federated rounds; "
+                              "use a linear model, an MLP or GaussianNB", code="bad_spec")
+        if spec.aggregation not in ("", "fedavg") and base.estimator == "GaussianNB":
+            raise DomainError("GaussianNB statistics are pooled (fedavg); median and trimmed_mean vote on "
+                              "the parameters of linear models and MLPs", code="bad_spec")
+        if base.estimator.startswith("MLP") and not base.trained:
+            raise DomainError("a federated MLP needs a trained base model: updates trained from random "
+                              "starting weights cannot be averaged meaningfully", code="bad_spec")
+        if not base.trained:
+            return job
+        scored = env.engine.score(task=spec.task, metric=spec.metric, label=spec.label, validation=validation,
+                                  model=content.get_content(tx, job.model_cid), seed=0)
+        return replace(job, best_score=scored.score)
+
+    def on_commit(self, tx: Tx, job: Job, sub: Submission) -> None:
+        """One update per contributor per round."""
+        require_first_update(tx, job, sub)
+
+    def check_revealed(self, tx: Tx, job: Job, sub: Submission, scored: Any, env: Env) -> None:
+        """The update against the job's current model (:func:`check_update`)."""
+        check_update(tx, job, sub, scored, env)
+
+    def on_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
+        """Into the round, or rejected (:func:`on_update`)."""
+        return on_update(tx, job, sub, scored, ctx, env)
+
+    def due(self, tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
+        """The current round closes at its end (the last one, or the deadline, ends the job)."""
+        if is_due(job, ctx.timestamp):
+            return close_round(tx, job, ctx, env, round_end(job))
+        return job, []
+
+    def on_cancel(self, tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
+        """The current round closes first when it has accepted updates (averaged, published, paid)."""
+        if tx.get(UPDATES, (job.id, job.round)):
+            return close_round(tx, job, ctx, env, ctx.timestamp)
+        return job, []
+
+    def next_due(self, job: Job) -> str:
+        """The current round's end."""
+        return f"round {job.round} closes at {round_end(job)}"
+
+
+POLICY = Rounds()
