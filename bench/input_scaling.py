@@ -6,17 +6,18 @@ makes), after each history, and reported by kind of input:
 
 - ``10 ledger/upload``: 10 prior inputs, deposits that fund the accounts (the baseline);
 - ``10,000 ledger/upload``: 10,000 prior inputs of the probe's mix (3,328 stored files);
-- ``10,000 market``: 10,000 prior inputs that created 500 open jobs (threshold, manual, best) and
-  made 9,497 scored submissions (449 paid), with the fake ML engine of
-  ``tests.support.fake_engine`` so that ML cost is excluded.
+- ``10,000 market``: 10,000 prior inputs that created 257 open jobs (threshold, manual, best) and
+  made 4,870 scored submissions (each a commit and its reveal; 48 paid), with the fake ML engine
+  of ``tests.support.fake_engine`` so that ML cost is excluded.
 
 Each comparison is an A/B run: both apps are built afresh (``ROUNDS`` times), then get
 ``WINDOWS`` windows each in the order A B B A A B..., so that background load drifting on a shared
 machine hits both alike; the figures are the medians of all per-input times and their ratio
 (target <= 1.2x). "history s" is how long the 10,000-input history took to feed (median). A
-``submit`` window (200 submissions to a fresh threshold job) is also compared, after 10 and after
-10,000 market inputs. One untimed warm-up round runs first (imports, ABI and other caches), so the
-baseline is not charged for the process's first inputs.
+submission window (100 submissions to a fresh threshold job: ``commit`` and ``reveal`` inputs,
+timed apart) is also compared, after 10 and after 10,000 market inputs. One untimed warm-up round
+runs first (imports, ABI and other caches), so the baseline is not charged for the process's first
+inputs.
 
 Run: ``.venv/bin/python -m bench.input_scaling``.
 """
@@ -24,6 +25,7 @@ Run: ``.venv/bin/python -m bench.input_scaling``.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import random
 import statistics
@@ -45,6 +47,7 @@ from bench.dispatch_throughput import (
 from dapp.app import App
 from dapp.codec import abi
 from dapp.codec.chunks import plan_upload
+from dapp.codec.commitment import submission_commitment
 from dapp.codec.hexbytes import to_hex
 from dapp.config import Config
 from dapp.domain.commands import JobSpec
@@ -115,9 +118,14 @@ def create_job(feed: Feed, sponsor: Address, policy: str, validation: bytes, **k
     return meta, body + call
 
 
-def submit(feed: Feed, contributor: Address, job: int, model: bytes) -> Request:
-    """A ``submit(job, model, no data)`` call."""
-    return metadata(contributor, feed.next_index()), abi.inputs().encode("submit", job, model, b"")
+def submit(feed: Feed, contributor: Address, job: int, model: bytes) -> list[Request]:
+    """A submission of ``model`` (no data): ``commitSubmission``, then its ``revealSubmission``."""
+    calls, index = abi.inputs(), feed.next_index()
+    salt = index.to_bytes(32, "big")
+    commitment = submission_commitment(contributor.hex, job, model, b"", salt)
+    reveal = calls.encode("revealSubmission", job, model, b"", salt)
+    return [(metadata(contributor, index), calls.encode("commitSubmission", job, commitment)),
+            (metadata(contributor, feed.next_index()), reveal)]
 
 
 def market_setup(feed: Feed) -> tuple[list[Request], bytes, list[bytes]]:
@@ -131,18 +139,23 @@ def market_setup(feed: Feed) -> tuple[list[Request], bytes, list[bytes]]:
 
 
 def market_history(feed: Feed, count: int) -> Iterator[Request]:
-    """``count`` inputs: uploads of the contents, then a job every 20 inputs and submissions to the 5
-    newest jobs in between (each contributor at most 20 times per job)."""
+    """The first ``count`` inputs of :func:`market_inputs`."""
+    return itertools.islice(market_inputs(feed), count)
+
+
+def market_inputs(feed: Feed) -> Iterator[Request]:
+    """Uploads of the contents, then in steps: a job every 20 steps and submissions (a commit and its
+    reveal) to the 5 newest jobs in between (each contributor at most 20 times per job)."""
     setup, validation, models = market_setup(feed)
-    yield from setup[:count]
+    yield from setup
     jobs = 0
-    for n in range(count - len(setup)):
+    for n in itertools.count():
         if n % 20 == 0:
             jobs += 1
             yield create_job(feed, SPONSORS[jobs % len(SPONSORS)], POLICIES[jobs % len(POLICIES)], validation)
         else:
             job = max(1, jobs - n % 5)
-            yield submit(feed, CONTRIBUTORS[n % len(CONTRIBUTORS)], job, models[n % 7 == 0])
+            yield from submit(feed, CONTRIBUTORS[n % len(CONTRIBUTORS)], job, models[n % 7 == 0])
 
 
 def apply(app: App, requests: Iterator[Request]) -> int:
@@ -183,7 +196,8 @@ def probe_ledger(feed: Feed, app: App) -> dict[str, list[float]]:
 
 
 def probe_submit(feed: Feed, app: App) -> dict[str, list[float]]:
-    """One window of submissions to a threshold job nobody can win (so it stays open), created on
+    """One window of ``WINDOW`` inputs, submissions (a commit, then its reveal, timed apart) to a
+    threshold job nobody can win (so it stays open), created on
     the first call (after storing the contents it needs, a no-op where they are stored)."""
     if feed.job is None:
         setup, validation, feed.models = market_setup(feed)
@@ -193,10 +207,11 @@ def probe_submit(feed: Feed, app: App) -> dict[str, list[float]]:
         feed.job = json.loads(app.inspect(to_hex(f"jobs?offset={last}".encode()))[0].payload)["jobs"][0]["id"]
         feed.submitted = 0
     window = []
-    for n in range(WINDOW):  # contributors in turn, each at most 20 times (the default cap)
-        window.append(submit(feed, CONTRIBUTORS[feed.submitted % 100], feed.job, feed.models[n % 2]))
+    for n in range(WINDOW // 2):  # contributors in turn, each at most 20 times (the default cap)
+        window += submit(feed, CONTRIBUTORS[feed.submitted % 100], feed.job, feed.models[n % 2])
         feed.submitted += 1
-    return {"submit": timed(app, window)}
+    times = timed(app, window)
+    return {"commit": times[0::2], "reveal": times[1::2]}
 
 
 def history_app(kind: str, count: int, seed: int) -> tuple[Feed, App, float]:
