@@ -1,15 +1,16 @@
 """What a submission costs, against plain scikit-learn on the same arrays.
 
 For each case, through the real dispatch path (``App`` with the real engine, the loop and the fake
-rollup): the time of the ``submit`` input (ABI decode -> contents -> train -> evaluate -> canonical
-model bytes, checked to load back -> model stored under its CID -> notices and the reward voucher)
-over the time of plain scikit-learn ``fit`` + metric on the already-parsed arrays, best of several runs
-each; and the published score against the one scikit-learn gives directly.
+rollup): the time of a submission's ``revealSubmission`` input, the one that does the work (ABI
+decode -> contents -> train -> evaluate -> canonical model bytes, checked to load back -> model
+stored under its CID -> notices and the reward voucher; its ``commitSubmission`` input goes first,
+untimed), over the time of plain scikit-learn ``fit`` + metric on the already-parsed arrays, best of
+several runs each; and the published score against the one scikit-learn gives directly.
 
-CSV files are decoded by the engine when their upload completes (``Engine.prepare``), so the submit
-input reads decoded arrays: "submit" is that input. The decoding itself is timed apart ("decode", part
-of the upload's last input), and "first use" is a submit input whose CSV files were never decoded
-before (an engine that skips ``prepare``): decode + submit in one input. Then the peak RSS of a fresh
+CSV files are decoded by the engine when their upload completes (``Engine.prepare``), so the reveal
+input reads decoded arrays: "reveal" is that input. The decoding itself is timed apart ("decode", part
+of the upload's last input), and "first use" is a reveal input whose CSV files were never decoded
+before (an engine that skips ``prepare``): decode + reveal in one input. Then the peak RSS of a fresh
 process doing the 1 MiB job.
 
 Run: ``.venv/bin/python -m bench.ml_submission`` (or ``python bench/ml_submission.py``).
@@ -135,17 +136,26 @@ class _Undecoded(Engine):
 
 
 def _market_job(engine: Engine, task: str, metric: str, valid: bytes, spec: dict, train: bytes):
-    """A funded threshold job on ``valid`` that accepts any score, with the model and data uploaded."""
+    """A market with ``valid``, the model and the data uploaded: (market, a function opening a funded
+    threshold job on ``valid`` that accepts any score, model CID, data CID)."""
     m = Market(engine=engine)
-    job = m.create_job(10**9, task=task, metric=metric, min_score=-(10**9), reward_per_accept=1,
-                       validation_cid=m.put(SPONSOR, valid))
-    return m, job, m.put(CAROL, json.dumps(spec).encode()), m.put(CAROL, train)
+    validation = m.put(SPONSOR, valid)
+
+    def open_job() -> int:
+        return m.create_job(10**9, task=task, metric=metric, min_score=-(10**9), reward_per_accept=1,
+                            validation_cid=validation)
+
+    return m, open_job, m.put(CAROL, json.dumps(spec).encode()), m.put(CAROL, train)
 
 
-def _submit(m: Market, job: int, model: bytes, data: bytes) -> tuple[float, float, int]:
-    """(seconds of the submit input, the score it published in the metric's units, its training seed)"""
+def _submit(m: Market, open_job, model: bytes, data: bytes) -> tuple[float, float, int]:
+    """A submission to a new job (the same work is paid once per job), its commit then its reveal:
+    (seconds of the reveal input, the score it published in the metric's units, its training seed)"""
+    job = open_job()
+    committed, salt = m.commit(CAROL, job, model, data)
+    assert committed.accepted, committed.reports
     start = time.perf_counter()
-    done = m.submit(CAROL, job, model, data)
+    done = m.reveal(CAROL, job, model, data, salt)
     seconds = time.perf_counter() - start
     assert done.accepted and done.vouchers, done.reports
     view = m.job(job)["submissions"][-1]
@@ -153,10 +163,10 @@ def _submit(m: Market, job: int, model: bytes, data: bytes) -> tuple[float, floa
 
 
 def _measure(spec: dict, task: str, metric: str, train: bytes, valid: bytes, arrays) -> dict[str, float]:
-    """Best seconds of: decoding the training CSV; a submit input after the uploads (files decoded),
-    and the engine's share of it; a submit input on never-decoded files; plain scikit-learn. Submit
+    """Best seconds of: decoding the training CSV; a reveal input after the uploads (files decoded),
+    and the engine's share of it; a reveal input on never-decoded files; plain scikit-learn. Reveal
     inputs and plain runs alternate, so that both see the same load on a shared machine; ``ratio`` is
-    the median over the pairs of submit / plain (one seed, back to back), steadier than the ratio of
+    the median over the pairs of reveal / plain (one seed, back to back), steadier than the ratio of
     the bests when the machine's speed drifts. ``agree``: every submission's published score equals
     plain scikit-learn's with that submission's seed, to the published precision."""
     from threadpoolctl import threadpool_limits
@@ -167,21 +177,21 @@ def _measure(spec: dict, task: str, metric: str, train: bytes, valid: bytes, arr
         assert engine.prepare(train)
         decode = min(decode, time.perf_counter() - start)
     engine = _Timed()
-    m, job, model, data = _market_job(engine, task, metric, valid, spec, train)
-    _submit(m, job, model, data)  # imports and first-use costs are not the steady state
-    submit = plain = in_engine = float("inf")
-    ratios = []  # submit / plain of each pair: the same seed, back to back, so under the same load
+    m, open_job, model, data = _market_job(engine, task, metric, valid, spec, train)
+    _submit(m, open_job, model, data)  # imports and first-use costs are not the steady state
+    reveal = plain = in_engine = float("inf")
+    ratios = []  # reveal / plain of each pair: the same seed, back to back, so under the same load
     agree = True
     with threadpool_limits(limits=1):  # set once, outside the timings: finding the pools takes ms
         for _ in range(REPEATS):
-            seconds, published, seed = _submit(m, job, model, data)
+            seconds, published, seed = _submit(m, open_job, model, data)
             plain_seconds, direct = _plain(spec, task, metric, arrays, seed)
-            submit, plain = min(submit, seconds), min(plain, plain_seconds)
+            reveal, plain = min(reveal, seconds), min(plain, plain_seconds)
             in_engine = min(in_engine, engine.last)
             ratios.append(seconds / plain_seconds)
             agree &= abs(published - direct) <= 1e-6
     first = min(_submit(*_market_job(_Undecoded(), task, metric, valid, spec, train))[0] for _ in range(REPEATS))
-    return {"decode": decode, "submit": submit, "engine": in_engine, "first": first, "plain": plain,
+    return {"decode": decode, "reveal": reveal, "engine": in_engine, "first": first, "plain": plain,
             "ratio": statistics.median(ratios), "published": published,
             "direct": direct, "agree": agree}
 
@@ -243,8 +253,8 @@ def main() -> None:
         rss, hwm, seconds, _ = _peak_rss(train, valid, spec)
         peaks[spec["estimator"]] = hwm
         print(f"  {spec['estimator']:24} getrusage {rss:4d} MiB  VmHWM {hwm:4d} MiB  score call {seconds:.2f} s")
-    print(f"\n{'dataset':16} {'model':26} {'rows x cols':>11} {'decode':>7} {'submit':>7} {'engine':>7} {'1st use':>7} "
-          f"{'sklearn':>7} {'submit/sk':>9} {'1st/sk':>6} {'published':>10} {'sklearn':>10} {'agree':>5}")
+    print(f"\n{'dataset':16} {'model':26} {'rows x cols':>11} {'decode':>7} {'reveal':>7} {'engine':>7} {'1st use':>7} "
+          f"{'sklearn':>7} {'reveal/sk':>9} {'1st/sk':>6} {'published':>10} {'sklearn':>10} {'agree':>5}")
     measured = []  # (training CSV bytes, timings) per case
     for name, task, metric, spec, (train, valid) in _cases():
         arrays = (*_parse(train), *_parse(valid))
@@ -252,17 +262,17 @@ def main() -> None:
         measured.append((len(train), t))
         label = spec["estimator"] + ("+scaler" if spec.get("preprocessing") else "")
         shape = f"{arrays[0].shape[0]}x{arrays[0].shape[1]}"
-        print(f"{name:16} {label:26} {shape:>11} {t['decode'] * 1e3:7.1f} {t['submit'] * 1e3:7.1f} {t['engine'] * 1e3:7.1f} "
+        print(f"{name:16} {label:26} {shape:>11} {t['decode'] * 1e3:7.1f} {t['reveal'] * 1e3:7.1f} {t['engine'] * 1e3:7.1f} "
               f"{t['first'] * 1e3:7.1f} {t['plain'] * 1e3:7.1f} {t['ratio']:9.2f} "
               f"{t['first'] / t['plain']:6.2f} {t['published']:10.6f} {t['direct']:10.6f} "
               f"{'yes' if t['agree'] else 'NO':>5}")
     print("times in ms, best of {0}, one BLAS thread each. decode = Engine.prepare of the training CSV (done "
-          "when its upload completes); submit = the submit input (dispatch -> train -> evaluate -> model "
-          "stored -> notices, voucher) on decoded files; engine = its Engine.score call (train, evaluate, "
+          "when its upload completes); reveal = a submission's reveal input (dispatch -> train -> evaluate -> "
+          "model stored -> notices, voucher; after its untimed commit) on decoded files; engine = its Engine.score call (train, evaluate, "
           "model file); 1st use = the same input on files never decoded; sklearn = fit + predict + metric "
-          "on parsed arrays, alternating with the submits; submit/sk: the median over the {0} pairs (same "
-          "seed, back to back) of submit / sklearn; published/sklearn: the last pair, agree: every pair. "
-          "Target: submit/sk <= 1.15.".format(REPEATS))
+          "on parsed arrays, alternating with the reveals; reveal/sk: the median over the {0} pairs (same "
+          "seed, back to back) of reveal / sklearn; published/sklearn: the last pair, agree: every pair. "
+          "Target: reveal/sk <= 1.15.".format(REPEATS))
     _record(measured, peaks)
 
 
@@ -272,12 +282,12 @@ def _ratios(timings: list[dict[str, float]]) -> str:
 
 
 def _record(measured: list[tuple[int, dict[str, float]]], peaks: dict[str, int]) -> None:
-    """The summary's figures: submit/sklearn for fits of 10 ms or more and for the faster ones,
+    """The summary's figures: reveal/sklearn for fits of 10 ms or more and for the faster ones,
     scores agreeing, the largest peak RSS, and decoding speed on the largest training CSV."""
     slow = [t for _, t in measured if t["plain"] >= 0.010]
     fast = [t for _, t in measured if t["plain"] < 0.010]
-    record(f"submit input / plain sklearn, fits >= 10 ms ({len(slow)} cases)", _ratios(slow), "<= 1.15x")
-    record(f"submit input / plain sklearn, fits < 10 ms ({len(fast)} cases)", _ratios(fast), "<= 1.15x")
+    record(f"reveal input / plain sklearn, fits >= 10 ms ({len(slow)} cases)", _ratios(slow), "<= 1.15x")
+    record(f"reveal input / plain sklearn, fits < 10 ms ({len(fast)} cases)", _ratios(fast), "<= 1.15x")
     agree = sum(bool(t["agree"]) for _, t in measured)
     record("published score equals scikit-learn's (every submission)", f"{agree} of {len(measured)} cases",
            f"{len(measured)} of {len(measured)}")
