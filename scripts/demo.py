@@ -2,7 +2,8 @@
 
 Starts the local node in this process (unless one already runs on the state directory), posts a
 threshold job on scikit-learn's bundled breast-cancer data (validation set uploaded in chunks, 100 test
-tokens, 10 per model reaching 0.9 accuracy) with one scored submission from dev account 1, writes a
+tokens, 10 per model reaching 0.9 accuracy) with one scored submission from dev account 1 (its commit,
+the uploads, then its reveal; the salt kept under ``<state dir>/demo/submissions``), writes a
 training CSV and a model spec for you to submit yourself, serves the console on 127.0.0.1 and prints
 its URL. Ctrl-C stops what it started. A second run reuses the node's state and the demo job.
 
@@ -54,8 +55,10 @@ def demo_files(directory: Path) -> dict[str, Path]:
 def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:
     """Creates the demo job (once) and a first submission; returns the job id."""
     from mlmarket.client import actions
-    from mlmarket.client.jobspec import parse_cid, spec_from_dict
+    from mlmarket.client.jobspec import spec_from_dict
     from mlmarket.client.market import Market
+    from mlmarket.client.submission_flow import submit_bytes
+    from mlmarket.client.submission_state import StateStore
     from mlmarket.client.upload import upload
 
     sponsor = Market.connect(account=0, environ=environ)
@@ -68,10 +71,9 @@ def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:
                            "reward_per_accept": 10, "deadline": f"+{7 * 86400}"}, now=sponsor.now)
     sent = sponsor.send(actions.create_job(spec, sponsor.token(None, False), 100 * 10**18))
     job = int(sent.outcome.first("JobCreated")["jobId"])
-    contributor = Market.connect(account=1, environ=environ)
-    train = upload(contributor, files["train"].read_bytes()).cid
-    model = upload(contributor, files["model"].read_bytes()).cid
-    contributor.send(actions.submit(job, parse_cid(model), parse_cid(train)))
+    contributor = Market.connect(account=1, environ=environ)  # commit, upload the files, reveal
+    submit_bytes(contributor, StateStore(files["model"].parent / "submissions"), job,
+                 model=files["model"].read_bytes(), data=files["train"].read_bytes())
     return job
 
 
