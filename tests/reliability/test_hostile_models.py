@@ -1,6 +1,7 @@
 """Hostile model files (``hostile_models.corpus``) are refused with their documented code, and nothing
-in them runs: given to the engine directly and submitted through ``App`` dispatch (upload, then
-``submit`` to a threshold job with the real engine, without and with training data), with pickle's
+in them runs: given to the engine directly and submitted through ``App`` dispatch (upload, then a
+commit and its reveal to a threshold job with the real engine, without and with training data: the
+reveal is refused and leaves the job as the commit left it), with pickle's
 loaders replaced by tripwires and every pickle aimed at a marker file that must never appear.
 With training data too: a trained model that is refitted from its spec (forests, trees, GaussianNB)
 is validated like any other before training."""
@@ -95,7 +96,8 @@ def refit_from_spec(item: Hostile) -> bool:
 
 class Submitter:
     """A threshold job that never pays (min_score above any accuracy), on the real engine; each
-    hostile file is uploaded and submitted by a fresh contributor, with or without training data."""
+    hostile file is uploaded, committed to and revealed by a fresh contributor, with or without
+    training data."""
 
     def __init__(self) -> None:
         self.market = Market(engine=Engine())
@@ -106,12 +108,19 @@ class Submitter:
         self.uploaded = 0
 
     def code(self, item: Hostile, *, with_data: bool) -> tuple[str, int]:
-        """(the rejection's code or "accepted", how many notices and vouchers it left)."""
+        """(the reveal's rejection code or "accepted", how many notices and vouchers it left); a
+        refused reveal leaves the job as its commit left it."""
         self.contributors += 1
         contributor = Address(b"\xc0" + self.contributors.to_bytes(19, "big"))
         model = self.market.put(contributor, item.data)
         self.uploaded += len(item.data)
-        done = self.market.submit(contributor, self.job, model, self.data if with_data else b"")
+        data = self.data if with_data else b""
+        committed, salt = self.market.commit(contributor, self.job, model, data)
+        assert committed.accepted, committed.reports
+        before = self.market.job(self.job)
+        done = self.market.reveal(contributor, self.job, model, data, salt)
+        if not done.accepted:
+            assert self.market.job(self.job) == before, f"{item.name}: a refused reveal changed the job"
         code = "accepted" if done.accepted else json.loads(done.reports[0])["error"]["code"]
         return code, len(done.notices) + len(done.vouchers)
 
@@ -129,7 +138,9 @@ def test_submissions_of_hostile_files_are_rejected_through_dispatch(hostile: lis
             if got != (expected, 0):
                 wrong[f"{item.name} ({'with' if with_data else 'without'} data)"] = (expected, *got)
     assert not wrong, f"expected code, got (code, outputs): {wrong}"
-    assert submitter.market.job(submitter.job) == before  # no submission recorded, budget untouched
+    after = submitter.market.job(submitter.job)  # every submission a bare commit, the budget untouched
+    assert after["job"]["submissions"] == sent and after["job"]["budget"] == before["job"]["budget"]
+    assert {s["status"] for s in after["submissions"]} == {"committed"}
     assert list(markers.iterdir()) == []
     figures("submissions of hostile files (with / without training data)", sent)
     figures("bytes uploaded", submitter.uploaded)
