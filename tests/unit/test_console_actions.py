@@ -98,21 +98,38 @@ def test_create_job_explains_each_bad_field_and_sends_nothing(world: World, tmp_
     assert world.sent == []
 
 
-def test_a_hidden_test_set_is_hashed_not_stored_and_its_salt_shown_once(world: World, tmp_path: Path) -> None:
+@pytest.mark.parametrize("policy, reward", [("best", ""), ("threshold", "10")])
+def test_a_hidden_test_set_is_hashed_not_stored_and_its_salt_shown_once(world: World, tmp_path: Path, policy: str,
+                                                                        reward: str) -> None:
     _, client = make_client(world, tmp_path)
-    form = job_form(csrf(client), policy="best", hidden_test="on", reveal_window="600", reward_per_accept="",
-                    validation_cid="", test_cid_file=(io.BytesIO(b"a,label\n1,0\n2,1\n"), "test.csv"))
+    form = job_form(csrf(client), policy=policy, hidden_test="on", reveal_window="600", reward_per_accept=reward,
+                    test_cid_file=(io.BytesIO(b"a,label\n1,0\n2,1\n"), "test.csv"))
     html = client.post("/jobs/new", data=form, content_type="multipart/form-data").get_data(as_text=True)
     salt = re.search(r"data-secret-salt>(0x[0-9a-f]{64})<", html).group(1)
     test_cid = cid_of(b"a,label\n1,0\n2,1\n")
     (_, request), = world.sent
     _, (_, _, spec) = decoded(request.payload)
     expected = keccak(eth_abi.encode(["bytes", "bytes32"], [test_cid, bytes.fromhex(salt[2:])]))
-    assert spec[12] == expected and spec[13] == 600 and spec[5] == b""
+    assert spec[1] == policy and spec[12] == expected and spec[13] == 600
+    assert spec[5] == cid_of(VALID_CSV)  # the validation set is sent too: a fallback split is decided on it
     assert "data:application/json" in html and "hidden-test-reveal.json" in html
     assert world.stored == {}  # the test set was not uploaded
     again = client.get("/jobs").get_data(as_text=True) + client.get("/jobs/1").get_data(as_text=True)
     assert salt not in again
+
+
+@pytest.mark.parametrize("extra", [{}, {"policy": "best", "hidden_test": "on", "reward_per_accept": ""},
+                                   {"hidden_test": "on"}], ids=["threshold", "best+hidden", "threshold+hidden"])
+def test_every_job_needs_a_validation_set_and_nothing_is_sent_without_one(world: World, tmp_path: Path,
+                                                                          extra: dict[str, str]) -> None:
+    _, client = make_client(world, tmp_path)
+    form = job_form(csrf(client), validation_cid="", base_source="compose", base_estimator="LogisticRegression",
+                    test_cid_file=(io.BytesIO(b"a,label\n1,0\n"), "test.csv"), **extra)
+    response = client.post("/jobs/new", data=form, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    found = re.search(r'data-error-for="validation_cid">([^<]*)<', html)
+    assert response.status_code == 400 and found and "required for every job" in found.group(1)
+    assert world.sent == [] and world.stored == {}  # not even the composed base model was uploaded
 
 
 def test_submit_needs_a_model_or_data(world: World, tmp_path: Path) -> None:

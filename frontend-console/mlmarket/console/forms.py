@@ -27,12 +27,14 @@ METRICS = {"classification": ("accuracy", "balanced_accuracy", "f1", "roc_auc", 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 MAX_DURATION = 31_622_400
 POLICY_FIELDS = {
-    "threshold": ("reward_per_accept", "min_gain"),
+    "threshold": ("reward_per_accept", "min_gain", "test_commitment", "reveal_window"),
     "manual": ("reward_per_accept", "accept_by_default"),
     "best": ("test_commitment", "reveal_window"),
     "rounds": ("reward_per_accept", "rounds", "round_quota", "round_duration", "tolerance"),
 }
 """Spec keys only some policies use; the others must stay zero, so fields of other policies are ignored."""
+HIDDEN_TEST_POLICIES = tuple(p for p, keys in POLICY_FIELDS.items() if "test_commitment" in keys)
+"""Policies that may keep a hidden test set (docs/PROTOCOL.md §4.2: ``best`` and ``threshold``)."""
 _COMMON = ("title", "policy", "task", "label", "metric", "validation_cid", "base_model_cid", "min_score",
            "deadline", "stake", "max_submissions", "gated")
 _KEY_PREFIX = re.compile(r"^(\w+):")
@@ -110,6 +112,15 @@ def cid_field(form: Mapping[str, str], name: str, *, required: bool = False) -> 
         raise FormErrors({name: exc.message.removeprefix(f"{name}: ")}) from None
 
 
+def validation_field(cid: str) -> str:
+    """The validation set's CID, which every job needs (docs/PROTOCOL.md §4.1): submissions are scored
+    on it and, with a hidden test set, a fallback split is decided on it."""
+    if not cid:
+        raise FormErrors({"validation_cid": "required for every job, with a hidden test set too (a fallback "
+                                            "split is decided on it): upload the validation CSV or paste its CID"})
+    return cid
+
+
 def deadline(form: Mapping[str, str]) -> str:
     """``duration`` × ``duration_unit`` from now as the spec's relative ``"+SECONDS"``."""
     unit = UNITS.get(text(form, "duration_unit") or "hours")
@@ -148,7 +159,7 @@ def spec_fields(form: Mapping[str, str], *, validation_cid: str, base_model_cid:
             values[key] = whole(form, key, hi=2**32 - 1)
     if policy == "manual":
         values["accept_by_default"] = checked(form, "accept_by_default")
-    if policy == "best" and test_commitment:
+    if policy in HIDDEN_TEST_POLICIES and test_commitment:
         values["test_commitment"] = test_commitment
         values["reveal_window"] = whole(form, "reveal_window", lo=1, hi=MAX_DURATION, default=86400)
     elif "reveal_window" in values:

@@ -1,5 +1,6 @@
-"""Creating a job: the spec form (policy, metric, validation data, base model from the catalogue,
-reward and token, optional hidden test set with a salt shown once)."""
+"""Creating a job: the spec form (policy, metric, validation data (required), base model from the
+catalogue, reward and token, optional hidden test set for best and threshold jobs with a salt shown
+once)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.jobspec import hidden_test_commitment, parse_cid
 from mlmarket.console.forms import (
+    HIDDEN_TEST_POLICIES,
     METRICS,
     POLICIES,
     TASKS,
@@ -23,6 +25,7 @@ from mlmarket.console.forms import (
     text,
     to_spec,
     token_choice,
+    validation_field,
 )
 from mlmarket.console.modelform import catalogue_fields
 from mlmarket.console.runtime import acting, reader, runtime
@@ -60,7 +63,7 @@ def _aggregation(form: Any) -> dict[str, str]:
 
 def _commitment(form: Any) -> tuple[str | None, dict[str, str] | None]:
     """A fresh salt and the commitment of the hidden test set, if one is asked for."""
-    if text(form, "policy") != "best" or not checked(form, "hidden_test"):
+    if text(form, "policy") not in HIDDEN_TEST_POLICIES or not checked(form, "hidden_test"):
         return None, None
     test_cid = hashed_file_cid(form, "test_cid")
     if not test_cid:
@@ -74,7 +77,8 @@ def _commitment(form: Any) -> tuple[str | None, dict[str, str] | None]:
 @bp.post("/jobs/new")
 def create() -> Any:
     """Validates the form, uploads what the no-JavaScript fallback attached, and sends ``createJob``
-    with the budget deposited (or escrowed from the balance)."""
+    with the budget deposited (or escrowed from the balance). A missing validation set is a form
+    error before anything is sent."""
     form = request.form
     try:
         acting()
@@ -82,7 +86,7 @@ def create() -> Any:
         decimals = runtime().tokens.decimals(token)
         budget = amount(form, "budget", decimals)
         commitment, secret = _commitment(form)
-        validation = content_cid(form, "validation_cid", required=commitment is None)
+        validation = validation_field(content_cid(form, "validation_cid"))  # before any other upload
         base_model = ""
         if text(form, "base_source") not in ("", "none"):
             base_model = model_cid(form, "base_", "base_model_cid", required=True)
