@@ -372,7 +372,9 @@ def job_for(market: Market, task: str, metric: str, validation: bytes) -> int:
 
 def one_draw(seed: int, index: int, variant: Variant, meter: Meter) -> list[tuple[str, Measure]]:
     """Draw ``index`` of the walk of ``seed``: its submission (and the scoring of what it trained on a
-    large validation set), as (label, measure) pairs; every other input of the draw is measured too."""
+    large validation set), as (label, measure) pairs, each the measure of the submission's last input
+    (``Market.submit``: the reveal that trains and scores, after its commit; the commit if that was
+    refused); every other input of the draw is measured too."""
     rng = random.Random(f"{seed}:{index}")
     gen = np.random.default_rng([seed, index])
     definition = CATALOGUE[rng.choice(sorted(CATALOGUE))]
