@@ -64,17 +64,24 @@ def create(session: Session, spec: str, reward: str, token: str | None, eth: boo
     portal, with the createJob call attached, in one transaction. The keys of SPEC are documented
     in docs/CLI.md; "deadline": "+3600" means one hour after the latest block.
 
+    Every job needs "validation_cid" (a hidden test set's fallback split is decided on it), else
+    nothing is sent. "best" and "threshold" jobs may add "test_commitment" and "reveal_window".
+
     \b
     Example:
       mlmarket job create spec.json --reward 100 --account 0
       mlmarket job create spec.json --reward 0.5 --eth --json
     """
     from mlmarket.client import actions
+    from mlmarket.client.errors import SpecError
     from mlmarket.client.jobspec import load_spec
 
     market = session.market()
     token_address = market.token(token, eth)
     job_spec = load_spec(spec, now=market.now, decimals=market.chain.decimals_of(token_address))
+    if not job_spec.validation_cid:
+        raise SpecError("validation_cid: required for every job, with a hidden test set too (a fallback split is "
+                        "decided on it); upload the validation CSV with `mlmarket put FILE` and give its CID")
     budget = to_base_units(market, token_address, reward, wei, "--reward")
     request = actions.create_job(job_spec, token_address, budget, from_balance=from_balance)
     run_input(session, request, lambda sent: {"job": _find_int(sent, ("JobCreated",), "jobId")})
@@ -115,7 +122,7 @@ def show(session: Session, job: int) -> None:
 @click.option("--salt", default=None, metavar="HEX", help="32-byte salt as 64 hex digits (default: a fresh one).")
 @command_options
 def commitment(session: Session, test_cid: str, salt: str | None) -> None:
-    """Compute a hidden test set's commitment for a "best" job's test_commitment.
+    """Compute a hidden test set's commitment for the test_commitment of a "best" or "threshold" job.
 
     Keep the salt secret until you reveal (mlmarket reveal JOB --test-cid CID --salt HEX).
 
@@ -249,7 +256,7 @@ def review(session: Session, job: int, submission: int, accept: bool | None) -> 
 @click.option("--salt", required=True, metavar="HEX", help="The 32-byte salt of the commitment (64 hex digits).")
 @command_options
 def reveal(session: Session, job: int, test_cid: str, salt: str) -> None:
-    """Reveal the hidden test set of "best" job JOB after its deadline (sponsor).
+    """Reveal the hidden test set of job JOB ("best" or "threshold") after its deadline (sponsor).
 
     \b
     Example:
