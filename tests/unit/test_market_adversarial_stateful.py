@@ -12,14 +12,15 @@ units of deferred work per job. Attackers join in, six addresses in all:
 - a stranger fills the store with junk, from the start and later: complete uploads as the CLI plans
   them (raw or deflated), partial uploads of raw and deflated chunks left hanging, continued later
   or aborted, and uploads whose content does not match the CID they announce;
-- sybils submit junk, crashing and costly models (and copies of good ones) to hidden-test ``best``
-  jobs (one of them a bounty open from the start), with and without stakes, until the job's work cap
-  refuses them;
+- sybils submit (commit, then reveal) junk, crashing and costly models (and copies of good ones)
+  to hidden-test ``best`` jobs (one of them a bounty open from the start), with and without stakes,
+  until the job's work cap refuses their reveals (the estimate counts evaluation on the validation
+  set every job has);
 - sponsors reveal late, or never; anyone sends ``settleJob`` while a job is being scored.
 
 Honest participants upload their files again when the store has dropped them; what the store refuses
 (``storage_full``, ``uploads_full``) is accepted as an outcome only for inputs that bring new files
-(uploads, and submissions whose trained model must be stored), and must change nothing: the snapshot
+(uploads, and reveals whose trained model must be stored), and must change nothing: the snapshot
 a rejection is compared with includes the stored files and every account's partial uploads. Checked
 after every step, besides the base machine's ledger checks: the store within ``max_total_content``,
 partial uploads within ``max_total_pending`` and the per-account caps, no file an unfinished job
@@ -83,11 +84,11 @@ def decode_call(payload):
 
 
 def named_cids(name, args):
-    """The contents a createJob or submit call needs stored."""
+    """The contents a createJob or revealSubmission call needs stored."""
     if name == "createJob" and args:
         spec = args[2]
         cids = [spec[SPEC.index("validation_cid")], spec[SPEC.index("base_model_cid")]]
-    elif name == "submit" and args:
+    elif name == "revealSubmission" and args:
         cids = [args[1], args[2]]
     else:
         return []
@@ -224,7 +225,7 @@ class AdversarialMarketMachine(MarketMachine):
             if any(cid in self.files and not self.is_stored(cid) for cid in cids):
                 event(f"{name}: an honest file could not be stored again")
             return False, False
-        job = self.jobs.get(args[0]) if name == "submit" else None
+        job = self.jobs.get(args[0]) if name == "revealSubmission" else None
         trains = job is not None and job.policy in ("threshold", "manual", "rounds") and bool(args[2])
         return expect, bool(expect) and trains
 
@@ -244,24 +245,24 @@ class AdversarialMarketMachine(MarketMachine):
             event("a scoring batch left submissions waiting")
         self.batches[job_id] += 1
 
-    def submission_ok(self, job_id, sender, model, data, extra):
-        ok = super().submission_ok(job_id, sender, model, data, extra)
-        job = self.jobs.get(job_id)
+    def reveal_ok(self, job, model, data):
+        ok = super().reveal_ok(job, model, data)
         checked = model != "bad" and data != "bad"  # the work cap is checked after the content
         if ok and job.hidden and checked:
-            return self.deferred[job_id] + self.work(model, data) <= LIMITS.max_job_work
+            return self.deferred[job.id] + self.work(model, data) <= LIMITS.max_job_work
         return ok
 
     @staticmethod
     def work(model, data):
-        """The fake engine's estimate when a hidden-test submission arrives (no evaluation set yet)."""
-        return (HEAVY if model == "heavy" else 1) * (1 + (data != "none"))
+        """The fake engine's estimate when a hidden-test submission arrives (training, if any, and
+        evaluation on the validation set every job now has)."""
+        return (HEAVY if model == "heavy" else 1) * (2 + (data != "none"))
 
     def send_submission(self, job_id, sender, model, data, via_deposit):
         count = len(self.subs)
         super().send_submission(job_id, sender, model, data, via_deposit)
         if len(self.subs) > count and self.jobs[job_id].hidden:
-            if self.status[next(reversed(self.subs))] != "invalid":  # refused content defers no work
+            if self.status[next(reversed(self.subs))] not in ("invalid", "committed"):  # revealed, valid
                 self.deferred[job_id] += self.work(model, data)
 
     # -- what the store must keep, from the notices --------------------------------------------------
