@@ -36,7 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench._summary import record
-from dapp.domain.submissions import seed as submission_seed
+from dapp.domain.seeds import submission_seed
 from dapp.ml.engine import Engine
 from tests.support.market import CAROL, SPONSOR, Market
 

@@ -44,14 +44,12 @@ interface IMLMarketInputs {
     function cancelJob(uint256 jobId) external;
     /// Anyone: applies what is due after a deadline (settlement, reveal timeout, round closing).
     function settleJob(uint256 jobId) external;
-    /// Contributor, gated jobs only: a model (spec or trained) and optional training data (empty
-    /// bytes: none) in one step. Open jobs take submissions by commitSubmission + revealSubmission.
-    function submit(uint256 jobId, bytes calldata modelCid, bytes calldata dataCid) external;
     /// Contributor: commits to a submission before its content is public, where
     /// commitment = keccak256(abi.encode(address sender, uint256 jobId, bytes modelCid, bytes dataCid,
     /// bytes32 salt)). The submission's place (its id, so its order and ties) is fixed here.
     function commitSubmission(uint256 jobId, bytes32 commitment) external;
-    /// Contributor: reveals a committed submission once its content is uploaded.
+    /// Contributor: reveals a committed submission once its content is uploaded: a model (spec or
+    /// trained) and optional training data (empty bytes: none).
     function revealSubmission(uint256 jobId, bytes calldata modelCid, bytes calldata dataCid, bytes32 salt)
         external;
     /// Sponsor or delegate, manual jobs: accept or reject a scored submission.

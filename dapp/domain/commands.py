@@ -64,13 +64,6 @@ class SettleJob:
 
 
 @dataclass(frozen=True, slots=True)
-class Submit:
-    job_id: int
-    model_cid: bytes
-    data_cid: bytes
-
-
-@dataclass(frozen=True, slots=True)
 class CommitSubmission:
     job_id: int
     commitment: bytes
@@ -139,7 +132,7 @@ class AbortUpload:
 
 
 Command = (
-    CreateJob | TopUpJob | CancelJob | SettleJob | Submit | CommitSubmission | RevealSubmission
+    CreateJob | TopUpJob | CancelJob | SettleJob | CommitSubmission | RevealSubmission
     | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk | AbortUpload
 )
 """Commands sent as ABI calls (plain inputs or a deposit's ``execLayerData``)."""
@@ -149,7 +142,6 @@ CALLS: dict[str, type] = {
     "topUpJob": TopUpJob,
     "cancelJob": CancelJob,
     "settleJob": SettleJob,
-    "submit": Submit,
     "commitSubmission": CommitSubmission,
     "revealSubmission": RevealSubmission,
     "reviewSubmission": ReviewSubmission,

@@ -60,7 +60,6 @@ HANDLERS: dict[type, Handler] = {
     c.TopUpJob: jobs.top_up,
     c.CancelJob: jobs.cancel,
     c.SettleJob: reveal.settle,
-    c.Submit: submissions.submit,
     c.CommitSubmission: submissions.commit,
     c.RevealSubmission: submissions.reveal_submission,
     c.ReviewSubmission: submissions.review,

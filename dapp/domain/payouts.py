@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.domain import ledger
-from dapp.domain.events import JobSettled, RewardPaid, StakeReturned, StakeSlashed
+from dapp.domain.events import JobSettled, RewardPaid, StakeReturned, StakeSlashed, SubmissionScored
 from dapp.domain.records import ENDED, JOBS, PAID_WORK, SUBMISSIONS, Job, Submission, job_pot, stake_pot
 from dapp.domain.store import Tx
 
@@ -87,7 +87,9 @@ def _release_undecided(tx: Tx, job: Job) -> list[Any]:
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="expired", error="the job ended first"))
             events += return_stake(tx, sub)
         elif sub.status == "revealed":
-            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", error="the job ended first"))
+            sub = replace(sub, status="rejected", error="the job ended first")
+            tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+            events.append(SubmissionScored.of(sub, False))
     return events
 
 

@@ -21,21 +21,18 @@ from typing import Any
 
 from dapp.codec.commitment import submission_commitment
 from dapp.domain import access, decisions, ledger, payouts, policies, policy
-from dapp.domain.commands import CommitSubmission, Context, RevealSubmission, ReviewSubmission, Submit
+from dapp.domain.commands import CommitSubmission, Context, RevealSubmission, ReviewSubmission
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionCommitted, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
-from dapp.domain.seeds import submission_seed as seed
 from dapp.domain.records import (BY_CONTRIBUTOR, COMMITMENTS, JOBS, OPEN, SUBMISSIONS, Job, Submission,
                                  stake_pot)
+from dapp.domain.seeds import submission_seed
 from dapp.domain.spec import submission_cap
 from dapp.domain.store import Tx
 from dapp.domain.values import Address
 from dapp.errors import DomainError
 from dapp.ml.errors import MLError
-
-__all__ = ["commit", "estimate_submission", "reveal_submission", "review", "score_submission",
-           "seed", "submit"]
 
 
 def _model_and_data(tx: Tx, job: Job, sub: Submission) -> tuple[bytes, bytes | None]:
@@ -54,7 +51,7 @@ def score_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid
     model, train = _model_and_data(tx, job, sub)
     evaluation = require_content(tx, evaluation_cid, "evaluation data")
     return env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label, validation=evaluation,
-                            model=model, train=train, seed=seed(job.id, sub.id))
+                            model=model, train=train, seed=submission_seed(job.id, sub.id))
 
 
 def estimate_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_cid: bytes) -> int:
@@ -122,13 +119,6 @@ def reveal_submission(tx: Tx, cmd: RevealSubmission, ctx: Context, env: Env) -> 
     if job.status != OPEN or ctx.timestamp >= decisions.reveal_by(job, sub, env):
         raise DomainError(f"submission {sub.id} of job {job.id} had to be revealed before "
                           f"{decisions.reveal_by(job, sub, env)}", code="reveal_too_late")
-    return events + _receive(tx, job, sub, cmd.model_cid, cmd.data_cid, ctx, env)
-
-
-def submit(tx: Tx, cmd: Submit, ctx: Context, env: Env) -> list[Any]:
-    """The one-step ``submit``: a commit and its reveal in one input."""
-    job, events = touch(tx, cmd.job_id, ctx, env)
-    job, sub = _new_submission(tx, job, ctx, b"")
     return events + _receive(tx, job, sub, cmd.model_cid, cmd.data_cid, ctx, env)
 
 
