@@ -383,9 +383,10 @@ class CopierMarketMachine(RuleBasedStateMachine):
         self.send(job.sponsor, "revealTestSet", job.id, raw_cid(job.test_csv), job.salt, expect=ok)
 
     @precondition(lambda self: self.jobs)
-    @rule(index=st.integers(0, 9))
-    def cancel(self, index):
-        job = self.pick(index, lambda j: not j.closed)
+    @rule(index=st.integers(0, 9), now=st.integers(0, 2))
+    def cancel(self, index, now):
+        """The sponsor cancels a job (one time in three: a cancel ends the job's story)."""
+        job = self.pick(index, lambda j: not j.closed) if now == 0 else None
         if job is not None:
             done = self.send(job.sponsor, "cancelJob", job.id)
             job.closed |= done.accepted
@@ -412,7 +413,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
         if job is not None:
             self.send(sender, "settleJob", job.id)
 
-    @rule(seconds=st.sampled_from([1, 60, 400, 3600, WINDOW + 1, 20_000]))
+    @rule(seconds=st.sampled_from([1, 60, 400, 1000, 3600, WINDOW + 1, 20_000]))
     def time_passes(self, seconds):
         self.m.timestamp += seconds
 
@@ -479,9 +480,12 @@ class CopierMarketMachine(RuleBasedStateMachine):
             self.reveal(sub)
 
     @precondition(lambda self: self.unrevealed())
-    @rule(index=st.integers(0, 99))
-    def honest_reveal(self, index):
+    @rule(index=st.integers(0, 99), in_time=st.integers(0, 3))
+    def honest_reveal(self, index, in_time):
+        """Reveals uploaded work: mostly work still within its time (``in_time`` 0: any)."""
         subs = self.unrevealed()
+        timely = [s for s in subs if self.now < min(s.at + WINDOW, self.jobs[s.job].deadline)]
+        subs = timely if in_time and timely else subs
         self.reveal(subs[index % len(subs)])
 
     def public_work(self):
@@ -489,18 +493,41 @@ class CopierMarketMachine(RuleBasedStateMachine):
         return [s for j in self.jobs.values() for s in j.subs if s.role == "honest" and s.uploaded
                 and not j.closed and self.now < j.deadline]
 
+    @precondition(lambda self: self.jobs)
+    @rule(index=st.integers(0, 9), honest=st.sampled_from(HONEST), copier=st.sampled_from(COPIERS),
+          score=st.sampled_from([0.95, 0.9, 0.5]), delay=st.sampled_from([0, 0, 1, 600, WINDOW]))
+    def front_run(self, index, honest, copier, score, delay):
+        """An honest contributor commits and uploads; in the same second a copier commits to and
+        reveals the uploaded work; the honest reveal follows ``delay`` seconds later (in time or not)."""
+        job = self.open_job(index)
+        if job is None:
+            return
+        self.honest_work(index, honest, score, False, "upload")
+        original = job.subs[-1] if job.subs and job.subs[-1].who == honest else None
+        if original is None or original.revealed:
+            return
+        self.copy_work(original, copier, job)
+        self.m.timestamp += delay
+        self.reveal(original)
+
     @precondition(lambda self: self.public_work())
     @rule(index=st.integers(0, 99), who=st.sampled_from(COPIERS + SYBILS[:2]), wait=st.sampled_from([0, 0, 1, 60]),
-          elsewhere=st.integers(0, 4))
-    def copy(self, index, who, wait, elsewhere):
-        """Commits and reveals another's public work, in the same second or a little later; to the
-        same job, or (``elsewhere`` 0) to another open one."""
-        original = self.public_work()[index % len(self.public_work())]
+          elsewhere=st.integers(0, 4), fresh=st.booleans())
+    def copy(self, index, who, wait, elsewhere, fresh):
+        """Commits and reveals another's public work (``fresh``: preferably work not yet revealed,
+        front-running its reveal), in the same second or a little later; to the same job, or
+        (``elsewhere`` 0) to another open one."""
+        work = self.public_work()
+        work = [s for s in work if not s.revealed] if fresh and not all(s.revealed for s in work) else work
+        original = work[index % len(work)]
         event(f"copy of {'revealed' if original.revealed else 'unrevealed'} work")
         self.m.timestamp += wait
         job = self.jobs[original.job] if elsewhere else self.open_job(index)
-        if job is None or job.closed or self.now >= job.deadline:
-            return
+        if job is not None and not job.closed and self.now < job.deadline:
+            self.copy_work(original, who, job)
+
+    def copy_work(self, original, who, job):
+        """Commits to ``original``'s CIDs and reveals them at once."""
         role = "copier" if who in COPIERS else "sybil"
         sub = self.commit(job, who, role, "copy", original.model, original.data)
         if sub is not None:
@@ -584,5 +611,5 @@ class CopierMarketMachine(RuleBasedStateMachine):
 TestCopierMarketMachine = CopierMarketMachine.TestCase
 TestCopierMarketMachine.settings = settings(
     max_examples=int(os.environ.get("MARKET_EXAMPLES", 100)),
-    stateful_step_count=int(os.environ.get("MARKET_STEPS", 100)), deadline=None,
+    stateful_step_count=int(os.environ.get("MARKET_STEPS", 150)), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
