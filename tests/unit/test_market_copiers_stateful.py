@@ -98,6 +98,7 @@ class Sub:
     revealed: bool = False
     score: int | None = None  # the last SubmissionScored score
     invalid: bool = False
+    turned_down: bool = False  # by the sponsor's review
 
     def keys(self):
         """The work keys: its input, and its model when no data trains it (payouts.work_keys)."""
@@ -251,8 +252,11 @@ class CopierMarketMachine(RuleBasedStateMachine):
         assert sub.kind != "hijack", "a hijacking update was paid"
         if self.input != "reviewSubmission" and sub.role != "honest":
             for honest in job.subs[:sub.id - 1]:
+                if honest.turned_down:  # see test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy
+                    continue
                 assert not (honest.role == "honest" and honest.revealed and honest.keys() & sub.keys()), \
-                    f"{sub.role} {sub.id} paid for the work of honest {honest.id}, committed first and revealed"
+                    (f"{sub.role} {sub.id} paid for the work of honest {honest.id}, committed first and revealed",
+                     self.input, job)
         for key in sub.keys():
             job.paid_keys[key] = sub
         job.budget -= a["amount"]
@@ -266,6 +270,9 @@ class CopierMarketMachine(RuleBasedStateMachine):
         assert (a["contributor"], a["amount"]) == (sub.who, self.jobs[sub.job].stake)
         self.stakes -= a["amount"]
         return sub
+
+    def on_SubmissionReviewed(self, a, owed):
+        self.jobs[a["jobId"]].subs[a["submissionId"] - 1].turned_down = not a["accepted"]
 
     def on_StakeReturned(self, a, owed):
         owed[self._stake(a).who] += a["amount"]
@@ -427,8 +434,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
         self.by_commitment[commitment] = sub
         made = sum(s.who == who for s in job.subs)
         ok = not job.closed and self.now < job.deadline and made < 20 and self.balance[who] >= job.stake
-        done = self.send(who, "commitSubmission", job.id, commitment,
-                         expect=None if job.policy == "rounds" and ok else ok)
+        done = self.send(who, "commitSubmission", job.id, commitment, expect=self.unless_lazy(job, ok))
         return sub if done.accepted else None
 
     def reveal(self, sub, expect_valid=True):
@@ -436,7 +442,16 @@ class CopierMarketMachine(RuleBasedStateMachine):
         in_time = not job.closed and self.now < min(sub.at + WINDOW, job.deadline) and not sub.revealed
         ok = in_time and expect_valid
         self.send(sub.who, "revealSubmission", job.id, sub.model, sub.data, sub.salt,
-                  expect=None if job.policy == "rounds" and ok else ok)
+                  expect=self.unless_lazy(job, ok))
+
+    @staticmethod
+    def unless_lazy(job, ok):
+        """``ok``, but None (not checked) when True and the input's own lazy decisions may end the job
+        first: a round closing, or a threshold job deciding revealed submissions that waited for an
+        earlier commit to expire (its budget may run out)."""
+        waiting = job.policy == "threshold" and not job.hidden and any(
+            s.revealed and s.score is None and not s.invalid for s in job.subs)
+        return None if ok and (job.policy == "rounds" or waiting) else ok
 
     def open_job(self, index, policy=None):
         return self.pick(index, lambda j: not j.closed and self.now < j.deadline
@@ -613,3 +628,23 @@ TestCopierMarketMachine.settings = settings(
     max_examples=int(os.environ.get("MARKET_EXAMPLES", 100)),
     stateful_step_count=int(os.environ.get("MARKET_STEPS", 150)), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+# -- a rule violation the machine found, as a plain test ------------------------------------------
+
+
+def test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy():
+    """Manual job with ``accept_by_default``: the sponsor turns down an honest submission (committed
+    and revealed first); a copier's later commit of the same CIDs stays unreviewed and is paid by
+    default at the deadline, so the copier earns from work whose owner committed first and revealed
+    in time, and that the sponsor declined."""
+    m = Market()
+    job = m.create_job(100, policy="manual", reward_per_accept=50, min_score=0, accept_by_default=True)
+    model = m.put_model(HONEST[0], 0.9)
+    assert m.submit(HONEST[0], job, model).accepted  # submission 1: commit, then reveal
+    assert m.submit(COPIERS[0], job, model).accepted  # submission 2: the same CIDs, committed later
+    assert m.call(SPONSOR, "reviewSubmission", job, 1, False).accepted
+    settled = m.call(SPONSOR, "settleJob", job, timestamp=m.job(job)["job"]["deadline"])
+    assert settled.accepted
+    paid = [a["contributor"] for name, a in map(decode_notice, settled.notices) if name == "RewardPaid"]
+    assert COPIERS[0] not in paid, "a copy of work the sponsor turned down was paid by default"
