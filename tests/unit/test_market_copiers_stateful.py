@@ -19,8 +19,9 @@ Oracles (from the ABI and the notices, not from the code under test), after ever
 notice they concern: value conserved (deposits == inspect balances + inspect job budgets + stakes
 held + vouchers, the backend's totals agree); a piece of work (``("input", model, data)``, or the
 model itself when no data trains it) earns at most once per job; no copier is paid (other than
-by a manual review, the sponsor's choice) for work whose honest owner committed earlier in the job
-and revealed in time; every threshold decision pays exactly when the rule says (min_score, min_gain
+by a manual review, the sponsor's choice, or for work the sponsor turned down: see the plain test
+at the end) for work whose honest owner committed earlier in the job and revealed in time, whichever
+reveal came first; every threshold decision pays exactly when the rule says (min_score, min_gain
 over the best accepted, a reward left, work not paid), so the earliest-committed honest piece is
 paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
 piece: copies come later, junk scores lower) or refunds; a split pays one equal share (the
@@ -28,7 +29,8 @@ remainder to the first) per qualifying piece of work, to its earliest holder; a 
 publishes a model below its bar (global score - tolerance), and a hijacking update is never paid.
 At the end every job settles and every balance is withdrawn: the vouchers paid out all deposits.
 
-``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length (the default makes >= 10,000 steps).
+``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length: the default 100 x 150 runs about 11,000 to
+14,000 steps (Hypothesis ends some examples early).
 """
 
 import json
@@ -45,7 +47,9 @@ import eth_abi
 from dapp.domain.values import Address
 from tests.support.market import SPONSOR, Market, spec, spec_tuple
 from tests.support.rollup import TOKEN
-from tests.unit.test_market_stateful import FederatedFakeEngine, decode_notice, decode_voucher, encode, raw_cid
+from tests.unit.test_market_stateful import (
+    FederatedFakeEngine, decode_notice, decode_voucher, encode, raw_cid,
+)
 
 WINDOW = 6 * 3600  # Limits.commit_window (the default): a commit's time to be revealed
 SPONSORS = [SPONSOR, Address(b"\x5b" * 20)]
@@ -63,7 +67,8 @@ def job_plans(policy):
     """Everything a sponsor chooses for a job of ``policy``."""
     return st.fixed_dictionaries(dict(
         policy=st.just(policy), sponsor=st.sampled_from(SPONSORS), budget=st.integers(100, 1200),
-        quarters=st.integers(1, 4), stake=st.sampled_from([0, 0, 20]), min_score=st.sampled_from([0, 800_000, 900_000]),
+        quarters=st.integers(1, 4), stake=st.sampled_from([0, 0, 20]),
+        min_score=st.sampled_from([0, 800_000, 900_000]),
         min_gain=st.sampled_from([0, 0, 50_000]), duration=st.sampled_from([600, 3600, 30_000]),
         window=st.sampled_from([300, 5000]), by_default=st.booleans(), rounds=st.integers(1, 3),
         quota=st.sampled_from([0, 2]), tolerance=st.sampled_from([0, 50_000])))
@@ -248,14 +253,14 @@ class CopierMarketMachine(RuleBasedStateMachine):
         job = self.jobs[a["jobId"]]
         sub = job.subs[a["submissionId"] - 1]
         assert a["contributor"] == sub.who and a["token"] == TOKEN
-        assert not sub.keys() & job.paid_keys.keys(), f"work of submission {sub.id} paid twice in job {job.id}"
+        assert not sub.keys() & job.paid_keys.keys(), f"work of submission {sub.id} paid twice, job {job.id}"
         assert sub.kind != "hijack", "a hijacking update was paid"
         if self.input != "reviewSubmission" and sub.role != "honest":
             for honest in job.subs[:sub.id - 1]:
                 if honest.turned_down:  # see test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy
                     continue
                 assert not (honest.role == "honest" and honest.revealed and honest.keys() & sub.keys()), \
-                    (f"{sub.role} {sub.id} paid for the work of honest {honest.id}, committed first and revealed",
+                    (f"{sub.role} {sub.id} paid for honest {honest.id}'s work (committed first, revealed)",
                      self.input, job)
         for key in sub.keys():
             job.paid_keys[key] = sub
@@ -362,8 +367,9 @@ class CopierMarketMachine(RuleBasedStateMachine):
             job.salt = keccak(job.test_csv)
             commitment = keccak(eth_abi.encode(["bytes", "bytes32"], [raw_cid(job.test_csv), job.salt]))
         rounds_job = policy == "rounds"
-        s = spec(policy=policy, validation_cid=self.validation, reward_per_accept=reward, min_score=job.min_score,
-                 min_gain=job.min_gain, accept_by_default=by_default and policy == "manual",
+        s = spec(policy=policy, validation_cid=self.validation, reward_per_accept=reward,
+                 min_score=job.min_score, min_gain=job.min_gain,
+                 accept_by_default=by_default and policy == "manual",
                  deadline=job.deadline, test_commitment=commitment, reveal_window=job.window, stake=stake,
                  base_model_cid=self.base if rounds_job else b"", rounds=rounds if rounds_job else 0,
                  round_quota=quota if rounds_job else 0, round_duration=duration // 3 if rounds_job else 0,
@@ -482,7 +488,8 @@ class CopierMarketMachine(RuleBasedStateMachine):
 
     def unrevealed(self):
         """Honest submissions uploaded but not revealed (their time may be up)."""
-        return [s for j in self.jobs.values() for s in j.subs if s.role == "honest" and s.uploaded and not s.revealed]
+        return [s for j in self.jobs.values() for s in j.subs
+                if s.role == "honest" and s.uploaded and not s.revealed]
 
     @precondition(lambda self: any(s.role == "honest" and not s.uploaded for j in self.jobs.values()
                                    for s in j.subs))
@@ -526,8 +533,8 @@ class CopierMarketMachine(RuleBasedStateMachine):
         self.reveal(original)
 
     @precondition(lambda self: self.public_work())
-    @rule(index=st.integers(0, 99), who=st.sampled_from(COPIERS + SYBILS[:2]), wait=st.sampled_from([0, 0, 1, 60]),
-          elsewhere=st.integers(0, 4), fresh=st.booleans())
+    @rule(index=st.integers(0, 99), who=st.sampled_from(COPIERS + SYBILS[:2]),
+          wait=st.sampled_from([0, 0, 1, 60]), elsewhere=st.integers(0, 4), fresh=st.booleans())
     def copy(self, index, who, wait, elsewhere, fresh):
         """Commits and reveals another's public work (``fresh``: preferably work not yet revealed,
         front-running its reveal), in the same second or a little later; to the same job, or
