@@ -13,7 +13,7 @@ from typing import Any
 
 from dapp.domain import ledger
 from dapp.domain.events import JobSettled, RewardPaid, StakeReturned, StakeSlashed, SubmissionScored
-from dapp.domain.records import ENDED, JOBS, PAID_WORK, SUBMISSIONS, Job, Submission, job_pot, stake_pot
+from dapp.domain.records import ENDED, HELD_WORK, JOBS, PAID_WORK, SUBMISSIONS, Job, Submission, job_pot, stake_pot
 from dapp.domain.store import Tx
 
 
@@ -43,6 +43,19 @@ def first_paid(tx: Tx, sub: Submission, trained_cid: bytes = b"") -> tuple[int, 
         if first and first != sub.id:
             what = "the same model and data were" if key[0] == "input" else "the same trained model was"
             return first, f"{what} already paid in submission {first}"
+    return 0, ""
+
+
+def hold(tx: Tx, sub: Submission) -> tuple[int, str]:
+    """Notes ``sub`` as the holder of its work keys that no earlier submission of the job holds; the
+    earlier holder of any of them, with why (``(0, "")`` when none). Decisions follow commit order,
+    so the earliest holder is the one who committed first."""
+    for key in work_keys(sub):
+        first = tx.get(HELD_WORK, (sub.job_id, key), 0)
+        if first and first != sub.id:
+            return first, f"the same work was submitted earlier in submission {first}"
+    for key in work_keys(sub):
+        tx.put(HELD_WORK, (sub.job_id, key), sub.id)
     return 0, ""
 
 

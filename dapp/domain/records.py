@@ -13,6 +13,7 @@ JOBS = "jobs"
 SUBMISSIONS = "submissions"  # (job_id, submission_id) -> Submission
 BY_CONTRIBUTOR = "job_contributor_count"  # (job_id, contributor) -> submissions made
 COMMITMENTS = "submission_commitments"  # (job_id, commitment) -> submission id
+HELD_WORK = "held_work"  # (job_id, work key) -> the earliest submission of a manual job holding that work
 PAID_WORK = "paid_work"  # (job_id, work key) -> the first submission paid for that work (payouts.work_keys)
 
 OPEN = "open"

@@ -76,20 +76,21 @@ def test_the_model_a_paid_submission_trained_is_not_paid_again_as_a_model():
     assert "the same trained model was already paid in submission 1" in subs(m, job)[1]["error"]
 
 
-def test_manual_review_refuses_to_pay_work_already_paid_and_the_default_skips_it():
+def test_manual_copies_of_earlier_work_are_rejected_when_scored_so_neither_review_nor_default_pays_them():
     m = Market()
     job = m.create_job(1000, policy="manual", reward_per_accept=100, accept_by_default=True)
     model = m.put_model(CAROL, 0.9)
     for who in (CAROL, DAVE, ERIN):
         m.submit(who, job, model)
     m.submit(ERIN, job, m.put_model(ERIN, 0.8))
-    assert paid(m.call(SPONSOR, "reviewSubmission", job, 2, True)) == [(DAVE, 100)]
-    again = m.call(SPONSOR, "reviewSubmission", job, 1, True)
-    assert not again.accepted and error_code(again) == "already_paid"
+    assert [s["status"] for s in subs(m, job)] == ["scored", "rejected", "rejected", "scored"]
+    assert "submitted earlier in submission 1" in subs(m, job)[1]["error"]
+    copy = m.call(SPONSOR, "reviewSubmission", job, 2, True)
+    assert not copy.accepted and error_code(copy) == "not_reviewable"
+    assert paid(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
     settle = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(settle) == [(ERIN, 100), (SPONSOR, 800)]  # submission 4 only: 1 and 3 copy 2's work
-    assert [s["status"] for s in subs(m, job)] == ["rejected", "accepted", "rejected", "accepted"]
-    assert "already paid in submission 2" in subs(m, job)[2]["error"]
+    assert paid(settle) == [(ERIN, 100), (SPONSOR, 800)]  # submission 4 only: 2 and 3 copy 1's work
+    assert [s["status"] for s in subs(m, job)] == ["accepted", "rejected", "rejected", "accepted"]
 
 
 def rounds_job(m, **kw):

@@ -1,5 +1,8 @@
 """manual (ManualAccept): submissions are scored and wait; the sponsor (or a delegate) accepts or
-rejects each (``reviewSubmission``). At the deadline, or on cancel, unreviewed ones become
+rejects each (``reviewSubmission``). A submission of work an earlier one of the job holds (the same
+model and data, or trained model: ``payouts.work_keys``) is rejected when scored: the work is the
+earlier committer's, so a copy can be neither accepted nor paid by default, even when the sponsor
+turned the original down. At the deadline, or on cancel, unreviewed ones become
 ``accept_by_default``, paid in submission order while the budget lasts; work already paid in the job
 is never paid again (rejected with the reason)."""
 
@@ -42,6 +45,9 @@ class Manual(Policy):
         """Waits for review; the model the machine trained is kept, since the sponsor may accept it."""
         sub = record_score(tx, job, sub, scored)
         sub, stored = store_model(tx, sub, scored, ctx, env)
+        first, why = payouts.hold(tx, sub)
+        if first:  # the work is the earlier submission's, to accept or turn down
+            sub = replace(sub, status="rejected", error=why)
         tx.put(SUBMISSIONS, (job.id, sub.id), sub)
         return stored + [SubmissionScored.of(sub, False)]
 
