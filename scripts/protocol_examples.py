@@ -293,7 +293,8 @@ def sequences() -> str:
     add("`revealSubmission` while an earlier commit is not revealed", s.submit(CAROL, order, model, train))
     add("`revealSubmission` of that earlier commit (both decided)", s.reveal(DAVE, order, weak, train, first))
     manual = s.job(policy="manual", reward_per_accept=100, accept_by_default=True)
-    for who, m in ((CAROL, model), (DAVE, weak), (CAROL, weak)):
+    deeper = s.put(CAROL, MODEL.replace(b"2}", b"3}"))  # other work than the two before
+    for who, m in ((CAROL, model), (DAVE, weak), (CAROL, deeper)):
         s.submit(who, manual, m, train)
     add("`revealSubmission`, manual", s.log[-1][3])
     add("`reviewSubmission(accept=true)`", s.call(SPONSOR, "reviewSubmission", manual, 1, True))
