@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from mlmarket.cli.main import cli
 from web3 import Web3
 
+from dapp.codec.abi import inputs
 from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
@@ -262,6 +263,23 @@ def test_an_interrupted_submission_resumes_with_the_same_commitment_and_only_the
                  and o["args"]["commitment"] == resumed["commitment"]]
     assert len(committed) == 1 and committed[0]["args"]["submissionId"] == resumed["submission"]
     assert next(n for n in resumed["notices"] if n["name"] == "SubmissionScored")["args"]["accepted"] is True
+
+
+def test_a_reveal_behind_an_earlier_open_commit_waits_and_says_so(node: Node, files: dict[str, Path],
+                                                                  tmp_path: Path) -> None:
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")["job"]
+    early = inputs().encode("commitSubmission", job, b"\x42" * 32)  # a commit nobody reveals (yet)
+    mlmarket(node, "send", "0x" + early.hex(), account=BYSTANDER)
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
+           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "", "MLMARKET_STATE_DIR": str(state_dir(node))}
+    result = CliRunner().invoke(cli, ["submit", str(job), "--model", str(files["model"]), "--data",
+                                      str(files["train"]), "--account", str(CONTRIBUTOR)], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"revealed: submission 2 of job {job}, scored, waiting for earlier commits" in result.stdout
+    assert "SubmissionScored" not in result.stdout and "RewardPaid" not in result.stdout
+    statuses = [s["status"] for s in mlmarket(node, "job", "show", str(job))["submissions"]]
+    assert statuses == ["committed", "revealed"]
 
 
 def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[str, Path], tmp_path: Path) -> None:

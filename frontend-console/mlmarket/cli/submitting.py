@@ -37,7 +37,7 @@ def revealed_text(market: Any, result: FlowResult) -> str:
     scored = outcome.first("SubmissionScored")
     parts = [f"submission {result.state.submission} of job {result.state.job}"]
     if scored is None:
-        parts.append("stored, not scored yet (scored when the job's hidden test set is revealed)")
+        parts.append(_unscored_text(market, result.state.job, result.state.submission))
     else:
         verdict = "accepted" if scored["accepted"] else "rejected"
         parts += [f"score {from_millionths(int(scored['score'])):g}", verdict]
@@ -47,6 +47,17 @@ def revealed_text(market: Any, result: FlowResult) -> str:
         amount = format_amount(int(notice.args["amount"]), market.chain.decimals_of(token))
         parts.append(f"{verbs[notice.name]} {amount} {token_name(market, token)}")
     return "revealed: " + ", ".join(parts) + "\n" + outcome_text(outcome)
+
+
+def _unscored_text(market: Any, job: int, submission: int) -> str:
+    """Why a reveal has no score yet: it waits for earlier commits (decisions follow commit order),
+    or for the job's hidden test set."""
+    page = market.query(f"jobs/{job}/submissions?offset={max(submission - 1, 0)}&limit=1")
+    status = (page.get("submissions") or [{}])[0].get("status")
+    if status == "revealed":
+        return ("scored, waiting for earlier commits of the job to be revealed or to expire (decisions "
+                "follow commit order; any input naming the job, e.g. `mlmarket settle`, moves them on)")
+    return "stored, not scored yet (scored when the job's hidden test set is revealed)"
 
 
 def token_name(market: Any, token: str) -> str:
