@@ -29,8 +29,8 @@ remainder to the first) per qualifying piece of work, to its earliest holder; a 
 publishes a model below its bar (global score - tolerance), and a hijacking update is never paid.
 At the end every job settles and every balance is withdrawn: the vouchers paid out all deposits.
 
-``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length: the default 100 x 150 runs about 11,000 to
-14,000 steps (Hypothesis ends some examples early).
+``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length: the default 100 x 170 runs about 12,000 to
+16,000 steps (Hypothesis ends some examples early).
 """
 
 import json
@@ -633,7 +633,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
 TestCopierMarketMachine = CopierMarketMachine.TestCase
 TestCopierMarketMachine.settings = settings(
     max_examples=int(os.environ.get("MARKET_EXAMPLES", 100)),
-    stateful_step_count=int(os.environ.get("MARKET_STEPS", 150)), deadline=None,
+    stateful_step_count=int(os.environ.get("MARKET_STEPS", 170)), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
