@@ -19,8 +19,7 @@ Oracles (from the ABI and the notices, not from the code under test), after ever
 notice they concern: value conserved (deposits == inspect balances + inspect job budgets + stakes
 held + vouchers, the backend's totals agree); a piece of work (``("input", model, data)``, or the
 model itself when no data trains it) earns at most once per job; no copier is paid (other than
-by a manual review, the sponsor's choice, or for work the sponsor turned down: see the plain test
-at the end) for work whose honest owner committed earlier in the job and revealed in time, whichever
+by a manual review, the sponsor's choice) for work whose honest owner committed earlier in the job and revealed in time, whichever
 reveal came first; every threshold decision pays exactly when the rule says (min_score, min_gain
 over the best accepted, a reward left, work not paid), so the earliest-committed honest piece is
 paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
@@ -103,7 +102,6 @@ class Sub:
     revealed: bool = False
     score: int | None = None  # the last SubmissionScored score
     invalid: bool = False
-    turned_down: bool = False  # by the sponsor's review
 
     def keys(self):
         """The work keys: its input, and its model when no data trains it (payouts.work_keys)."""
@@ -257,8 +255,6 @@ class CopierMarketMachine(RuleBasedStateMachine):
         assert sub.kind != "hijack", "a hijacking update was paid"
         if self.input != "reviewSubmission" and sub.role != "honest":
             for honest in job.subs[:sub.id - 1]:
-                if honest.turned_down:  # see test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy
-                    continue
                 assert not (honest.role == "honest" and honest.revealed and honest.keys() & sub.keys()), \
                     (f"{sub.role} {sub.id} paid for honest {honest.id}'s work (committed first, revealed)",
                      self.input, job)
@@ -275,9 +271,6 @@ class CopierMarketMachine(RuleBasedStateMachine):
         assert (a["contributor"], a["amount"]) == (sub.who, self.jobs[sub.job].stake)
         self.stakes -= a["amount"]
         return sub
-
-    def on_SubmissionReviewed(self, a, owed):
-        self.jobs[a["jobId"]].subs[a["submissionId"] - 1].turned_down = not a["accepted"]
 
     def on_StakeReturned(self, a, owed):
         owed[self._stake(a).who] += a["amount"]
@@ -637,14 +630,13 @@ TestCopierMarketMachine.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-# -- a rule violation the machine found, as a plain test ------------------------------------------
+# -- a rule violation the machine found (fixed by 4020ddd: payouts.hold), kept as a regression test ----
 
 
 def test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy():
     """Manual job with ``accept_by_default``: the sponsor turns down an honest submission (committed
-    and revealed first); a copier's later commit of the same CIDs stays unreviewed and is paid by
-    default at the deadline, so the copier earns from work whose owner committed first and revealed
-    in time, and that the sponsor declined."""
+    and revealed first); a copier's later commit of the same CIDs must not be paid by default at the
+    deadline (it was: the copier earned from work whose owner committed first and revealed in time)."""
     m = Market()
     job = m.create_job(100, policy="manual", reward_per_accept=50, min_score=0, accept_by_default=True)
     model = m.put_model(HONEST[0], 0.9)
