@@ -18,9 +18,9 @@ across deadlines, commit windows and reveal windows, cancels, settles, reviews a
 Oracles (from the ABI and the notices, not from the code under test), after every step or at the
 notice they concern: value conserved (deposits == inspect balances + inspect job budgets + stakes
 held + vouchers, the backend's totals agree); a piece of work (``("input", model, data)``, or the
-model itself when no data trains it) earns at most once per job; no copier is paid (other than
-by a manual review, the sponsor's choice) for work whose honest owner committed earlier in the job and revealed in time, whichever
-reveal came first; every threshold decision pays exactly when the rule says (min_score, min_gain
+model itself when no data trains it) earns at most once per job; no copier is paid (by any policy,
+manual reviews included) for work whose honest owner committed earlier in the job and revealed in
+time, whichever reveal came first; every threshold decision pays exactly when the rule says (min_score, min_gain
 over the best accepted, a reward left, work not paid), so the earliest-committed honest piece is
 paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
 piece: copies come later, junk scores lower) or refunds; a split pays one equal share (the
@@ -253,7 +253,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
         assert a["contributor"] == sub.who and a["token"] == TOKEN
         assert not sub.keys() & job.paid_keys.keys(), f"work of submission {sub.id} paid twice, job {job.id}"
         assert sub.kind != "hijack", "a hijacking update was paid"
-        if self.input != "reviewSubmission" and sub.role != "honest":
+        if sub.role != "honest":
             for honest in job.subs[:sub.id - 1]:
                 assert not (honest.role == "honest" and honest.revealed and honest.keys() & sub.keys()), \
                     (f"{sub.role} {sub.id} paid for honest {honest.id}'s work (committed first, revealed)",
