@@ -314,3 +314,24 @@ def test_the_root_of_each_accepted_advance_is_the_devnodes_root_of_all_outputs_s
 def test_cmio_is_chosen_only_with_the_device_and_no_http_server_configured(environ, exists, expected):
     assert cmio.use_cmio(environ, exists) is expected
 
+
+
+@pytest.mark.parametrize("http_url, chosen", [(None, "cmio"), ("http://127.0.0.1:5004", "http")])
+def test_python_m_dapp_serves_the_device_when_there_and_no_http_server_is_configured(
+        monkeypatch, tmp_path, http_url, chosen):
+    import dapp.__main__ as entry
+    import dapp.rollup.loop as loop
+    from dapp.rollup.http import HttpRollup
+
+    device = tmp_path / "cmio"
+    device.touch()
+    monkeypatch.setattr(cmio, "DEVICE_PATH", str(device))
+    monkeypatch.setattr(CmioRollup, "open", classmethod(lambda cls: CmioRollup(FakeDevice())))
+    if http_url is None:
+        monkeypatch.delenv("ROLLUP_HTTP_SERVER_URL", raising=False)
+    else:
+        monkeypatch.setenv("ROLLUP_HTTP_SERVER_URL", http_url)
+    seen = {}
+    monkeypatch.setattr(loop, "run", lambda app, rollup: seen.setdefault("rollup", rollup))
+    entry.main()
+    assert isinstance(seen["rollup"], CmioRollup if chosen == "cmio" else HttpRollup)
