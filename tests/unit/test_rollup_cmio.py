@@ -335,3 +335,16 @@ def test_python_m_dapp_serves_the_device_when_there_and_no_http_server_is_config
     monkeypatch.setattr(loop, "run", lambda app, rollup: seen.setdefault("rollup", rollup))
     entry.main()
     assert isinstance(seen["rollup"], CmioRollup if chosen == "cmio" else HttpRollup)
+
+
+def test_the_real_devices_buffers_are_read_and_written_in_place_within_their_bounds():
+    import ctypes
+
+    tx, rx = ctypes.create_string_buffer(16), ctypes.create_string_buffer(b"advance!", 8)
+    device = cmio.CmioDevice(-1, (ctypes.addressof(tx), 16), (ctypes.addressof(rx), 8))
+    device.write_tx(b"root")
+    assert tx.raw[:5] == b"root\x00" and device.read_rx(7) == b"advance"
+    with pytest.raises(OutputTooLarge):
+        device.write_tx(bytes(17))
+    with pytest.raises(cmio.CmioError, match="9 bytes in a 8-byte rx buffer"):
+        device.read_rx(9)
