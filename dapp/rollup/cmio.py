@@ -22,9 +22,10 @@ buffer's own address). No code was copied.
 - Outputs: ``Notice(bytes)`` 0xc258d6e5 and ``Voucher(address,uint256,bytes)`` 0x237a816f, as
   ``selector ‖ abi.encode(args)``; a report is its raw payload. Each must fit the tx buffer (2 MiB in
   the machine); libcmt answers -ENOBUFS beyond it, this raises ``OutputTooLarge`` before yielding.
-- The root: libcmt keeps one tree of every output since the process started (never reset per input;
-  ``cmt_rollup_finish`` sends its current root with every accept, inspects included) and returns as an
-  output's index its leaf number. A rejected input is undone by the node rolling the whole machine
+- The root: libcmt keeps one tree of every output since the process started (never reset per input
+  by ``rollup-http-server``; only the shell tool ``sys-utils/rollup/rollup.cpp`` resets it per advance);
+  ``cmt_rollup_finish`` sends its current root with every accept, inspects included, and an output's
+  index is its leaf number. A rejected input is undone by the node rolling the whole machine
   back; this adapter also goes back to the tree of the last accepted advance on a reject and after an
   inspect, so the root stays right where nobody rolls back (``cartesi-machine`` without rollback), as
   the app's own state does. With rollback the two behave the same.
@@ -145,6 +146,13 @@ class CmioRollup:
         self.tree = OutputsMerkle()
         self.accepted_tree = self.tree
         self.serving: str | None = None
+        self.rooted: tuple[OutputsMerkle, bytes] | None = None  # the last root sent and its tree
+
+    def _root(self) -> bytes:
+        """The tree's root, reused while the tree is unchanged (libcmt 0.17.2 caches it too)."""
+        if self.rooted is None or self.rooted[0] is not self.tree:
+            self.rooted = (self.tree, self.tree.root())
+        return self.rooted[1]
 
     @classmethod
     def open(cls, path: str = DEVICE_PATH) -> CmioRollup:
@@ -167,7 +175,7 @@ class CmioRollup:
     def finish(self, accept: bool) -> dict[str, Any]:
         """Accepts (sending the outputs root) or rejects the current request; waits for the next."""
         if accept:
-            root = self.tree.root()
+            root = self._root()
             if self.serving == "advance_state":
                 self.accepted_tree = self.tree
             self.tree = self.accepted_tree
