@@ -200,7 +200,7 @@ class AdversarialMarketMachine(MarketMachine):
         if scores and done.accepted:
             if name == "revealTestSet":
                 event(f"revealed with {bucket(len(before), 4)} submissions waiting")
-            self.check_batch(job_id, before)
+            self.check_batch(job_id, before, decoded)
         return done, decoded
 
     def deposit(self, token, account, amount, data=b"", expect_command=None):
@@ -229,12 +229,21 @@ class AdversarialMarketMachine(MarketMachine):
         trains = job is not None and job.policy in ("threshold", "manual", "rounds") and bool(args[2])
         return expect, bool(expect) and trains
 
-    def check_batch(self, job_id, before):
+    def check_batch(self, job_id, before, decoded):
         """One scoring input: the first waiting submissions, at least one, within max_input_work
-        unless a single one exceeds it, and no fewer than the bound allows."""
+        unless a single one exceeds it, and no fewer than the bound allows. When the last batch on
+        the revealed test set could score none of them, they all wait again, for the fallback
+        split's batches on the validation set."""
         job, cap = self.jobs[job_id], LIMITS.max_input_work
         left = [] if job.ended else self.waiting(job_id)
         assert job.ended == (not left), "a job in scoring with nothing left to score"
+        scores = [s["score_millionths"] for s in self.m.inspect(f"jobs/{job_id}/submissions?limit=200")[
+            "submissions"]]
+        tried = [a for n, a in decoded if n == "SubmissionScored" and a["jobId"] == job_id]
+        if tried and {i for i, _ in before} <= {i for i, _ in left} and all(x is None for x in scores):
+            event("the revealed test set scored none: the split scores them on the validation set")
+            self.batches[job_id] += 1
+            return
         done = len(before) - len(left)
         assert left == before[done:], "a batch skipped a waiting submission"
         work = [w for _, w in before[:done]]
