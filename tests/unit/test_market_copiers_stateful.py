@@ -20,9 +20,9 @@ notice they concern: value conserved (deposits == inspect balances + inspect job
 held + vouchers, the backend's totals agree); a piece of work (``("input", model, data)``, or the
 model itself when no data trains it) earns at most once per job; no copier is paid (by any policy,
 manual reviews included) for work whose honest owner committed earlier in the job and revealed in
-time, whichever reveal came first; every threshold decision pays exactly when the rule says (min_score, min_gain
-over the best accepted, a reward left, work not paid), so the earliest-committed honest piece is
-paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
+time, whichever reveal came first; every threshold decision pays exactly when the rule says
+(min_score, min_gain over the best accepted, a reward left, work not paid), so the
+earliest-committed honest piece is paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
 piece: copies come later, junk scores lower) or refunds; a split pays one equal share (the
 remainder to the first) per qualifying piece of work, to its earliest holder; a rounds job never
 publishes a model below its bar (global score - tolerance), and a hijacking update is never paid.
@@ -34,6 +34,8 @@ At the end every job settles and every balance is withdrawn: the vouchers paid o
 
 import json
 import os
+
+import pytest
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -630,7 +632,7 @@ TestCopierMarketMachine.settings = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
-# -- a rule violation the machine found (fixed by 4020ddd: payouts.hold), kept as a regression test ----
+# -- rule violations found with the machine, as plain tests (the first fixed by 4020ddd) -------------
 
 
 def test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy():
@@ -647,3 +649,25 @@ def test_work_the_sponsor_turned_down_is_not_paid_to_a_later_copy():
     assert settled.accepted
     paid = [a["contributor"] for name, a in map(decode_notice, settled.notices) if name == "RewardPaid"]
     assert COPIERS[0] not in paid, "a copy of work the sponsor turned down was paid by default"
+
+
+@pytest.mark.parametrize("policy", ["best", "threshold", "manual"])
+def test_a_cancel_does_not_pay_a_copy_ahead_of_an_earlier_open_commit(policy):
+    """``best`` (likewise threshold, and manual with ``accept_by_default``): an honest contributor
+    commits, then uploads its model (public from then on); in the same second a copier (the
+    sponsor's own address, say) commits to and reveals the uploaded CIDs, and the sponsor cancels
+    before the honest reveal. The cancel releases the honest commit (stake back; its reveal is then
+    refused as expired) and decides the waiting copy: best splits the whole budget to it, threshold
+    pays it a reward, manual pays it by default. Expected: the cancel pays no submission committed
+    after a commit still within its time."""
+    m = Market()
+    job = m.create_job(600, policy=policy, reward_per_accept=0 if policy == "best" else 100, min_score=0,
+                       accept_by_default=policy == "manual")
+    model = json.dumps({"score": 0.9}).encode()
+    assert m.commit(HONEST[0], job, raw_cid(model))[0].accepted  # submission 1, in its time
+    m.put(HONEST[0], model)
+    assert m.submit(COPIERS[0], job, raw_cid(model)).accepted  # submission 2: commit + reveal
+    cancelled = m.call(SPONSOR, "cancelJob", job)
+    assert cancelled.accepted
+    paid = [a["contributor"] for name, a in map(decode_notice, cancelled.notices) if name == "RewardPaid"]
+    assert COPIERS[0] not in paid, "the cancel paid the copy of an open commit's work"
