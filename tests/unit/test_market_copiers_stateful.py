@@ -22,11 +22,13 @@ model itself when no data trains it) earns at most once per job; no copier is pa
 manual reviews included) for work whose honest owner committed earlier in the job and revealed in
 time, whichever reveal came first; every threshold decision pays exactly when the rule says
 (min_score, min_gain over the best accepted, a reward left, work not paid), so the
-earliest-committed honest piece is paid; a ``best`` job pays its whole budget to the earliest of the best qualifying scores (an honest
-piece: copies come later, junk scores lower) or refunds; a split pays one equal share (the
-remainder to the first) per qualifying piece of work, to its earliest holder; a rounds job never
-publishes a model below its bar (global score - tolerance), and a hijacking update is never paid.
-At the end every job settles and every balance is withdrawn: the vouchers paid out all deposits.
+earliest-committed honest piece is paid; a ``best`` job pays its whole budget to the earliest of the
+best qualifying scores (an honest piece: copies come later, junk scores lower) or refunds; a split
+pays one equal share (the remainder to the first) per qualifying piece of work, to its earliest
+holder; a rounds job never publishes a model below its bar (global score - tolerance), and a
+hijacking update is never paid. (An honest commit a cancel releases before its reveal is not
+"revealed in time": the plain tests at the end show what a copier gets then.) At the end every job
+settles and every balance is withdrawn: the vouchers paid out all deposits.
 
 ``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length: the default 100 x 170 runs about 12,000 to
 16,000 steps (Hypothesis ends some examples early).
