@@ -78,20 +78,14 @@ def _stored_scoring(tx: Tx, sub: Submission) -> Scored:
     return Scored(sub.score or 0, model, sub.samples)
 
 
-def advance(tx: Tx, job: Job, ctx: Context, env: Env, *, cancelling: bool = False) -> tuple[Job, list[Any]]:
+def advance(tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     """Decides waiting submissions in id order and expires unrevealed commits whose time is up, up
-    to the first commit still within its time (module docstring). ``cancelling``: the sponsor ends
-    the job, so every waiting submission is decided now and commits within their time are
-    released with their stakes (a sponsor cannot hold the queue with a commit of its own and cancel
-    before an honest reveal's turn)."""
+    to the first commit still within its time (module docstring)."""
     events: list[Any] = []
     while job.status == OPEN and job.decided < job.submissions:
         sub = tx.get(SUBMISSIONS, (job.id, job.decided + 1))
         round_before = job.round
-        if sub.status == COMMITTED and cancelling:
-            tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=EXPIRED, error="the job was cancelled"))
-            events += payouts.return_stake(tx, sub)
-        elif sub.status == COMMITTED:
+        if sub.status == COMMITTED:
             if ctx.timestamp < reveal_by(job, sub, env):
                 break
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=EXPIRED, error="not revealed in time"))
@@ -101,7 +95,7 @@ def advance(tx: Tx, job: Job, ctx: Context, env: Env, *, cancelling: bool = Fals
         job = tx.get(JOBS, job.id)
         job = replace(job, decided=job.decided + 1)
         tx.put(JOBS, job.id, job)
-        if job.round != round_before and not cancelling:
+        if job.round != round_before:
             break
     return job, events
 

@@ -19,7 +19,8 @@ def job_view(reader: Reader, job: Job) -> dict[str, Any]:
     """A job as JSON: its state, remaining budget and spec (scores in millionths and units)."""
     return {
         "id": job.id, "sponsor": job.sponsor.hex, "token": job.token.hex, "status": job.status,
-        "outcome": job.outcome, "budget": str(payouts.budget(reader, job)), "paid": str(job.paid),
+        "outcome": job.outcome, "cancelling": job.cancelling, "budget": str(payouts.budget(reader, job)),
+        "paid": str(job.paid),
         "submissions": job.submissions, "accepted": job.accepted, "created_at": job.created_at,
         "deadline": job.spec.deadline, "policy": job.spec.policy, "metric": job.spec.metric,
         "best_submission": job.best_submission or None,

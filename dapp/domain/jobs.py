@@ -16,7 +16,7 @@ from dapp.domain.payouts import budget
 from dapp.domain.commands import CancelJob, Context, CreateJob, SettleJob, TopUpJob
 from dapp.domain.env import Env
 from dapp.domain.events import JobCancelled, JobCreated, JobFunded
-from dapp.domain.records import ENDED, JOBS, SCORING, Job, get_job, job_pot
+from dapp.domain.records import ENDED, JOBS, OPEN, SCORING, Job, get_job, job_pot
 from dapp.domain.store import Tx
 from dapp.errors import DomainError
 
@@ -56,6 +56,9 @@ def touch(tx: Tx, job_id: int, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
     events: list[Any] = []
     while True:
         job, decided = decisions.advance(tx, job, ctx, env)
+        if job.cancelling and job.status == OPEN and job.decided == job.submissions:
+            decided += _complete_cancel(tx, job, ctx, env)
+            job = get_job(tx, job_id)
         new, due = policy.apply_due(tx, job, ctx, env)
         events += decided + due
         if new == job and not decided:
@@ -68,6 +71,9 @@ def require_open(job: Job) -> None:
     if job.status != "open":
         raise DomainError(f"job {job.id} is {job.status} ({job.outcome or 'closed'}): it takes no submissions",
                           code="job_closed")
+    if job.cancelling:
+        raise DomainError(f"job {job.id} is being cancelled: it takes no submissions (it ends once its open "
+                          "commits are revealed or expire)", code="job_closed")
 
 
 def top_up(tx: Tx, cmd: TopUpJob, ctx: Context, env: Env) -> list[Any]:
@@ -88,20 +94,28 @@ def cancel(tx: Tx, cmd: CancelJob, ctx: Context, env: Env) -> list[Any]:
         raise DomainError(f"only the sponsor {job.sponsor} may cancel job {job.id}", code="forbidden")
     if job.status == ENDED:
         raise DomainError(f"job {job.id} has already ended ({job.outcome})", code="job_closed")
+    if job.cancelling:
+        raise DomainError(f"job {job.id} is already being cancelled: it ends once its open commits are "
+                          "revealed or expire", code="job_closed")
     if job.status == SCORING:
         raise DomainError(f"job {job.id}'s test set is revealed: its submissions are being scored (settleJob "
                           "scores the next batch), so it can no longer be cancelled", code="job_scoring")
-    job, decided = decisions.advance(tx, job, ctx, env, cancelling=True)
-    events += decided
-    if job.status == ENDED:  # its last decisions ended it (a threshold budget paid out)
+    if job.status == OPEN and job.decided < job.submissions:  # commits still within their time
+        tx.put(JOBS, job.id, replace(job, cancelling=True))
         return events
+    return events + _complete_cancel(tx, job, ctx, env)
+
+
+def _complete_cancel(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
+    """Ends a cancelled job: what contributors are owed (its policy's ``on_cancel``), then the
+    refund of the rest."""
     job, owed = policy.of(job).on_cancel(tx, job, ctx, env)
     if job.status in (ENDED, SCORING):  # the policy settled it (a split), or scores for one first
-        return events + owed
+        return owed
     refund = budget(tx, job)
     payments = [ledger.pay(tx, job_pot(job.id), job.sponsor, refund)] if refund else []
     tx.put(JOBS, job.id, replace(job, status=ENDED, outcome="cancelled"))
-    return events + owed + payments + [JobCancelled(job.id, refund)]
+    return owed + payments + [JobCancelled(job.id, refund)]
 
 
 def settle(tx: Tx, cmd: SettleJob, ctx: Context, env: Env) -> list[Any]:

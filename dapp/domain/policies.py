@@ -67,8 +67,7 @@ def split_shares(tx: Tx, job: Job) -> list[Submission]:
     """Who a split pays: the submissions whose score (on the validation set: see ``split``) meets
     ``min_score``, one per piece of work (the earliest holding it), in order."""
     qualified = [sub for sub in submissions_of(tx, job)
-                 if sub.score is not None and sub.status not in ("invalid", "unscorable")
-                 and qualifies(job, sub.score)]
+                 if sub.status == "scored" and sub.score is not None and qualifies(job, sub.score)]
     return _once_per_work(tx, qualified)
 
 

@@ -45,6 +45,7 @@ class Job:
     deferred_work: int = 0  # estimated work of the submissions waiting for the reveal
     fallback_split: bool = False  # scoring on the validation set for the fallback split (dapp.domain.reveal)
     decided: int = 0  # submissions 1..decided are decided, in commit order (dapp.domain.decisions)
+    cancelling: bool = False  # cancelled while commits were open: ends once they are revealed or expire
 
 
 @dataclass(frozen=True, slots=True)

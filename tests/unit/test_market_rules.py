@@ -482,12 +482,16 @@ def test_a_sponsor_holding_the_queue_with_its_own_commit_cannot_cancel_past_an_h
     salt = committed(m, CAROL, job, model)
     waiting = m.reveal(CAROL, job, model, b"", salt)
     assert waiting.accepted and paid(waiting) == []  # waits behind the sponsor's commit
-    done = m.call(SPONSOR, "cancelJob", job)
-    assert done.accepted and paid(done) == [(CAROL, 100), (SPONSOR, 400)]
+    done = m.call(SPONSOR, "cancelJob", job)  # takes effect once the open commit is revealed or expires
+    assert done.accepted and paid(done) == [] and m.job(job)["job"]["cancelling"] is True
+    late = m.submit(DAVE, job, m.put_model(DAVE, 0.95))
+    assert not late.accepted and error_code(late) == "job_closed"
+    ended = m.call(DAVE, "settleJob", job, timestamp=NOW + 6 * 3600)  # the sponsor's commit expires
+    assert ended.accepted and paid(ended) == [(CAROL, 100), (SPONSOR, 400)]
     sponsors, carols = m.job(job)["submissions"]
     assert (sponsors["status"], carols["status"]) == ("expired", "accepted")
     assert m.job(job)["job"]["outcome"] == "cancelled"
-    assert_conserved(m, 500, [waiting, done])
+    assert_conserved(m, 500, [waiting, done, ended])
 
 
 def test_best_ties_go_to_the_earlier_commit_not_the_earlier_reveal():

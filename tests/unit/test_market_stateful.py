@@ -168,6 +168,7 @@ class JobInfo:
     id: int = 0
     ended: bool = False
     cancelled: bool = False  # hidden: cancelled with submissions waiting (scored for the split, see scoring)
+    winding_down: bool = False  # cancelled while commits were open: ends once they are revealed or expire
 
     def due_to_end(self, now):
         return now >= self.deadline + self.window
@@ -523,7 +524,7 @@ class MarketMachine(RuleBasedStateMachine):
     def commit_ok(self, job_id, sender, extra):
         """Whether a commit must be accepted (with ``extra`` deposited first); None: not checked."""
         job = self.jobs.get(job_id)
-        if job is None or job.ended or self.scoring(job) or self.now >= job.deadline:
+        if job is None or job.ended or self.scoring(job) or self.now >= job.deadline or job.winding_down:
             return False
         if (job.gated and (job_id, sender) not in self.granted) or self.made[job_id, sender] >= job.cap:
             return False
@@ -641,9 +642,11 @@ class MarketMachine(RuleBasedStateMachine):
         job = self.jobs.get(job_id)
         sender = DAVE if job is None or by_other else job.sponsor
         ok = (job is not None and not by_other and not job.ended and not self.scoring(job)
-              and not job.due_to_end(self.now))
-        self.send(sender, encode("cancelJob", job_id), expect=self.unless_rounds(job, ok))
-        if ok and job.hidden:
+              and not job.due_to_end(self.now) and not job.winding_down)
+        done, _ = self.send(sender, encode("cancelJob", job_id), expect=self.unless_rounds(job, ok))
+        if done.accepted and job is not None and not job.ended:
+            job.winding_down = self.m.job(job_id)["job"]["cancelling"]
+        if done.accepted and job.hidden and not job.winding_down:
             job.cancelled = True
 
     @rule(index=st.integers(0, 20), sender=st.sampled_from(ACCOUNTS), wait=st.booleans())
@@ -658,6 +661,8 @@ class MarketMachine(RuleBasedStateMachine):
               self.job_status(job_id) == "open" or job.due_to_end(self.now)))))
         if job is not None and job.policy == "rounds" and not job.ended and self.now < job.deadline:
             ok = None  # a round may be due
+        if job is not None and job.winding_down and not job.ended:
+            ok = None  # the cancel may complete (its open commits expired)
         self.send(sender, encode("settleJob", job_id), expect=ok)
 
     @rule(index=st.integers(0, 20), action=st.sampled_from(["request", "grant", "delegate"]),
