@@ -12,7 +12,8 @@ once" all follow the commits.
 
 :func:`advance` moves the queue; every input that names the job runs it before anything else is
 applied (``jobs.touch``), so a job's deadline never passes over an undecided submission. It stops
-after a decision that closes a federated round (at most one aggregation per input).
+after a decision that closes a federated round (at most one aggregation per input). A sponsor's
+cancel waits for the queue too (``jobs.cancel``: ``cancelling`` until every submission is decided).
 """
 
 from __future__ import annotations
