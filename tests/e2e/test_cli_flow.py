@@ -280,6 +280,10 @@ def test_a_reveal_behind_an_earlier_open_commit_waits_and_says_so(node: Node, fi
     assert "SubmissionScored" not in result.stdout and "RewardPaid" not in result.stdout
     statuses = [s["status"] for s in mlmarket(node, "job", "show", str(job))["submissions"]]
     assert statuses == ["committed", "revealed"]
+    cancelled = mlmarket(node, "cancel", str(job))  # waits for the open commit ahead of the reveal
+    assert "waits for the job's open commits" in cancelled["cancelling"]
+    assert not any(n["name"] == "JobCancelled" for n in cancelled["notices"])
+    assert mlmarket(node, "job", "show", str(job))["job"]["cancelling"] is True
 
 
 def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[str, Path], tmp_path: Path) -> None:

@@ -290,13 +290,23 @@ def settle(session: Session, job: int) -> None:
 def cancel(session: Session, job: int) -> None:
     """Cancel job JOB; the remaining budget is refunded by voucher (sponsor).
 
+    While commits of the job are still open (committed, not yet revealed and decided, within their
+    window), the cancel is recorded and takes effect once they are revealed or expire (at most the
+    machine's commit window, 6 hours by default); `mlmarket settle JOB` then completes it.
+
     \b
     Example:
-      mlmarket cancel 0
+      mlmarket cancel 1
     """
     from mlmarket.client import actions
 
-    run_input(session, actions.cancel(job), lambda sent: {"job": job})
+    def summary(sent: Any) -> dict[str, Any]:
+        waiting = not any(n.name in ("JobCancelled", "JobSettled") for n in sent.outcome.notices)
+        pending = waiting and session.market().query(f"jobs/{job}")["job"].get("cancelling")
+        return {"job": job, **({"cancelling": "waits for the job's open commits (revealed or expired)"}
+                               if pending else {})}
+
+    run_input(session, actions.cancel(job), summary)
 
 
 COMMANDS = [job, submit, review, reveal, settle, cancel]
