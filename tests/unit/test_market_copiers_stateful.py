@@ -129,6 +129,7 @@ class Job:
     salt: bytes = b""
     budget: int = 0
     closed: bool = False  # ended, or scoring (after a reveal or for a split): no more submissions
+    cancelling: bool = False  # cancelled with commits open: those may still be revealed in their time
     ended: bool = False
     revealed: bool = False
     fallback: bool = False
@@ -400,6 +401,8 @@ class CopierMarketMachine(RuleBasedStateMachine):
         if job is not None:
             done = self.send(job.sponsor, "cancelJob", job.id)
             job.closed |= done.accepted
+            if done.accepted and not job.ended:
+                job.cancelling = self.m.job(job.id)["job"]["cancelling"]
 
     @precondition(lambda self: self.jobs)
     @rule(index=st.integers(0, 9), nth=st.integers(0, 5), accept=st.booleans())
@@ -442,7 +445,8 @@ class CopierMarketMachine(RuleBasedStateMachine):
 
     def reveal(self, sub, expect_valid=True):
         job = self.jobs[sub.job]
-        in_time = not job.closed and self.now < min(sub.at + WINDOW, job.deadline) and not sub.revealed
+        takes = not job.closed or (job.cancelling and not job.ended)  # a cancel waits for open commits
+        in_time = takes and self.now < min(sub.at + WINDOW, job.deadline) and not sub.revealed
         ok = in_time and expect_valid
         self.send(sub.who, "revealSubmission", job.id, sub.model, sub.data, sub.salt,
                   expect=self.unless_lazy(job, ok))
