@@ -91,7 +91,7 @@ def advance(tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
                 break
             tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=EXPIRED, error="not revealed in time"))
             events += payouts.slash_stake(tx, sub)
-        elif sub.status == REVEALED:
+        elif sub.status == REVEALED:  # decided as if at once: the policy records its own trained_cid
             events += decide(tx, job, replace(sub, trained_cid=b""), _stored_scoring(tx, sub), ctx, env)
         job = tx.get(JOBS, job.id)
         job = replace(job, decided=job.decided + 1)

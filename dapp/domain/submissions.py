@@ -10,8 +10,8 @@ validation set, with a seed derived from the job and submission ids. With a stak
 fails the engine's checks makes an accepted input: the submission is recorded as invalid and its
 stake is slashed into the job's budget; without a stake such an input is simply rejected. The same
 work is paid once per job (``payouts.work_keys``): a threshold submission whose model and data, or
-trained model, were already paid is rejected with the reason, and a manual review cannot accept it
-(``already_paid``).
+trained model, were already paid is rejected with the reason; in a manual job a copy of work an
+earlier submission holds is rejected when scored (``dapp.domain.policy.manual``).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def _defer(tx: Tx, job: Job, sub: Submission, env: Env) -> None:
 def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
     """Manual jobs: the sponsor or a delegate accepts (pays) or rejects a scored submission."""
     job, events = touch(tx, cmd.job_id, ctx, env)
-    if job.spec.policy != "manual":
+    if not policy.of(job).manual_review:
         raise DomainError(f"job {job.id} is not a manual-review job", code="wrong_policy")
     access.require_manager(tx, job, ctx.sender)
     require_open(job)
@@ -184,9 +184,6 @@ def review(tx: Tx, cmd: ReviewSubmission, ctx: Context, env: Env) -> list[Any]:
     if not cmd.accept:
         tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="rejected", reviewed=True))
         return events + [SubmissionReviewed(job.id, sub.id, False)]
-    first, why = payouts.first_paid(tx, sub)
-    if first:
-        raise DomainError(f"submission {sub.id} of job {job.id} cannot be paid: {why}", code="already_paid")
     if payouts.budget(tx, job) < job.spec.reward_per_accept:
         raise DomainError(f"job {job.id} has {payouts.budget(tx, job)} left, less than a reward; top it up",
                           code="budget_exhausted")

@@ -63,7 +63,7 @@ IOCTL_CMIO_YIELD = _ioc(3, 0xD3, 1, 8)
 DEV_YIELD = 2
 CMD_AUTOMATIC, CMD_MANUAL = 0, 1
 AUTOMATIC_OUTPUT, AUTOMATIC_REPORT = 2, 4
-MANUAL_ACCEPTED, MANUAL_REJECTED, MANUAL_EXCEPTION = 1, 2, 4
+MANUAL_ACCEPTED, MANUAL_REJECTED = 1, 2
 REQUEST_ADVANCE, REQUEST_INSPECT = 0, 1
 
 EVM_ADVANCE_TYPES = ["uint256", "address", "address", "uint256", "uint256", "uint256", "uint256", "bytes"]
@@ -77,7 +77,7 @@ class CmioError(RuntimeError):
 
 
 class OutputTooLarge(CmioError):
-    """An output, report or exception that does not fit the device's transmit buffer."""
+    """An output or report that does not fit the device's transmit buffer."""
 
 
 class Device(Protocol):
@@ -199,10 +199,6 @@ class CmioRollup:
     def report(self, payload: bytes) -> None:
         """Emits a report."""
         self._send("a report", payload, CMD_AUTOMATIC, AUTOMATIC_REPORT)
-
-    def exception(self, payload: bytes) -> None:
-        """Ends the current input with an exception (the node stops the application)."""
-        self._send("an exception", payload, CMD_MANUAL, MANUAL_EXCEPTION)
 
 
 def use_cmio(environ: Mapping[str, str], device_exists: bool) -> bool:

@@ -27,7 +27,7 @@ from tests.support.rollup import ALICE, PORTALS, TOKEN, erc20_deposit, v2_metada
 
 TX_LENGTH = 2 << 20  # the machine's 2 MiB transmit buffer (CARTESI-FACTS §12)
 MANUAL, AUTOMATIC = 1, 0
-ACCEPTED, REJECTED, EXCEPTION = 1, 2, 4
+ACCEPTED, REJECTED = 1, 2
 OUTPUT, REPORT = 2, 4
 ADVANCE, INSPECT = 0, 1
 NOTICE_SELECTOR = bytes.fromhex("c258d6e5")  # CARTESI-FACTS §2
@@ -228,12 +228,10 @@ def test_output_yields_carry_the_encoded_bytes_and_reports_their_raw_payload():
     rollup = CmioRollup(device)
     rollup.voucher(TOKEN, 3, b"pay")
     rollup.report(b'{"ok":true}')
-    rollup.exception(b"boom")
     assert device.yields == [
         (AUTOMATIC, OUTPUT,
          VOUCHER_SELECTOR + eth_abi.encode(["address", "uint256", "bytes"], [TOKEN.hex, 3, b"pay"])),
         (AUTOMATIC, REPORT, b'{"ok":true}'),
-        (MANUAL, EXCEPTION, b"boom"),
     ]
 
 

@@ -22,6 +22,9 @@ from dapp.domain.store import Tx
 class Policy:
     """The hooks of a job policy (``tx``: the input's transaction; events returned in order)."""
 
+    manual_review = False
+    """Whether the sponsor or a delegate reviews each submission (``reviewSubmission``)."""
+
     def on_create(self, tx: Tx, job: Job, base: Any, validation: bytes | None, env: Env) -> Job:
         """At ``createJob``, once the base model (``base``: the engine's info on it, or None) and the
         validation set are checked: the policy's own checks; returns the job to store."""

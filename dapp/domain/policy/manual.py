@@ -27,19 +27,19 @@ def settle_reviews(tx: Tx, job: Job) -> tuple[Job, list[Any]]:
     for sub in submissions_of(tx, job):
         if sub.status != "scored":
             continue
-        first, why = payouts.first_paid(tx, sub) if job.spec.accept_by_default else (0, "")
-        pay = (job.spec.accept_by_default and not first
-               and payouts.budget(tx, job) >= job.spec.reward_per_accept)
-        if pay:
+        pay = job.spec.accept_by_default and payouts.budget(tx, job) >= job.spec.reward_per_accept
+        if pay:  # its work is its own: a copy of earlier work was rejected when scored
             job, sub, paid = payouts.reward(tx, job, sub, job.spec.reward_per_accept)
             events += paid
-        tx.put(SUBMISSIONS, (job.id, sub.id),
-               replace(sub, status="accepted" if pay else "rejected", reviewed=True, error=why or sub.error))
+        status = "accepted" if pay else "rejected"
+        tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status=status, reviewed=True))
     return job, events
 
 
 class Manual(Policy):
     """The manual-review policy (module docstring)."""
+
+    manual_review = True
 
     def on_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
         """Waits for review; the model the machine trained is kept, since the sponsor may accept it."""
