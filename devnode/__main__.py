@@ -1,9 +1,14 @@
 """``python -m devnode run|up|down|info``: the embedded local node's command line.
 
 - ``run [--state-dir D] [--port 6751] [--anvil-port 8545] [--rpc-url URL] [--epoch-length N]
-  [--backend CMD] [--fresh] [--no-auto-mine] [--rollup-port 0]``: runs in the foreground; prints the
-  node info JSON once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or
-  stops on a failure (e.g. a replay that diverged).
+  [--backend CMD] [--fresh] [--no-auto-mine] [--rollup-port 0] [--machine host|cartesi]
+  [--machine-snapshot DIR] [--machine-dir DIR]``: runs in the foreground; prints the node info JSON
+  once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or stops on a failure
+  (e.g. a replay that diverged). ``--machine cartesi`` runs the backend inside the real Cartesi machine:
+  the backend command becomes ``python -m devnode.machine_bridge`` on the stored machine
+  ``--machine-snapshot`` (default ``.cache/machine/snapshot`` of the repository, made by
+  ``make machine-image``) with the emulator of ``--machine-dir`` (default ``$CARTESI_MACHINE_DIR`` or
+  ``../shared/cartesi-machine``); ``--backend`` is then ignored.
 - ``up [same options] [--timeout S]``: starts ``run`` in the background (its output goes to
   ``D/node.log``), waits until it is ready and prints the info JSON.
 - ``down [--state-dir D]``: stops the node running on ``D``.
@@ -30,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from devnode import lifecycle
 from devnode.lifecycle import DEFAULT_BACKEND
-from devnode.store import NODE_LOG, default_state_dir, read_info
+from devnode.store import MACHINE_LOG, NODE_LOG, default_state_dir, read_info
 
 if TYPE_CHECKING:
     from devnode.node import NodeConfig
@@ -52,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--rollup-port", type=int, default=0, help="port of the backend's rollup API")
         command.add_argument("--fresh", action="store_true", help="forget the recorded state and chain first")
         command.add_argument("--no-auto-mine", action="store_true", help="never mine blocks to close epochs")
+        command.add_argument("--machine", choices=("host", "cartesi"), default="host",
+                             help="what runs the backend: a host process (default) or the real Cartesi machine")
+        command.add_argument("--machine-snapshot", type=Path, default=None,
+                             help="the stored machine for --machine cartesi (default .cache/machine/snapshot)")
+        command.add_argument("--machine-dir", type=Path, default=None, help="the prebuilt cartesi-machine "
+                             "(default $CARTESI_MACHINE_DIR or ../shared/cartesi-machine)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
     down = commands.add_parser("down", help="stop the running node")
@@ -68,12 +79,41 @@ def _state_dir_option(command: argparse.ArgumentParser) -> None:
                          "~/.mlmarket/devnode")
 
 
+class MachineMissing(RuntimeError):
+    """``--machine cartesi`` without the machine or its snapshot."""
+
+
+def default_snapshot() -> Path:
+    """Where ``make machine-image`` stores the machine: ``.cache/machine/snapshot`` of the repository."""
+    return Path(__file__).resolve().parent.parent / ".cache" / "machine" / "snapshot"
+
+
+def machine_backend(snapshot: Path, directory: Path | None, log_path: Path) -> tuple[str, ...]:
+    """The backend command of ``--machine cartesi``; ``MachineMissing`` (one line) if something is absent."""
+    from devnode.machine import MachineUnavailable, machine_dir
+
+    try:
+        chosen = machine_dir(directory)
+    except MachineUnavailable as exc:
+        raise MachineMissing(f"{exc}; then run `make machine-image`") from None
+    if not (snapshot / "config.json").is_file():
+        raise MachineMissing(f"no stored machine at {snapshot}: run `make machine-image` first "
+                             "(or pass --machine-snapshot DIR)")
+    return (sys.executable, "-m", "devnode.machine_bridge", "--snapshot", str(snapshot),
+            "--machine-dir", str(chosen), "--log", str(log_path))
+
+
 def _config(args: argparse.Namespace) -> NodeConfig:
     from devnode.node import NodeConfig  # web3 and friends load only for `run`
 
+    backend, extra = tuple(shlex.split(args.backend)), {}
+    if args.machine == "cartesi":
+        backend = machine_backend(args.machine_snapshot, args.machine_dir, args.state_dir / MACHINE_LOG)
+        # loading the stored machine takes longer than starting a host process
+        extra = {"machine_snapshot": args.machine_snapshot, "backend_start_timeout": 600.0}
     return NodeConfig(state_dir=args.state_dir, port=args.port, anvil_port=args.anvil_port, rpc_url=args.rpc_url,
-                      epoch_length=args.epoch_length, backend=tuple(shlex.split(args.backend)),
-                      rollup_port=args.rollup_port, fresh=args.fresh, auto_mine=not args.no_auto_mine)
+                      epoch_length=args.epoch_length, backend=backend, rollup_port=args.rollup_port,
+                      fresh=args.fresh, auto_mine=not args.no_auto_mine, machine=args.machine, **extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,7 +125,12 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     from devnode.node import Node
 
-    node = Node(_config(args))
+    try:
+        config = _config(args)
+    except MachineMissing as exc:
+        print(f"devnode: {exc}", file=sys.stderr)
+        return 1
+    node = Node(config)
     try:
         node.start()
     except Exception as exc:  # noqa: BLE001 -- every start failure becomes one clear line and status 1
@@ -113,6 +158,14 @@ def up(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "devnode", "run", "--state-dir", str(state_dir), "--port", str(args.port),
                "--anvil-port", str(args.anvil_port), "--epoch-length", str(args.epoch_length),
                "--backend", args.backend, "--rollup-port", str(args.rollup_port)]
+    if args.machine == "cartesi":
+        try:
+            machine_backend(args.machine_snapshot, args.machine_dir, state_dir / MACHINE_LOG)
+        except MachineMissing as exc:
+            print(f"devnode: {exc}", file=sys.stderr)
+            return 1
+        command += ["--machine", "cartesi", "--machine-snapshot", str(args.machine_snapshot)]
+        command += ["--machine-dir", str(args.machine_dir.resolve())] if args.machine_dir else []
     command += ["--rpc-url", args.rpc_url] if args.rpc_url else []
     command += ["--fresh"] if args.fresh else []
     command += ["--no-auto-mine"] if args.no_auto_mine else []
@@ -169,7 +222,10 @@ def info(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     data["running"] = lifecycle.node_running(args.state_dir)
-    print(json.dumps(data, indent=2) if args.json else lifecycle.describe(data))
+    text = lifecycle.describe(data)
+    if data.get("machine"):
+        text += f"\nmachine     {data['machine']}: {data.get('machine_note')}"
+    print(json.dumps(data, indent=2) if args.json else text)
     return 0
 
 
@@ -177,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m devnode`` and ``mlmarket-devnode``."""
     args = _parser().parse_args(argv)
     args.state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
+    if args.command in ("run", "up"):
+        args.machine_snapshot = (args.machine_snapshot or default_snapshot()).expanduser().resolve()
     return {"run": run, "up": up, "down": down, "info": info}[args.command](args)
 
 

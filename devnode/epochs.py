@@ -6,7 +6,9 @@
 - ``claim_due(scanned_block)``: for every epoch holding processed inputs, in order, whose last block
   ``k*L+L-1`` is below ``scanned_block`` (all its inputs known and processed), submits
   ``submitClaim(app, last_block, root)`` with the root over every output since genesis up to the end of
-  that epoch, as the Authority owner, and records it.
+  that epoch, as the Authority owner, and records it. When the backend runs in the real machine, the
+  root the machine sent with the epoch's last accepted input must equal that root: on a difference the
+  node refuses to claim this epoch (and the later ones), logs both roots, and lists it in ``summary``.
 - ``auto_mine(scanned_block, delay)`` / ``mine_to_close()``: mine the blocks that close the newest epoch
   holding unclaimed inputs, plus one (gas estimation runs on the latest block, and the Authority wants
   ``last_block < block.number``); the former only ``delay`` seconds after the last input was seen.
@@ -25,6 +27,7 @@ from web3 import Web3
 from devnode import chain, merkle
 from devnode.contracts import contract_at
 from devnode.deploy import Deployment
+from devnode.server import ACCEPTED
 from devnode.store import ClaimRecord, Store
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,7 @@ class EpochCloser:
         self._leaves: list[bytes] = []
         self._last_input = time.monotonic()
         self._executions_from = deployment.block_number
+        self.refused: dict[int, str] = {}  # epoch -> why its claim was refused
 
     @property
     def length(self) -> int:
@@ -82,6 +86,12 @@ class EpochCloser:
         self._leaves.extend(merkle.leaf_hash(o) for _, o in self.store.outputs[len(self._leaves):count])
         return merkle.root(self._leaves[:count])
 
+    def machine_root(self, epoch: int) -> bytes | None:
+        """The outputs root the machine sent with the last accepted input up to ``epoch`` (it covers every
+        output up to the end of the epoch); ``None`` if no such input carries one (host mode)."""
+        accepted = [r for r in self.store.inputs if r.epoch_index <= epoch and r.status == ACCEPTED]
+        return accepted[-1].outputs_root if accepted else None
+
     def claim_due(self, scanned_block: int) -> list[int]:
         """Submits the claims of every closed epoch (see the module docstring); the epochs claimed."""
         claimed = []
@@ -91,6 +101,13 @@ class EpochCloser:
                 break  # the claim's block must come strictly after it, and so must estimation's "latest"
             count = self._output_count(epoch)
             root = self._root(count)
+            machine_root = self.machine_root(epoch)
+            if machine_root is not None and machine_root != root:
+                if epoch not in self.refused:
+                    self.refused[epoch] = (f"the machine's outputs root 0x{machine_root.hex()} differs from the "
+                                           f"root 0x{root.hex()} of the {count} recorded outputs")
+                    log.error("epoch %d: not claimed: %s", epoch, self.refused[epoch])
+                break
             accepted = self._accepted.get(epoch)
             if accepted is not None:
                 if accepted.root != root:
@@ -146,5 +163,5 @@ class EpochCloser:
                 "output_count": claims[-1].output_count, "root": "0x" + claims[-1].root.hex(),
                 "transaction_hash": claims[-1].tx_hash},
             "processed_input_count": len(self.store.inputs), "output_count": len(self.store.outputs),
-            "block": scanned_block,
+            "block": scanned_block, "refused_claims": {str(e): why for e, why in sorted(self.refused.items())},
         }

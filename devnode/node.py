@@ -15,7 +15,8 @@ it at once. ``stop()`` ends everything it started. ``failure`` holds what stoppe
 ``<inspect_url>/<application>``), ``node_url, application_name, addresses`` (InputBox, EtherPortal,
 ERC20Portal, …, Token, Application, Authority), ``epoch_length, authority_owner, deployment_block,
 input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the command), ``rollup_url,
-state_dir, logs, started_at, ready``.
+state_dir, logs, started_at, ready, machine`` (``host`` or ``cartesi``: what runs the backend),
+``machine_snapshot, machine_note`` (whose answer is authoritative).
 """
 
 from __future__ import annotations
@@ -51,6 +52,12 @@ NODE_ACCOUNT = 9  # deployer and Authority owner: a dev account users are unlike
 _EXPLAINED = (BackendFailed, onchain.ChainMismatch, ClaimMismatch)  # their messages say it all
 
 
+# The backend runs one BLAS/OpenMP thread, as in the one-core machine (dapp/__main__.py forces the same
+# before numpy loads; this also covers a backend command other than ``python -m dapp``).
+BACKEND_THREADS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "BLIS_NUM_THREADS": "1"}
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """How to run the node; every port may be 0 (a free one)."""
@@ -73,6 +80,8 @@ class NodeConfig:
     max_backend_restarts: int = 3
     backend_start_timeout: float = 120.0
     app_name: str = "mlmarket"
+    machine: str = "host"  # what runs the backend: "host" (a process) or "cartesi" (devnode.machine_bridge)
+    machine_snapshot: Path | None = None
 
 
 class Node:
@@ -136,7 +145,7 @@ class Node:
         self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
         self._closer.reconcile()
         env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
-               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **cfg.backend_env}
+               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **cfg.backend_env, **BACKEND_THREADS}
         self._backend = Supervisor(
             cfg.backend, env, self.store, self.store.path(BACKEND_LOG), host=cfg.host,
             port=lifecycle.checked_port(cfg.host, cfg.rollup_port, "rollup API"), cwd=repo_root(),
@@ -206,6 +215,7 @@ class Node:
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
             "started_at": self._info.get("started_at", now()), "ready": ready,
+            **machine_info(self.config.machine, self.config.machine_snapshot),
         }
         self.store.save_json(INFO, self._info)
 
@@ -261,7 +271,7 @@ class Node:
             block_number=item.block_number, raw_data=item.raw, metadata=request.metadata, payload=item.payload,
             tx_hash=item.transaction_hash or None, status=result.status, outputs=result.outputs,
             reports=result.reports, first_output_index=request.first_output_index,
-            first_report_index=len(self.store.reports)))
+            first_report_index=len(self.store.reports), outputs_root=result.outputs_root))
         log.info("input %d: %s, %d outputs, %d reports", item.index, result.status, len(result.outputs),
                  len(result.reports))
         if result.status == EXCEPTION:
@@ -323,6 +333,17 @@ class Node:
     def info(self) -> dict[str, Any]:
         """What ``node.json`` holds."""
         return dict(self._info)
+
+
+HOST_NOTE = ("the backend runs as a host process: the Cartesi machine's answer is authoritative (floating-point "
+             "scores may differ in their last bits across CPUs, see docs/IMAGE.md); `--machine cartesi` gives it")
+CARTESI_NOTE = "the backend runs inside the Cartesi machine (cartesi-machine 0.19): its answers are authoritative"
+
+
+def machine_info(machine: str, snapshot: Path | None) -> dict[str, Any]:
+    """The ``machine`` fields of ``node.json``: what runs the backend, and whose answer counts."""
+    return {"machine": machine, "machine_snapshot": None if snapshot is None else str(snapshot),
+            "machine_note": CARTESI_NOTE if machine == "cartesi" else HOST_NOTE}
 
 
 def _drain(source: queue.Queue[Any]) -> list[Any]:

@@ -74,12 +74,14 @@ def decoded_input(raw_data: bytes) -> dict[str, Any] | None:
 
 def input_record(record: InputRecord) -> dict[str, Any]:
     """A ``cartesi_getInput`` record (``status`` NONE while unprocessed). ``transaction_reference`` is
-    the ``addInput`` transaction hash here."""
+    the ``addInput`` transaction hash here; ``outputs_hash`` is the outputs Merkle root the real machine
+    sent with its accept (null when the backend runs as a host process)."""
     created = record.processed_at
     return {
         "epoch_index": hexint(record.epoch_index), "index": hexint(record.index),
         "block_number": hexint(record.block_number), "raw_data": "0x" + record.raw_data.hex(),
-        "status": record.status, "machine_hash": None, "outputs_hash": None,
+        "status": record.status, "machine_hash": None,
+        "outputs_hash": None if record.outputs_root is None else "0x" + record.outputs_root.hex(),
         "transaction_reference": record.tx_hash, "created_at": created, "updated_at": created,
         "decoded_data": decoded_input(record.raw_data),
     }

@@ -9,7 +9,9 @@ Endpoints, as the machine's ``rollup-http-server`` answers them:
 
 - ``POST /finish {"status":"accept"|"reject"}``: finishes the current request, then answers 200 with the
   next one (``advance_state`` with v2 metadata, or ``inspect_state``), or 202 when none arrives within
-  ``long_poll`` seconds (the backend then asks again).
+  ``long_poll`` seconds (the backend then asks again). Devnode addition: an accept may carry
+  ``"outputs_root": "0x<32 bytes>"``, the outputs Merkle root the real machine sent with it
+  (``devnode.machine_bridge``); it is kept on the advance's ``Finished``.
 - ``POST /notice {"payload"}`` and ``POST /voucher {"destination","value","payload"}`` and
   ``POST /delegate-call-voucher {"destination","payload"}``: 201 ``{"index": N}``, ``N`` numbered over
   every output of the application since genesis. Only while an advance is being processed.
@@ -74,12 +76,15 @@ class Inspect:
 @dataclass(frozen=True)
 class Finished:
     """How a request ended: ``status`` (ACCEPTED, REJECTED or EXCEPTION), the outputs as on-chain bytes
-    (always empty unless accepted), the reports, and the exception's payload if there was one."""
+    (always empty unless accepted), the reports, the exception's payload if there was one, and the
+    outputs Merkle root the machine sent with an accepted advance (only when the backend runs in the
+    real machine)."""
 
     status: str
     outputs: tuple[bytes, ...] = ()
     reports: tuple[bytes, ...] = ()
     exception: bytes | None = None
+    outputs_root: bytes | None = None
 
 
 @dataclass
@@ -99,9 +104,10 @@ class _Job:
         into.append(item)
         self.size += len(item)
 
-    def end(self, status: str, exception: bytes | None = None) -> None:
+    def end(self, status: str, exception: bytes | None = None, root: bytes | None = None) -> None:
         kept = tuple(self.outputs) if status == ACCEPTED else ()
-        self.result = Finished(status, kept, tuple(self.reports), exception)
+        root = root if status == ACCEPTED and isinstance(self.request, Advance) else None
+        self.result = Finished(status, kept, tuple(self.reports), exception, root)
         self.done.set()
 
 
@@ -147,11 +153,16 @@ class RollupServer(ThreadedHTTPServer):
         status = out.field(body, "status")
         if status not in ("accept", "reject"):
             raise out.BadField("status must be 'accept' or 'reject'")
+        root = None
+        if isinstance(body, dict) and "outputs_root" in body:
+            root = out.parse_hex(body, "outputs_root", max_bytes=32)
+            if len(root) != 32 or status != "accept":
+                raise out.BadField("`outputs_root` must be 32 bytes, sent with an accept")
         deadline = time.monotonic() + self.long_poll
         self.connected.set()
         with self._cond:
             if self._current is not None:
-                self._current.end(ACCEPTED if status == "accept" else REJECTED)
+                self._current.end(ACCEPTED if status == "accept" else REJECTED, root=root)
                 self._current = None
             while self._pending is None:
                 remaining = deadline - time.monotonic()

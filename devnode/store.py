@@ -4,12 +4,12 @@ Layout of ``state_dir`` (default ``$MLMARKET_DEVNODE_DIR`` or ``~/.mlmarket/devn
 
 | file | what |
 |---|---|
-| ``inputs.jsonl`` | one line per processed input: metadata, payload, status, outputs, reports (append-only) |
+| ``inputs.jsonl`` | one line per processed input: metadata, payload, status, outputs, reports, the machine's outputs root (append-only) |
 | ``claims.jsonl`` | one line per submitted claim (append-only) |
 | ``deployment.json`` | the contract addresses, written once after the first deployment |
 | ``node.json`` | what ``python -m devnode info --json`` prints (rewritten at every start) |
 | ``anvil-state.json`` | anvil's ``--state`` |
-| ``node.log``, ``anvil.log``, ``backend.log`` | logs |
+| ``node.log``, ``anvil.log``, ``backend.log``, ``machine.log`` | logs (the last: ``--machine cartesi``'s emulator) |
 | ``node.lock`` | held (``flock``) while a node runs on this directory |
 
 Append-only files are written one line at a time, flushed and fsynced before the node goes on, so a
@@ -28,6 +28,7 @@ from typing import Any
 
 INPUTS, CLAIMS, DEPLOYMENT, INFO, LOCK = "inputs.jsonl", "claims.jsonl", "deployment.json", "node.json", "node.lock"
 ANVIL_STATE, NODE_LOG, ANVIL_LOG, BACKEND_LOG = "anvil-state.json", "node.log", "anvil.log", "backend.log"
+MACHINE_LOG = "machine.log"  # the cartesi-jsonrpc-machine servers of --machine cartesi
 _FRESH_REMOVES = (INPUTS, CLAIMS, DEPLOYMENT, INFO, ANVIL_STATE)
 
 
@@ -50,7 +51,9 @@ def now() -> str:
 class InputRecord:
     """One processed input. ``raw_data`` is the ``InputAdded`` event's input (an ``EvmAdvance`` call),
     ``metadata`` what the backend was given; ``outputs`` are on-chain output bytes (empty unless
-    ACCEPTED), numbered from ``first_output_index``; reports from ``first_report_index``."""
+    ACCEPTED), numbered from ``first_output_index``; reports from ``first_report_index``.
+    ``outputs_root``: the outputs Merkle root (over every output since genesis) that the real Cartesi
+    machine sent with its accept; ``None`` unless the backend ran in the machine and accepted."""
 
     index: int
     epoch_index: int
@@ -65,6 +68,7 @@ class InputRecord:
     first_output_index: int
     first_report_index: int
     processed_at: str = field(default_factory=now)
+    outputs_root: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON line of this record."""
@@ -72,7 +76,8 @@ class InputRecord:
                 "raw_data": self.raw_data.hex(), "metadata": self.metadata, "payload": self.payload.hex(),
                 "tx_hash": self.tx_hash, "status": self.status, "outputs": [o.hex() for o in self.outputs],
                 "reports": [r.hex() for r in self.reports], "first_output_index": self.first_output_index,
-                "first_report_index": self.first_report_index, "processed_at": self.processed_at}
+                "first_report_index": self.first_report_index, "processed_at": self.processed_at,
+                "outputs_root": None if self.outputs_root is None else self.outputs_root.hex()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> InputRecord:
@@ -84,7 +89,8 @@ class InputRecord:
             outputs=tuple(bytes.fromhex(o) for o in data["outputs"]),
             reports=tuple(bytes.fromhex(r) for r in data["reports"]),
             first_output_index=data["first_output_index"], first_report_index=data["first_report_index"],
-            processed_at=data["processed_at"])
+            processed_at=data["processed_at"],
+            outputs_root=None if data.get("outputs_root") is None else bytes.fromhex(data["outputs_root"]))
 
 
 @dataclass(frozen=True)

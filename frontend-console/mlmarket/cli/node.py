@@ -33,9 +33,16 @@ def up(ctx: click.Context) -> None:
     state lives in $MLMARKET_DEVNODE_DIR (default ~/.mlmarket/devnode); node.json there tells every
     mlmarket command where the node is.
 
+    --machine host|cartesi chooses what runs the backend: a host process (default; quick, but the
+    Cartesi machine's answer is the authoritative one: scores may differ in their last bits across
+    CPUs) or the real Cartesi machine (cartesi-machine 0.19, as a validator runs it), loaded from
+    --machine-snapshot DIR (default .cache/machine/snapshot, made by `make machine-image`) with the
+    emulator of --machine-dir DIR (default ../shared/cartesi-machine).
+
     \b
     Example:
       mlmarket node up && mlmarket node info
+      mlmarket node up --machine cartesi --fresh
     """
     _devnode("up", ctx.args)
 
@@ -58,7 +65,9 @@ def info(session: Session) -> None:
     """Print where the chain, the node and the contracts are, and whether they answer.
 
     --json prints rpc_url, chain_id, reader_url, inspect_url and addresses (InputBox,
-    ERC20Portal, EtherPortal, Application, Authority, Token), plus processed_inputs.
+    ERC20Portal, EtherPortal, Application, Authority, Token), plus processed_inputs; for the
+    local node also machine (host or cartesi: what runs the backend) and machine_note (whose
+    answer is authoritative).
 
     \b
     Example:
@@ -76,7 +85,7 @@ def info(session: Session) -> None:
             config = config.with_app(find_application(config))
         except ClientError as exc:
             session.note(f"warning: {exc.message}")
-    data = config.to_json()
+    data = {**config.to_json(), **_machine_of(config.source)}
     try:
         from mlmarket.client.chain import Chain
 
@@ -90,5 +99,25 @@ def info(session: Session) -> None:
             data["node_error"] = exc.message
     session.emit(data)
 
+
+def _machine_of(source: str) -> dict[str, str]:
+    """What runs the local node's backend, from its node.json (nothing for a node given by URL)."""
+    import json
+    from pathlib import Path
+
+    path = Path(source)
+    if path.name != "node.json" or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if data.get("machine") == "cartesi":
+        return {"machine": "cartesi", "machine_note": str(data.get("machine_note", ""))}
+    return {"machine": "host", "machine_note": str(data.get("machine_note") or _HOST_NOTE)}
+
+
+_HOST_NOTE = ("the backend runs as a host process: the Cartesi machine's answer is authoritative (scores may "
+              "differ in their last bits across CPUs); `mlmarket node up --machine cartesi` gives it")
 
 COMMANDS = [node]
