@@ -41,6 +41,8 @@ COPY dapp dapp
 # machine starts faster and never writes .pyc files at run time.
 RUN python3 -m compileall -q --invalidation-mode unchecked-hash dapp
 ENV PYTHONDONTWRITEBYTECODE=1
+# One thread for BLAS and OpenMP, as dapp/__main__.py also forces before numpy loads.
+ENV OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BLIS_NUM_THREADS=1
 ENV ROLLUP_HTTP_SERVER_URL=http://127.0.0.1:5004
 
 ENTRYPOINT ["rollup-init"]
