@@ -434,8 +434,7 @@ def test_a_claim_is_refused_when_the_machine_root_differs(
 
 # -- the command line --------------------------------------------------------------------------------
 
-def test_cartesi_mode_without_a_snapshot_says_to_build_it(tmp_path: Path, cluster: Cluster,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_cartesi_mode_without_a_snapshot_says_to_build_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake_machine = tmp_path / "cm"
     (fake_machine / "bin").mkdir(parents=True)
     (fake_machine / "bin" / "cartesi-jsonrpc-machine").write_text("")
