@@ -64,6 +64,17 @@ reliability: setup
 riscv-check: $(STAMP_VENV)
 	bash docker/riscv-check.sh
 
+## The backend's Cartesi machine without Docker: root file system from the riscv-check root, ext2 image,
+## booted in ../shared/cartesi-machine and stored at its first yield (.cache/machine/snapshot). Needs root.
+.PHONY: machine-image machine-check
+machine-image: $(STAMP_VENV)
+	bash docker/machine-image.sh
+
+## The scripted session in the real machine, compared per input with x86-64 and qemu-user, with the
+## cycles and time per input kind. Needs root and ../shared/cartesi-machine. Not part of `make test`.
+machine-check: $(STAMP_VENV)
+	bash docker/machine-check.sh
+
 .PHONY: machine-limits-check
 machine-limits-check:  # the real Cartesi machine: RLIMIT_CPU / RLIMIT_AS end at the same point every run
 	bash docker/machine-limits-check.sh

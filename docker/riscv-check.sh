@@ -17,6 +17,7 @@
 #   RISCV_MIRROR   Debian mirror (default http://deb.debian.org/debian)
 #   RISCV_TESTS    unit test files to run under emulation (default: see UNIT_TESTS below)
 #   RISCV_SKIP_UNIT=1   skip step 4
+#   RISCV_BUILD_ONLY=1  only build steps 1-2b (used by docker/machine-image.sh)
 #   RISCV_STRICT=1 fail also when only trained-model bytes differ (see tests/riscv/compare.py)
 set -euo pipefail
 
@@ -155,6 +156,11 @@ if [ ! -e "$STAMP_TOOLS" ]; then
     touch "$STAMP_TOOLS"
 else
     log "step 2b: test tools: cached"
+fi
+
+if [ "${RISCV_BUILD_ONLY:-0}" = 1 ]; then
+    log "RISCV_BUILD_ONLY=1: the root is built ($ROOT); no check run"
+    exit 0
 fi
 
 mount_chroot

@@ -19,6 +19,7 @@ class Finished:
     notices: list[bytes] = field(default_factory=list)
     vouchers: list[tuple[Address, int, bytes]] = field(default_factory=list)
     reports: list[bytes] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)  # "notice" / "voucher" per output, as emitted
 
 
 class FakeRollup:
@@ -49,6 +50,7 @@ class FakeRollup:
             if not accept:
                 self.current.notices.clear()
                 self.current.vouchers.clear()
+                self.current.order.clear()
             self.done.append(self.current)
             self.current = None
         if not self.queue:
@@ -60,11 +62,13 @@ class FakeRollup:
     def notice(self, payload: bytes) -> int:
         assert self.current is not None
         self.current.notices.append(payload)
+        self.current.order.append("notice")
         return len(self.current.notices) - 1
 
     def voucher(self, destination: Address, value: int, payload: bytes) -> int:
         assert self.current is not None
         self.current.vouchers.append((destination, value, payload))
+        self.current.order.append("voucher")
         return len(self.current.vouchers) - 1
 
     def report(self, payload: bytes) -> None:

@@ -28,6 +28,7 @@ import json
 import resource
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ import numpy as np
 from dapp.ml.engine import Engine
 from dapp.rollup.fake import Finished
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN
+from tests.support.rollup import TOKEN, v2_metadata
 
 ERIN = type(CAROL)(b"\xe0" * 20)
 
@@ -68,22 +69,43 @@ def small_csv_data() -> tuple[np.ndarray, np.ndarray]:
     return X, (X[:, 0] + 2 * X[:, 1] > X[:, 2]).astype(int)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request of the session as the node hands it over: an advance (the rollup HTTP API's
+    metadata and the payload) or an inspect query; ``seconds``: how long the backend took natively."""
+
+    step: int
+    label: str
+    kind: str  # "advance" or "inspect"
+    payload: bytes
+    metadata: dict[str, Any] | None
+    seconds: float
+
+
 class Session(Market):
     """``Market`` that records every request and what the backend answered, in order."""
 
     def __init__(self) -> None:
         super().__init__(engine=Engine())
         self.lines: list[str] = []
+        self.requests: list[Request] = []
         self.label = "setup"
         self.step = 0
 
     def send(self, sender: Any, payload: bytes, *, timestamp: int | None = None) -> Finished:
+        metadata = v2_metadata(sender, self.index, self.timestamp if timestamp is None else timestamp)
+        started = time.perf_counter()
         done = super().send(sender, payload, timestamp=timestamp)
+        took = time.perf_counter() - started
+        self.requests.append(Request(self.step, self.label, "advance", payload, metadata, took))
         self._record("advance", done)
         return done
 
     def inspect(self, query: str) -> dict[str, Any]:
+        started = time.perf_counter()
         answer = super().inspect(query)
+        took = time.perf_counter() - started
+        self.requests.append(Request(self.step, self.label, "inspect", query.encode(), None, took))
         self.lines.append(f"{self.step:04d} {self.label} inspect {query}")
         self.lines.append(f"{self.step:04d} report {json.dumps(answer, sort_keys=True, separators=(',', ':'))}")
         self.step += 1
@@ -92,10 +114,13 @@ class Session(Market):
     def _record(self, kind: str, done: Finished) -> None:
         status = "accept" if done.accepted else "reject"
         self.lines.append(f"{self.step:04d} {self.label} {kind} {status}")
-        for payload in done.notices:
-            self.lines.append(f"{self.step:04d} notice 0x{payload.hex()}")
-        for destination, value, payload in done.vouchers:
-            self.lines.append(f"{self.step:04d} voucher {destination.hex} {value} 0x{payload.hex()}")
+        notices, vouchers = iter(done.notices), iter(done.vouchers)
+        for kind in done.order:  # outputs in the order the backend emitted them (the Merkle tree's)
+            if kind == "notice":
+                self.lines.append(f"{self.step:04d} notice 0x{next(notices).hex()}")
+            else:
+                destination, value, payload = next(vouchers)
+                self.lines.append(f"{self.step:04d} voucher {destination.hex} {value} 0x{payload.hex()}")
         for payload in done.reports:
             self.lines.append(f"{self.step:04d} report 0x{payload.hex()}")
         self.step += 1
