@@ -7,12 +7,14 @@ that ``make riscv-check`` builds, whose python3 runs under qemu-user through bin
 7,000-row, 20-column CSV (5,500 training rows, 1,500 test rows) to ``ROOT/tmp/forest_diff/``, fits
 ``RandomForestClassifier(n_estimators=50, random_state=SEED, n_jobs=1)`` with this host's
 scikit-learn and with the root's, and prints both test accuracies, how many trees are bit-identical
-and the first node where they are not: each side's split (feature, threshold and impurity as float
-hex) and, recomputed here in exact arithmetic, the two candidate splits' ``proxy_impurity_improvement``
-rounded as the x86-64 wheel computes it (two roundings) and as Debian's riscv64 build does (GCC
-contracted it into one fused multiply-add). docs/DETERMINISM.md explains the result.
+and, for each tree that is not, its first differing node: the two sides' splits there (in detail for
+the first such tree: feature, threshold and impurity as float hex, the class weights on each side)
+and, recomputed here in exact arithmetic from the samples that reach the node, the two candidate
+splits' ``proxy_impurity_improvement``: exact, rounded as the x86-64 wheel computes it (two roundings)
+and as Debian's riscv64 build does (GCC contracted it into one fused multiply-add).
+docs/DETERMINISM.md explains the result.
 
-The same file runs inside the root as ``forest_diff.py fit CSV OUT.json`` (numpy and scikit-learn only).
+The same file runs inside the root as ``forest_diff.py fit CSV OUT.json SEED`` (numpy, scikit-learn).
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ def report(a: dict, b: dict, csv_path) -> None:
     """Prints both runs' accuracy and, for every tree that differs, its first differing node and the
     two candidate splits' proxy improvements (in detail for the first such tree)."""
     for run in (a, b):
-        print(f"{run['machine']}: python {run['python']}, numpy {run['numpy']}, scikit-learn {run['sklearn']}: "
+        print(f"{run['machine']}: python {run['python']}, numpy {run['numpy']}, "
+              f"scikit-learn {run['sklearn']}: "
               f"accuracy {run['correct']}/{run['tested']} = {run['correct'] / run['tested']:.6f}")
     if a["data_sha256"] != b["data_sha256"]:
         print("the two sides parsed the CSV into different arrays: compare the parsers first")
@@ -124,8 +127,8 @@ def report(a: dict, b: dict, csv_path) -> None:
                     if any(ta[f][i] != tb[f][i] for f in FIELDS if f != "right"))
         detail = tree == differing[0]
         if detail:
-            print(f"first difference: tree {tree}, node {node} (nodes are numbered depth-first in build order, "
-                  f"so every node before it, its parent included, is identical)")
+            print(f"first difference: tree {tree}, node {node} (nodes are numbered depth-first in build "
+                  f"order, so every node before it, its parent included, is identical)")
             for run, t in ((a, ta), (b, tb)):
                 print(f"  {run['machine']:>7}: {split_text(t, node)}, node impurity {t['impurity'][node]}, "
                       f"{t['n_node_samples'][node]} samples, weight "
@@ -158,7 +161,8 @@ def explain(X, y, ta: dict, tb: dict, node: int, detail: bool) -> str:
     if ta["left"][node] < 0 or tb["left"][node] < 0:
         return f"x86_64 {split_text(ta, node)}, riscv64 {split_text(tb, node)}"
     # the tree's bootstrap sample as RandomForestClassifier.fit draws it: each row's count is its weight
-    weight = np.bincount(_generate_sample_indices(ta["random_state"], TRAIN_ROWS, TRAIN_ROWS), minlength=TRAIN_ROWS)
+    drawn = _generate_sample_indices(ta["random_state"], TRAIN_ROWS, TRAIN_ROWS)
+    weight = np.bincount(drawn, minlength=TRAIN_ROWS)
     reach = weight > 0
     for parent, child in path_to(ta, node):
         below = X[:, ta["feature"][parent]] <= float.fromhex(ta["threshold"][parent])
@@ -169,8 +173,10 @@ def explain(X, y, ta: dict, tb: dict, node: int, detail: bool) -> str:
         found[name] = proxies(weight, y, left, reach & ~left)
     lines = []
     if detail:
-        lines.append(f"  recomputed here: {int(reach.sum())} samples reach the node, weight {int(weight[reach].sum())}")
-        lines.append("  proxy_impurity_improvement = -w_right*gini_right - w_left*gini_left of each side's split")
+        lines.append(f"  recomputed here: {int(reach.sum())} samples reach the node, "
+                     f"weight {int(weight[reach].sum())}")
+        lines.append("  proxy_impurity_improvement = -w_right*gini_right - w_left*gini_left of each side's "
+                     "split")
         lines.append("  (class weights left | right; exact value; rounded as on x86_64, then as on riscv64):")
         for name, (counts, exact, two, fused) in found.items():
             lines.append(f"    {name:>7}'s split: {counts}  {float(exact)!r}  {two.hex()}  {fused.hex()}")
@@ -205,7 +211,8 @@ def proxies(weight, y, left, right) -> tuple:
         counts = [int(weight[mask & (y == c)].sum()) for c in (0, 1)]
         w = sum(counts)
         exact = 1 - Fraction(sum(c * c for c in counts), w * w)
-        rounded = 1.0 - float(sum(c * c for c in counts)) / float(w * w)  # sums of squares exact: integer weights
+        # as _criterion rounds it (the sum of squares is exact for integer weights, fused or not)
+        rounded = 1.0 - float(sum(c * c for c in counts)) / float(w * w)
         return counts, w, exact, rounded
 
     (cl, wl, el, gl), (cr, wr, er, gr) = side(left), side(right)
