@@ -6,9 +6,11 @@ fits one small case per estimator family (the data sets of ``bench.cost_model``,
 the emulator) and prints, per case, the estimate in units and the fit's CPU time.
 
 - Natively (``python -m bench.machine_cycles``, part of ``make bench``): CPU ns per unit on this host;
-  with ``.cache/machine/cycles.json`` present (written by ``make machine-cycles``), also the machine's
-  cycles per unit, the machine/native ratio, and what ``max_cpu_seconds`` allows per family in units.
-- In the machine (``make machine-cycles`` runs ``python3 -m bench.machine_cycles --json`` there, from a
+  with ``.cache/machine/cycles.json`` present (written by ``make machine-check``), also the machine's
+  cycles per unit beside ``dapp.ml.cost.CYCLES_PER_UNIT`` (flagged ``UNDER`` where the table is below
+  a measurement) and the machine/native ratio; then the largest training the gate allows for typical
+  specs (rows at 20 features).
+- In the machine (``make machine-check`` runs ``python3 -m bench.machine_cycles --json`` there, from a
   second flash drive): the same cases, printed as JSON on the console.
 """
 
@@ -27,12 +29,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # one thread, as the b
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._summary import record  # noqa: E402
 from bench.cost_model import T0, dataset  # noqa: E402
-from dapp.ml.cost import estimate_work  # noqa: E402
-from dapp.ml.limits import DEFAULT_LIMITS  # noqa: E402
+from dapp.ml.cost import estimate_cycles, estimate_work  # noqa: E402
+from dapp.ml.limits import CYCLES_PER_SECOND, DEFAULT_LIMITS  # noqa: E402
 from dapp.ml.spec import build_estimator, parse_spec  # noqa: E402
 
-CYCLES_PER_GUEST_SECOND = 128_000_000
 MACHINE_FIGURES = REPO / ".cache" / "machine" / "cycles.json"
 
 # (family, estimator, data set of bench.cost_model, params): one small fit per family
@@ -54,18 +56,26 @@ CASES: list[tuple[str, str, str, dict]] = [
     # larger fits, where the products (reference BLAS in the machine, no vector unit) dominate
     ("mlp", "MLPClassifier", "c2k", {"hidden_layer_sizes": [256], "max_iter": 2, "tol": T0,
                                      "n_iter_no_change": 10_000}),
+    ("mlp", "MLPClassifier", "c2k", {"hidden_layer_sizes": [256, 256], "batch_size": 2000, "max_iter": 2,
+                                     "tol": T0, "n_iter_no_change": 10_000}),
+    ("mlp", "MLPRegressor", "rk", {"hidden_layer_sizes": [128], "solver": "lbfgs", "max_iter": 5, "tol": T0}),
     ("linear (lbfgs)", "LogisticRegression", "c2w", {"max_iter": 50, "tol": T0}),
+    ("linear (lbfgs)", "LogisticRegression", "c10k", {"solver": "saga", "max_iter": 5, "tol": T0}),
+    ("liblinear", "LinearSVC", "c2w", {"max_iter": 200, "tol": T0}),
+    ("naive bayes", "GaussianNB", "c2w", {}),
     ("sgd", "SGDClassifier", "c2k", {"max_iter": 10, "tol": None}),
     ("forest", "RandomForestClassifier", "c2big", {"n_estimators": 5, "max_depth": 16}),
     ("closed form", "Ridge", "rw", {}),
 ]
 
 
-def fit_ns(estimator: str, data: str, params: dict) -> tuple[int, int]:
-    """(estimated units, CPU ns of one fit) after a warm-up fit of the same case (imports not counted)."""
+def fit_ns(estimator: str, data: str, params: dict) -> tuple[int, int, int]:
+    """(estimated units, estimated machine cycles, CPU ns of one fit) after a warm-up fit of the same
+    case (imports not counted)."""
     X, y, classes = dataset(data)
     spec = parse_spec({"estimator": estimator, "params": params})
     estimate = estimate_work(spec, X.shape[0], X.shape[1], classes)
+    predicted = estimate_cycles(spec, X.shape[0], X.shape[1], classes)
     took = []
     for _ in range(2):
         with warnings.catch_warnings():
@@ -74,17 +84,39 @@ def fit_ns(estimator: str, data: str, params: dict) -> tuple[int, int]:
             began = time.process_time_ns()
             model.fit(X, y)
             took.append(time.process_time_ns() - began)
-    return estimate, took[-1]
+    return estimate, predicted, took[-1]
 
 
 def measure() -> list[dict]:
     """Every case: family, estimator, data, estimate, CPU ns."""
     out = []
-    for family, estimator, data, params in CASES:
-        estimate, ns = fit_ns(estimator, data, params)
-        out.append({"family": family, "estimator": estimator, "data": data, "estimate": estimate, "ns": ns})
+    for case, (family, estimator, data, params) in enumerate(CASES):
+        estimate, predicted, ns = fit_ns(estimator, data, params)
+        out.append({"case": case, "family": family, "estimator": estimator, "data": data, "estimate": estimate,
+                    "predicted": predicted, "ns": ns})
         print(f"# {estimator} {data}: {ns / 1e6:.1f} ms", file=sys.stderr, flush=True)
     return out
+
+
+def largest_rows(estimator: str, params: dict, features: int = 20, classes: int = 2) -> int:
+    """The most rows (of ``features`` columns) the gate lets ``estimator`` train on with ``params``."""
+    spec = parse_spec({"estimator": estimator, "params": params})
+    classes = classes if spec.definition.task == "classification" else 1
+    low, high = 0, DEFAULT_LIMITS.max_rows
+    while low < high:
+        mid = (low + high + 1) // 2
+        if estimate_cycles(spec, mid, features, classes) <= DEFAULT_LIMITS.max_cycles:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+# What a job usually asks for: each estimator with its defaults (trees need a max_depth)
+TYPICAL = [("LogisticRegression", {}), ("SGDClassifier", {}), ("LinearSVC", {}), ("Ridge", {}),
+           ("GaussianNB", {}), ("DecisionTreeClassifier", {"max_depth": 10}),
+           ("RandomForestClassifier", {"max_depth": 10}), ("RandomForestClassifier", {"max_depth": 10, "n_estimators": 20}),
+           ("MLPClassifier", {}), ("MLPClassifier", {"hidden_layer_sizes": [32], "max_iter": 50})]
 
 
 def main() -> None:
@@ -93,32 +125,34 @@ def main() -> None:
         print("MACHINE-CYCLES " + json.dumps(measure()), flush=True)
         return
     native = measure()
-    machine = {(m["estimator"], m["data"]): m for m in json.loads(MACHINE_FIGURES.read_text())} \
-        if MACHINE_FIGURES.exists() else {}
-    budget = DEFAULT_LIMITS.max_cpu_seconds * CYCLES_PER_GUEST_SECOND
+    machine = {m.get("case"): m for m in json.loads(MACHINE_FIGURES.read_text())} if MACHINE_FIGURES.exists() else {}
     print(f"{'family':15} {'case':32} {'estimate':>9} {'host ns/unit':>12} {'machine cycles':>14} "
-          f"{'cycles/unit':>11} {'machine/native':>14}")
+          f"{'cycles/unit':>11} {'predicted':>10} {'measured/predicted':>18} {'machine/native':>14}")
+    worst = 0.0
     for n in native:
-        m = machine.get((n["estimator"], n["data"]))
-        cycles = m["ns"] * CYCLES_PER_GUEST_SECOND // 1_000_000_000 if m else None
-        cells = (f"{cycles:14,d} {cycles / n['estimate']:11.2f} {m['ns'] / n['ns']:14.0f}" if m
-                 else f"{'-':>14} {'-':>11} {'-':>14}")
+        m = machine.get(n["case"])
+        if m:
+            cycles = m["ns"] * CYCLES_PER_SECOND // 1_000_000_000
+            worst = max(worst, cycles / n["predicted"])
+            flag = "  UNDER (the gate's estimate is below the measurement)" if cycles > n["predicted"] else ""
+            cells = (f"{cycles:14,d} {cycles / n['estimate']:11.2f} {n['predicted']:10.3g} "
+                     f"{cycles / n['predicted']:18.2f} {m['ns'] / n['ns']:14.0f}{flag}")
+        else:
+            cells = f"{'-':>14} {'-':>11} {n['predicted']:10.3g} {'-':>18} {'-':>14}"
         print(f"{n['family']:15} {n['estimator'] + ' ' + n['data']:32} {n['estimate']:9.3g} "
               f"{n['ns'] / n['estimate']:12.3f} {cells}")
-    if not machine:
-        print(f"(no machine figures: `make machine-cycles` writes {MACHINE_FIGURES})")
-        return
-    print(f"\nper family: the largest estimate whose fit stays within max_cpu_seconds = "
-          f"{DEFAULT_LIMITS.max_cpu_seconds} in the machine ({budget / 1e9:.2f} G cycles), at the worst "
-          f"cycles/unit measured; max_work is {DEFAULT_LIMITS.max_work:.3g}")
-    families: dict[str, float] = {}
-    for n in native:
-        m = machine.get((n["estimator"], n["data"]))
-        if m:
-            per_unit = m["ns"] * CYCLES_PER_GUEST_SECOND / 1e9 / n["estimate"]
-            families[n["family"]] = max(families.get(n["family"], 0.0), per_unit)
-    for family, per_unit in families.items():
-        print(f"  {family:15} {per_unit:8.2f} cycles/unit -> {budget / per_unit:10.3g} units")
+    if machine:
+        print(f"\nlargest measured / predicted cycles: {worst:.2f} (above 1: dapp.ml.cost.CYCLES_PER_UNIT or "
+              "PRODUCT_CYCLES is too low)")
+        record("machine cycles of a fit, largest measured / predicted (dapp.ml.cost)", f"{worst:.2f}", "<= 1")
+    else:
+        print(f"(no machine figures: `make machine-check` writes {MACHINE_FIGURES})")
+    print(f"\nthe largest training the gate allows (max_cycles {DEFAULT_LIMITS.max_cycles:.3g}, hard limit "
+          f"{DEFAULT_LIMITS.max_cpu_seconds} guest s = {DEFAULT_LIMITS.max_cpu_seconds * CYCLES_PER_SECOND / 1e9:.2f} G cycles), "
+          "20 features, 2 classes:")
+    for estimator, params in TYPICAL:
+        shown = ",".join(f"{k}={v}" for k, v in params.items())
+        print(f"  {estimator}({shown}): {largest_rows(estimator, params):,} rows")
 
 
 if __name__ == "__main__":

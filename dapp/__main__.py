@@ -25,6 +25,7 @@ def main() -> None:
     and ``ROLLUP_HTTP_SERVER_URL`` is unset, else the rollup HTTP server."""
     from dapp.app import App
     from dapp.config import Config
+    from dapp.ml.catalogue import preload
     from dapp.ml.engine import Engine
     from dapp.rollup.cmio import DEVICE_PATH, CmioRollup, use_cmio
     from dapp.rollup.http import HttpRollup
@@ -34,6 +35,7 @@ def main() -> None:
     if _REPLACED:
         logging.getLogger(__name__).warning("one thread: replaced %s with 1", ", ".join(_REPLACED))
     config = Config.from_env()
+    preload()  # every estimator's module, before the first request (docs/IMAGE.md, "Imports at boot")
     cmio = use_cmio(os.environ, os.path.exists(DEVICE_PATH))
     logging.getLogger(__name__).info("serving %s", DEVICE_PATH if cmio else config.rollup_url)
     rollup = CmioRollup.open() if cmio else HttpRollup(config.rollup_url)

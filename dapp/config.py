@@ -9,8 +9,9 @@
 | MLMARKET_APP_ADDRESS_RELAY | v1: DAppAddressRelay 1.x | v1 only |
 | MLMARKET_DAPP_ADDRESS | unset | v1: the dApp address for Ether vouchers (else relayed) |
 | MLMARKET_MAX_* | see dapp.domain.limits | size bounds |
-| MLMARKET_ML_MAX_CPU_SECONDS | 20 | hard CPU seconds of one training or scoring (its worker) |
+| MLMARKET_ML_MAX_CPU_SECONDS | 120 | hard CPU seconds of one training or scoring (its worker) |
 | MLMARKET_ML_MAX_WORKER_MEMORY | 369098752 (352 MiB) | hard bytes it may map beyond what it inherits |
+| MLMARKET_ML_MAX_CYCLES | 10000000000 | estimated machine cycles of one training or scoring (dapp.ml.cost) |
 """
 
 from __future__ import annotations

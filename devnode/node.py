@@ -336,7 +336,7 @@ class Node:
 
 
 HOST_NOTE = ("the backend runs as a host process: the Cartesi machine's answer is authoritative (floating-point "
-             "scores may differ in their last bits across CPUs, see docs/IMAGE.md); `--machine cartesi` gives it")
+             "scores and trained models may differ across CPUs, see docs/DETERMINISM.md); `--machine cartesi` gives it")
 CARTESI_NOTE = "the backend runs inside the Cartesi machine (cartesi-machine 0.19): its answers are authoritative"
 
 

@@ -1,7 +1,7 @@
 """A work estimate for one training, checked before training starts.
 
 Each bound of the catalogue is reasonable alone, but their product is not, so the product itself is
-bounded by ``MLLimits.max_work``. The estimate (hand-written: scikit-learn offers none) counts the
+bounded by ``MLLimits.max_cycles``. The estimate (hand-written: scikit-learn offers none) counts the
 multiply-adds of every iteration the parameters allow (rows x features x outputs x max_iter, trees x
 features x rows x log(rows) x depth...), times a per-solver factor, plus fixed costs per fit,
 iteration, loss evaluation (L-BFGS-B line searches), mini-batch (per weight matrix, and per weight the
@@ -9,12 +9,19 @@ optimiser updates each batch), MLP unit per row (activations: what thin layers c
 node memory a tree builder reserves. ``bench/cost_model.py`` measures the CPU time of a grid of fits
 at the parameters' extremes; the factors keep every estimate at least twice its measurement on one
 x86-64 core, so one unit is at most about a nanosecond (docs/MODELS.md).
+
+The gate itself is in cycles of the Cartesi machine, where the backend runs: ``CYCLES_PER_UNIT`` converts
+the estimate per estimator, from what ``make machine-check`` measured in the machine
+(``bench/machine_cycles.py``, docs/IMAGE.md "Budgets in cycles"), and ``estimate_cycles`` /
+``machine_cycles`` give the figure ``check_work``, the evaluation gate and an input's work budget use.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from dapp.ml.errors import ModelError
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
@@ -49,6 +56,44 @@ _TREE_NODE_BYTES = 64         # one node record of scikit-learn's Tree (+ 8 per 
 _TREE_BUILDER_BYTES = 4 << 20  # the builder's own buffers (splitter, stack), once per fit
 _PER_TREE = 3_000_000
 _PER_RESERVED_BYTE = 10       # allocating and filling the node arrays a tree builder reserves
+
+
+# Machine cycles one unit of the estimate costs in the Cartesi machine, per estimator: the most that
+# `make machine-check` measured for it (bench/machine_cycles.py, docs/IMAGE.md "Budgets in cycles"),
+# rounded up, and at least 0.5 (a single measured case, e.g. liblinear's 0.12, is not taken as the rule).
+# An MLP's matrix products (a forward and a backward pass over every weight, per row) have their own
+# factor, PRODUCT_CYCLES: the machine runs them with Debian's reference BLAS and no vector unit, 770
+# times slower than the host's OpenBLAS, while its other work (activations, updates) is 100-200 times
+# slower; the MLP rows below are for that other work. Fitted to three MLPs measured in the machine
+# (20.2 and 0.73 cycles per unit), rounded up.
+CYCLES_PER_UNIT: Mapping[str, float] = MappingProxyType({
+    "LogisticRegression": 1.0, "SGDClassifier": 2.4, "SGDRegressor": 2.4, "LinearSVC": 0.5,
+    "Ridge": 1.5, "LinearRegression": 1.5, "GaussianNB": 3.3,
+    "DecisionTreeClassifier": 0.8, "DecisionTreeRegressor": 0.8,
+    "RandomForestClassifier": 1.3, "RandomForestRegressor": 1.3,
+    "MLPClassifier": 1.0, "MLPRegressor": 1.0,
+})
+PRODUCT_CYCLES = 22.0
+
+
+def machine_cycles(spec: ModelSpec, units: int, products: int = 0) -> int:
+    """``units`` of the estimate for ``spec``'s estimator, ``products`` of them an MLP's matrix
+    products, as cycles of the Cartesi machine."""
+    return math.ceil((units - products) * CYCLES_PER_UNIT[spec.estimator] + products * PRODUCT_CYCLES)
+
+
+def estimate_cycles(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
+    """Estimated machine cycles of fitting ``spec`` (``estimate_work`` through ``machine_cycles``)."""
+    products = 0
+    if spec.definition.family == "mlp":
+        products = _mlp_products(spec.param_dict(), rows, features, classes if classes > 2 else 1)
+    return machine_cycles(spec, estimate_work(spec, rows, features, classes), products)
+
+
+def evaluation_cycles(spec: ModelSpec, units: int) -> int:
+    """Machine cycles of an evaluation estimated at ``units`` (``dapp.ml.metrics.evaluation_cost``):
+    an MLP's are its forward products."""
+    return machine_cycles(spec, units, units if spec.definition.family == "mlp" else 0)
 
 
 def estimate_work(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
@@ -119,7 +164,7 @@ def _mlp_work(p: dict, n: int, f: int, outputs: int) -> int:
     much for a layer whose array for one batch does not fit in a cache."""
     hidden, batch = p["hidden_layer_sizes"], _mlp_batch(p, n)
     units = [f, *hidden, outputs]
-    weights = sum(a * b for a, b in itertools.pairwise(units))
+    weights = _mlp_weights(p, f, outputs)
     layers = [(f, _MLP_INPUT), *((width, _MLP_HIDDEN) for width in hidden), (outputs, _MLP_OUTPUT)]
     elementwise = n * sum(width * (cost + (_MLP_SPILL if 8 * batch * width > _CACHED_BYTES else 0))
                           for width, cost in layers)
@@ -130,6 +175,19 @@ def _mlp_work(p: dict, n: int, f: int, outputs: int) -> int:
     per_batch = _PER_BATCH + _PER_BATCH_LAYER * (len(units) - 1) + _PER_BATCH_WEIGHT * weights
     per_epoch = _MLP_PASS * n * weights + elementwise + batches * per_batch
     return p["max_iter"] * (per_epoch + _PER_EPOCH)
+
+
+def _mlp_weights(p: dict, f: int, outputs: int) -> int:
+    return sum(a * b for a, b in itertools.pairwise([f, *p["hidden_layer_sizes"], outputs]))
+
+
+def _mlp_products(p: dict, n: int, f: int, outputs: int) -> int:
+    """The part of ``_mlp_work`` that is matrix products over the weights (BLAS)."""
+    weights = _mlp_weights(p, f, outputs)
+    if p["solver"] == "lbfgs":
+        evaluations = _lbfgs_evaluations(p["max_iter"], max_line_search=20, max_fun=p["max_fun"])
+        return evaluations * _MLP_EVAL[0] * n * weights
+    return p["max_iter"] * _MLP_PASS * n * weights
 
 
 def _mlp_batch(p: dict, rows: int) -> int:
@@ -173,11 +231,12 @@ def _trees_reserved_nodes(spec: ModelSpec, rows: int) -> int:
 
 def check_work(spec: ModelSpec, rows: int, features: int, classes: int,
                limits: MLLimits = DEFAULT_LIMITS) -> None:
-    """ModelError (``training_too_costly``) if the work estimate or the memory bound exceeds the limits."""
-    work = estimate_work(spec, rows, features, classes)
-    if work > limits.max_work:
+    """ModelError (``training_too_costly``) if the estimated machine cycles or the memory bound exceed
+    the limits."""
+    cycles = estimate_cycles(spec, rows, features, classes)
+    if cycles > limits.max_cycles:
         raise ModelError(f"training {spec.estimator} on {rows} rows x {features} features is estimated at "
-                         f"{work:.3g} operations; the limit is {limits.max_work:.3g} (lower max_iter, "
+                         f"{cycles:.3g} machine cycles; the limit is {limits.max_cycles:.3g} (lower max_iter, "
                          "the model size, max_leaf_nodes or the data size)", code="training_too_costly")
     memory = worst_memory(spec, rows, features, classes)
     if memory > limits.max_train_memory:

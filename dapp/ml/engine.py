@@ -31,7 +31,7 @@ import numpy as np
 
 from dapp.ml import fedavg
 from dapp.ml.catalogue import CLASSIFICATION
-from dapp.ml.cost import check_work, estimate_work
+from dapp.ml.cost import check_work, estimate_cycles, evaluation_cycles, machine_cycles
 from dapp.ml.dataset import Dataset, Table, parse_table, select
 from dapp.ml.errors import DatasetError, ModelError, TrainingError
 from dapp.ml.fitted import extract, restore
@@ -176,25 +176,26 @@ class Engine:
 
     def estimate(self, *, task: str, label: str, model: bytes, train: bytes | None = None,
                  evaluation: bytes | None = None) -> int:
-        """Estimated work (units of :mod:`dapp.ml.cost`, about a native nanosecond) of training
-        ``model`` on ``train`` (if given) and evaluating the result on ``evaluation`` (if given): a
-        cheap first gate and a way to share one input's budget; the hard limits of :meth:`score` stay
-        the bound. A trained model's evaluation is estimated from its arrays; that of a model yet to
-        be trained at :data:`EVALUATION_UNITS` per evaluation cell. A training over the engine's
-        bounds is refused here already (``training_too_costly``)."""
+        """Estimated work, in machine cycles (:mod:`dapp.ml.cost`), of training ``model`` on ``train``
+        (if given) and evaluating the result on ``evaluation`` (if given): a cheap first gate and a way
+        to share one input's budget; the hard limits of :meth:`score` stay the bound. A trained model's
+        evaluation is estimated from its arrays; that of a model yet to be trained at
+        :data:`EVALUATION_UNITS` per evaluation cell. A training over the engine's bounds is refused
+        here already (``training_too_costly``)."""
         loaded = self._load(model, task)
         work = 0
         if train:
             data = self._dataset(train, label, task)
             shape = (data.rows, len(data.features), _classes(task, data))
             check_work(loaded.spec, *shape, self.limits)
-            work += estimate_work(loaded.spec, *shape)
+            work += estimate_cycles(loaded.spec, *shape)
         if evaluation:
             valid = self._dataset(evaluation, label, task)
             if loaded.trained and not train:
-                work += evaluation_cost(loaded.spec, loaded.arrays, valid.rows, len(valid.features))[0]
+                units = evaluation_cost(loaded.spec, loaded.arrays, valid.rows, len(valid.features))[0]
+                work += evaluation_cycles(loaded.spec, units)
             else:
-                work += EVALUATION_UNITS * valid.rows * len(valid.features)
+                work += machine_cycles(loaded.spec, EVALUATION_UNITS * valid.rows * len(valid.features))
         return work
 
     def aggregate(self, models: Sequence[tuple[bytes, int]], method: str = "fedavg") -> bytes:

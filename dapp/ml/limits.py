@@ -14,7 +14,9 @@ from dataclasses import dataclass
 MIB = 1 << 20
 # The hard limits an operator may set, and the environment variable of each.
 CONFIGURABLE = {"max_cpu_seconds": "MLMARKET_ML_MAX_CPU_SECONDS",
-                "max_worker_memory": "MLMARKET_ML_MAX_WORKER_MEMORY"}
+                "max_worker_memory": "MLMARKET_ML_MAX_WORKER_MEMORY",
+                "max_cycles": "MLMARKET_ML_MAX_CYCLES"}
+CYCLES_PER_SECOND = 128_000_000  # of the Cartesi machine: its CPU clock, so one guest CPU second (IMAGE.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,17 +35,20 @@ class MLLimits:
     max_tree_nodes: int = 1_000_000       # nodes of all the trees of one model
     max_train_memory: int = 256 * MIB     # estimated worst-case bytes of a training's trees / MLP batches,
                                           # and of an evaluation's prediction arrays (below max_worker_memory)
-    max_work: int = 20_000_000_000        # estimated cost of one training or evaluation, ~ns of one core
-    max_cpu_seconds: int = 20             # hard: CPU seconds of one training + evaluation (its worker)
+    # Both in machine cycles (docs/IMAGE.md, "Budgets in cycles"): the estimate gate leaves a margin of
+    # 1.5 to the worker's hard limit (max_cpu_seconds x CYCLES_PER_SECOND = 15.36 G cycles).
+    max_cycles: int = 10_000_000_000      # estimated machine cycles of one training or evaluation (dapp.ml.cost)
+    max_cpu_seconds: int = 120            # hard: CPU seconds of one training + evaluation (its worker)
     max_worker_memory: int = 352 * MIB    # hard: bytes the worker may map beyond what it inherits
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> MLLimits:
-        """The defaults, with the hard limits of ``CONFIGURABLE`` read from their variables when set
-        (``MLMARKET_ML_MAX_CPU_SECONDS``: seconds, ``MLMARKET_ML_MAX_WORKER_MEMORY``: bytes);
-        ``ValueError`` unless each is a positive integer.
-        The other bounds are fixed. These two decide outcomes too (``resource_limit``), so every node
-        of one application must run with the same values (inside a Cartesi machine the image fixes them)."""
+        """The defaults, with the limits of ``CONFIGURABLE`` read from their variables when set
+        (``MLMARKET_ML_MAX_CPU_SECONDS``: seconds, ``MLMARKET_ML_MAX_WORKER_MEMORY``: bytes,
+        ``MLMARKET_ML_MAX_CYCLES``: estimated machine cycles); ``ValueError`` unless each is a positive integer.
+        The other bounds are fixed. These decide outcomes too (``resource_limit``, ``training_too_costly``),
+        so every node of one application must run with the same values (inside a Cartesi machine the image
+        fixes them)."""
         values = {}
         for name, variable in CONFIGURABLE.items():
             raw = environ.get(variable)

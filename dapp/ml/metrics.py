@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from dapp.ml.catalogue import CLASSIFICATION, REGRESSION, TASKS
+from dapp.ml.cost import evaluation_cycles
 from dapp.ml.errors import MetricError, ModelError
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.spec import ModelSpec
@@ -90,11 +91,12 @@ def evaluation_cost(spec: ModelSpec, arrays: dict[str, np.ndarray], rows: int, f
 def check_evaluation(spec: ModelSpec, arrays: dict[str, np.ndarray], rows: int, features: int,
                      limits: MLLimits = DEFAULT_LIMITS) -> None:
     """ModelError (``evaluation_too_costly``) if evaluating the model on that many rows is estimated
-    over ``max_work`` or ``max_train_memory``."""
+    over ``max_cycles`` (machine cycles, ``dapp.ml.cost.evaluation_cycles``) or ``max_train_memory``."""
     work, memory = evaluation_cost(spec, arrays, rows, features)
-    if work > limits.max_work:
-        raise ModelError(f"evaluating {spec.estimator} on {rows} rows is estimated at {work:.3g} operations; "
-                         f"the limit is {limits.max_work:.3g} (a smaller model)", code="evaluation_too_costly")
+    cycles = evaluation_cycles(spec, work)
+    if cycles > limits.max_cycles:
+        raise ModelError(f"evaluating {spec.estimator} on {rows} rows is estimated at {cycles:.3g} machine cycles; "
+                         f"the limit is {limits.max_cycles:.3g} (a smaller model)", code="evaluation_too_costly")
     if memory > limits.max_train_memory:
         raise ModelError(f"evaluating {spec.estimator} on {rows} rows could take {memory} bytes; the limit is "
                          f"{limits.max_train_memory}", code="evaluation_too_costly")

@@ -369,7 +369,9 @@ def measure_wide_mlp_scoring(rows: int) -> dict:
     import resource
 
     model, validation = wide_mlp_and_rows(rows)
-    m = Market(engine=Engine())
+    # a work budget above the default's (calibrated to the machine, which refuses this evaluation as too
+    # costly): what is measured here is the worker's memory
+    m = Market(engine=Engine(MLLimits(max_cycles=10**12)))
     job = m.create_job(BUDGET, reward_per_accept=REWARD, min_score=0,
                        validation_cid=m.put(SPONSOR, validation))
     model_cid = m.put(CAROL, model)
@@ -399,7 +401,7 @@ def test_scoring_a_wide_trained_mlp_on_100k_rows_keeps_the_worker_small():
 def test_an_evaluation_over_its_estimate_is_that_submissions_failure():
     # the evaluation gate, through an input: a trained model too costly to score on the job's data
     model, validation = wide_mlp_and_rows(2_000)
-    m = Market(engine=Engine(MLLimits(max_work=10**8)))
+    m = Market(engine=Engine(MLLimits(max_cycles=10**8)))
     validation_cid = m.put(SPONSOR, validation)
     job = m.create_job(BUDGET, reward_per_accept=REWARD, min_score=0, validation_cid=validation_cid)
     model_cid = m.put(CAROL, model)

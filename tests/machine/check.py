@@ -11,15 +11,15 @@
    each inspect on a fork. Records outputs, reports, the outputs Merkle root of every accept and the
    machine cycles and wall time of every request.
 3. Compares, per request: the machine's lines with the same session under qemu-user riscv64
-   (``--qemu``, from ``make riscv-check``'s step 5): they must be identical; with x86-64: identical,
-   or different only in the bytes of models the backend trained (float bits, ``tests.riscv.compare``);
-   the machine's root with the root of the tree over the outputs so far, computed by
-   ``devnode.merkle`` from the x86-64 and the qemu outputs.
+   (``--qemu``, from ``make riscv-check``'s step 5): they must be identical (the same riscv64 code);
+   with x86-64: identical, different only in the bytes of models the backend trained (float bits,
+   ``tests.riscv.compare``), or different beyond (a score: docs/DETERMINISM.md), which is printed, not
+   a failure: the machine's answer is the authoritative one; the machine's root with the root of the
+   tree over the outputs so far, computed by ``devnode.merkle`` from the qemu and the x86-64 outputs.
 4. Prints one row per request and a table per input kind: requests, machine cycles (mean, total),
    machine seconds, native seconds, machine/native ratio; writes them to ``--out/figures.json``.
 
-Exit 0 when every request is identical to qemu-user, explained against x86-64, and every root
-matches; 1 otherwise.
+Exit 0 when every request and every root is identical to qemu-user's; 1 otherwise.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Ran:
 def input_kind(request: Request) -> str:
     """What a request is, for the table: an inspect, a deposit, or the input's function name."""
     if request.kind == "inspect":
-        return "inspect " + request.payload.decode().split("/")[0]
+        return "inspect " + request.payload.decode().split("/")[0].split("?")[0]
     assert request.metadata is not None
     sender = Address.from_hex(request.metadata["msg_sender"])
     if sender == PORTALS.erc20:
@@ -161,7 +161,7 @@ def compare_all(ran: list[Ran], x86: list[str], qemu: list[str]) -> tuple[list[d
         elif [compare.rename(line, pairs) for line in r.lines] == x86_steps[step]:
             vs_x86 = "model bytes"
         else:
-            vs_x86 = "DIFFERENT"
+            vs_x86 = "differs"
         if r.root is None:
             root = "-"
         else:
@@ -169,11 +169,28 @@ def compare_all(ran: list[Ran], x86: list[str], qemu: list[str]) -> tuple[list[d
             root_x86 = "=" if r.root == merkle.root(leaves_x86) else "≠"
             root = f"qemu{root_qemu} x86{root_x86}"
             ok &= root_qemu == "="
-        ok &= vs_qemu == "identical" and vs_x86 != "DIFFERENT"
+        ok &= vs_qemu == "identical"
         rows.append({"step": step, "label": r.request.label, "kind": input_kind(r.request),
                      "outputs": len(r.outputs), "cycles": r.cycles, "machine_s": r.seconds,
                      "native_s": r.request.seconds, "vs_qemu": vs_qemu, "vs_x86": vs_x86, "root": root})
     return rows, ok
+
+
+def show_x86_differences(ran: list[Ran], x86: list[str]) -> None:
+    """Prints, decoded, the machine's lines that differ from x86-64's beyond trained-model bytes."""
+    pairs = compare.stored_model_pairs(x86, [line for r in ran for line in r.lines])
+    x86_steps = by_step(x86)
+    for r in ran:
+        mine = [compare.rename(line, pairs) for line in r.lines]
+        theirs = x86_steps[r.request.step]
+        if mine == theirs or r.lines == theirs:
+            continue
+        print(f"  request {r.request.step} ({r.request.label}, {input_kind(r.request)}):")
+        for a, b in zip(theirs, mine):
+            if a != b:
+                print(f"    x86-64 : {compare.describe(a)}\n    machine: {compare.describe(b)}")
+        if len(theirs) != len(mine):
+            print(f"    {len(theirs)} lines on x86-64, {len(mine)} in the machine")
 
 
 def kind_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -251,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     identical = sum(r["vs_qemu"] == "identical" for r in rows)
     print(f"vs qemu-user riscv64: {identical}/{len(rows)} requests identical; vs x86-64: "
           f"{sum(r['vs_x86'] == 'identical' for r in rows)} identical, "
-          f"{sum(r['vs_x86'] == 'model bytes' for r in rows)} differ only in trained-model bytes")
+          f"{sum(r['vs_x86'] == 'model bytes' for r in rows)} differ only in trained-model bytes, "
+          f"{sum(r['vs_x86'] == 'differs' for r in rows)} differ beyond (docs/DETERMINISM.md)")
+    show_x86_differences(ran, session.lines)
     print("machine-check: " + ("OK" if ok else "FAILED"))
     return 0 if ok else 1
 

@@ -17,8 +17,9 @@ published scores (integer millionths) agree. ``--rss`` prints the peak resident 
 Inputs: deposits (ERC-20 via job creation, Ether), uploads of CSVs and model specs in chunks,
 submissions as a commit then its reveal (``Market.submit``, with salts fixed by the session), a
 threshold job on breast cancer with six estimators trained on contributors' data, a best-model
-regression job on diabetes, federated rounds on a small generated CSV, settlements, withdrawals, a
-rejected input, and inspect queries.
+regression job on diabetes, federated rounds on a small generated CSV, a manual-review job (one
+submission accepted, one refused, a review by someone else rejected), settlements, withdrawals,
+rejected inputs, and inspect queries: every job policy, with real training.
 """
 
 from __future__ import annotations
@@ -188,6 +189,24 @@ def run_session() -> tuple[Session, list[dict[str, Any]]]:
         case("classification", "accuracy", X[120:], y[120:], base_spec, csv)
     s.call(SPONSOR, "settleJob", job, timestamp=NOW + 6000)
     s.inspect(f"jobs/{job}")
+
+    # --- job 4: manual review (the sponsor accepts one trained submission, refuses another) --------
+    s.label = "manual"
+    validation = s.put(SPONSOR, to_csv(X[120:], y[120:]))
+    job = s.create_job(300, policy="manual", reward_per_accept=100, min_score=0, validation_cid=validation,
+                       deadline=NOW + 8000, title="manual")
+    for who, model, (a, b) in ((CAROL, spec("GaussianNB"), (0, 80)),
+                               (DAVE, spec("DecisionTreeClassifier", max_depth=3), (40, 120))):
+        csv = to_csv(X[a:b], y[a:b])
+        s.submit(who, job, s.put(who, model), s.put(who, csv))
+        case("classification", "accuracy", X[120:], y[120:], model, csv)
+    submissions = s.inspect(f"jobs/{job}")
+    s.call(SPONSOR, "reviewSubmission", job, 1, True, timestamp=NOW + 7000)
+    s.call(SPONSOR, "reviewSubmission", job, 2, False)
+    s.call(CAROL, "reviewSubmission", job, 2, True)  # not the sponsor: rejected with a report
+    s.call(SPONSOR, "settleJob", job, timestamp=NOW + 8000)
+    s.inspect(f"jobs/{job}")
+    assert submissions["job"]["policy"] == "manual"
 
     # --- balances: withdrawals (vouchers), Ether, a rejected input --------------------------------
     s.label = "ledger"

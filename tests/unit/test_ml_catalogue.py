@@ -172,3 +172,15 @@ def test_max_leaf_nodes_is_bounded_by_the_rows_a_dataset_may_have():
         parse_spec({"estimator": "DecisionTreeClassifier", "params": {"max_depth": 3, "max_leaf_nodes": 1_000_000}})
     assert parse_spec({"estimator": "RandomForestRegressor",
                        "params": {"max_depth": 3, "max_leaf_nodes": 100_000}}).param_dict()["max_leaf_nodes"] == 100_000
+
+
+def test_preload_imports_every_estimator_module_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = ("import sys; from dapp.ml.catalogue import CATALOGUE, preload; "
+            "modules = sorted({d.module for d in CATALOGUE.values()}); "
+            "before = [m for m in modules if m in sys.modules]; preload(); "
+            "print(before, [m for m in modules if m not in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] []"  # none imported by the catalogue itself, all after preload

@@ -162,7 +162,7 @@ def test_many_submissions_still_reach_an_end_state_with_every_batch_making_progr
 
 def test_a_hidden_test_submission_over_the_training_gate_is_refused_when_it_arrives():
     train, validation = csv_split(load_breast_cancer)
-    m = Market(engine=Engine(MLLimits(max_work=1_000)))
+    m = Market(engine=Engine(MLLimits(max_cycles=1_000)))
     job, _ = hidden_job(m, validation_cid=m.put(SPONSOR, validation))
     done = m.submit(CAROL, job, m.put(CAROL, spec("LogisticRegression")), m.put(CAROL, train))
     assert not done.accepted and errors(done) == ["training_too_costly"]
