@@ -20,6 +20,7 @@ buffer at ``TX_BUFFER``). No code was copied.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import socket
@@ -45,7 +46,7 @@ EVM_ADVANCE_TYPES = ["uint256", "address", "address", "uint256", "uint256", "uin
 # default advance budget is far larger; inputs here are bounded by the backend's own limits).
 DEFAULT_MAX_CYCLES = 1 << 40
 RUNTIME_CONFIG = {"skip_root_hash_check": True}
-SHUTDOWN_TIMEOUT = 10.0  # seconds: a server busy in machine.run does not answer; its group is killed instead
+SHUTDOWN_TIMEOUT = 10.0  # seconds: a server busy in machine.run does not answer; it is killed instead
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
@@ -76,16 +77,19 @@ def machine_env(directory: Path) -> dict[str, str]:
 class RpcServer:
     """One ``cartesi-jsonrpc-machine`` server at ``address`` (``host:port``)."""
 
-    def __init__(self, address: str, process: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(self, address: str, process: subprocess.Popen[bytes] | None = None, pid: int | None = None) -> None:
         self.address = address
         self.process = process
+        self.pid = process.pid if process is not None else pid
         self.url = f"http://{address}/"
         self.session = session_for(self.url)
         self.ids = 0
 
     @classmethod
     def spawn(cls, directory: Path, log_path: Path) -> RpcServer:
-        """Starts a server on a free port of 127.0.0.1 (its socket bound here and handed over)."""
+        """Starts a server on a free port of 127.0.0.1 (its socket bound here and handed over), in this
+        process's group: whatever ends the group (the devnode stopping its backend, or ending one a killed
+        node left) ends the machine servers too."""
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.bind(("127.0.0.1", 0))
@@ -96,7 +100,7 @@ class RpcServer:
                 process = subprocess.Popen(
                     [str(directory / "bin" / "cartesi-jsonrpc-machine"), f"--server-fd={listener.fileno()}"],
                     pass_fds=[listener.fileno()], env=machine_env(directory), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                    stdout=log, stderr=subprocess.STDOUT)
         finally:
             listener.close()
         return cls(f"127.0.0.1:{port}", process)
@@ -117,14 +121,15 @@ class RpcServer:
 
     def fork(self) -> RpcServer:
         """A copy of this server and its machine, at a new address (the Cartesi node's snapshot)."""
-        return RpcServer(self.call("fork")["address"])
+        result = self.call("fork")
+        return RpcServer(result["address"], pid=result.get("pid"))
 
     def shutdown(self) -> None:
         """Ends the server (and waits for the process this object started, if any)."""
         try:
             self.call("shutdown", timeout=SHUTDOWN_TIMEOUT)
         except MachineError:
-            pass
+            self.kill()
         self.session.close()
         if self.process is not None:
             try:
@@ -132,6 +137,12 @@ class RpcServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """Ends the server's process at once (SIGKILL), e.g. while it is busy in ``machine.run``."""
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -166,8 +177,7 @@ class CmioMachine:
     def __init__(self, server: RpcServer, max_cycles: int = DEFAULT_MAX_CYCLES) -> None:
         self.server = server
         self.max_cycles = max_cycles
-        # forks keep the spawned server's process group: ending it ends every snapshot too
-        self.group = server.process.pid if server.process is not None else None
+        self.live: dict[str, RpcServer] = {server.address: server}  # every server not yet shut down
 
     @classmethod
     def load(cls, snapshot: Path, *, directory: Path | None = None, log_path: Path,
@@ -232,31 +242,40 @@ class CmioMachine:
                 return Outcome("cycle_limit", outputs, reports, cycles=cycles)
             raise MachineError(f"machine.run stopped with {stop!r}")
 
+    def _fork(self) -> RpcServer:
+        fork = self.server.fork()
+        self.live[fork.address] = fork
+        return fork
+
+    def _end(self, server: RpcServer) -> None:
+        self.live.pop(server.address, None)
+        server.shutdown()
+
     def advance(self, request: bytes) -> Outcome:
         """Runs one advance (``EvmAdvance`` bytes); the machine is rolled back unless it accepts."""
-        backup = self.server.fork()
+        backup = self._fork()
         try:
             outcome = self._serve(REQUEST_ADVANCE, request)
         except BaseException:
             self._swap(backup)
             raise
         if outcome.accepted:
-            backup.shutdown()
+            self._end(backup)
         else:
             self._swap(backup)
         return outcome
 
     def inspect(self, query: bytes) -> Outcome:
         """Runs an inspect query on a fork of the machine, which is then discarded."""
-        fork = CmioMachine(self.server.fork(), self.max_cycles)
+        fork = self._fork()
         try:
-            return fork._serve(REQUEST_INSPECT, query)
+            return CmioMachine(fork, self.max_cycles)._serve(REQUEST_INSPECT, query)
         finally:
-            fork.server.shutdown()
+            self._end(fork)
 
     def _swap(self, backup: RpcServer) -> None:
         """Rollback: the current server ends, the snapshot taken before the request takes its place."""
-        self.server.shutdown()
+        self._end(self.server)
         self.server = backup
 
     def store(self, directory: Path) -> None:
@@ -268,13 +287,14 @@ class CmioMachine:
         return base64.b64decode(self.server.call("machine.get_root_hash"))
 
     def shutdown(self) -> None:
-        """Ends the machine's server and every fork of it."""
-        self.server.shutdown()
-        if self.group is not None:
-            try:
-                os.killpg(self.group, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """Ends the machine's server and every fork of it still running."""
+        for server in list(self.live.values()):
+            self._end(server)
+
+    def kill(self) -> None:
+        """Ends every server of the machine at once (SIGKILL): for a signal handler, while a request runs."""
+        for server in self.live.values():
+            server.kill()
 
 
 def encode_advance(metadata: Mapping[str, Any], payload: bytes) -> bytes:

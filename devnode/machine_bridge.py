@@ -24,7 +24,6 @@ machine servers too.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import sys
@@ -180,10 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                                max_cycles=args.max_cycles)
 
     def end(*_: object) -> None:
-        # the server may be busy running the machine: end its process group at once (forks included)
-        if machine.group is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(machine.group, signal.SIGKILL)
+        machine.kill()  # a server may be busy running the machine: end every one at once (forks included)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, end)
