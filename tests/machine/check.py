@@ -39,6 +39,7 @@ import eth_abi
 from dapp.codec import abi
 from dapp.codec.metadata import V2
 from dapp.codec.portals import DEFAULT_PORTALS
+from dapp.ml.catalogue import preload
 from dapp.domain.values import Address
 from dapp.rollup.cmio import NOTICE, VOUCHER
 from devnode import merkle
@@ -241,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     progress("machine-check: the session on x86-64 (native)")
+    preload()  # as python -m dapp does before serving (in the machine, the snapshot holds the imports)
     session, _ = run_session()
     progress(f"machine-check: {len(session.requests)} requests into the machine ({args.snapshot})")
     started = time.perf_counter()
