@@ -11,7 +11,9 @@
 #     cycles, wall time and machine/native ratio per input kind (also in .cache/machine/check/);
 #  4. bench/machine_cycles.py in the machine (from a second flash drive): CPU time of one small fit per
 #     estimator family, i.e. cycles per unit of the work estimate, into .cache/machine/cycles.json
-#     (cached until the image or the bench changes), then its table natively beside it.
+#     (cached until the image or the bench changes), then its table natively beside it;
+#  5. tests/e2e/test_machine_node.py (marker `machine`): `mlmarket` against a local node running the
+#     backend in the machine: a threshold job pays, the voucher is executed, claims are the machine's roots.
 #
 # Not part of `make test`. Needs root (see the two scripts). A host without ../shared/cartesi-machine
 # (or CARTESI_MACHINE_DIR) gets a message and exit status 0: there is nothing to check against.
@@ -60,4 +62,7 @@ if [ ! -e "$CACHE/.cycles-$KEY" ]; then
     touch "$CACHE/.cycles-$KEY"
 fi
 "$HOST_PY" -m bench.machine_cycles 2>/dev/null
+
+log "step 5: the CLI flow on a local node whose backend runs in the machine (tests/e2e/test_machine_node.py)"
+CARTESI_MACHINE_DIR="$CM" "$HOST_PY" -m pytest -q -p no:cacheprovider -m machine tests/e2e/test_machine_node.py
 log "done"
