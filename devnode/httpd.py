@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -19,8 +20,8 @@ class ReplyingHandler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # one small answer per request: do not wait for delayed ACKs
     logger = logging.getLogger(__name__)
 
-    def reply(self, status: int, body: Any) -> None:
-        """Sends ``status`` with ``body``."""
+    def reply(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Sends ``status`` with ``body`` and any extra ``headers``."""
         if isinstance(body, str):
             data, kind = body.encode(), "text/plain; charset=utf-8"
         else:
@@ -28,6 +29,8 @@ class ReplyingHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         try:
             self.wfile.write(data)

@@ -2,9 +2,11 @@
 
 - ``POST /rpc``: JSON-RPC 2.0, single or batch (the methods of ``devnode.rpc``).
 - ``POST /inspect/<application name or address>``: the body is the raw query (at most 2 MiB); answer
-  ``{"status": "Accepted"|"Rejected"|"Exception", "exception"?: text, "reports": [{"payload"}],
-  "processed_input_count": N}``; 404 for another application, 413 for a larger body, 503 when the
-  backend cannot answer in time.
+  ``{"status": "Accepted"|"Rejected"|"Exception", "exception"?: text, "reports": [{"payload"}] or null,
+  "processed_input_count": N}`` (``reports`` is null when there are none, as the Go node's encoder
+  writes an empty list); 404 for another application, 413 for a larger body, 503 when the backend
+  cannot answer in time.
+- Any other method: 405 with ``Allow: POST``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _inspect(reader: ReaderServer, app: str, payload: bytes) -> tuple[int, Any]:
     if finished.status == EXCEPTION:
         text = (finished.exception or b"").decode(errors="replace")
         answer["exception"] = f"Error on the machine while inspecting: {text}"
-    answer["reports"] = [{"payload": "0x" + r.hex()} for r in finished.reports]
+    answer["reports"] = [{"payload": "0x" + r.hex()} for r in finished.reports] or None
     answer["processed_input_count"] = processed
     return 200, answer
 
@@ -85,6 +87,6 @@ def _handler_for(reader: ReaderServer) -> type[BaseHTTPRequestHandler]:
                 self.reply(404, "404 page not found")
 
         def do_GET(self) -> None:  # noqa: N802
-            self.reply(405, "Method not allowed")
+            self.reply(405, "Method not allowed", {"Allow": "POST"})
 
     return Handler

@@ -45,17 +45,43 @@ def hexint(value: int) -> str:
     return hex(value)
 
 
+ZERO_ADDRESS, ZERO_HASH = "0x" + "00" * 20, "0x" + "00" * 32
+_SECOND_NS = 1_000_000_000
+# The Go node's default execution parameters (its database defaults): cycles, then deadlines in ns.
+_EXECUTION_DEFAULTS = {
+    "advance_inc_cycles": 1 << 22, "advance_max_cycles": (1 << 62) - 1,
+    "inspect_inc_cycles": 1 << 22, "inspect_max_cycles": (1 << 62) - 1,
+    "advance_inc_deadline": 10 * _SECOND_NS, "advance_max_deadline": 180 * _SECOND_NS,
+    "inspect_inc_deadline": 10 * _SECOND_NS, "inspect_max_deadline": 180 * _SECOND_NS,
+    "load_deadline": 300 * _SECOND_NS, "store_deadline": 180 * _SECOND_NS, "fast_deadline": 5 * _SECOND_NS,
+}
+
+
 def application(app: Application, processed_inputs: int, last_block: int, updated_at: str) -> dict[str, Any]:
-    """The ``cartesi_getApplication`` record."""
+    """The ``cartesi_getApplication`` record: an enabled Authority application with no claim staging,
+    no withdrawal configuration (all zero) and no foreclosure (zero blocks and hashes), addresses in
+    lowercase, the Go node's default ``execution_parameters``. Both the older ``state`` and the newer
+    ``enabled``/``status`` pair are served, for clients of either node release."""
+    execution = {"snapshot_policy": "NONE", **{k: hexint(v) for k, v in _EXECUTION_DEFAULTS.items()},
+                 "max_concurrent_inspects": 10, "created_at": app.created_at, "updated_at": app.created_at}
     return {
-        "name": app.name, "iapplication_address": app.address, "iconsensus_address": app.authority,
-        "iinputbox_address": app.input_box, "template_hash": app.template_hash,
-        "epoch_length": hexint(app.epoch_length), "data_availability": "0x" + app.data_availability.hex(),
-        "consensus_type": "AUTHORITY", "state": "ENABLED", "reason": None,
+        "name": app.name, "iapplication_address": app.address.lower(),
+        "iconsensus_address": app.authority.lower(), "iinputbox_address": app.input_box.lower(),
+        "template_hash": app.template_hash.lower(), "epoch_length": hexint(app.epoch_length),
+        "claim_staging_period": hexint(0),
+        "withdrawal_config": {"guardian": ZERO_ADDRESS, "log2_leaves_per_account": hexint(0),
+                              "log2_max_num_of_accounts": hexint(0), "accounts_drive_start_index": hexint(0),
+                              "withdrawal_output_builder": ZERO_ADDRESS},
+        "data_availability": "0x" + app.data_availability.hex(), "consensus_type": "AUTHORITY",
+        "state": "ENABLED", "enabled": True, "status": "OK", "reason": None,
         "iinputbox_block": hexint(app.input_box_block), "last_epoch_check_block": hexint(last_block),
         "last_input_check_block": hexint(last_block), "last_output_check_block": hexint(last_block),
-        "last_tournament_check_block": hexint(0), "processed_inputs": hexint(processed_inputs),
-        "created_at": app.created_at, "updated_at": updated_at, "execution_parameters": {},
+        "last_tournament_check_block": hexint(0), "last_foreclose_check_block": hexint(last_block),
+        "last_accounts_drive_proved_check_block": hexint(0), "last_withdrawal_check_block": hexint(0),
+        "processed_inputs": hexint(processed_inputs), "foreclose_block": hexint(0),
+        "foreclose_transaction": ZERO_HASH, "accounts_drive_proved_block": hexint(0),
+        "accounts_drive_proved_transaction": ZERO_HASH, "accounts_drive_merkle_root": ZERO_HASH,
+        "created_at": app.created_at, "updated_at": updated_at, "execution_parameters": execution,
     }
 
 
@@ -110,7 +136,9 @@ def report_record(index: int, raw: bytes, record: InputRecord) -> dict[str, Any]
 def epoch_records(inputs: Sequence[InputRecord], claims: Mapping[int, ClaimRecord], epoch_length: int,
                   scanned_block: int) -> list[dict[str, Any]]:
     """The ``cartesi_listEpochs`` records of every epoch holding an input, oldest first. Status:
-    CLAIM_ACCEPTED (the Authority accepts at once), INPUTS_PROCESSED, CLOSED or OPEN."""
+    CLAIM_ACCEPTED (the Authority accepts at once), INPUTS_PROCESSED, CLOSED or OPEN. The claimed root
+    is served as ``outputs_merkle_root`` (the spec's and clients' name) and as ``claim_hash`` (the name
+    the Go node's code writes); the proofs, unknown here, are null."""
     by_epoch: dict[int, list[InputRecord]] = {}
     for record in inputs:
         by_epoch.setdefault(record.epoch_index, []).append(record)
@@ -127,13 +155,16 @@ def epoch_records(inputs: Sequence[InputRecord], claims: Mapping[int, ClaimRecor
         else:
             status = "CLOSED"
         created = members[0].processed_at
+        root = None if claim is None else "0x" + claim.root.hex()
         result.append({
             "index": hexint(epoch), "first_block": hexint(epoch * epoch_length), "last_block": hexint(last_block),
             "input_index_lower_bound": hexint(members[0].index),
             "input_index_upper_bound": hexint(members[-1].index + 1), "machine_hash": None,
-            "claim_hash": None if claim is None else "0x" + claim.root.hex(),
-            "claim_transaction_hash": None if claim is None else claim.tx_hash, "commitment": None,
-            "tournament_address": None, "status": status, "virtual_index": hexint(epoch),
+            "claim_hash": root, "outputs_merkle_root": root, "outputs_merkle_proof": None,
+            "commitment": None, "commitment_proof": None,
+            "claim_transaction_hash": None if claim is None else claim.tx_hash,
+            "tournament_address": None, "status": status, "staged_at_block": None,
+            "virtual_index": hexint(epoch),
             "created_at": created, "updated_at": claim.claimed_at if claim else created,
         })
     return result

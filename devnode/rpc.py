@@ -3,16 +3,20 @@
 ``Queries(node).call(request)`` answers one JSON-RPC request object; ``node`` is anything shaped like
 ``NodeView``. Methods, params and results follow the rollups-node v2 (``cartesi_*``; named or positional
 params; indices as hex strings; lists as ``{"data": [...], "pagination": {total_count, limit, offset}}``;
-errors -32601 unknown method, -32602 bad params, -32001 not found), plus the devnode-only
-``devnode_info`` and ``devnode_closeEpoch`` (alias ``devnode_claimEpoch``).
+errors -32601 unknown method, -32602 bad params or filters, -32001 not found), plus the devnode-only
+``devnode_info`` and ``devnode_closeEpoch`` (alias ``devnode_claimEpoch``). As the Go node answers for an
+Authority application, the tournament, commitment, match, match-advance and withdrawal lists are empty
+and their gets -32001. ``rpc.discover`` answers the OpenRPC document ``devnode/openrpc.json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 from eth_hash.auto import keccak
@@ -29,7 +33,13 @@ LIST_DEFAULT, LIST_LIMIT = 50, 10_000
 MAX_CACHED_TREES = 16  # Merkle trees of accepted claims kept to answer proofs
 NOT_FOUND, INVALID_PARAMS, METHOD_NOT_FOUND, INVALID_REQUEST, INTERNAL = -32001, -32602, -32601, -32600, -32603
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_SELECTOR = re.compile(r"0x[0-9a-fA-F]{8}")
 _NAME = re.compile(r"[a-z0-9_-]{3,}")
+MAX_INDEX = (1 << 64) - 1  # indices are uint64 in the Go node
+EPOCH_STATUSES = frozenset({"OPEN", "CLOSED", "INPUTS_PROCESSED", "CLAIM_COMPUTED", "CLAIM_SUBMITTED",
+                            "CLAIM_STAGED", "CLAIM_ACCEPTED", "CLAIM_REJECTED", "CLAIM_FORECLOSED"})
+OPENRPC_PATH = Path(__file__).with_name("openrpc.json")
 
 
 class NotReady(RuntimeError):
@@ -137,9 +147,34 @@ def _index(params: dict[str, Any], name: str, *, required: bool = True) -> int |
     if not isinstance(value, str) or len(value) < 3 or value[:2] not in ("0x", "0X"):
         raise RpcError(INVALID_PARAMS, f"invalid {name}: expected hex encoded value")
     try:
-        return int(value[2:], 16)
+        number = int(value[2:], 16)
     except ValueError:
         raise RpcError(INVALID_PARAMS, f"invalid {name}: error parsing") from None
+    if number > MAX_INDEX:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: value out of range")
+    return number
+
+
+def _matching(params: dict[str, Any], name: str, pattern: re.Pattern[str], *,
+              required: bool = False) -> str | None:
+    """``params[name]`` lowercased if it fully matches ``pattern``; ``None`` if absent and optional."""
+    value = params.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise RpcError(INVALID_PARAMS, f"Invalid {name}")
+    return value.lower()
+
+
+def _one_or_many(params: dict[str, Any], name: str, valid: Callable[[str], bool]) -> set[str] | None:
+    """A filter given as one value or a non-empty list of values (OR), each ``valid``; ``None`` if absent."""
+    value = params.get(name)
+    if value is None:
+        return None
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, str) and valid(v) for v in values):
+        raise RpcError(INVALID_PARAMS, f"Invalid {name}")
+    return set(values)
 
 
 def _page(params: dict[str, Any], items: list[Any]) -> dict[str, Any]:
@@ -175,9 +210,8 @@ def _epochs(q: Queries) -> list[dict[str, Any]]:
 
 def _list_epochs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
     q.check_app(params)
-    epochs = _epochs(q)
-    status = params.get("status")
-    return _page(params, [e for e in epochs if status is None or e["status"] == status])
+    statuses = _one_or_many(params, "status", EPOCH_STATUSES.__contains__)
+    return _page(params, [e for e in _epochs(q) if statuses is None or e["status"] in statuses])
 
 
 def _get_epoch(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
@@ -194,10 +228,10 @@ def _last_accepted_epoch(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
 
 def _list_inputs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
     q.check_app(params)
-    epoch, sender = _index(params, "epoch_index", required=False), params.get("sender")
+    epoch, sender = _index(params, "epoch_index", required=False), _matching(params, "sender", _ADDRESS)
     chosen = [r for r in q.all_inputs()
               if (epoch is None or r.epoch_index == epoch)
-              and (sender is None or str(r.metadata.get("msg_sender", "")).lower() == str(sender).lower())]
+              and (sender is None or str(r.metadata.get("msg_sender", "")).lower() == sender)]
     return _page(params, [rec.input_record(r) for r in chosen])
 
 
@@ -220,7 +254,9 @@ def _output(q: Queries, index: int, raw: bytes, record: InputRecord) -> dict[str
 def _list_outputs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
     q.check_app(params)
     epoch, input_index = _index(params, "epoch_index", required=False), _index(params, "input_index", required=False)
-    kind, destination = params.get("output_type"), params.get("voucher_address")
+    kinds = _one_or_many(params, "output_type", lambda v: _SELECTOR.fullmatch(v) is not None)
+    selectors = None if kinds is None else {k[2:].lower() for k in kinds}
+    destination = _matching(params, "voucher_address", _ADDRESS)
     store = q.node.store
     with store.lock:
         inputs, outputs = list(store.inputs), list(store.outputs)
@@ -229,10 +265,10 @@ def _list_outputs(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
         record = inputs[owner]
         if epoch is not None and record.epoch_index != epoch or input_index is not None and owner != input_index:
             continue
-        if kind is not None and raw[:4].hex() != str(kind).lower().removeprefix("0x"):
+        if selectors is not None and raw[:4].hex() not in selectors:
             continue
         decoded = rec.decode_output(raw) or {}
-        if destination is not None and str(decoded.get("destination", "")).lower() != str(destination).lower():
+        if destination is not None and str(decoded.get("destination", "")).lower() != destination:
             continue
         chosen.append((index, raw, record))
     page = _page(params, chosen)
@@ -275,6 +311,43 @@ def _get_report(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
         return {"data": rec.report_record(index, raw, store.inputs[owner])}
 
 
+def _empty_list(*addresses: str, hashes: tuple[str, ...] = (), indices: tuple[str, ...] = (),
+                required: bool = False) -> Callable[[Queries, dict[str, Any]], dict[str, Any]]:
+    """A list method of the dispute (PRT) or foreclosure records, which an Authority application never
+    has: its parameters are checked, the page is empty."""
+    def handler(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+        _check_keys(q, params, addresses, hashes, indices, required)
+        return _page(params, [])
+    return handler
+
+
+def _absent(what: str, *addresses: str, hashes: tuple[str, ...] = (),
+            indices: tuple[str, ...] = ()) -> Callable[[Queries, dict[str, Any]], dict[str, Any]]:
+    """A get method of those records: its parameters are checked, the answer is -32001."""
+    def handler(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+        _check_keys(q, params, addresses, hashes, indices, True)
+        raise RpcError(NOT_FOUND, f"{what} not found")
+    return handler
+
+
+def _check_keys(q: Queries, params: dict[str, Any], addresses: tuple[str, ...], hashes: tuple[str, ...],
+                indices: tuple[str, ...], required: bool) -> None:
+    q.check_app(params)
+    for name in indices:
+        _index(params, name, required=required)
+    for name in addresses:
+        _matching(params, name, _ADDRESS, required=required)
+    for name in hashes:
+        _matching(params, name, _HASH, required=required)
+
+
+def _discover(q: Queries, params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(OPENRPC_PATH.read_text())
+
+
+_PAGE = ("limit", "offset", "descending")
+_MATCH_KEYS = ("epoch_index", "tournament_address", "id_hash")
+
 _METHODS: dict[str, tuple[tuple[str, ...], Callable[[Queries, dict[str, Any]], Any]]] = {
     "cartesi_listApplications": (("limit", "offset", "descending"),
                                  lambda q, p: _page(p, [_application(q)])),
@@ -291,9 +364,35 @@ _METHODS: dict[str, tuple[tuple[str, ...], Callable[[Queries, dict[str, Any]], A
     "cartesi_listReports": (("application", "epoch_index", "input_index", "limit", "offset", "descending"),
                             _list_reports),
     "cartesi_getReport": (("application", "report_index"), _get_report),
+    "cartesi_listTournaments": (("application", "epoch_index", "level", "parent_tournament_address",
+                                "parent_match_id_hash", *_PAGE),
+                               _empty_list("parent_tournament_address", hashes=("parent_match_id_hash",),
+                                           indices=("epoch_index", "level"))),
+    "cartesi_getTournament": (("application", "address"), _absent("Tournament", "address")),
+    "cartesi_listCommitments": (("application", "epoch_index", "tournament_address", *_PAGE),
+                                _empty_list("tournament_address", indices=("epoch_index",))),
+    "cartesi_getCommitment": (("application", "epoch_index", "tournament_address", "commitment"),
+                              _absent("Commitment", "tournament_address", hashes=("commitment",),
+                                      indices=("epoch_index",))),
+    "cartesi_listMatches": (("application", "epoch_index", "tournament_address", *_PAGE),
+                            _empty_list("tournament_address", indices=("epoch_index",))),
+    "cartesi_getMatch": (("application", *_MATCH_KEYS),
+                         _absent("Match", "tournament_address", hashes=("id_hash",), indices=("epoch_index",))),
+    "cartesi_listMatchAdvances": (("application", *_MATCH_KEYS, *_PAGE),
+                                  _empty_list("tournament_address", hashes=("id_hash",), indices=("epoch_index",),
+                                              required=True)),
+    "cartesi_getMatchAdvance": (("application", *_MATCH_KEYS, "parent"),
+                                _absent("Match advance", "tournament_address", hashes=("id_hash", "parent"),
+                                        indices=("epoch_index",))),
+    "cartesi_listWithdrawals": (("application", "account_index", *_PAGE),
+                                _empty_list(indices=("account_index",))),
+    "cartesi_getWithdrawal": (("application", "account_index"), _absent("Withdrawal", indices=("account_index",))),
     "cartesi_getChainId": ((), lambda q, p: {"data": rec.hexint(q.node.chain_id)}),
     "cartesi_getNodeVersion": ((), lambda q, p: {"data": NODE_VERSION}),
+    "rpc.discover": ((), _discover),
     "devnode_info": ((), lambda q, p: q.node.info()),
     "devnode_closeEpoch": ((), lambda q, p: q.node.close_epoch()),
     "devnode_claimEpoch": ((), lambda q, p: q.node.close_epoch()),  # the name the mlmarket client uses
 }
+# the name the OpenRPC document and @cartesi/viem use for the Go node's cartesi_getMatchAdvance
+_METHODS["cartesi_getMatchAdvanced"] = _METHODS["cartesi_getMatchAdvance"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import eth_abi
 import pytest
 import requests
 from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
 
 from devnode import merkle
 from devnode.reader import NotReady, ReaderServer
@@ -54,7 +56,8 @@ class View:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.app = Application("mlmarket", APP, "0x" + "ee" * 20, "0x" + "bb" * 20, EPOCH_LENGTH, "0x" + "00" * 32,
+        self.app = Application("mlmarket", to_checksum_address(APP), to_checksum_address("0x" + "ee" * 20),
+                               to_checksum_address("0x" + "bb" * 20), EPOCH_LENGTH, "0x" + "AB" * 32,
                                b"\xb1\x2c\x9e\xde", 1, "2026-01-01T00:00:00Z")
         self.outputs = [notice(b"first"), voucher("0x" + "12" * 20, 3, b"pay"), notice(b"third")]
         store.append_input(record(0, 12, ACCEPTED, tuple(self.outputs[:2]), (b"r0",), 0, 0))
@@ -242,3 +245,152 @@ def test_inspect_errors(reader, view):
     assert big.status_code == 413
     view.inspect_answer = NotReady("restarting")
     assert requests.post(f"{reader.url}/inspect/{APP}", data=b"", timeout=10).status_code == 503
+
+
+HEX_U64 = "0x[0-9a-f]{1,16}"
+# The Application fields @cartesi/viem 2.0.0-alpha.31 converts with BigInt (alpha.29: a subset).
+APPLICATION_NUMBERS = ("epoch_length", "claim_staging_period", "iinputbox_block", "last_epoch_check_block",
+                       "last_input_check_block", "last_output_check_block", "last_tournament_check_block",
+                       "last_foreclose_check_block", "last_accounts_drive_proved_check_block",
+                       "last_withdrawal_check_block", "processed_inputs", "foreclose_block",
+                       "accounts_drive_proved_block")
+EXECUTION_NUMBERS = ("advance_inc_cycles", "advance_max_cycles", "inspect_inc_cycles", "inspect_max_cycles",
+                     "advance_inc_deadline", "advance_max_deadline", "inspect_inc_deadline",
+                     "inspect_max_deadline", "load_deadline", "store_deadline", "fast_deadline")
+
+
+def test_application_is_filled_as_the_go_node_fills_it(reader):
+    listed = result(reader, "cartesi_listApplications")["data"][0]
+    application = result(reader, "cartesi_getApplication", application=APP.upper().replace("0X", "0x"))["data"]
+    assert listed.keys() == application.keys()
+    for name in APPLICATION_NUMBERS:
+        assert re.fullmatch(HEX_U64, application[name]), name
+    assert (application["enabled"], application["status"], application["state"]) == (True, "OK", "ENABLED")
+    assert application["consensus_type"] == "AUTHORITY" and application["reason"] is None
+    for name in ("iapplication_address", "iconsensus_address", "iinputbox_address", "template_hash"):
+        assert application[name] == application[name].lower() and application[name] != "0x"
+    assert application["iconsensus_address"] == "0x" + "ee" * 20
+    config = application["withdrawal_config"]
+    assert int(config["guardian"], 16) == 0 and int(config["withdrawal_output_builder"], 16) == 0
+    assert len(config["guardian"]) == 42 == len(config["withdrawal_output_builder"])
+    assert all(int(config[k], 16) == 0 for k in ("log2_leaves_per_account", "log2_max_num_of_accounts",
+                                                  "accounts_drive_start_index"))
+    for name in ("foreclose_transaction", "accounts_drive_proved_transaction", "accounts_drive_merkle_root"):
+        assert re.fullmatch("0x0{64}", application[name]), name
+    assert int(application["foreclose_block"], 16) == 0  # never foreclosed
+    execution = application["execution_parameters"]
+    for name in EXECUTION_NUMBERS:
+        assert re.fullmatch(HEX_U64, execution[name]) and int(execution[name], 16) > 0, name
+    assert int(execution["advance_max_cycles"], 16) >= int(execution["advance_inc_cycles"], 16)
+    assert int(execution["inspect_max_deadline"], 16) >= int(execution["inspect_inc_deadline"], 16)
+    assert execution["snapshot_policy"] in ("NONE", "EVERY_INPUT", "EVERY_EPOCH")
+    assert isinstance(execution["max_concurrent_inspects"], int) and execution["max_concurrent_inspects"] > 0
+    assert execution["created_at"] and execution["updated_at"]
+
+
+def test_epochs_serve_outputs_merkle_root_and_claim_hash(reader, view):
+    epochs = result(reader, "cartesi_listEpochs", application=APP)["data"]
+    claimed = "0x" + view.store.claims[0].root.hex()
+    assert (epochs[0]["outputs_merkle_root"], epochs[0]["claim_hash"]) == (claimed, claimed)
+    assert [e["outputs_merkle_root"] for e in epochs[1:]] == [None, None]
+    for epoch in epochs:
+        assert epoch["outputs_merkle_proof"] is None and epoch["commitment_proof"] is None
+        assert epoch["staged_at_block"] is None
+    single = result(reader, "cartesi_getEpoch", application=APP, epoch_index="0x1")["data"]
+    assert single["outputs_merkle_root"] == claimed
+
+
+def test_epoch_status_filter_takes_one_status_or_a_list(reader):
+    chosen = result(reader, "cartesi_listEpochs", application=APP, status=["CLOSED", "CLAIM_ACCEPTED"])["data"]
+    assert [e["index"] for e in chosen] == ["0x1", "0x3"]
+    assert result(reader, "cartesi_listEpochs", application=APP, status="OPEN")["data"] == []
+
+
+def test_sender_and_voucher_filters_ignore_address_case(reader):
+    inputs = result(reader, "cartesi_listInputs", application=APP, sender=to_checksum_address(SENDER))["data"]
+    assert len(inputs) == 4
+    vouchers = result(reader, "cartesi_listOutputs", application=APP,
+                      voucher_address=to_checksum_address("0x" + "12" * 20))["data"]
+    assert [o["index"] for o in vouchers] == ["0x1"]
+
+
+TOURNAMENT, ID_HASH = "0x" + "01" * 20, "0x" + "02" * 32
+ABSENT_RECORDS = [
+    ("cartesi_getTournament", {"address": TOURNAMENT}),
+    ("cartesi_getCommitment", {"epoch_index": "0x1", "tournament_address": TOURNAMENT, "commitment": ID_HASH}),
+    ("cartesi_getMatch", {"epoch_index": "0x1", "tournament_address": TOURNAMENT, "id_hash": ID_HASH}),
+    ("cartesi_getMatchAdvance", {"epoch_index": "0x1", "tournament_address": TOURNAMENT, "id_hash": ID_HASH,
+                                 "parent": ID_HASH}),
+    ("cartesi_getMatchAdvanced", {"epoch_index": "0x1", "tournament_address": TOURNAMENT, "id_hash": ID_HASH,
+                                  "parent": ID_HASH}),
+    ("cartesi_getWithdrawal", {"account_index": "0x0"}),
+]
+
+
+@pytest.mark.parametrize(("method", "params"), [
+    ("cartesi_listTournaments", {}), ("cartesi_listTournaments", {"epoch_index": "0x1", "level": "0x0"}),
+    ("cartesi_listCommitments", {"tournament_address": TOURNAMENT}), ("cartesi_listMatches", {}),
+    ("cartesi_listMatchAdvances", {"epoch_index": "0x1", "tournament_address": TOURNAMENT, "id_hash": ID_HASH}),
+    ("cartesi_listWithdrawals", {}),
+])
+def test_an_authority_application_has_no_dispute_or_withdrawal_records(reader, method, params):
+    page = result(reader, method, application=APP, limit=5, **params)
+    assert page == {"data": [], "pagination": {"total_count": 0, "limit": 5, "offset": 0}}
+    assert call(reader, method, {"application": "0x" + "00" * 20, **params})["error"]["code"] == -32001
+
+
+@pytest.mark.parametrize(("method", "params"), ABSENT_RECORDS)
+def test_dispute_and_withdrawal_gets_are_not_found(reader, method, params):
+    assert call(reader, method, {"application": APP, **params})["error"]["code"] == -32001
+    malformed = {name: "0xzz" for name in params}
+    assert call(reader, method, {"application": APP, **malformed})["error"]["code"] == -32602
+    assert call(reader, method, {"application": APP})["error"]["code"] == -32602
+
+
+@pytest.mark.parametrize(("method", "params"), [
+    ("cartesi_listEpochs", {"status": "BOGUS"}),
+    ("cartesi_listEpochs", {"status": []}),
+    ("cartesi_listInputs", {"sender": "0x1234"}),
+    ("cartesi_listOutputs", {"output_type": "voucher"}),
+    ("cartesi_listOutputs", {"output_type": "0x237a81"}),
+    ("cartesi_listOutputs", {"voucher_address": "0x" + "12" * 19}),
+    ("cartesi_listOutputs", {"input_index": "0x1" + "0" * 16}),
+    ("cartesi_getInput", {"input_index": "0x1" + "0" * 16}),
+    ("cartesi_listMatchAdvances", {"epoch_index": "0x1", "tournament_address": TOURNAMENT}),
+])
+def test_invalid_filters_are_invalid_params(reader, method, params):
+    assert call(reader, method, {"application": APP, **params})["error"]["code"] == -32602
+
+
+def test_rpc_discover_documents_every_method_served(reader):
+    document = result(reader, "rpc.discover")
+    assert document["openrpc"].startswith("1.") and document["info"]["title"]
+    names = [m["name"] for m in document["methods"]]
+    assert len(names) == len(set(names))
+    expected = {"rpc.discover", "cartesi_getApplication", "cartesi_listApplications", "cartesi_listEpochs",
+                "cartesi_listTournaments", "cartesi_getTournament", "cartesi_listCommitments",
+                "cartesi_getCommitment", "cartesi_listMatches", "cartesi_getMatch", "cartesi_listMatchAdvances",
+                "cartesi_getMatchAdvanced", "cartesi_listWithdrawals", "cartesi_getWithdrawal"}
+    assert expected <= set(names)
+    schemas = document["components"]["schemas"]
+    for method in document["methods"]:
+        answer = call(reader, method["name"], {})
+        assert answer.get("error", {}).get("code") != -32601, method["name"]
+        assert method["result"]["schema"]["$ref"].rsplit("/", 1)[1] in schemas
+    assert call(reader, "cartesi_notDocumented", {})["error"]["code"] == -32601
+    application = set(result(reader, "cartesi_getApplication", application=APP)["data"])
+    assert application == set(schemas["Application"]["properties"])
+    epoch = set(result(reader, "cartesi_getEpoch", application=APP, epoch_index="0x1")["data"])
+    assert epoch == set(schemas["Epoch"]["properties"])
+
+
+def test_get_is_405_with_allow_post(reader):
+    for path in (f"/inspect/{APP}", "/rpc"):
+        answer = requests.get(reader.url + path, timeout=10)
+        assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
+
+
+def test_inspect_without_reports_answers_null_reports_like_the_go_node(reader, view):
+    view.inspect_answer = Finished(ACCEPTED, (), ())
+    body = requests.post(f"{reader.url}/inspect/{APP}", data=b"q", timeout=10).json()
+    assert body == {"status": "Accepted", "reports": None, "processed_input_count": 3}
