@@ -58,7 +58,8 @@ class View:
         self.store = store
         self.app = Application("mlmarket", to_checksum_address(APP), to_checksum_address("0x" + "ee" * 20),
                                to_checksum_address("0x" + "bb" * 20), EPOCH_LENGTH, "0x" + "AB" * 32,
-                               b"\xb1\x2c\x9e\xde", 1, "2026-01-01T00:00:00Z")
+                               b"\xb1\x2c\x9e\xde" + eth_abi.encode(["address"], ["0x" + "bb" * 20]), 1,
+                               "2026-01-01T00:00:00Z")  # data availability: InputBox(address)
         self.outputs = [notice(b"first"), voucher("0x" + "12" * 20, 3, b"pay"), notice(b"third")]
         store.append_input(record(0, 12, ACCEPTED, tuple(self.outputs[:2]), (b"r0",), 0, 0))
         store.append_input(record(1, 15, REJECTED, (), (b"why",), 2, 1))
