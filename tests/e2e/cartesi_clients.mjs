@@ -7,7 +7,8 @@
 //          --withdraw-payload HEX --withdraw-amount WEI [--report-payload HEX]   (key: CARTESI_PRIVATE_KEY)
 // The withdraw payload is the dApp's own `withdraw(token, amount)` input: deposit then withdraw makes a
 // voucher, which each @cartesi/viem release validates and executes with the proof from the reader.
-// Prints one JSON line per call: {client, method, ok, error} (plus `skipped` when a call cannot be made here).
+// Prints one JSON line per call: {client, method, ok, error} (plus `skipped` when a call cannot be made
+// here).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,6 +19,7 @@ import { privateKeyToAccount } from "viem/accounts";
 const NOT_FOUND = -32001;
 const ZERO_HASH = `0x${"00".repeat(32)}`;
 const NOBODY = "0x000000000000000000000000000000000000dEaD";
+const VOUCHER_ACTIONS = ["validateOutput", "estimateExecuteOutputGas", "executeOutput"]; // run last
 
 const { values: opts } = parseArgs({
   options: {
@@ -90,7 +92,8 @@ function viemMethods(dir) {
 // Required fields per type of @cartesi/rpc (top level, and one level down for inline and named objects).
 function rpcTypes(dir) {
   const text = readFileSync(join(dir, "dist", "index.d.ts"), "utf8");
-  const methods = block(text, "type Methods = {").split("\n").map((l) => l.match(/^\s+(\w+)\(/)?.[1]).filter(Boolean);
+  const methods = block(text, "type Methods = {").split("\n")
+    .map((l) => l.match(/^\s+(\w+)\(/)?.[1]).filter(Boolean);
   const shape = (name) => {
     const body = block(text, `type ${name} = {`);
     if (body === null) return null;
@@ -107,7 +110,8 @@ function rpcTypes(dir) {
         nested = keysOf(inner.join("\n"), "        ");
       } else {
         const named = rest.replace(/;$/, "");
-        if (/^[A-Z]\w*$/.test(named) && text.includes(`type ${named} = {`)) nested = Object.keys(shape(named) ?? {});
+        if (/^[A-Z]\w*$/.test(named) && text.includes(`type ${named} = {`))
+          nested = Object.keys(shape(named) ?? {});
       }
       if (!optional) fields[field] = nested;
     }
@@ -152,19 +156,25 @@ function message(error) {
 async function call(client, method, fn, { expect, check } = {}) {
   try {
     const value = await fn();
-    if (expect !== undefined) return print({ client, method, ok: false, error: `answered where error ${expect} was due` });
+    if (expect !== undefined)
+      return print({ client, method, ok: false, error: `answered where error ${expect} was due` });
     const problem = check ? await check(value) : null;
     print({ client, method, ok: !problem, error: problem || null });
     return value;
   } catch (error) {
     const ok = expect !== undefined && codeOf(error) === expect;
-    print({ client, method, ok, error: ok ? null : message(error), ...(ok ? { answer: message(error) } : {}) });
+    const text = message(error);
+    print({ client, method, ok, error: ok ? null : text, ...(ok ? { answer: text } : {}) });
     return undefined;
   }
 }
 function skip(client, method, reason) {
   print({ client, method, ok: false, skipped: reason, error: null });
 }
+function fail(client, method, error) {
+  print({ client, method, ok: false, error });
+}
+const NO_CALL = "the script has no call for this method";
 
 // ---- raw reader (setup and waiting only; never counted as a client call) ----
 async function raw(method, params) {
@@ -197,7 +207,8 @@ function addsOneInput(viem, wallet, name, addressOf) {
     const added = viem.getInputsAdded(receipt);
     if (added.length === 1) return null;
     const code = await wallet.getCode({ address: addressOf });
-    return `${added.length} InputAdded events (${name} ${addressOf} has ${code ? "code" : "no code on this chain"})`;
+    const where = code ? "has code" : "has no code on this chain";
+    return `${added.length} InputAdded events (${name} ${addressOf} ${where})`;
   };
 }
 
@@ -212,10 +223,12 @@ async function walletActions(label, viem, rollups, methods) {
   const ether = { application: app, value: 1000n, execLayerData: "0x" };
   const withdraw = { application: app, payload: opts["withdraw-payload"] };
   const plan = {
-    estimateDepositERC20TokensGas: () => call(label, "estimateDepositERC20TokensGas", () => wallet.estimateDepositERC20TokensGas(erc20)),
+    estimateDepositERC20TokensGas: () =>
+      call(label, "estimateDepositERC20TokensGas", () => wallet.estimateDepositERC20TokensGas(erc20)),
     depositERC20Tokens: () => call(label, "depositERC20Tokens", () => wallet.depositERC20Tokens(erc20),
       { check: addsOneInput(viem, wallet, "ERC20Portal", portal) }),
-    estimateDepositEtherGas: () => call(label, "estimateDepositEtherGas", () => wallet.estimateDepositEtherGas(ether)),
+    estimateDepositEtherGas: () =>
+      call(label, "estimateDepositEtherGas", () => wallet.estimateDepositEtherGas(ether)),
     depositEther: () => call(label, "depositEther", () => wallet.depositEther(ether),
       { check: addsOneInput(viem, wallet, "EtherPortal", rollups.etherPortalAddress) }),
     estimateAddInputGas: () => call(label, "estimateAddInputGas", () => wallet.estimateAddInputGas(withdraw)),
@@ -225,14 +238,15 @@ async function walletActions(label, viem, rollups, methods) {
           { check: addsOneInput(viem, wallet, "InputBox", rollups.inputBoxAddress) });
     },
   };
-  for (const name of ["estimateDepositERC721TokenGas", "depositERC721Token", "estimateDepositSingleERC1155TokenGas",
-                      "depositSingleERC1155Token", "estimateDepositBatchERC1155TokenGas", "depositBatchERC1155Token"])
+  for (const name of ["estimateDepositERC721TokenGas", "depositERC721Token",
+                      "estimateDepositSingleERC1155TokenGas", "depositSingleERC1155Token",
+                      "estimateDepositBatchERC1155TokenGas", "depositBatchERC1155Token"])
     plan[name] = () => skip(label, name, "no ERC-721 / ERC-1155 token is deployed on the local chain");
   const declared = [...methods.l1, ...methods.wallet];
-  for (const name of Object.keys(plan)) if (declared.includes(name)) await plan[name](); // deposits before withdraws
-  const later = ["validateOutput", "estimateExecuteOutputGas", "executeOutput"]; // with a voucher, at the end
-  for (const name of declared.filter((m) => !plan[m] && !later.includes(m)))
-    print({ client: label, method: name, ok: false, error: "the script has no call for this method" });
+  // In the plan's order: the deposits before the withdraws.
+  for (const name of Object.keys(plan)) if (declared.includes(name)) await plan[name]();
+  const unplanned = declared.filter((m) => !plan[m] && !VOUCHER_ACTIONS.includes(m));
+  for (const name of unplanned) fail(label, name, NO_CALL);
   return wallet;
 }
 
@@ -247,23 +261,24 @@ async function waitForVoucherProofs(count) {
   }
 }
 
-async function voucherActions(label, viem, wallet, methods, outputIndex) {
+async function voucherActions(label, viem, wallet, outputIndex) {
   const reader = viem.createCartesiPublicClient({ transport: http(opts.reader, { retryCount: 0 }) });
   const output = await call(label, "getOutput", () => reader.getOutput({ application: app, outputIndex }));
-  const wanted = ["validateOutput", "estimateExecuteOutputGas", "executeOutput"].filter((m) => [...methods.l1, ...methods.wallet].includes(m));
   if (!output) {
-    for (const name of wanted) print({ client: label, method: name, ok: false, error: "no voucher could be read" });
+    for (const name of VOUCHER_ACTIONS) fail(label, name, "no voucher could be read");
     return;
   }
   await call(label, "validateOutput", () => wallet.validateOutput({ application: app, output }),
-    { check: (valid) => (valid === true ? null : "validateOutput answered false: the proof does not check on chain") });
-  await call(label, "estimateExecuteOutputGas", () => wallet.estimateExecuteOutputGas({ application: app, output }));
+    { check: (valid) => (valid === true ? null : "answered false: the proof does not check on chain") });
+  await call(label, "estimateExecuteOutputGas",
+    () => wallet.estimateExecuteOutputGas({ application: app, output }));
   await call(label, "executeOutput", () => wallet.executeOutput({ application: app, output }), {
     check: async (hash) => {
       const receipt = await wallet.waitForTransactionReceipt({ hash });
       if (receipt.status !== "success") return `transaction ${hash} reverted`;
       const executed = viem.getOutputsExecuted(receipt);
-      return executed.length === 1 && executed[0].outputIndex === outputIndex ? null : "no OutputExecuted event";
+      const done = executed.length === 1 && executed[0].outputIndex === outputIndex;
+      return done ? null : "no OutputExecuted event for the voucher";
     },
   });
 }
@@ -314,7 +329,7 @@ async function viemReader(label, viem, methods, at) {
   };
   for (const name of methods.l2) {
     const entry = plan[name];
-    if (!entry) print({ client: label, method: name, ok: false, error: "the script has no call for this method" });
+    if (!entry) fail(label, name, NO_CALL);
     else if (Array.isArray(entry)) await call(label, name, entry[0], entry[1]);
     else await call(label, name, entry);
   }
@@ -323,19 +338,25 @@ async function viemReader(label, viem, methods, at) {
 async function rpcReader(label, rpc, types, at) {
   const client = rpc.createClient({ uri: opts.reader });
   const hex = (n) => `0x${n.toString(16)}`;
-  const none = { application: app, epoch_index: hex(at.epoch), tournament_address: NOBODY, id_hash: ZERO_HASH };
+  const none = { application: app, epoch_index: hex(at.epoch), tournament_address: NOBODY,
+                 id_hash: ZERO_HASH };
   const missing = new Set(["cartesi_getTournament", "cartesi_getCommitment", "cartesi_getMatch",
                            "cartesi_getMatchAdvanced", "cartesi_getWithdrawal"]);
   const params = {
     cartesi_listApplications: {}, cartesi_getApplication: { application: app },
-    cartesi_listEpochs: { application: app }, cartesi_getEpoch: { application: app, epoch_index: hex(at.epoch) },
+    cartesi_listEpochs: { application: app },
+    cartesi_getEpoch: { application: app, epoch_index: hex(at.epoch) },
     cartesi_getLastAcceptedEpochIndex: { application: app },
-    cartesi_listInputs: { application: app }, cartesi_getInput: { application: app, input_index: hex(at.input) },
+    cartesi_listInputs: { application: app },
+    cartesi_getInput: { application: app, input_index: hex(at.input) },
     cartesi_getProcessedInputCount: { application: app },
-    cartesi_listOutputs: { application: app }, cartesi_getOutput: { application: app, output_index: hex(at.output) },
-    cartesi_listReports: { application: app }, cartesi_getReport: { application: app, report_index: hex(at.report) },
+    cartesi_listOutputs: { application: app },
+    cartesi_getOutput: { application: app, output_index: hex(at.output) },
+    cartesi_listReports: { application: app },
+    cartesi_getReport: { application: app, report_index: hex(at.report) },
     cartesi_getChainId: undefined, cartesi_getNodeVersion: undefined,
-    cartesi_listTournaments: { application: app }, cartesi_getTournament: { application: app, address: NOBODY },
+    cartesi_listTournaments: { application: app },
+    cartesi_getTournament: { application: app, address: NOBODY },
     cartesi_listCommitments: { application: app }, cartesi_getCommitment: { ...none, commitment: ZERO_HASH },
     cartesi_listMatches: { application: app }, cartesi_getMatch: none,
     cartesi_listMatchAdvances: none, cartesi_getMatchAdvanced: { ...none, parent: ZERO_HASH },
@@ -344,7 +365,7 @@ async function rpcReader(label, rpc, types, at) {
   };
   for (const method of types.methods) {
     if (!(method in params)) {
-      print({ client: label, method, ok: false, error: "the script has no call for this method" });
+      fail(label, method, NO_CALL);
       continue;
     }
     const { list, fields } = types.answer(method);
@@ -363,7 +384,8 @@ async function rpcReader(label, rpc, types, at) {
 // ---- the run ----
 const clients = {};
 for (const [label, dir] of Object.entries(viemDirs))
-  clients[label] = { viem: await load(dir, "index.js"), rollups: await load(dir, "rollups.js"), methods: viemMethods(dir) };
+  clients[label] = { viem: await load(dir, "index.js"), rollups: await load(dir, "rollups.js"),
+                     methods: viemMethods(dir) };
 
 for (const [label, { viem, rollups, methods }] of Object.entries(clients)) {
   clients[label].wallet = await walletActions(label, viem, rollups, methods);
@@ -371,13 +393,14 @@ for (const [label, { viem, rollups, methods }] of Object.entries(clients)) {
 const vouchers = await waitForVoucherProofs(Object.keys(clients).length);
 const at = await knownIndices();
 for (const [label, { viem, methods }] of Object.entries(clients)) await viemReader(label, viem, methods, at);
-for (const [label, dir] of Object.entries(rpcDirs)) await rpcReader(label, await load(dir, "index.js"), rpcTypes(dir), at);
-for (const [label, { viem, wallet, methods }] of Object.entries(clients)) {
+for (const [label, dir] of Object.entries(rpcDirs))
+  await rpcReader(label, await load(dir, "index.js"), rpcTypes(dir), at);
+for (const [label, { viem, wallet }] of Object.entries(clients)) {
   const index = vouchers.shift();
   if (index === undefined) {
-    for (const name of ["validateOutput", "estimateExecuteOutputGas", "executeOutput"])
-      print({ client: label, method: name, ok: false, error: "no proven voucher to execute (the withdraw input made none)" });
-  } else await voucherActions(label, viem, wallet, methods, index);
+    for (const name of VOUCHER_ACTIONS) fail(label, name, "no proven voucher (the withdraw input made none)");
+  } else await voucherActions(label, viem, wallet, index);
 }
 const failed = results.filter((r) => !r.ok && !r.skipped).length;
-process.stderr.write(`${results.length} calls, ${failed} failed, ${results.filter((r) => r.skipped).length} skipped\n`);
+const skipped = results.filter((r) => r.skipped).length;
+process.stderr.write(`${results.length} calls, ${failed} failed, ${skipped} skipped\n`);
