@@ -226,8 +226,15 @@ class AdversarialMarketMachine(MarketMachine):
                 event(f"{name}: an honest file could not be stored again")
             return False, False
         job = self.jobs.get(args[0]) if name == "revealSubmission" else None
-        trains = job is not None and job.policy in ("threshold", "manual", "rounds") and bool(args[2])
+        trains = job is not None and bool(args[2]) and (
+            job.policy in ("threshold", "manual", "rounds") or job.policy == "best" and self.held(job))
         return expect, bool(expect) and trains
+
+    def held(self, job):
+        """Whether the job's newest commit waits behind an earlier undecided one (its trained model
+        is then stored until it is decided, so a full store may refuse it)."""
+        mine = sorted(k for k in self.subs if k[0] == job.id)
+        return any(self.status[k] in ("committed", "stored") for k in mine[:-1])
 
     def check_batch(self, job_id, before, decoded):
         """One scoring input: the first waiting submissions, at least one, within max_input_work

@@ -167,6 +167,7 @@ class JobInfo:
     best: int | None = None  # threshold: the best score paid so far
     current: bytes = b""  # the job's current model (base, then published): what data alone trains
     paid_work: set = field(default_factory=set)  # (model or current model, data) CIDs already paid
+    held_work: dict = field(default_factory=dict)  # manual: (model or current model, data) -> first scored holder
     test_csv: bytes = b""
     salt: bytes = b""
     id: int = 0
@@ -368,6 +369,8 @@ class MarketMachine(RuleBasedStateMachine):
             self.status[key] = "scored" if self.status[key] == "stored" else self.status[key]
             return
         self.status[key] = "scored"
+        if job.policy == "manual" and job.held_work.setdefault(self.sub_work[key], key[1]) != key[1]:
+            self.status[key] = "copy"  # the same work as an earlier scored submission: not reviewable
         score = a["score"]
         if a["modelCid"]:  # data alone trains the job's current model: its score is not predicted here
             lines = DATA["good"].count(b"\n") if a["dataCid"] == self.cids["data:good"] else 0
