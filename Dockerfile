@@ -11,14 +11,20 @@
 ARG MACHINE_GUEST_TOOLS_VERSION=0.17.2
 ARG MACHINE_GUEST_TOOLS_SHA256SUM=c077573dbcf0cdc146adf14b480bfe454ca63aa4d3e8408c5487f550a5b77a41
 
-FROM --platform=linux/riscv64 debian:trixie-slim
+# Pinned so that two builds give the same machine: the base image by digest (the multi-arch index of
+# debian:trixie-slim's 2026-08-24 rebuild, Debian 13.6) and apt by a snapshot.debian.org date
+# (docker/install-userland.sh). Neither registry is reachable from the machine this repository is
+# tested on: bump both together, and see docs/IMAGE.md ("Pinned inputs").
+ARG DEBIAN_SNAPSHOT=20261201T000000Z
+FROM --platform=linux/riscv64 debian:trixie-slim@sha256:d7e12182ce18b85b93007c1dedf31f2d29e01ccf3182cc4017c709b6259bc132
+ARG DEBIAN_SNAPSHOT
 
 # numpy, scipy, scikit-learn (pinned) and the compiled dependencies from Debian trixie riscv64 (PyPI
 # has no riscv64 wheels); pure-Python packages with pip (pinned, hashed); pycryptodome compiled from
 # source for eth-hash's keccak, then the compiler is removed.
 COPY docker/debian-packages.txt docker/build-packages.txt docker/pip-requirements.txt docker/install-userland.sh \
      /tmp/userland/
-RUN sh /tmp/userland/install-userland.sh /tmp/userland && rm -rf /tmp/userland
+RUN DEBIAN_SNAPSHOT=${DEBIAN_SNAPSHOT} sh /tmp/userland/install-userland.sh /tmp/userland && rm -rf /tmp/userland
 
 ARG MACHINE_GUEST_TOOLS_VERSION
 ARG MACHINE_GUEST_TOOLS_SHA256SUM

@@ -6,6 +6,10 @@
 # Run as root inside the riscv64 root, from any directory: both the Dockerfile (RUN) and
 # docker/riscv-check.sh (chroot under qemu-user) call it, so the image and the check share one recipe.
 #   usage: install-userland.sh <dir holding the three lists>
+#
+# DEBIAN_SNAPSHOT (e.g. 20261201T000000Z, set by the Dockerfile): install from that day's
+# snapshot.debian.org archive instead of the live mirror, so that two builds months apart install
+# the same package versions. Unset (docker/riscv-check.sh): the root's own sources are used.
 set -eu
 
 LISTS=${1:?usage: install-userland.sh <dir with debian-packages.txt, build-packages.txt, pip-requirements.txt>}
@@ -13,6 +17,26 @@ export DEBIAN_FRONTEND=noninteractive
 
 # Package names of a list file: comments and blank lines dropped.
 names() { sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$1"; }
+
+if [ -n "${DEBIAN_SNAPSHOT:-}" ]; then
+    echo "install-userland: apt sources pinned to snapshot.debian.org $DEBIAN_SNAPSHOT"
+    rm -f /etc/apt/sources.list
+    cat > /etc/apt/sources.list.d/debian.sources <<EOF
+Types: deb
+URIs: http://snapshot.debian.org/archive/debian/$DEBIAN_SNAPSHOT
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://snapshot.debian.org/archive/debian-security/$DEBIAN_SNAPSHOT
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+    # A snapshot's Release files are past their Valid-Until date by design.
+    echo 'Acquire::Check-Valid-Until "false";' > /etc/apt/apt.conf.d/99snapshot
+fi
 
 echo "install-userland: apt-get update"
 apt-get update -q
