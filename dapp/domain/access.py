@@ -35,10 +35,14 @@ def require_manager(reader: Reader, job: Job, account: Address) -> None:
 
 
 def require_access(reader: Reader, job: Job, account: Address) -> None:
-    """``DomainError`` if the job is gated and ``account`` has not been granted access."""
-    if job.spec.gated and not reader.get(GRANTS, (job.id, account)):
-        raise DomainError(f"job {job.id} is gated and {account} has no access: requestAccess first",
-                          code="no_access")
+    """``DomainError`` if the job is gated and ``account`` has not been granted access; the message
+    says whether the account's access request stands (pending, or revoked since) or is still to send."""
+    if not job.spec.gated or reader.get(GRANTS, (job.id, account)):
+        return
+    if reader.get(REQUESTS, (job.id, account)) is not None:
+        raise DomainError(f"job {job.id} is gated and {account} has no access: its access request stands; "
+                          f"the sponsor or a delegate must grant it (setAccess)", code="no_access")
+    raise DomainError(f"job {job.id} is gated and {account} has no access: requestAccess first", code="no_access")
 
 
 def _gated_job(tx: Tx, job_id: int) -> Job:

@@ -121,7 +121,8 @@ def keep_best_model(tx: Tx, job: Job, model: bytes | None, ctx: Context, env: En
 def publish_best(tx: Tx, job: Job, ctx: Context) -> tuple[Job, list[Any]]:
     """Makes the model of the job's best submission its current model (``ModelPublished``): the
     trained model kept for it (``keep_best_model``; needs no fresh room), else the trained model it
-    sent. None when the job has no best, or its trained model could not be kept."""
+    sent. None when the job has no best, or its trained model could not be kept. The published
+    model is recorded as the winner's ``trained_cid`` (inspect's ``trained_model_cid``)."""
     if not job.best_submission:
         return job, []
     sub = tx.get(SUBMISSIONS, (job.id, job.best_submission))
@@ -129,6 +130,7 @@ def publish_best(tx: Tx, job: Job, ctx: Context) -> tuple[Job, list[Any]]:
     cid = sub.model_cid if cid is None else cid  # None: the best sent a trained model
     if not cid:  # b"": its trained model could not be kept, so none is published
         return job, []
+    tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, trained_cid=cid))
     job = replace(job, model_cid=cid)
     tx.put(JOBS, job.id, job)
     return job, stored + [ModelPublished(job.id, job.round, cid, job.best_score or 0)]
