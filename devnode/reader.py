@@ -7,6 +7,9 @@
   writes an empty list); 404 for another application, 413 for a larger body, 503 when the backend
   cannot answer in time.
 - Any other method: 405 with ``Allow: POST``.
+
+``routes`` (optional, e.g. ``devnode.graphql_v1.routes`` in v1 mode) serves further endpoints: a
+request it ``match``es (method, path) gets its ``answer(method, path, body)``, before the above.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol
 
 from devnode.httpd import ReplyingHandler, ThreadedHTTPServer, content_length
 from devnode.rpc import LIST_DEFAULT, NodeView, NotReady, Queries
@@ -26,12 +29,21 @@ MAX_RPC_BODY = 1 << 20
 MAX_INSPECT_BODY = 1 << 21
 
 
-class ReaderServer(ThreadedHTTPServer):
-    """Serves ``/rpc`` and ``/inspect/<app>`` for ``node`` in a daemon thread."""
+class Routes(Protocol):
+    """Further endpoints of the reader (module docstring)."""
 
-    def __init__(self, node: NodeView, host: str = "127.0.0.1", port: int = 6751) -> None:
+    def match(self, method: str, path: str) -> bool: ...
+    def answer(self, method: str, path: str, body: bytes) -> tuple[int, Any]: ...
+
+
+class ReaderServer(ThreadedHTTPServer):
+    """Serves ``/rpc`` and ``/inspect/<app>`` (and ``routes``) for ``node`` in a daemon thread."""
+
+    def __init__(self, node: NodeView, host: str = "127.0.0.1", port: int = 6751,
+                 routes: Routes | None = None) -> None:
         self.node = node
         self.queries = Queries(node)
+        self.routes = routes
         super().__init__(host, port, _handler_for(self), "reader-http")
 
 _INSPECT_STATUS = {ACCEPTED: "Accepted", EXCEPTION: "Exception"}
@@ -63,7 +75,13 @@ def _handler_for(reader: ReaderServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.reply(400, "Bad request")
                 return
-            if self.path.startswith("/inspect/"):
+            if reader.routes is not None and reader.routes.match("POST", self.path):
+                if length > MAX_INSPECT_BODY:
+                    self.close_connection = True
+                    self.reply(413, "Payload too large")
+                    return
+                self.reply(*reader.routes.answer("POST", self.path, self.rfile.read(length)))
+            elif self.path.startswith("/inspect/"):
                 if length > MAX_INSPECT_BODY:
                     self.close_connection = True
                     self.reply(413, "Payload too large")
@@ -87,6 +105,9 @@ def _handler_for(reader: ReaderServer) -> type[BaseHTTPRequestHandler]:
                 self.reply(404, "404 page not found")
 
         def do_GET(self) -> None:  # noqa: N802
+            if reader.routes is not None and reader.routes.match("GET", self.path):
+                self.reply(*reader.routes.answer("GET", self.path, b""))
+                return
             self.reply(405, "Method not allowed", {"Allow": "POST"})
 
     return Handler
