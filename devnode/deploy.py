@@ -2,11 +2,11 @@
 
 Public API:
 
-- ``CREATE2_DEPLOYER``, ``ZERO_SALT``, ``CARTESI_ADDRESSES`` (name -> the deterministic address of
-  CARTESI-FACTS §4), ``DEV_TEMPLATE_HASH`` = keccak256("mlmarket devnode"), ``TOKEN_AMOUNT_EACH``.
+- ``CREATE2_DEPLOYER``, ``ZERO_SALT``, ``DEV_TEMPLATE_HASH`` = keccak256("mlmarket devnode"),
+  ``TOKEN_AMOUNT_EACH``. The expected addresses are ``dapp.codec.releases.V2_2_0.addresses``.
 - ``create2_address(init_code, salt=ZERO_SALT) -> str``: where the CREATE2 deployer puts ``init_code``.
 - ``deploy_cartesi(w3, deployer) -> dict[str, str]``: the Cartesi contracts at their deterministic
-  addresses (skips those already deployed; asserts each address equals CARTESI_ADDRESSES).
+  addresses (skips those already deployed; asserts each address equals the ``V2_2_0`` table).
 - ``deploy(w3, deployer, *, epoch_length, owner=None, salt=ZERO_SALT, token_holders=None,
   token_amount=TOKEN_AMOUNT_EACH) -> Deployment``: the above, then ``TestToken`` (also through CREATE2,
   so its address is deterministic; holders default to the 10 dev accounts), then
@@ -32,6 +32,7 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
 
+from dapp.codec.releases import V2_2_0
 from devnode.anvil import dev_accounts
 from devnode.contracts import artifact, contract_at
 from devnode.tx import send
@@ -43,15 +44,6 @@ TOKEN_AMOUNT_EACH = 1_000_000 * 10**18
 # Data availability of the application: DataAvailability.InputBox(address) (CARTESI-FACTS §7).
 DATA_AVAILABILITY_INPUT_BOX = bytes.fromhex("b12c9ede")
 
-CARTESI_ADDRESSES: dict[str, str] = {
-    "InputBox": "0x1b51e2992A2755Ba4D6F7094032DF91991a0Cfac",
-    "EtherPortal": "0xA632c5c05812c6a6149B7af5C56117d1D2603828",
-    "ERC20Portal": "0xACA6586A0Cf05bD831f2501E7B4aea550dA6562D",
-    "ERC721Portal": "0x9E8851dadb2b77103928518846c4678d48b5e371",
-    "AuthorityFactory": "0x5E96408CFE423b01dADeD3bc867E6013135990cc",
-    "ApplicationFactory": "0x26E758238CB6eC5aB70ce0dd52aF2d7b82e1972E",
-    "SelfHostedApplicationFactory": "0x010D3CbB4223F5bCc7b7B03cEE59f3aAea8eDb8A",
-}
 _PORTALS = ("EtherPortal", "ERC20Portal", "ERC721Portal", "ERC1155SinglePortal", "ERC1155BatchPortal")
 
 
@@ -154,7 +146,7 @@ def deploy_cartesi(w3: Web3, deployer: LocalAccount) -> dict[str, str]:
     addresses["SelfHostedApplicationFactory"] = _create2(w3, deployer, _init_code(
         "SelfHostedApplicationFactory", ["address", "address"],
         [addresses["AuthorityFactory"], addresses["ApplicationFactory"]]))
-    for name, expected in CARTESI_ADDRESSES.items():
+    for name, expected in V2_2_0.addresses.items():
         if addresses[name] != expected:
             raise DeploymentError(f"{name} landed at {addresses[name]}, expected {expected}: wrong artifacts?")
     return addresses

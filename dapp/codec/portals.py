@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dapp.codec.metadata import V1, V2
+from dapp.codec.releases import V1_4, V2_2_0
 from dapp.domain.values import ETHER, Address
 from dapp.errors import InvalidInput
 
@@ -19,14 +20,14 @@ class Portals:
 
 
 DEFAULT_PORTALS = {
-    V2: Portals(  # @cartesi/rollups 2.2.0, CARTESI-FACTS §4
-        ether=Address.from_hex("0xA632c5c05812c6a6149B7af5C56117d1D2603828"),
-        erc20=Address.from_hex("0xACA6586A0Cf05bD831f2501E7B4aea550dA6562D"),
+    V2: Portals(  # the release the local node deploys
+        ether=Address.from_hex(V2_2_0.addresses["EtherPortal"]),
+        erc20=Address.from_hex(V2_2_0.addresses["ERC20Portal"]),
     ),
-    V1: Portals(  # rollups-contracts 1.4
-        ether=Address.from_hex("0xFfdbe43d4c855BF7e0f105c400A50857f53AB044"),
-        erc20=Address.from_hex("0x9C21AEb2093C32DDbC53eEF24B873BDCd1aDa1DB"),
-        app_address_relay=Address.from_hex("0xF5DE34d6BbC0446E2a45719E718efEbaaE179daE"),
+    V1: Portals(
+        ether=Address.from_hex(V1_4.addresses["EtherPortal"]),
+        erc20=Address.from_hex(V1_4.addresses["ERC20Portal"]),
+        app_address_relay=Address.from_hex(V1_4.addresses["DAppAddressRelay"]),
     ),
 }
 

@@ -20,6 +20,7 @@ from web3 import Web3
 from web3.exceptions import TimeExhausted
 from web3.logs import DISCARD
 
+from dapp.codec.releases import V2_2_0
 from devnode import chain, merkle
 from devnode.anvil import Anvil, AnvilError, dev_accounts, start_anvil
 from devnode.contracts import cartesi_artifact_path, contract_at
@@ -29,16 +30,6 @@ from devnode.tx import STALL_SECONDS, TransactionFailed, send, wait_for_receipt
 pytestmark = pytest.mark.e2e
 
 EPOCH_LENGTH = 5
-# CARTESI-FACTS §4 (v2.2.0, zero salt, as in the rollups-node Makefile).
-PUBLISHED = {
-    "InputBox": "0x1b51e2992A2755Ba4D6F7094032DF91991a0Cfac",
-    "EtherPortal": "0xA632c5c05812c6a6149B7af5C56117d1D2603828",
-    "ERC20Portal": "0xACA6586A0Cf05bD831f2501E7B4aea550dA6562D",
-    "ERC721Portal": "0x9E8851dadb2b77103928518846c4678d48b5e371",
-    "AuthorityFactory": "0x5E96408CFE423b01dADeD3bc867E6013135990cc",
-    "ApplicationFactory": "0x26E758238CB6eC5aB70ce0dd52aF2d7b82e1972E",
-    "SelfHostedApplicationFactory": "0x010D3CbB4223F5bCc7b7B03cEE59f3aAea8eDb8A",
-}
 # CARTESI-FACTS §2 selectors.
 NOTICE = bytes.fromhex("c258d6e5")
 VOUCHER = bytes.fromhex("237a816f")
@@ -141,7 +132,7 @@ def test_a_chain_that_mines_by_interval_is_never_mined_by_hand(node: Node) -> No
 # ---- deployment ----
 
 def test_cartesi_contracts_are_at_their_published_addresses_with_their_code(node: Node) -> None:
-    for name, address in PUBLISHED.items():
+    for name, address in V2_2_0.addresses.items():
         assert node.deployment.addresses[name] == address
         expected = json.loads(cartesi_artifact_path(name).read_text())["deployedBytecode"]
         code = bytearray(node.w3.eth.get_code(address))
@@ -155,7 +146,7 @@ def test_application_reads_inputs_from_the_input_box_and_trusts_its_authority(no
     d = node.deployment
     app = contract_at(node.w3, "Application", d.application)
     assert app.functions.getDataAvailability().call() == (
-        bytes.fromhex("b12c9ede") + eth_abi.encode(["address"], [PUBLISHED["InputBox"]]))
+        bytes.fromhex("b12c9ede") + eth_abi.encode(["address"], [V2_2_0.addresses["InputBox"]]))
     assert app.functions.getOutputsMerkleRootValidator().call() == d.authority
     assert app.functions.getTemplateHash().call() == keccak(b"mlmarket devnode")
     authority = contract_at(node.w3, "Authority", d.authority)
@@ -240,7 +231,7 @@ def test_erc20_deposit_payload_is_token_sender_amount_data(node: Node) -> None:
     sent = chain.deposit_erc20(w3, d, depositor, 1234, exec_layer_data=b"\x01\x02")
     assert len(sent.receipts) == 2  # approve, then deposit
     [seen] = chain.InputWatcher(w3, d).poll()
-    assert seen.msg_sender == PUBLISHED["ERC20Portal"]
+    assert seen.msg_sender == V2_2_0.addresses["ERC20Portal"]
     assert seen.payload == (bytes.fromhex(d.token[2:]) + bytes.fromhex(depositor.address[2:])
                             + (1234).to_bytes(32, "big") + b"\x01\x02")
     assert chain.erc20_balance(w3, d.token, d.application) == 1234
@@ -250,7 +241,7 @@ def test_ether_deposit_payload_is_sender_value_data(node: Node) -> None:
     w3, d, depositor = node.w3, node.deployment, node.accounts[4]
     chain.deposit_ether(w3, d, depositor, 10**17, exec_layer_data=b"job")
     [seen] = chain.InputWatcher(w3, d).poll()
-    assert seen.msg_sender == PUBLISHED["EtherPortal"]
+    assert seen.msg_sender == V2_2_0.addresses["EtherPortal"]
     assert seen.payload == bytes.fromhex(depositor.address[2:]) + (10**17).to_bytes(32, "big") + b"job"
     assert w3.eth.get_balance(d.application) == 10**17
 

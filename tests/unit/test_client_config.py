@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from dapp.codec.releases import V2_2_0
 from mlmarket.client.config import discover
 from mlmarket.client.errors import ConfigError
 
@@ -39,7 +40,7 @@ def test_explicit_urls_ignore_node_json(tmp_path: Path) -> None:
                       environ={"MLMARKET_DEVNODE_DIR": str(tmp_path)})
     assert config.rpc_url == "http://chain:8545"
     assert config.reader_url == "http://node:6751/rpc" and config.inspect_url == "http://node:6751/inspect"
-    assert config.address("InputBox") == "0x1b51e2992A2755Ba4D6F7094032DF91991a0Cfac"  # v2.2.0, CARTESI-FACTS §4
+    assert config.address("InputBox") == V2_2_0.addresses["InputBox"]
     assert config.addresses.get("Token") is None
 
 

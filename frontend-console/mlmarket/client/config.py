@@ -22,18 +22,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dapp.codec.releases import V2_2_0
 from mlmarket.client.errors import ConfigError
 
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 DEFAULT_NODE_URL = "http://127.0.0.1:6751"
-ROLLUPS_V2_2_ADDRESSES = {
-    "InputBox": "0x1b51e2992A2755Ba4D6F7094032DF91991a0Cfac",
-    "EtherPortal": "0xA632c5c05812c6a6149B7af5C56117d1D2603828",
-    "ERC20Portal": "0xACA6586A0Cf05bD831f2501E7B4aea550dA6562D",
-}
-"""Cartesi Rollups v2.2.0 at their CREATE2 addresses (zero salt), the same on every chain."""
-
 ADDRESS_KEYS = ("InputBox", "ERC20Portal", "EtherPortal", "Application", "Authority", "Token")
+DEFAULT_ADDRESSES = {k: V2_2_0.addresses[k] for k in ADDRESS_KEYS if k in V2_2_0.addresses}
+"""The Cartesi Rollups v2.2.0 contracts the client calls, at their addresses (``dapp.codec.releases``)."""
 
 
 def devnode_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -118,7 +114,7 @@ def load_node_json(path: Path) -> NodeConfig:
         reader_url=str(data["reader_url"]),
         inspect_url=str(data["inspect_url"]),
         chain_id=int(chain_id) if chain_id is not None else None,
-        addresses={**ROLLUPS_V2_2_ADDRESSES, **addresses},
+        addresses={**DEFAULT_ADDRESSES, **addresses},
         source=str(path),
     )
 
@@ -145,7 +141,7 @@ def discover(
             rpc_url=rpc_url or DEFAULT_RPC_URL,
             reader_url=f"{base}/rpc",
             inspect_url=f"{base}/inspect",
-            addresses=dict(ROLLUPS_V2_2_ADDRESSES),
+            addresses=dict(DEFAULT_ADDRESSES),
             source=f"--{'/--'.join(explicit)} or environment" if explicit else "defaults (no node.json found)",
         )
     return config.with_app(app) if app else config
