@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dapp.codec.cid import cid_from_text, cid_to_text
-from dapp.domain import content, job_views, ledger
+from dapp.domain import content, job_views, ledger, preflight
 from dapp.domain.env import Env
 from dapp.domain.paging import Page, shown, uint_param
 from dapp.domain.store import Reader
@@ -42,6 +42,9 @@ QUERIES = {
     "jobs/<id>/leaderboard": "a job's scored submissions, best first (paged)",
     "jobs/<id>/history": "a job's events in order (paged)",
     "jobs/<id>/access": "a job's access requests, grants and delegates (paged)",
+    "preflight/job": "dry run of a createJob: every problem, with its fix",
+    "preflight/submission": "dry run of a commitSubmission and its revealSubmission: every problem, with its fix",
+    "preflight/model": "a model (and training data) checked against a job: every problem, with its fix",
 }
 
 
@@ -117,6 +120,7 @@ ROUTES: dict[str, Route] = {
     "contents": _contents,
     "uploads": _uploads,
     "jobs": _jobs,
+    "preflight": preflight.answer,
 }
 
 

@@ -62,7 +62,7 @@ def estimate_submission(tx: Tx, job: Job, sub: Submission, env: Env, evaluation_
                                evaluation=evaluation)
 
 
-def _check_can_submit(tx: Tx, job: Job, sender: Address) -> int:
+def check_can_submit(tx: Tx, job: Job, sender: Address) -> int:
     """What a new submission to ``job`` requires of ``sender`` (open job, access, under the cap);
     returns how many submissions the sender made."""
     require_open(job)
@@ -76,7 +76,7 @@ def _check_can_submit(tx: Tx, job: Job, sender: Address) -> int:
 
 def _new_submission(tx: Tx, job: Job, ctx: Context, commitment: bytes) -> tuple[Job, Submission]:
     """Records a committed submission (its id fixes its place) and locks its stake."""
-    made = _check_can_submit(tx, job, ctx.sender)
+    made = check_can_submit(tx, job, ctx.sender)
     sub = Submission(job.id, job.submissions + 1, ctx.sender, b"", b"", ctx.timestamp, stake=job.spec.stake,
                      status=decisions.COMMITTED, commitment=commitment)
     job = replace(job, submissions=sub.id)

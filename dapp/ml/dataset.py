@@ -100,10 +100,18 @@ def select(table: Table, label: str, task: str, limits: MLLimits = DEFAULT_LIMIT
     return Dataset(header, label, X, y)
 
 
+BINARY_HEADERS = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"%PDF": "PDF", b"PK\x03\x04": "ZIP",
+                  b"\x1f\x8b": "gzip", b"\x93NUMPY": "NumPy .npy", b"\x80": "pickle"}
+"""Leading bytes of file formats a CSV is mistaken for, named in the not-UTF-8 error."""
+
+
 def _lines(data: bytes, limits: MLLimits) -> list[str]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        kind = next((name for magic, name in BINARY_HEADERS.items() if data.startswith(magic)), None)
+        if kind is not None:
+            raise DatasetError(f"dataset is not CSV ({kind} header)", code="dataset_not_utf8") from None
         raise DatasetError(f"dataset is not UTF-8 text: {exc}", code="dataset_not_utf8") from None
     text = text.removeprefix("\ufeff")
     if "\r" in text:
