@@ -148,10 +148,10 @@ def test_epoch_roots_match_a_top_down_computation() -> None:
 def test_a_tampered_proof_fails_the_checks() -> None:
     claims = claims_for(INPUTS, [0, 2, 5])
     proof = proofs.output_proof("voucher", 3, 2, inputs=INPUTS, claims=claims)
-    encoding = v1_encoding(voucher(4))[1]
+    encoding = v1_encoding(voucher(5))[1]  # input 3 vouchers: 3, 4, 5, 6, 7
     validate(proof, encoding, claims[1].root, "voucher")
     with pytest.raises(AssertionError):
-        validate(proof, v1_encoding(voucher(5))[1], claims[1].root, "voucher")  # another voucher's bytes
+        validate(proof, v1_encoding(voucher(6))[1], claims[1].root, "voucher")  # another voucher's bytes
     moved = {**proof, "validity": {**proof["validity"], "outputIndexWithinInput": 1}}
     with pytest.raises(AssertionError):
         validate(moved, encoding, claims[1].root, "voucher")
