@@ -46,6 +46,7 @@ class Session:
     node: str | None = None
     app: str | None = None
     _market: Any = field(default=None, repr=False)
+    _units: Any = field(default=None, repr=False)
 
     def market(self, *, read_only: bool = False) -> Any:
         """The ``Market`` for these settings (read-only: no signer needed)."""
@@ -67,6 +68,34 @@ class Session:
 
             click.echo(pretty(data))
 
+    def units(self) -> Any:
+        """The market's ``Units`` (token symbols, dates), made on first use."""
+        if self._units is None:
+            from mlmarket.client.units import Units
+
+            self._units = Units(self.market(read_only=True))
+        return self._units
+
+    def human(self, message: str) -> str:
+        """``message`` with its unix times also in UTC and relative (when a market is connected)."""
+        if self._market is None:
+            return message
+        try:
+            return self.units().times_in(message)
+        except (ClientError, OSError):
+            return message
+
+    def money_note(self, outcome: Any) -> tuple[str, dict[str, str]] | None:
+        """Where a failed input's deposit went (``outcomes.money_note``) and its JSON form, or None."""
+        if self._market is None or outcome.first("Deposited") is None:
+            return None
+        from mlmarket.cli.outcomes import money_note
+
+        try:
+            return money_note(self._market, self.units(), outcome)
+        except (ClientError, OSError):
+            return None
+
     def note(self, message: str) -> None:
         """A progress message on stderr (kept off stdout so ``--json`` output stays parseable)."""
         click.echo(message, err=True)
@@ -82,11 +111,13 @@ def command_options(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(session, **kwargs)
         except InputFailed as exc:
+            note = session.money_note(exc.outcome)
             if as_json:
-                click.echo(json.dumps({"ok": False, **exc.outcome.to_json()}, indent=2, sort_keys=True))
-            fail(f"rejected: {exc.message}")
+                extra = {"deposit_kept": note[1]} if note else {}
+                click.echo(json.dumps({"ok": False, **exc.outcome.to_json(), **extra}, indent=2, sort_keys=True))
+            fail(f"rejected: {session.human(exc.message)}" + (f"\n{note[0]}" if note else ""))
         except ClientError as exc:
-            _fail_json(as_json, exc.message)
+            _fail_json(as_json, session.human(exc.message))
         except OSError as exc:  # requests' connection errors are OSErrors
             _fail_json(as_json, f"network error: {exc}")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import sys
 from typing import Any
 
 import click
@@ -199,7 +200,7 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
       mlmarket submit 0 --model model.json --data train.csv --account 1
       mlmarket submit 0 --model bafkrei... --stake 1 --json
     """
-    from mlmarket.cli.submitting import content_arg, read_content, revealed_text
+    from mlmarket.cli.submitting import content_arg, read_content, revealed
     from mlmarket.client import submission_flow as flow
     from mlmarket.client.submission_state import StateStore, state_directory
 
@@ -216,7 +217,8 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
     state, resumed = flow.begin(market, store, job=job, model=model_content, data=data_content, stake=amount,
                                 token=token)  # a kept state keeps its own stake
     if state.stake and state.stage == "new":
-        session.note(f"depositing {state.stake} base units of {state.token} with the commit (the job's stake)")
+        session.note(f"depositing {session.units().amount(state.stake, str(state.token))} with the commit "
+                     f"(the job's stake)")
     session.note(f"submitting to job {job} from {market.signer}; state file {store.path(state)}")
 
     def progress(content: Any, done: int, total: int) -> None:
@@ -225,10 +227,12 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
 
     result = flow.run(market, store, state, read_content, resumed=resumed, notify=session.note, progress=progress,
                       window=window)
-    text = revealed_text(market, result)
+    said = revealed(market, session.units(), result)
     if session.as_json:
-        session.note(text.splitlines()[0])
-    session.emit({"ok": True, **result.to_json()}, lambda: text)
+        session.note(said.text.splitlines()[0])
+    session.emit({"ok": not said.exit_code, "submission_status": said.status, **result.to_json()}, said.text)
+    if said.exit_code:
+        sys.exit(said.exit_code)
 
 
 @click.command()

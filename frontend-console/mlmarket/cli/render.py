@@ -6,10 +6,13 @@ from typing import Any
 
 from mlmarket.client.amounts import format_amount, from_millionths
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher, InputOutcome
+from mlmarket.client.units import Units, score_text
 
 ETHER = "0x" + "00" * 20
 SCORE_ARGS = frozenset({"score"})
 """Notice arguments in millionths of the metric, shown in the metric's units in text output."""
+AMOUNT_ARGS = frozenset({"amount", "budget", "refund", "paid", "stake"})
+"""Notice arguments in base units of the job's (or the notice's) token."""
 
 
 def pretty(value: Any, indent: int = 0) -> str:
@@ -48,30 +51,47 @@ def _scalar(value: Any) -> str:
 
 
 def token_label(token: str) -> str:
-    """``ETH`` for Ether, the address otherwise."""
+    """``ETH`` for Ether, the address otherwise (when no ``Units`` can name the token)."""
     return "ETH" if token.lower() == ETHER else token
 
 
-def notice_line(notice: DecodedNotice) -> str:
-    """``notice #3 JobCreated jobId=1 sponsor=0x…`` (a JobSpec argument is summarised)."""
+def _job_facts(units: Units | None, args: dict[str, Any]) -> tuple[str | None, str]:
+    """The token and metric a notice's amounts and scores are in: its own ``token``/``spec``, else
+    those of the job it names (inspect, through ``units``)."""
+    spec = args.get("spec") if isinstance(args.get("spec"), dict) else {}
+    token, metric = args.get("token"), spec.get("metric", "")
+    if units is not None and "jobId" in args and (token is None or not metric):
+        job = units.job(int(args["jobId"]))
+        token, metric = token or job.get("token"), metric or job.get("metric", "")
+    return token, metric
+
+
+def notice_line(notice: DecodedNotice, units: Units | None = None) -> str:
+    """``notice #3 JobCreated jobId=1 sponsor=0x… budget=100 TEST`` (a JobSpec argument is
+    summarised; with ``units``, amounts carry their token's symbol and scores their metric)."""
     if notice.name is None:
         return f"notice #{notice.index} (not an IMLMarketNotices call) 0x{notice.payload.hex()[:64]}"
+    token, metric = _job_facts(units, notice.args) if units is not None else (None, "")
     parts = []
     for key, value in notice.args.items():
         if key in SCORE_ARGS:
-            value = f"{from_millionths(value):g}"
+            value = score_text(int(value), metric) if metric else f"{from_millionths(value):g}"
+        elif key in AMOUNT_ARGS and units is not None and token is not None:
+            value = units.amount(int(value), token)
         elif isinstance(value, dict):
             value = f"{{{value.get('policy', '')} {value.get('metric', '')} {value.get('title', '')!r}}}"
         parts.append(f"{key}={value}")
     return f"notice #{notice.index} {notice.name} " + " ".join(parts)
 
 
-def voucher_line(voucher: DecodedVoucher) -> str:
-    """``voucher #4 pays 10 of 0x… to 0x… [executable]``."""
+def voucher_line(voucher: DecodedVoucher, units: Units | None = None) -> str:
+    """``voucher #4 pays 10 TEST to 0x… [executable]`` (without ``units``: the token's address)."""
     call = voucher.call or {}
     state = f" [{voucher.state}]" if voucher.state else ""
     if call.get("function") == "ether":
         what = f"pays {format_amount(voucher.value)} ETH to {call['to']}"
+    elif call.get("function") == "transfer" and units is not None:
+        what = f"pays {units.amount(int(call['amount']), voucher.destination)} to {call['to']}"
     elif call.get("function") == "transfer":
         what = f"pays {format_amount(int(call['amount']))} of token {voucher.destination} to {call['to']}"
     else:
@@ -79,17 +99,18 @@ def voucher_line(voucher: DecodedVoucher) -> str:
     return f"voucher #{voucher.index} (input {voucher.input_index}) {what}{state}"
 
 
-def report_line(report: DecodedReport) -> str:
-    """``report: <message>`` for errors, else the report's JSON compactly."""
+def report_line(report: DecodedReport, units: Units | None = None) -> str:
+    """``report: <message>`` for errors (unix times shown as dates with ``units``), else the
+    report's JSON compactly."""
     if report.error:
-        return f"report: error: {report.error}"
+        return f"report: error: {units.times_in(report.error) if units else report.error}"
     return f"report: {report.value}"
 
 
-def outcome_text(outcome: InputOutcome) -> str:
+def outcome_text(outcome: InputOutcome, units: Units | None = None) -> str:
     """Every output of a processed input, one per line, after its status line."""
     lines = [f"input {outcome.index}: {outcome.status}"]
     outputs = sorted([*outcome.notices, *outcome.vouchers], key=lambda o: o.index)
-    lines += [voucher_line(o) if isinstance(o, DecodedVoucher) else notice_line(o) for o in outputs]
-    lines += [report_line(r) for r in outcome.reports]
+    lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units) for o in outputs]
+    lines += [report_line(r, units) for r in outcome.reports]
     return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""Human units for text output: token amounts with their symbol, dates in UTC with "in 3 h" / "2 d
+ago", scores in the metric's units.
+
+The pure functions (``utc``, ``relative``, ``when``, ``score_text``, ``tokens_text``) take what
+they show; ``Units`` binds them to a market: it reads each token's ``symbol()`` and ``decimals()``
+from the ERC-20 once (Ether is ``ETH`` with 18 decimals) and counts relative times from the latest
+block's timestamp (the clock deadlines use). ``--json`` output never goes through here: it keeps
+the raw values.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from web3.exceptions import ContractLogicError, Web3Exception
+
+from mlmarket.client.amounts import ETHER_DECIMALS, MILLION, format_amount
+from mlmarket.client.errors import InspectFailed
+
+ETHER = "0x" + "00" * 20
+_STEPS = ((86_400, "d"), (3_600, "h"), (60, "min"), (1, "s"))
+_TIMESTAMP = re.compile(r"\b(at|until|after|before|by) (1[5-9]\d{8}|[2-3]\d{9})\b")
+"""A unix time in a message (2017..2096), after a word that introduces a time."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What a token amount is shown with."""
+
+    symbol: str
+    decimals: int
+
+
+def utc(timestamp: int) -> str:
+    """``2026-12-04 05:20 UTC`` (seconds shown only when not zero)."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC")
+
+
+def relative(seconds: int) -> str:
+    """``in 3 h`` for a positive offset, ``2 d ago`` for a negative one, ``now`` for zero; in the
+    largest unit that gives at least 1, rounded down (``in 1 h`` for 5,400 s)."""
+    if seconds == 0:
+        return "now"
+    size = abs(seconds)
+    step, unit = next((s, u) for s, u in _STEPS if size >= s)
+    count = f"{size // step} {unit}"
+    return f"in {count}" if seconds > 0 else f"{count} ago"
+
+
+def when(timestamp: int, now: int) -> str:
+    """``2026-12-04 05:20 UTC (in 3 h)``."""
+    return f"{utc(timestamp)} ({relative(timestamp - now)})"
+
+
+def duration(seconds: int) -> str:
+    """``1 h`` / ``10 min`` / ``1 d 2 h`` for a span of seconds (``0 s`` for none)."""
+    parts, left = [], seconds
+    for step, unit in _STEPS:
+        if left >= step:
+            parts.append(f"{left // step} {unit}")
+            left %= step
+    return " ".join(parts[:2]) or "0 s"
+
+
+def score_text(millionths: int | None, metric: str) -> str:
+    """``accuracy 0.900000`` (all six decimals: scores are kept in millionths); ``-`` for none."""
+    if millionths is None:
+        return "-"
+    sign = "-" if millionths < 0 else ""
+    whole, frac = divmod(abs(int(millionths)), MILLION)
+    return f"{metric} {sign}{whole}.{frac:06d}"
+
+
+def tokens_text(base_units: int | str, info: TokenInfo) -> str:
+    """``10 TEST``, ``0.25 ETH`` (token units, no trailing zeros)."""
+    return f"{format_amount(int(base_units), info.decimals)} {info.symbol}"
+
+
+class Units:
+    """The human forms of one market's values (module docstring); token facts are read once."""
+
+    def __init__(self, market: Any) -> None:
+        self.market = market
+        self._tokens: dict[str, TokenInfo] = {}
+        self._jobs: dict[int, dict[str, Any]] = {}
+        self._now: int | None = None
+
+    @property
+    def now(self) -> int:
+        """The latest block's timestamp, read once."""
+        if self._now is None:
+            self._now = int(self.market.now())
+        return self._now
+
+    def token(self, token: str) -> TokenInfo:
+        """The token's symbol and decimals: ``ETH``/18 for Ether; else ``symbol()`` and
+        ``decimals()`` of the ERC-20 (a short address when it has no symbol)."""
+        key = token.lower()
+        if key not in self._tokens:
+            self._tokens[key] = TokenInfo("ETH", ETHER_DECIMALS) if int(key, 16) == 0 else self._erc20(key)
+        return self._tokens[key]
+
+    def _erc20(self, token: str) -> TokenInfo:
+        decimals = self.market.chain.decimals_of(token)
+        try:
+            symbol = str(self.market.chain.contract("ERC20", token).functions.symbol().call()).strip()
+        except (ContractLogicError, Web3Exception, ValueError, OverflowError):  # no symbol(): the address says
+            symbol = ""
+        return TokenInfo(symbol or f"{token[:6]}…{token[-4:]}", decimals)
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        """Inspect ``jobs/<id>``'s job (its token and metric say what its amounts and scores are
+        in), read once; ``{}`` for a job inspect does not know."""
+        if job_id not in self._jobs:
+            try:
+                answer = self.market.query(f"jobs/{job_id}")
+            except InspectFailed:
+                answer = None
+            record = answer.get("job") if isinstance(answer, dict) else None
+            self._jobs[job_id] = record if isinstance(record, dict) else {}
+        return self._jobs[job_id]
+
+    def amount(self, base_units: int | str, token: str) -> str:
+        """``10 TEST`` for ``10**19`` base units of the test token."""
+        return tokens_text(base_units, self.token(token))
+
+    def time(self, timestamp: int) -> str:
+        """``2026-12-04 05:20 UTC (in 3 h)``, relative to the chain's latest block."""
+        return when(int(timestamp), self.now)
+
+    def times_in(self, message: str) -> str:
+        """``message`` with each unix time after "at", "until", "after", "before" or "by" shown as
+        a UTC date and relative time (``submissions close at 2026-12-03 10:32:26 UTC (3 h ago; unix
+        1796284346)``)."""
+        def shown(match: re.Match[str]) -> str:
+            stamp = int(match.group(2))
+            return f"{match.group(1)} {utc(stamp)} ({relative(stamp - self.now)}; unix {stamp})"
+
+        return _TIMESTAMP.sub(shown, message)
