@@ -121,6 +121,7 @@ class Request:
     token: Address | None
     contents: tuple[bytes, ...]
     params: dict[str, list[str]]
+    pending: frozenset[bytes] = frozenset()
 
 
 def _one(params: dict[str, list[str]], name: str, required: bool = True) -> str:
@@ -154,7 +155,8 @@ def parse(params: dict[str, list[str]], needs_input: bool = True) -> Request:
     return Request(sender=_address(sender, "sender") if sender else Address(bytes(20)),
                    now=uint_param(params, "now", 0), payload=_hex(_one(params, "input", needs_input), "input"),
                    deposit=deposit, token=_address(token_text, "token") if token_text else None,
-                   contents=tuple(_hex(c, "content") for c in params.get("content", [])), params=params)
+                   contents=tuple(_hex(c, "content") for c in params.get("content", [])), params=params,
+                   pending=frozenset(cid_from_text(c) for c in params.get("pending", [])))
 
 
 def _stage(tx: Tx, req: Request, env: Env, found: _Found) -> None:
@@ -229,22 +231,26 @@ def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
                    deposit=str(req.deposit), deposit_kept=kept)
 
 
-def _check_contents(tx: Tx, job: Job, sub: Submission, env: Env, found: _Found) -> int | None:
+def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, found: _Found) -> int | None:
     """The reveal's content checks, each on its own: a model or data for the job's base model, the
     files stored (or inline), the model and data for the job's task and label, the estimated work
-    within the engine's bounds. Returns that estimate (None if a check failed)."""
+    within the engine's bounds. Files in ``req.pending`` (to be uploaded before the reveal) are not
+    checked. Returns that estimate (None if a check failed or was skipped)."""
     if not sub.model_cid and not (sub.data_cid and job.model_cid):
         found.error(DomainError("a submission needs a model, or data to train the job's base model on",
                                 code="bad_submission"))
         return None
     before = len(found.items)
-    model = found.run(lambda: require_content(tx, sub.model_cid, "model")) if sub.model_cid else None
-    data = found.run(lambda: require_content(tx, sub.data_cid, "training data")) if sub.data_cid else None
-    if model is not None:
-        found.run(lambda: env.engine.check_model(model, job.spec.task), "model")
-    if data is not None:
-        found.run(lambda: env.engine.check_dataset(data, job.spec.label, job.spec.task), "training data")
-    if len(found.items) > before:
+    files = {}
+    for cid, what in ((sub.model_cid, "model"), (sub.data_cid, "training data")):
+        if cid and cid not in req.pending:
+            files[what] = found.run(lambda cid=cid, what=what: require_content(tx, cid, what))
+    if files.get("model") is not None:
+        found.run(lambda: env.engine.check_model(files["model"], job.spec.task), "model")
+    if files.get("training data") is not None:
+        found.run(lambda: env.engine.check_dataset(files["training data"], job.spec.label, job.spec.task),
+                  "training data")
+    if len(found.items) > before or {sub.model_cid, sub.data_cid} & req.pending:
         return None
     return found.run(lambda: submissions.estimate_submission(tx, job, sub, env, job.spec.validation_cid))
 
@@ -278,15 +284,16 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
     work = None
     if reveal is not None:
         sub = Submission(job.id, job.submissions + 1, req.sender, reveal.model_cid, reveal.data_cid, req.now)
-        work = _check_contents(tx, job, sub, env, found)
-    events = _real_run(tx, req, cmd, env, found)
+        work = _check_contents(tx, job, sub, req, env, found)
+    _real_run(tx, req, cmd, env, found)
     score = None
-    if reveal is not None and not found.items and (policies.has_hidden_test(job) or uint_param(req.params, "score", 0)):
+    full = policies.has_hidden_test(job) or uint_param(req.params, "score", 0)
+    if reveal is not None and not found.items and not req.pending and full:
         revealed = _real_run(tx, Request(req.sender, req.now, b"", 0, None, (), {}), reveal, env, found)
         _slashed(tx, revealed, found)
         score = next((e.score for e in revealed if isinstance(e, SubmissionScored)), None)
     details = {"job": job.id, "stake": str(job.spec.stake), "token": job.token.hex, "balance": str(balance),
-               "deposit": str(req.deposit), "estimated_cycles": work, "committed": bool(events)}
+               "deposit": str(req.deposit), "estimated_cycles": work, "unchecked": sorted(map(cid_to_text, req.pending))}
     return _answer(found, **details, **({"score": score} if score is not None else {}))
 
 
@@ -298,8 +305,8 @@ def dry_run_model(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
     _stage(tx, req, env, found)
     sub = Submission(job.id, 0, req.sender, cid_from_text(model_text) if model_text else b"",
                      cid_from_text(data_text) if data_text else b"", req.now)
-    work = _check_contents(tx, job, sub, env, found)
-    return _answer(found, job=job.id, estimated_cycles=work)
+    work = _check_contents(tx, job, sub, req, env, found)
+    return _answer(found, job=job.id, estimated_cycles=work, unchecked=sorted(map(cid_to_text, req.pending)))
 
 
 DRY_RUNS = {"job": dry_run_job, "submission": dry_run_submission, "model": dry_run_model}
