@@ -68,6 +68,10 @@ interface IMLMarketInputs {
     /// CID is `cid`; `data` is those bytes, raw or zlib-deflated (`deflated`).
     function uploadChunk(bytes calldata cid, uint64 size, uint64 offset, bool deflated, bytes calldata data)
         external;
+    /// One chunk of a file, as `uploadChunk`, with `data` in the chunk codec `codec`: 0 stored (raw),
+    /// 1 zlib, 2 bz2, 3 lzma (raw LZMA2 with the protocol's fixed filter chain); PROTOCOL.md §6.
+    function uploadChunkCoded(bytes calldata cid, uint64 size, uint64 offset, uint8 codec, bytes calldata data)
+        external;
     /// Drops the sender's partial upload of `cid`.
     function abortUpload(bytes calldata cid) external;
 }

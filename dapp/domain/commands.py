@@ -127,13 +127,25 @@ class UploadChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class UploadChunkCoded:
+    """``UploadChunk`` with ``data`` in the chunk codec ``codec`` (``dapp.codec.chunk_codecs``)."""
+
+    cid: bytes
+    size: int
+    offset: int
+    codec: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class AbortUpload:
     cid: bytes
 
 
 Command = (
     CreateJob | TopUpJob | CancelJob | SettleJob | CommitSubmission | RevealSubmission
-    | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk | AbortUpload
+    | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk
+    | UploadChunkCoded | AbortUpload
 )
 """Commands sent as ABI calls (plain inputs or a deposit's ``execLayerData``)."""
 
@@ -151,6 +163,7 @@ CALLS: dict[str, type] = {
     "setDelegate": SetDelegate,
     "withdraw": Withdraw,
     "uploadChunk": UploadChunk,
+    "uploadChunkCoded": UploadChunkCoded,
     "abortUpload": AbortUpload,
 }
 """ABI function name -> command class."""

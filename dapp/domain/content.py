@@ -1,11 +1,14 @@
 """Content store: files uploaded in chunks, checked against their CID, stored once per CID.
 
-Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(cid)``):
+Protocol (``uploadChunk(cid, size, offset, deflated, data)``, ``uploadChunkCoded(cid, size, offset,
+codec, data)`` and ``abortUpload(cid)``):
 
 - An upload belongs to one (uploader, CID) pair; two accounts uploading the same CID do not share
-  progress. ``data`` holds the original bytes ``[offset, offset + n)`` of a file of ``size`` bytes,
-  raw or as one zlib stream (RFC 1950) when ``deflated``. The CID (``dapp.codec.cid``) is always
-  over the original bytes.
+  progress. ``data`` holds the original bytes ``[offset, offset + n)`` of a file of ``size`` bytes:
+  raw, or one zlib stream (RFC 1950) when ``deflated``; in ``uploadChunkCoded``, encoded with the
+  chunk codec ``codec`` (stored, zlib, bz2, lzma: ``dapp.codec.chunk_codecs``), an unknown codec
+  byte being invalid input (``bad_chunk_codec``). The CID (``dapp.codec.cid``) is always over the
+  original bytes.
 - Chunks append in order. ``offset`` may not exceed the bytes already received (a gap is rejected
   naming the expected offset). Bytes before the received mark must equal those already stored, byte
   for byte: an identical resend is accepted and changes nothing, a different one is rejected naming
@@ -15,9 +18,9 @@ Protocol (``uploadChunk(cid, size, offset, deflated, data)`` and ``abortUpload(c
   not exceed ``max_file_size``. A chunk may not reach past ``size`` and must bring at least one byte,
   except for the empty file: ``size`` 0, offset 0 and empty data store it at once (its CID is the raw
   CID of no bytes, as ``ipfs add`` gives).
-- A deflated chunk is inflated to at most ``min(size - offset, max_inflated_chunk)`` bytes; a stream
+- A compressed chunk is decoded to at most ``min(size - offset, max_inflated_chunk)`` bytes; a stream
   that would give more (a bomb) is rejected (``chunk_too_large``), a corrupt, truncated or trailing-
-  garbage stream is invalid input (``bad_deflate``).
+  garbage stream is invalid input (``bad_deflate`` for zlib, ``bad_chunk_stream`` for bz2 and lzma).
 - Per account at most ``max_pending_uploads`` partial uploads whose declared sizes total at most
   ``max_pending_upload_bytes``; all partial uploads of all accounts together at most
   ``max_total_pending`` bytes of footprint; a partial upload without new bytes for ``upload_ttl``
@@ -49,14 +52,15 @@ store with; the ``uploads`` query says ``expired`` as of that time.
 
 from __future__ import annotations
 
-import zlib
 from typing import Any
 
+from dapp.codec import chunk_codecs
+from dapp.codec.chunk_codecs import ChunkCodec, codec_of_flag
 from dapp.codec.cid import check_cid, cid_of, cid_to_text
 from dapp.domain import content_budget as budget
 from dapp.domain import partial_uploads as pending
 from dapp.domain import reveal_priority
-from dapp.domain.commands import AbortUpload, Context, UploadChunk
+from dapp.domain.commands import AbortUpload, Context, UploadChunk, UploadChunkCoded
 from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
 from dapp.domain.events import ContentStored, UploadProgress
@@ -78,7 +82,7 @@ def _tick(tx: Tx, now: int) -> None:
         tx.put(CLOCK, "now", now)
 
 
-def upload_chunk(tx: Tx, cmd: UploadChunk, ctx: Context, env: Env) -> list[Any]:
+def upload_chunk(tx: Tx, cmd: UploadChunk | UploadChunkCoded, ctx: Context, env: Env) -> list[Any]:
     """Stores one chunk (rules in the module docstring); completes the file when it is whole."""
     cid = check_cid(cmd.cid)
     stored = tx.get(CONTENTS, cid)
@@ -130,33 +134,39 @@ def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits, priority
     return pending.start(tx, ctx.sender, cid, size, ctx.timestamp, limits, priority)
 
 
-def _original_bytes(cmd: UploadChunk, size: int, limits: Limits) -> bytes:
-    """The chunk's original bytes: ``data`` itself, or its zlib stream inflated under a bound."""
+def _original_bytes(cmd: UploadChunk | UploadChunkCoded, size: int, limits: Limits) -> bytes:
+    """The chunk's original bytes: ``data`` itself, or its stream decoded under a bound."""
     room = size - cmd.offset
-    if not cmd.deflated:
+    codec = _codec(cmd)
+    if codec is ChunkCodec.STORED:
         if len(cmd.data) > room:
             raise DomainError(f"chunk of {len(cmd.data)} bytes at offset {cmd.offset} ends past the "
                               f"file size {size}", code="chunk_past_end")
         return cmd.data
     bound = min(room, limits.max_inflated_chunk)
-    inflater = zlib.decompressobj()
+    noun = "deflated" if codec is ChunkCodec.ZLIB else codec.name.lower()
     try:
-        data = inflater.decompress(cmd.data, bound + 1)
-    except zlib.error as exc:
-        raise InvalidInput(f"deflated chunk at offset {cmd.offset} is corrupt: {exc}",
-                           code="bad_deflate") from exc
-    if len(data) > bound:
+        return chunk_codecs.decode(codec, cmd.data, bound)
+    except chunk_codecs.ChunkTooLarge as exc:
         why = (f"the {room} bytes left in the file of {size}" if bound == room
                else f"max_inflated_chunk = {limits.max_inflated_chunk}")
-        raise DomainError(f"deflated chunk at offset {cmd.offset} inflates to more than {bound} bytes "
-                          f"({why})", code="chunk_too_large")
-    if not inflater.eof:
-        raise InvalidInput(f"deflated chunk at offset {cmd.offset} is truncated (the zlib stream does "
-                           f"not end)", code="bad_deflate")
-    if inflater.unused_data:
-        raise InvalidInput(f"deflated chunk at offset {cmd.offset} has {len(inflater.unused_data)} "
-                           f"bytes after its zlib stream", code="bad_deflate")
-    return data
+        raise DomainError(f"{noun} chunk at offset {cmd.offset} inflates to more than {bound} bytes "
+                          f"({why})", code="chunk_too_large") from exc
+    except chunk_codecs.BadStream as exc:
+        raise InvalidInput(f"{noun} chunk at offset {cmd.offset} {exc}",
+                           code="bad_deflate" if codec is ChunkCodec.ZLIB else "bad_chunk_stream") from exc
+
+
+def _codec(cmd: UploadChunk | UploadChunkCoded) -> ChunkCodec:
+    """The chunk's codec: the old input's ``deflated`` flag, or the coded input's byte."""
+    if isinstance(cmd, UploadChunk):
+        return codec_of_flag(cmd.deflated)
+    try:
+        return ChunkCodec(cmd.codec)
+    except ValueError:
+        raise InvalidInput(f"unknown chunk codec {cmd.codec} at offset {cmd.offset} (known: "
+                           f"{', '.join(f'{c.value} {c.name.lower()}' for c in ChunkCodec)})",
+                           code="bad_chunk_codec") from None
 
 
 def _stored_range(reader: Reader, key: tuple[Address, bytes], chunks: int, start: int, end: int) -> bytes:

@@ -55,6 +55,7 @@ HANDLERS: dict[type, Handler] = {
     c.RelayAppAddress: _relay_app_address,
     c.Withdraw: _withdraw,
     c.UploadChunk: content.upload_chunk,
+    c.UploadChunkCoded: content.upload_chunk,
     c.AbortUpload: content.abort_upload,
     c.CreateJob: jobs.create_job,
     c.TopUpJob: jobs.top_up,
