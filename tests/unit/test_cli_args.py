@@ -179,3 +179,16 @@ def test_access_and_delegate_switches_send_their_input(monkeypatch: pytest.Monke
     assert decode(["uint256", "address", "bool"], payload[4:]) == (7, who, on)
     assert summary == {"job": 7, "account": who, key: on}
     assert run(*args, "7", "not-an-address").exit_code == 2 and len(sent) == 1
+
+
+@pytest.mark.parametrize("args", [("access", "grant"), ("access", "revoke"), ("delegate", "add")])
+def test_access_commands_take_a_dev_account_number_like_every_other_command(monkeypatch: pytest.MonkeyPatch,
+                                                                            args: tuple[str, str]) -> None:
+    from eth_abi import decode
+    from mlmarket.cli import access
+
+    sent: list[bytes] = []
+    monkeypatch.setattr(access, "run_input", lambda session, request, summary: sent.append(request.payload))
+    assert run(*args, "5", "2").exit_code == 0
+    anvil_account_2 = "0x3c44cdddb6a900fa2b585dd299e03d12fa4293bc"  # anvil's published dev account 2
+    assert decode(["uint256", "address", "bool"], sent[0][4:])[:2] == (5, anvil_account_2)

@@ -8,10 +8,15 @@ from mlmarket.cli.common import Session, command_options, job_id_argument, run_i
 
 
 def _account(value: str) -> str:
+    """ACCOUNT as a checksummed address: an address, or N for dev account N (as ``--account N``)."""
     from web3 import Web3
 
+    from mlmarket.client.accounts import dev_signer
+
+    if value.isdigit() and len(value) <= 6:
+        return Web3.to_checksum_address(dev_signer(int(value)).address)
     if not Web3.is_address(value):
-        raise click.BadParameter(f"not an address: {value!r}", param_hint="ACCOUNT")
+        raise click.BadParameter(f"neither an address nor a dev account number: {value!r}", param_hint="ACCOUNT")
     return Web3.to_checksum_address(value)
 
 
@@ -79,7 +84,9 @@ def _switch(group: click.Group, name: str, action: str, key: str, on: bool, text
     """Adds ``mlmarket GROUP NAME JOB ACCOUNT`` to ``group``: it sends ``actions.<action>(job, account,
     on)`` and reports ``{job, account, <key>: on}``. ``text`` is the help's first line."""
 
-    @group.command(name, help=f"{text}\n\n\b\nExample:\n  mlmarket {group.name} {name} 3 {example}")
+    @group.command(name, help=f"{text}\n\nACCOUNT is an address or N for dev account N (as --account N)."
+                               f"\n\n\b\nExample:\n  mlmarket {group.name} {name} 1 {example}\n"
+                               f"  mlmarket {group.name} {name} 1 2")
     @job_id_argument()
     @click.argument("who", metavar="ACCOUNT")
     @command_options

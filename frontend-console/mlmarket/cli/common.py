@@ -143,17 +143,23 @@ def job_id_argument(name: str = "job") -> Callable[[Callable[..., Any]], Callabl
     return click.argument(name, type=click.IntRange(min=0), metavar=name.upper())
 
 
-def run_input(session: Session, request: Any, summary: Callable[[Any], dict[str, Any]] | None = None) -> Any:
+def run_input(session: Session, request: Any, summary: Callable[[Any], dict[str, Any]] | None = None,
+              shown: Callable[[Any], dict[str, Any]] | None = None) -> Any:
     """Sends ``request`` from the session's account, waits until the node processed it and prints
-    what came out (``summary(sent)`` adds keys such as ``job`` in front). Returns the ``Sent``."""
+    what came out (``summary(sent)`` adds keys such as ``job`` in front; ``shown(sent)`` replaces
+    some of them in the text output, e.g. an amount with its token symbol). Returns the ``Sent``."""
     from mlmarket.cli.render import outcome_text
 
     market = session.market()
     session.note(f"sending from {market.signer} to {market.config.app} ...")
     sent = market.send(request)
     extra = summary(sent) if summary else {}
-    head = "".join(f"{k}: {v}\n" for k, v in extra.items())
-    session.emit({"ok": True, **extra, **sent.to_json()}, lambda: head + outcome_text(sent.outcome))
+
+    def text() -> str:
+        lines = {**extra, **(shown(sent) if shown else {})}
+        return "".join(f"{k}: {v}\n" for k, v in lines.items()) + outcome_text(sent.outcome, session.units())
+
+    session.emit({"ok": True, **extra, **sent.to_json()}, text)
     return sent
 
 

@@ -97,7 +97,11 @@ def list_jobs(session: Session) -> None:
     Example:
       mlmarket job list --json
     """
-    session.emit(_answer(session.market(read_only=True).query("jobs")))
+    from mlmarket.cli.render import job_line
+
+    answer = _answer(session.market(read_only=True).query("jobs"))
+    jobs = answer.get("jobs", []) if isinstance(answer, dict) else []
+    session.emit(answer, lambda: "\n".join(job_line(j, session.units()) for j in jobs) or "no jobs")
 
 
 @job.command("show")
@@ -115,7 +119,15 @@ def show(session: Session, job: int) -> None:
     subs = _answer(market.query(f"jobs/{job}/submissions"))
     record = record.get("job", record) if isinstance(record, dict) else record
     subs = subs.get("submissions", subs) if isinstance(subs, dict) else subs
-    session.emit({"job": record, "submissions": subs})
+
+    def text() -> str:
+        from mlmarket.cli.render import human_job, human_submission, pretty
+
+        units = session.units()
+        return pretty({"job": human_job(record, units),
+                       "submissions": [human_submission(s, record, units) for s in subs]})
+
+    session.emit({"job": record, "submissions": subs}, text)
 
 
 @job.command("commitment")
@@ -156,7 +168,8 @@ def topup(session: Session, job: int, amount: str, wei: bool) -> None:
     market = session.market()
     token = job_token(market, job)
     value = to_base_units(market, token, amount, wei, "--amount")
-    run_input(session, actions.top_up(job, value, token), lambda sent: {"job": job, "amount": str(value)})
+    run_input(session, actions.top_up(job, value, token), lambda sent: {"job": job, "amount": str(value)},
+              lambda sent: {"amount": session.units().amount(value, token)})
 
 
 @click.command()
@@ -270,7 +283,19 @@ def reveal(session: Session, job: int, test_cid: str, salt: str) -> None:
     from mlmarket.client.jobspec import parse_bytes32, parse_cid
 
     request = actions.reveal(job, parse_cid(test_cid, "--test-cid"), parse_bytes32(salt, "--salt"))
-    run_input(session, request, lambda sent: {"job": job})
+    run_input(session, request, lambda sent: {"job": job}, lambda sent: scored_verdicts(session, job, sent.outcome))
+
+
+def scored_verdicts(session: Session, job: int, outcome: Any) -> dict[str, str]:
+    """``submission N: accuracy 0.93, accepted, paid 5 TEST`` for each submission ``outcome``
+    scored (what the machine recorded for it after the input: ``outcomes.verdict``)."""
+    from mlmarket.cli.outcomes import job_record, submission_record, verdict
+
+    market, units = session.market(), session.units()
+    record = job_record(market, job)
+    scored = sorted({int(n.args["submissionId"]) for n in outcome.notices if n.name == "SubmissionScored"})
+    return {f"submission {sub}": verdict(units, record, submission_record(market, job, sub), outcome).text
+            for sub in scored}
 
 
 @click.command()

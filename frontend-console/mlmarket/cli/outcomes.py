@@ -85,6 +85,8 @@ def _waiting(units: Units, job: dict[str, Any], sub: dict[str, Any]) -> str:
         window = int(spec.get("reveal_window") or 0)
         return (f"stored, not scored yet: waiting for the sponsor to reveal the job's hidden test set "
                 f"(after the deadline {deadline}, within {duration(window)})")
+    if job.get("status") == "scoring":
+        return "scored on the revealed test set; the job decides once every submission is scored (`mlmarket settle`)"
     if policy == "best":
         return f"a candidate for the prize: the best score meeting min_score is paid after the deadline {deadline}"
     if policy == "manual":
@@ -106,6 +108,9 @@ def verdict(units: Units, job: dict[str, Any], sub: dict[str, Any], outcome: Inp
         if not any(m.startswith("paid") for m in moves) and int(sub.get("reward") or 0):
             moves.insert(0, f"paid {units.amount(sub['reward'], job['token'])}")
         return Verdict(", ".join([*scored, "accepted", *moves]), ACCEPTED_OR_WAITING, status)
+    if status == "scored" and job.get("status") == "ended":
+        return Verdict(", ".join([*scored, f"not paid: the job ended ({job.get('outcome') or 'ended'})", *moves]),
+                       REFUSED, status)
     if status in ("rejected", "expired", "unscorable"):
         why = refusal_reason(units, job, sub) if status == "rejected" else str(sub.get("error") or status)
         return Verdict(", ".join([*scored, f"REFUSED because {why}", *moves]), REFUSED, status)

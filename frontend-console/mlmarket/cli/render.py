@@ -6,7 +6,7 @@ from typing import Any
 
 from mlmarket.client.amounts import format_amount, from_millionths
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher, InputOutcome
-from mlmarket.client.units import Units, score_text
+from mlmarket.client.units import Units, duration, score_text
 
 ETHER = "0x" + "00" * 20
 SCORE_ARGS = frozenset({"score"})
@@ -114,3 +114,69 @@ def outcome_text(outcome: InputOutcome, units: Units | None = None) -> str:
     lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units) for o in outputs]
     lines += [report_line(r, units) for r in outcome.reports]
     return "\n".join(lines)
+
+
+SPEC_AMOUNTS, SPEC_SCORES, SPEC_SPANS = ("reward_per_accept", "stake"), ("min_score", "min_gain", "tolerance"), \
+    ("reveal_window", "round_duration")
+
+
+def _float_score(value: Any, metric: str) -> Any:
+    """A score inspect gives in the metric's units (a float) as ``accuracy 0.930000``."""
+    return value if value is None else score_text(round(float(value) * 1_000_000), metric)
+
+
+def human_job(job: dict[str, Any], units: Units) -> dict[str, Any]:
+    """Inspect's job record for text output: amounts with the token's symbol, dates in UTC and
+    relative, scores in the metric's units, spans in minutes/hours (``--json`` keeps the raw record)."""
+    token, metric = str(job.get("token", ETHER)), str(job.get("metric", ""))
+    shown = dict(job)
+    shown["token"] = f"{units.token(token).symbol} ({token})"
+    for key in ("budget", "paid"):
+        if key in job:
+            shown[key] = units.amount(job[key], token)
+    for key in ("created_at", "deadline"):
+        if isinstance(job.get(key), int):
+            shown[key] = units.time(job[key])
+    if "best_score" in job:
+        shown["best_score"] = _float_score(job["best_score"], metric)
+    spec = dict(job.get("spec") or {})
+    for key in SPEC_AMOUNTS:
+        if key in spec:
+            spec[key] = units.amount(spec[key], token)
+    for key in SPEC_SCORES:
+        if isinstance(spec.get(key), int):
+            spec[key] = score_text(spec[key], metric)
+    for key in SPEC_SPANS:
+        if isinstance(spec.get(key), int):
+            spec[key] = duration(spec[key])
+    if isinstance(spec.get("deadline"), int):
+        spec["deadline"] = units.time(spec["deadline"])
+    if spec:
+        shown["spec"] = spec
+    return shown
+
+
+def human_submission(sub: dict[str, Any], job: dict[str, Any], units: Units) -> dict[str, Any]:
+    """Inspect's submission record for text output (``human_job``'s units; the exact score in
+    millionths becomes the metric's units)."""
+    token, metric = str(job.get("token", ETHER)), str(job.get("metric", ""))
+    shown = {k: v for k, v in sub.items() if k != "score_millionths"}
+    if sub.get("score_millionths") is not None:
+        shown["score"] = score_text(int(sub["score_millionths"]), metric)
+    for key in ("reward", "stake"):
+        if key in sub:
+            shown[key] = units.amount(sub[key], token)
+    if isinstance(sub.get("created_at"), int):
+        shown["created_at"] = units.time(sub["created_at"])
+    return shown
+
+
+def job_line(job: dict[str, Any], units: Units) -> str:
+    """``job 1 threshold accuracy open "title": budget 90 TEST, deadline 2026-… UTC (in 3 h), 2
+    submissions (1 accepted)``."""
+    token = str(job.get("token", ETHER))
+    title = (job.get("spec") or {}).get("title", "")
+    return (f"job {job['id']} {job.get('policy')} {job.get('metric')} {job.get('status')}"
+            f"{' ' + repr(title) if title else ''}: budget {units.amount(job.get('budget', 0), token)}, "
+            f"deadline {units.time(int(job['deadline']))}, {job.get('submissions', 0)} submissions "
+            f"({job.get('accepted', 0)} accepted)")
