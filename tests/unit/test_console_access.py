@@ -223,7 +223,7 @@ def test_the_delegate_form_only_appoints_and_each_row_removes_its_delegate(world
     fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', row))
     fields.update(re.findall(r'<button name="(\w+)" value="(\w+)"', row))  # what clicking Remove posts
     assert fields["csrf_token"] == token
-    response = client.post(f"/jobs/{GATED}/access", data=fields)
+    response = client.post(f"/jobs/{GATED}/access", data=fields, follow_redirects=True)
     assert response.status_code == 200 and 'data-outcome="ok"' in response.get_data(as_text=True)
     (_, request), = world.sent
     assert decoded(request.payload) == ("setDelegate", (GATED, DELEGATE.lower(), False))
@@ -269,7 +269,7 @@ def test_each_access_action_sends_its_input_from_the_acting_account(world: World
                                                                     args: tuple[Any, ...]) -> None:
     _, client = make_client(world, tmp_path)
     token = as_dev(client, index)
-    response = client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, **form})
+    response = client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, **form}, follow_redirects=True)
     assert response.status_code == 200 and 'data-outcome="ok"' in response.get_data(as_text=True)
     (sender, request), = world.sent
     assert sender == dev_accounts(index + 1)[index].address
@@ -288,7 +288,7 @@ def test_a_wallet_sponsor_gets_the_grant_as_an_unsigned_transaction(world: World
     assert client.post("/api/wallet/account", json={"address": wallet}, headers={"X-CSRF-Token": token}).json["ok"]
     assert buttons(client.get(f"/jobs/{GATED}").get_data(as_text=True))["grant"] == [REQUESTER.lower()]
     html = client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, "action": "grant",
-                                                      "account": REQUESTER.lower()}).get_data(as_text=True)
+                                                      "account": REQUESTER.lower()}, follow_redirects=True).get_data(as_text=True)
     (tx,) = json.loads(re.search(r"data-txs='([^']*)'", html).group(1))
     assert tx["from"] == wallet and tx["value"] == "0x0" and 'data-kind="input"' in html
     assert decoded(bytes.fromhex(tx["data"][2:])) == ("setAccess", (GATED, REQUESTER.lower(), True))
@@ -301,7 +301,7 @@ def test_access_posts_need_the_csrf_token(world: World, tmp_path: Path, data: di
     _, client = make_client(world, tmp_path)
     csrf(client)
     for token in ({}, {"csrf_token": "x" * 43}):
-        response = client.post(f"/jobs/{GATED}/access", data={**data, **token})
+        response = client.post(f"/jobs/{GATED}/access", data={**data, **token}, follow_redirects=True)
         assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
     assert world.sent == [] and world.prepared == []
 
@@ -319,7 +319,7 @@ def test_a_bad_field_is_explained_on_the_job_page_and_nothing_is_sent(world: Wor
                                                                       form: dict[str, str], field: str,
                                                                       message: str) -> None:
     _, client = make_client(world, tmp_path, max_public_key_bytes=4)
-    response = client.post(f"/jobs/{GATED}/access", data={"csrf_token": as_dev(client, 0), **form})
+    response = client.post(f"/jobs/{GATED}/access", data={"csrf_token": as_dev(client, 0), **form}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "data-access-members" in html  # the job page again
     assert message in html[html.find("data-form-errors"):]
@@ -332,7 +332,7 @@ def test_a_refusal_by_the_backend_shows_its_report(world: World, tmp_path: Path)
     world.outcome = lambda index: InputOutcome(index, "REJECTED", (), (), (DecodedReport(0, index, b"", refusal),))
     _, client = make_client(world, tmp_path)
     response = client.post(f"/jobs/{GATED}/access", data={"csrf_token": as_dev(client, 4), "action": "grant",
-                                                          "account": STRANGER})
+                                                          "account": STRANGER}, follow_redirects=True)
     html = response.get_data(as_text=True)
     assert 'data-outcome="failed"' in html
     assert re.search(r"data-outcome-error>[^<]*is neither the sponsor nor a delegate of job 2 \(forbidden\)<", html)
@@ -345,11 +345,11 @@ def test_no_access_page_or_answer_carries_a_private_key(world: World, tmp_path: 
     for index in (0, 1, 2, 4):
         token = as_dev(client, index)
         bodies += [client.get(f"/jobs/{GATED}"),
-                   client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, "action": "request"}),
+                   client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, "action": "request"}, follow_redirects=True),
                    client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, "action": "grant",
-                                                              "account": STRANGER}),
+                                                              "account": STRANGER}, follow_redirects=True),
                    client.post(f"/jobs/{GATED}/access", data={"csrf_token": token, "action": "appoint",
-                                                              "delegate": "nope"})]
+                                                              "delegate": "nope"}, follow_redirects=True)]
     assert len(world.sent) == 8
     for response in bodies:
         text = response.get_data(as_text=True).lower()

@@ -50,7 +50,7 @@ def job_form(csrf_token: str, **extra: Any) -> dict[str, Any]:
 
 def test_create_job_deposits_the_budget_with_the_spec_in_base_units(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
-    response = client.post("/jobs/new", data=job_form(csrf(client), min_gain="0.01", accept_by_default="on"))
+    response = client.post("/jobs/new", data=job_form(csrf(client), min_gain="0.01", accept_by_default="on"), follow_redirects=True)
     assert response.status_code == 200 and 'data-outcome="ok"' in response.get_data(as_text=True)
     (sender, request), = world.sent
     assert sender == dev_signer(0).address and request.token == TOKEN and request.amount == 30 * 10**18
@@ -65,7 +65,7 @@ def test_create_job_deposits_the_budget_with_the_spec_in_base_units(world: World
 def test_create_job_from_balance_in_ether_sends_a_plain_input(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
     client.post("/jobs/new", data=job_form(csrf(client), token="eth", budget="0.5", reward_per_accept="0.25",
-                                           from_balance="on"))
+                                           from_balance="on"), follow_redirects=True)
     (_, request), = world.sent
     name, (token, budget, _) = decoded(request.payload)
     assert name == "createJob"
@@ -89,7 +89,7 @@ def test_create_job_from_balance_in_ether_sends_a_plain_input(world: World, tmp_
 def test_create_job_explains_each_bad_field_and_sends_nothing(world: World, tmp_path: Path, change: dict[str, str],
                                                              field: str, message: str) -> None:
     _, client = make_client(world, tmp_path)
-    response = client.post("/jobs/new", data=job_form(csrf(client), **change))
+    response = client.post("/jobs/new", data=job_form(csrf(client), **change), follow_redirects=True)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     found = re.search(rf'data-error-for="{re.escape(field)}">([^<]*)<', html)
@@ -104,7 +104,7 @@ def test_a_hidden_test_set_is_hashed_not_stored_and_its_salt_shown_once(world: W
     _, client = make_client(world, tmp_path)
     form = job_form(csrf(client), policy=policy, hidden_test="on", reveal_window="600", reward_per_accept=reward,
                     test_cid_file=(io.BytesIO(b"a,label\n1,0\n2,1\n"), "test.csv"))
-    html = client.post("/jobs/new", data=form, content_type="multipart/form-data").get_data(as_text=True)
+    html = client.post("/jobs/new", data=form, content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
     salt = re.search(r"data-secret-salt>(0x[0-9a-f]{64})<", html).group(1)
     test_cid = cid_of(b"a,label\n1,0\n2,1\n")
     (_, request), = world.sent
@@ -125,7 +125,7 @@ def test_every_job_needs_a_validation_set_and_nothing_is_sent_without_one(world:
     _, client = make_client(world, tmp_path)
     form = job_form(csrf(client), validation_cid="", base_source="compose", base_estimator="LogisticRegression",
                     test_cid_file=(io.BytesIO(b"a,label\n1,0\n"), "test.csv"), **extra)
-    response = client.post("/jobs/new", data=form, content_type="multipart/form-data")
+    response = client.post("/jobs/new", data=form, content_type="multipart/form-data", follow_redirects=True)
     html = response.get_data(as_text=True)
     found = re.search(r'data-error-for="validation_cid">([^<]*)<', html)
     assert response.status_code == 400 and found and "required for every job" in found.group(1)
@@ -134,10 +134,10 @@ def test_every_job_needs_a_validation_set_and_nothing_is_sent_without_one(world:
 
 def test_submit_needs_a_model_or_data(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
-    response = client.post("/submit", data={"csrf_token": csrf(client), "job": "1", "source": "cid"})
+    response = client.post("/submit", data={"csrf_token": csrf(client), "job": "1", "source": "cid"}, follow_redirects=True)
     assert response.status_code == 400 and "required: upload a file or paste its CID" in response.get_data(as_text=True)
     missing = client.post("/submit", data={"csrf_token": csrf(client), "job": "7", "source": "cid",
-                                           "model_cid": cid_to_text(cid_of(b"{}"))})
+                                           "model_cid": cid_to_text(cid_of(b"{}"))}, follow_redirects=True)
     assert "there is no job 7" in missing.get_data(as_text=True) and world.sent == []
 
 
@@ -153,7 +153,7 @@ def test_submit_needs_a_model_or_data(world: World, tmp_path: Path) -> None:
 def test_job_actions_send_their_input(world: World, tmp_path: Path, form: dict[str, str], function: str,
                                       args: tuple[Any, ...]) -> None:
     _, client = make_client(world, tmp_path)
-    response = client.post("/jobs/1/action", data={"csrf_token": csrf(client), **form})
+    response = client.post("/jobs/1/action", data={"csrf_token": csrf(client), **form}, follow_redirects=True)
     assert response.status_code == 200
     (_, request), = world.sent
     assert decoded(request.payload) == (function, args)
@@ -162,19 +162,19 @@ def test_job_actions_send_their_input(world: World, tmp_path: Path, form: dict[s
 def test_a_bad_salt_is_explained(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
     response = client.post("/jobs/1/action", data={"csrf_token": csrf(client), "action": "reveal",
-                                                   "test_cid": cid_to_text(cid_of(b"t")), "salt": "0x12"})
+                                                   "test_cid": cid_to_text(cid_of(b"t")), "salt": "0x12"}, follow_redirects=True)
     assert response.status_code == 400 and "expected 0x followed by 64 hex digits" in response.get_data(as_text=True)
 
 
 def test_withdraw_and_deposit(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
     token = csrf(client)
-    client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth", "withdraw_amount": "0.1"})
-    client.post("/balances/deposit", data={"csrf_token": token, "deposit_token": "test", "deposit_amount": "3"})
+    client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth", "withdraw_amount": "0.1"}, follow_redirects=True)
+    client.post("/balances/deposit", data={"csrf_token": token, "deposit_token": "test", "deposit_amount": "3"}, follow_redirects=True)
     (_, withdraw), (_, deposit) = world.sent
     assert decoded(withdraw.payload) == ("withdraw", (ETHER, 10**17))
     assert deposit.payload == b"" and deposit.token == TOKEN and deposit.amount == 3 * 10**18
-    bad = client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth", "withdraw_amount": "0"})
+    bad = client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth", "withdraw_amount": "0"}, follow_redirects=True)
     assert bad.status_code == 400 and "must be more than 0" in bad.get_data(as_text=True)
 
 
@@ -199,13 +199,13 @@ def test_a_wallet_gets_unsigned_transactions_and_the_server_signs_nothing(world:
     wallet = Web3.to_checksum_address(wallet)
     _, client = make_client(world, tmp_path)
     token = connect_wallet(client, wallet)
-    html = client.post("/jobs/new", data=job_form(token)).get_data(as_text=True)
+    html = client.post("/jobs/new", data=job_form(token), follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", html).group(1))
     assert txs[0]["from"] == wallet and txs[0]["value"] == "0x0" and txs[0]["gas"] == hex(100_000)
     assert set(txs[0]) == {"from", "to", "data", "value", "gas"}
     assert world.sent == [] and world.prepared[0][0] == wallet
     assert decoded(bytes.fromhex(txs[0]["data"][2:]))[0] == "createJob"
-    executed = client.post("/outputs/3/execute", data={"csrf_token": token}).get_data(as_text=True)
+    executed = client.post("/outputs/3/execute", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     assert 'data-kind="execute"' in executed and world.executed == []
     confirm = client.post("/api/wallet/confirm", json={"tx_hash": "0x" + "cd" * 32}, headers={"X-CSRF-Token": token})
     assert confirm.json == {"ok": True, "input": 42, "url": "/inputs/42"}
@@ -236,13 +236,13 @@ def test_no_response_ever_carries_a_private_key(world: World, tmp_path: Path) ->
     bodies = []
     for account in ("0", "5"):
         client.post("/account", data={"csrf_token": token, "account": account})
-        bodies += [client.post("/jobs/new", data=job_form(token)),
-                   client.post("/jobs/new", data=job_form(token, budget="")),
+        bodies += [client.post("/jobs/new", data=job_form(token), follow_redirects=True),
+                   client.post("/jobs/new", data=job_form(token, budget=""), follow_redirects=True),
                    client.post("/submit", data={"csrf_token": token, "job": "1", "source": "compose",
-                                                "estimator": "GaussianNB"}),
-                   client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"}),
+                                                "estimator": "GaussianNB"}, follow_redirects=True),
+                   client.post("/jobs/1/action", data={"csrf_token": token, "action": "settle"}, follow_redirects=True),
                    client.post("/balances/withdraw", data={"csrf_token": token, "withdraw_token": "eth",
-                                                           "withdraw_amount": "1"}),
+                                                           "withdraw_amount": "1"}, follow_redirects=True),
                    client.post("/outputs/3/execute", data={"csrf_token": token}, follow_redirects=True),
                    client.post("/api/uploads", data={"file": (io.BytesIO(VALID_CSV), "v.csv")},
                                headers={"X-CSRF-Token": token}, content_type="multipart/form-data"),

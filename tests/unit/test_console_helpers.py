@@ -44,7 +44,7 @@ def test_the_best_line_ends_at_the_best_score_for_the_metric(metric: str, best: 
     assert path_ys(chart.best_path)[-1] == best_point.y
 
 
-def test_rounds_are_marked_and_published_models_placed_after_their_submissions() -> None:
+def test_rounds_are_marked_and_published_models_sit_on_the_submission_before_them() -> None:
     history = [{"type": "SubmissionReceived", "submission_id": 1}, {"type": "SubmissionReceived", "submission_id": 2},
                {"type": "ModelPublished", "score": 800000, "round": 0}, {"type": "SubmissionReceived", "submission_id": 3}]
     chart = score_chart([sub(1, 0.7, "accepted", 0), sub(2, 0.75, "accepted", 0), sub(3, 0.8, "scored", 1)],
@@ -52,7 +52,21 @@ def test_rounds_are_marked_and_published_models_placed_after_their_submissions()
     (mark,) = chart.round_marks
     assert mark[1] == "round 1" and chart.points[1].x < mark[0] < chart.points[2].x
     (model,) = chart.published
-    assert chart.points[1].x < model.x < chart.points[2].x and model.value == 0.8
+    assert model.x == chart.points[1].x and model.value == 0.8
+
+
+def test_a_published_model_sits_on_the_accepted_submission_and_the_axis_ends_at_the_last_one() -> None:
+    history = [{"type": "SubmissionReceived", "submission_id": 1}, {"type": "SubmissionScored", "submission_id": 1,
+                                                                    "accepted": True},
+               {"type": "SubmissionReceived", "submission_id": 2}, {"type": "SubmissionReceived", "submission_id": 3},
+               {"type": "SubmissionScored", "submission_id": 3, "accepted": True},
+               {"type": "ModelPublished", "score": 910000, "round": 0}]
+    chart = score_chart([sub(1, 0.8, "accepted"), sub(2, 0.5, "rejected"), sub(3, 0.91, "accepted")], history,
+                        "accuracy")
+    (model,) = chart.published
+    assert model.x == chart.points[2].x
+    assert [label for _, label in chart.x_ticks] == ["1", "2", "3"]
+    assert chart.x_ticks[-1][0] == chart.points[2].x < chart.width - chart.right
 
 
 def test_invalid_and_unscored_submissions_are_not_drawn() -> None:

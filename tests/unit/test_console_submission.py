@@ -147,7 +147,7 @@ def test_an_interrupted_submission_is_listed_and_resumes_without_a_second_commit
 def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
     token = connect_wallet(client, WALLET)
-    html = client.post("/submit", data={"csrf_token": token, **FORM}).get_data(as_text=True)
+    html = client.post("/submit", data={"csrf_token": token, **FORM}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", html).group(1))
     names = [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs]
     assert names == ["commitSubmission", "uploadChunk", "revealSubmission"] and world.sent == []
@@ -158,7 +158,7 @@ def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, t
     # the wallet sent the commit only; Resume leaves it out
     world.outputs.append(DecodedNotice(50, 9, *decode_notice_payload(abi.notices().encode(
         "SubmissionCommitted", 1, 4, WALLET, commitment)), b""))
-    again = client.post(f"/submissions/{state['commitment']}/resume", data={"csrf_token": token}).get_data(as_text=True)
+    again = client.post(f"/submissions/{state['commitment']}/resume", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", again).group(1))
     assert [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs] == ["uploadChunk", "revealSubmission"]
     world.outputs.append(DecodedNotice(51, 10, *decode_notice_payload(abi.notices().encode(
@@ -186,7 +186,7 @@ def test_the_create_form_sets_the_aggregation_of_rounds_jobs(world: World, tmp_p
                                                              chosen: str, expected: str) -> None:
     _, client = make_client(world, tmp_path)
     extra = {"rounds": "2", "round_duration": "600"} if policy == "rounds" else {}
-    response = client.post("/jobs/new", data=job_form(csrf(client), policy=policy, aggregation=chosen, **extra))
+    response = client.post("/jobs/new", data=job_form(csrf(client), policy=policy, aggregation=chosen, **extra), follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     (_, request), = world.sent
     assert decoded(request.payload)[1][2][-1] == expected
@@ -194,7 +194,7 @@ def test_the_create_form_sets_the_aggregation_of_rounds_jobs(world: World, tmp_p
 
 def test_an_unknown_aggregation_is_explained(world: World, tmp_path: Path) -> None:
     _, client = make_client(world, tmp_path)
-    response = client.post("/jobs/new", data=job_form(csrf(client), policy="rounds", aggregation="mode"))
+    response = client.post("/jobs/new", data=job_form(csrf(client), policy="rounds", aggregation="mode"), follow_redirects=True)
     assert response.status_code == 400 and 'data-error-for="aggregation"' in response.get_data(as_text=True)
     assert world.sent == []
     assert '<select id="aggregation" name="aggregation">' in client.get("/jobs/new").get_data(as_text=True)

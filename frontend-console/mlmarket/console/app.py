@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from mlmarket.client.errors import ClientError
-from mlmarket.console.csrf import init_csrf
+from mlmarket.console.csrf import csrf_token, init_csrf
 from mlmarket.console.gateway import MarketPool, identity_address
-from mlmarket.console.present import notice_summary, score_text, short_address, utc_time
+from mlmarket.console.idempotency import Receipts, form_fields
+from mlmarket.console.present import notice_summary, relative_time, report_lines, score_text, short_address, utc_time
 from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -39,12 +40,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     pool = MarketPool(settings)
     app.extensions["mlmarket"] = Runtime(settings, pool, Staging(settings.upload_dir, max_file=settings.max_file_size,
                                                                  max_total=settings.max_staged_bytes),
-                                         TokenBook(pool))
+                                         TokenBook(pool), Receipts())
     init_csrf(app)
+    app.jinja_env.globals["form_fields"] = lambda: form_fields(csrf_token)
     for blueprint in (jobs.bp, access.bp, create.bp, submit.bp, outputs.bp, funds.bp, account.bp, api.bp):
         app.register_blueprint(blueprint)
+    app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     app.context_processor(_page_context)
-    app.jinja_env.filters.update(utc=utc_time, short=short_address, score=score_text)
+    app.jinja_env.filters.update(utc=utc_time, short=short_address, score=score_text, when=_when)
+    app.jinja_env.globals["report_lines"] = report_lines
     app.register_error_handler(ClientError, _client_error)
     app.register_error_handler(OSError, _network_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -65,6 +69,17 @@ def _page_context() -> dict[str, Any]:
     return {"who": who, "who_address": identity_address(rt.pool, who), "dev_accounts": dev,
             "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label,
             "summary": lambda name, args: notice_summary(name, args, rt.tokens.fmt)}
+
+
+def _when(seconds: Any) -> str:
+    """A time as ``2026-11-21 21:48:00 UTC (in 3 h)``, relative to the chain's latest block."""
+    if "chain_now" not in g:
+        try:
+            g.chain_now = runtime().pool.market().now()
+        except (ClientError, OSError):
+            g.chain_now = None
+    relative = relative_time(seconds, g.chain_now) if g.chain_now is not None else ""
+    return f"{utc_time(seconds)} ({relative})" if relative else utc_time(seconds)
 
 
 def _wants_json() -> bool:

@@ -54,15 +54,22 @@ class Chart:
 
 
 def published_models(history: Iterable[Mapping[str, Any]]) -> list[tuple[float, float, int]]:
-    """(position, score, round) of each ``ModelPublished`` event: the position is just after the
-    last submission received before it (0.5 before the first), its score in metric units."""
-    last_submission = 0
+    """(position, score, round) of each ``ModelPublished`` event: the position is the submission
+    that made it, the last one accepted before it (else the last one received; 0.5, the chart's left
+    edge, before any), its score in metric units."""
+    received = accepted = 0
     found = []
     for event in history:
-        if event.get("type") == "SubmissionReceived":
-            last_submission = int(event.get("submission_id") or last_submission)
-        elif event.get("type") == "ModelPublished" and event.get("score") is not None:
-            found.append((last_submission + 0.5, int(event["score"]) / 1e6, int(event.get("round") or 0)))
+        kind = event.get("type")
+        if kind == "SubmissionReceived":
+            received = int(event.get("submission_id") or received)
+        elif kind in ("SubmissionScored", "SubmissionReviewed") and event.get("accepted"):
+            accepted = int(event.get("submission_id") or accepted)
+        elif kind == "ModelPublished" and event.get("score") is not None:
+            position = accepted or received
+            found.append((float(position) if position else 0.5, int(event["score"]) / 1e6,
+                          int(event.get("round") or 0)))
+            accepted = 0
     return found
 
 

@@ -39,6 +39,7 @@ _COMMON = ("title", "policy", "task", "label", "metric", "validation_cid", "base
            "deadline", "stake", "max_submissions", "gated")
 _KEY_PREFIX = re.compile(r"^(\w+):")
 _HEX = re.compile(r"[0-9a-fA-F]*")
+_BASE32 = re.compile(r"[a-zA-Z2-7]+")
 
 
 class FormErrors(ValueError):
@@ -108,8 +109,24 @@ def cid_field(form: Mapping[str, str], name: str, *, required: bool = False) -> 
         return b""
     try:
         return parse_cid(raw, name)
-    except SpecError as exc:
-        raise FormErrors({name: exc.message.removeprefix(f"{name}: ")}) from None
+    except SpecError:
+        raise FormErrors({name: cid_problem(raw)}) from None
+
+
+def cid_problem(raw: str) -> str:
+    """Why ``raw`` is not a CID, as a sentence (the decoder's own message names its alphabets)."""
+    shown = raw if len(raw) <= 24 else raw[:20] + "…"
+    if raw.startswith("Qm"):
+        return (f"“{shown}” is a version 0 CID; the dApp names files by version 1 CIDs (bafkrei…, as "
+                f"“ipfs add --cid-version 1 --raw-leaves” prints them): choose the file instead")
+    if not raw.startswith("b"):
+        return (f"“{shown}” is not a CID: a CID starts with “bafk” or “bafy” (as “ipfs add --cid-version 1 "
+                f"--raw-leaves” prints it); choose the file instead and the console computes it")
+    if not _BASE32.fullmatch(raw[1:]):
+        return (f"“{shown}” is not a CID: after its first letter a CID has only the letters a–z and the "
+                f"digits 2–7; check that it was copied whole, or choose the file instead")
+    return (f"“{shown}” is not a complete CID (too short or damaged): check that it was copied whole, "
+            f"or choose the file instead")
 
 
 def validation_field(cid: str) -> str:

@@ -106,3 +106,36 @@ def voucher_summary(call: Mapping[str, Any] | None, value: Any, fmt: AmountForma
     if call.get("function") == "transfer":
         return f"pays {fmt(call.get('amount'), str(call.get('token')))} to {short_address(call.get('to'))}"
     return f"{call.get('function')} on {short_address(call.get('token'))}"
+
+
+def report_lines(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A report (JSON) as ``(key, text)`` lines for people: nested keys joined with dots, lists of
+    plain values joined with commas, ``ok`` left out (the outcome line says it)."""
+    if isinstance(value, Mapping):
+        lines: list[tuple[str, str]] = []
+        for key, item in value.items():
+            if not prefix and key == "ok":
+                continue
+            lines += report_lines(item, f"{prefix}.{key}" if prefix else str(key))
+        return lines
+    if isinstance(value, list) and all(not isinstance(v, (Mapping, list)) for v in value):
+        return [(prefix or "value", ", ".join(str(v) for v in value) or "—")]
+    if isinstance(value, list):
+        return [line for i, item in enumerate(value) for line in report_lines(item, f"{prefix}[{i}]")]
+    return [(prefix or "value", "—" if value is None else str(value))]
+
+
+def relative_time(seconds: Any, now: int) -> str:
+    """``in 3 h``, ``5 min ago``, ``now`` for Unix ``seconds`` against ``now`` (largest unit, rounded down)."""
+    try:
+        delta = int(seconds) - int(now)
+    except (TypeError, ValueError):
+        return ""
+    span = abs(delta)
+    if span < 60:
+        return "now"
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if span >= size:
+            text = f"{span // size} {unit}"
+            break
+    return f"in {text}" if delta > 0 else f"{text} ago"

@@ -10,6 +10,8 @@ from flask import current_app
 
 from mlmarket.client.errors import ClientError
 from mlmarket.console.gateway import Identity, MarketPool, acting_market, current_identity, identity_address
+from mlmarket.console.idempotency import Receipts, once
+from mlmarket.console.money import Money, money
 from mlmarket.console.present import ETHER, amount_text, token_label
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -45,6 +47,11 @@ class TokenBook:
         """``ETH``, ``TEST`` or the short address."""
         return token_label(token, self.test_token())
 
+    def money(self, token: str, amount: int) -> Money:
+        """``amount`` base units of ``token`` with its label and the withdraw form's fields."""
+        return money(str(token), int(amount), decimals=self.decimals(str(token)), label=self.label(token),
+                     test_token=self.test_token())
+
     def fmt(self, base_units: Any, token: Any) -> str:
         """An amount in base units shown in token units with the token's label."""
         return amount_text(base_units, self.decimals(str(token)), self.label(token))
@@ -58,11 +65,17 @@ class Runtime:
     pool: MarketPool
     staging: Staging
     tokens: TokenBook
+    receipts: Receipts
 
 
 def runtime() -> Runtime:
     """The current app's ``Runtime``."""
     return current_app.extensions["mlmarket"]
+
+
+def sent_once(view: Any) -> Any:
+    """``idempotency.once`` with this app's receipts: a POST view that sends at most once per form."""
+    return once(lambda: runtime().receipts, lambda: runtime().settings.wait_timeout)(view)
 
 
 def identity() -> Identity | None:

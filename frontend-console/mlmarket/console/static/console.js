@@ -75,8 +75,8 @@ function initSign() {
       const hash = await sendAll(JSON.parse(box.dataset.txs), (i, h) => { marks[i].textContent = `sent ${h}`; });
       if (box.dataset.kind === "input") {
         status.textContent = "waiting for the node to process the input…";
-        const answer = await api("/api/wallet/confirm", {json: {tx_hash: hash}});
-        location.href = `${answer.url}?back=${encodeURIComponent(box.dataset.back)}`;
+        const answer = await api("/api/wallet/confirm", {json: {tx_hash: hash, receipt: box.dataset.receipt}});
+        location.href = answer.url.includes("?") ? answer.url : `${answer.url}?back=${encodeURIComponent(box.dataset.back)}`;
       } else {
         location.href = box.dataset.back;
       }
@@ -269,6 +269,17 @@ function initUploadForms() {
   });
 }
 
+// The ERC-20 address box shows only when "an ERC-20 address" is chosen.
+function initTokenSelects() {
+  document.querySelectorAll("[data-token-select]").forEach((select) => {
+    const box = select.parentElement.querySelector("[data-token-address]");
+    if (!box) return;
+    const sync = () => { box.hidden = select.value !== "custom"; };
+    select.addEventListener("change", sync);
+    sync();
+  });
+}
+
 function initAccount() {
   const select = document.querySelector("[data-autosubmit]");
   if (select) select.addEventListener("change", () => select.form.submit());
@@ -283,4 +294,5 @@ document.addEventListener("DOMContentLoaded", () => {
   initCreateForm();
   initUploads();
   initUploadForms();
+  initTokenSelects();
 });

@@ -11,7 +11,7 @@ from flask import Blueprint
 from mlmarket.client import actions
 from mlmarket.client.chain import InputRequest
 from mlmarket.console.forms import FormErrors, address_field, hex_field, text
-from mlmarket.console.runtime import runtime
+from mlmarket.console.runtime import runtime, sent_once
 from mlmarket.console.views.jobs import send_from_job_page
 
 bp = Blueprint("access", __name__)
@@ -35,6 +35,7 @@ def _access_request(job_id: int, form: Any) -> tuple[InputRequest, str]:
 
 
 @bp.post("/jobs/<int:job_id>/access")
+@sent_once
 def change(job_id: int) -> Any:
     """Sends ``requestAccess``, ``setAccess`` or ``setDelegate`` (form field ``action``, see ``ACTIONS``)."""
     return send_from_job_page(job_id, _access_request)

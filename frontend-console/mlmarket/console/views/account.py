@@ -11,6 +11,7 @@ from mlmarket.client.errors import ClientError
 from mlmarket.console.gateway import DEV, WALLET
 from mlmarket.console.runtime import reader, runtime
 from mlmarket.console.settings import DEV_ACCOUNT_COUNT
+from mlmarket.console.views.common import owner
 
 bp = Blueprint("account", __name__)
 
@@ -53,8 +54,9 @@ def wallet_account() -> Any:
 
 @bp.post("/api/wallet/confirm")
 def confirm() -> Any:
-    """JSON ``{"tx_hash", "wait"}`` of an input the wallet sent: the input's index and the page showing
-    its outcome; with ``wait``, once the node processed it, and ``error`` (null when it went through)."""
+    """JSON ``{"tx_hash", "wait", "receipt"}`` of an input the wallet sent: the input's index and the
+    page showing its outcome; with ``wait``, once the node processed it, and ``error`` (null when it
+    went through); with the signing page's ``receipt``, that page now redirects to the outcome."""
     body = request.get_json(silent=True) or {}
     tx_hash = body.get("tx_hash")
     if not isinstance(tx_hash, str) or len(tx_hash) != 66 or not tx_hash.startswith("0x"):
@@ -68,4 +70,7 @@ def confirm() -> Any:
         return jsonify(ok=False, error=exc.message), 400
     if error:
         return jsonify(ok=False, input=index, error=f"input {index} failed: {error}"), 400
+    rid = body.get("receipt")
+    if isinstance(rid, str) and runtime().receipts.record_input(rid, owner(), index) is not None:
+        return jsonify(ok=True, input=index, url=url_for("outputs.show_input", index=index, receipt=rid))
     return jsonify(ok=True, input=index, url=url_for("outputs.show_input", index=index))

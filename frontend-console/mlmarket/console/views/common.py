@@ -5,29 +5,45 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import render_template, request
+from flask import redirect, request, session, url_for
 from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Response
 
 from dapp.codec.cid import cid_of, cid_to_text
 from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import ClientError
 from mlmarket.client.upload import upload
 from mlmarket.console.forms import FormErrors, cid_field, text
+from mlmarket.console.idempotency import Receipt
 from mlmarket.console.modelform import ModelFormError, model_from_form
 from mlmarket.console.runtime import acting, runtime
-from mlmarket.console.sending import outcome_view, prepare_for_wallet, sent_transactions
+from mlmarket.console.sending import prepare_for_wallet, sent_transactions
 
 
-def deliver(req: InputRequest, *, title: str, back: str, secret: Mapping[str, Any] | None = None) -> str:
-    """Sends ``req`` for the acting account and renders what came out (dev account), or the page
-    that has the browser wallet send it (wallet). ``secret`` is shown once on that page."""
+def owner() -> str:
+    """Whose receipts these are: the session's CSRF token (receipts of other sessions stay hidden)."""
+    token = session.get("csrf_token")
+    return token if isinstance(token, str) else ""
+
+
+def deliver(req: InputRequest, *, title: str, back: str, secret: Mapping[str, Any] | None = None) -> Response:
+    """Sends ``req`` for the acting account, then redirects to the input's outcome page (dev
+    account), or to the page that has the browser wallet send it (wallet): Post/Redirect/Get, so a
+    reload never sends again. ``secret`` is shown on that page (to this session only)."""
     who, market = acting()
+    kept = dict(secret) if secret else None
     if who.signs_here:
         sent = market.send(req, check=False)
-        view = outcome_view(sent.outcome, runtime().tokens.fmt, sent_transactions(sent))
-        return render_template("outcome.html", title=title, outcome=view, back=back, secret=secret)
-    txs = prepare_for_wallet(market, req)
-    return render_template("sign.html", title=title, txs=txs, kind="input", back=back, secret=secret)
+        rid = runtime().receipts.put(Receipt(title, back, input=sent.ref.index,
+                                             transactions=tuple(sent_transactions(sent)), secret=kept, owner=owner()))
+        return redirect(url_for("outputs.show_input", index=sent.ref.index, receipt=rid), 303)
+    txs = tuple(prepare_for_wallet(market, req))
+    return sign_later(Receipt(title, back, secret=kept, txs=txs, kind="input", owner=owner()))
+
+
+def sign_later(receipt: Receipt) -> Response:
+    """Keeps the wallet's transactions and redirects to the signing page that shows them."""
+    return redirect(url_for("outputs.sign", rid=runtime().receipts.put(receipt)), 303)
 
 
 def uploaded_file(name: str) -> bytes | None:

@@ -28,7 +28,7 @@ from mlmarket.console.forms import (
     validation_field,
 )
 from mlmarket.console.modelform import catalogue_fields
-from mlmarket.console.runtime import acting, reader, runtime
+from mlmarket.console.runtime import acting, reader, runtime, sent_once
 from mlmarket.console.views.common import content_cid, deliver, hashed_file_cid, model_cid
 
 bp = Blueprint("create", __name__)
@@ -75,6 +75,7 @@ def _commitment(form: Any) -> tuple[str | None, dict[str, str] | None]:
 
 
 @bp.post("/jobs/new")
+@sent_once
 def create() -> Any:
     """Validates the form, uploads what the no-JavaScript fallback attached, and sends ``createJob``
     with the budget deposited (or escrowed from the balance). A missing validation set is a form

@@ -10,11 +10,35 @@ from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
 from mlmarket.console.forms import FormErrors, amount, token_choice
-from mlmarket.console.present import ETHER
-from mlmarket.console.runtime import acting, acting_address, reader, runtime
+from mlmarket.console import money
+from mlmarket.console.present import ETHER, voucher_summary
+from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
 from mlmarket.console.views.common import deliver
 
 bp = Blueprint("funds", __name__)
+
+
+def _answer(value: Any, key: str) -> Any:
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _held(market: Any, address: str) -> dict[str, Any]:
+    """What the dApp holds for ``address`` beyond its free balance: the budgets of the jobs it
+    sponsors, its stakes not returned or slashed yet, and the vouchers paying it not executed yet."""
+    jobs = _answer(market.query("jobs"), "jobs") or []
+    stakes = []
+    for job in jobs:
+        if int((job.get("spec") or {}).get("stake") or 0) <= 0:
+            continue
+        subs = _answer(market.query(query_path("jobs", job["id"])), "submissions") or []
+        if not any(str(s.get("contributor", "")).lower() == address.lower() for s in subs):
+            continue
+        history = _answer(market.query(query_path("jobs", job["id"], "history")), "history") or []
+        stakes += [{"job": job, "submission": s} for s in money.locked_stakes(subs, history, address)]
+    vouchers = [{"voucher": v, "summary": voucher_summary(v.call, v.value, runtime().tokens.fmt),
+                 "provable": money.provable(v)} for v in money.pending_vouchers(market.outputs(), address)]
+    return {"escrow": money.escrow(jobs, address), "stakes": stakes, "vouchers": vouchers,
+            "claims_forced": runtime().pool.dev_accounts_allowed()}
 
 
 def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
@@ -22,14 +46,16 @@ def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str,
     market = reader()
     dapp: dict[str, str] = {}
     wallet: list[tuple[str, int]] = []
+    held: dict[str, Any] = {}
     if address:
         answer = market.query(query_path("balances", address.lower()))
         dapp = answer.get("balances", {}) if isinstance(answer, dict) else {}
         test_token = runtime().tokens.test_token()
         tokens = [ETHER] + ([test_token] if test_token else [])
         wallet = [(t, market.chain.balance_of(t, address)) for t in tokens]
+        held = _held(market, address)
     return render_template("balances.html", address=address, dapp=dapp, wallet=wallet, errors=errors or {},
-                           form=request.form, test_token=runtime().tokens.test_token()), status
+                           form=request.values, test_token=runtime().tokens.test_token(), **held), status
 
 
 @bp.get("/balances")
@@ -54,12 +80,14 @@ def _move(kind: str) -> Any:
 
 
 @bp.post("/balances/withdraw")
+@sent_once
 def withdraw() -> Any:
     """``withdraw(token, amount)``: a voucher pays it to the wallet (execute it on the outputs page)."""
     return _move("withdraw")
 
 
 @bp.post("/balances/deposit")
+@sent_once
 def deposit() -> Any:
     """A portal deposit into the dApp balance (an approval first for ERC-20 when needed)."""
     return _move("deposit")

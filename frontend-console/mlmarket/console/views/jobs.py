@@ -16,7 +16,7 @@ from mlmarket.client.jobspec import parse_cid
 from mlmarket.console.access_state import access_view
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
-from mlmarket.console.runtime import acting_address, reader, runtime
+from mlmarket.console.runtime import acting_address, reader, runtime, sent_once
 from mlmarket.console.views.common import content_cid, deliver
 
 bp = Blueprint("jobs", __name__)
@@ -107,6 +107,7 @@ def send_from_job_page(job_id: int, build: Callable[[int, Any], tuple[InputReque
 
 
 @bp.post("/jobs/<int:job_id>/action")
+@sent_once
 def act(job_id: int) -> Any:
     """Sends one of the job's actions (form field ``action``)."""
     return send_from_job_page(job_id, _action_request)

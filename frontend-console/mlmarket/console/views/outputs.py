@@ -9,8 +9,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from mlmarket.client.errors import ClientError, NodeError
 from mlmarket.client.outputs import EXECUTED, DecodedVoucher
 from mlmarket.console.present import notice_summary, voucher_summary
-from mlmarket.console.runtime import acting, reader, runtime
-from mlmarket.console.sending import outcome_view, wallet_tx
+from mlmarket.console.idempotency import Receipt
+from mlmarket.console.money import credited
+from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
+from mlmarket.console.sending import OutcomeView, outcome_view, wallet_tx
+from mlmarket.console.views.common import owner, sign_later
 
 bp = Blueprint("outputs", __name__)
 
@@ -43,6 +46,7 @@ def list_outputs() -> str:
 
 
 @bp.post("/outputs/<int:index>/execute")
+@sent_once
 def execute(index: int) -> Any:
     """Executes voucher ``index``: signed here for a dev account (waiting for its epoch's claim), or
     prepared for the browser wallet (the signing page)."""
@@ -53,7 +57,7 @@ def execute(index: int) -> Any:
             flash(f"voucher {index} executed in transaction {tx.tx_hash}", "ok")
         except ClientError as exc:
             flash(f"voucher {index}: {exc.message}", "error")
-        return redirect(url_for("outputs.list_outputs", vouchers=1))
+        return redirect(_back(url_for("outputs.list_outputs", vouchers=1)), 303)
     try:
         voucher = market.wait_executable(index)
         if voucher.siblings is None:
@@ -62,9 +66,28 @@ def execute(index: int) -> Any:
         txs = [wallet_tx(market.chain.prepare(call, market.account))]
     except ClientError as exc:
         flash(f"voucher {index}: {exc.message}", "error")
-        return redirect(url_for("outputs.list_outputs", vouchers=1))
-    return render_template("sign.html", title=f"Execute voucher {index}", txs=txs, kind="execute",
-                           back=url_for("outputs.list_outputs", vouchers=1), secret=None)
+        return redirect(_back(url_for("outputs.list_outputs", vouchers=1)), 303)
+    return sign_later(Receipt(f"Execute voucher {index}", _back(url_for("outputs.list_outputs", vouchers=1)),
+                              txs=tuple(txs), kind="execute", owner=owner()))
+
+
+def _back(default: str) -> str:
+    """The page to go back to: the form's ``back`` field or ``?back=`` when local, else ``default``."""
+    back = request.values.get("back", "")
+    return back if back.startswith("/") and not back.startswith("//") else default
+
+
+@bp.get("/sign/<rid>")
+def sign(rid: str) -> Any:
+    """The browser wallet's signing page of a kept receipt; once its input is known, its outcome."""
+    receipt = runtime().receipts.get(rid, owner())
+    if receipt is None:
+        return render_template("error.html", message="this signing page has expired (or belongs to another "
+                                                     "session): send the form again"), 404
+    if receipt.input is not None:
+        return redirect(url_for("outputs.show_input", index=receipt.input, receipt=rid), 303)
+    return render_template("sign.html", title=receipt.title, txs=list(receipt.txs), kind=receipt.kind,
+                           back=receipt.back, secret=receipt.secret, rid=rid)
 
 
 @bp.get("/inputs/<int:index>")
@@ -74,8 +97,16 @@ def show_input(index: int) -> Any:
         outcome = reader().reader.wait_for_input(index, timeout=min(runtime().settings.wait_timeout, 60.0))
     except NodeError as exc:
         return render_template("error.html", message=exc.message), 504
-    view = outcome_view(outcome, runtime().tokens.fmt)
-    back = request.args.get("back", "")
-    return render_template("outcome.html", title=f"Input {index}", outcome=view,
-                           back=back if back.startswith("/") and not back.startswith("//") else url_for("outputs.list_outputs"),
-                           secret=None)
+    receipt = runtime().receipts.get(request.args.get("receipt"), owner())
+    if receipt is None or receipt.input != index:
+        receipt = Receipt(f"Input {index}", _back(url_for("outputs.list_outputs")))
+    view = outcome_view(outcome, runtime().tokens.fmt, list(receipt.transactions))
+    return render_template("outcome.html", title=receipt.title, outcome=view, back=receipt.back,
+                           secret=receipt.secret, credits=_credits(view))
+
+
+def _credits(view: OutcomeView) -> list[dict[str, Any]]:
+    """Where the deposit of a refused input went (``money.credited``), for the outcome page."""
+    me = (acting_address() or "").lower()
+    return [{"money": runtime().tokens.money(token, amount), "account": account, "mine": account == me}
+            for account, token, amount in credited(view.ok, view.notices)]

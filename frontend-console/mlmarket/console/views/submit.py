@@ -16,10 +16,11 @@ from mlmarket.client.submission_state import Content, SubmissionState
 from mlmarket.console import submissions
 from mlmarket.console.forms import FormErrors, cid_field, text, whole
 from mlmarket.console.modelform import ModelFormError, catalogue_fields, model_from_form
-from mlmarket.console.runtime import acting, reader, runtime
+from mlmarket.console.idempotency import Receipt
+from mlmarket.console.runtime import acting, reader, runtime, sent_once
 from mlmarket.console.sending import prepare_for_wallet
 from mlmarket.console.staging import StagingError
-from mlmarket.console.views.common import uploaded_file
+from mlmarket.console.views.common import owner, sign_later, uploaded_file
 
 bp = Blueprint("submit", __name__)
 
@@ -88,6 +89,7 @@ def _model() -> Content | None:
 
 
 @bp.post("/submit")
+@sent_once
 def submit() -> Any:
     """Stages the contents, keeps the submission's state (its salt) and starts it: the progress page
     (dev account) or the wallet's transactions (commit, chunks, reveal)."""
@@ -111,10 +113,11 @@ def submit() -> Any:
         return _page({"": exc.message}, 400)
 
 
-def _wallet_page(market: Any, state: SubmissionState) -> str:
-    txs = [tx for req in submissions.wallet_requests(market, state) for tx in prepare_for_wallet(market, req)]
-    return render_template("sign.html", title=f"Submit to job {state.job}: commit, upload, reveal", txs=txs,
-                           kind="input", back=url_for("jobs.show", job_id=state.job), secret=None)
+def _wallet_page(market: Any, state: SubmissionState) -> Any:
+    """Redirects to the signing page of what the wallet still has to send (commit, chunks, reveal)."""
+    txs = tuple(tx for req in submissions.wallet_requests(market, state) for tx in prepare_for_wallet(market, req))
+    return sign_later(Receipt(f"Submit to job {state.job}: commit, upload, reveal",
+                              url_for("jobs.show", job_id=state.job), txs=txs, owner=owner()))
 
 
 @bp.get("/submissions/<commitment>")
@@ -129,6 +132,7 @@ def progress(commitment: str) -> Any:
 
 
 @bp.post("/submissions/<commitment>/resume")
+@sent_once
 def resume(commitment: str) -> Any:
     """Continues a kept submission: the progress page (dev account) or what the wallet still has to send."""
     try:
@@ -142,6 +146,7 @@ def resume(commitment: str) -> Any:
 
 
 @bp.post("/submissions/<commitment>/run")
+@sent_once
 def run_all(commitment: str) -> Any:
     """Every step left in one request (dev account without JavaScript); shows the reveal's outcome."""
     try:
