@@ -25,6 +25,7 @@ from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
 from dapp.domain.events import CommandFailed, StakeSlashed, SubmissionScored
 from dapp.domain.handlers import handle_input
+from dapp.domain.job_views import SCALE
 from dapp.domain.jobs import require_content, touch
 from dapp.domain.paging import uint_param
 from dapp.domain.records import SUBMISSIONS, Job, Submission, get_job
@@ -294,7 +295,8 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
         score = next((e.score for e in revealed if isinstance(e, SubmissionScored)), None)
     details = {"job": job.id, "stake": str(job.spec.stake), "token": job.token.hex, "balance": str(balance),
                "deposit": str(req.deposit), "estimated_cycles": work, "unchecked": sorted(map(cid_to_text, req.pending))}
-    return _answer(found, **details, **({"score": score} if score is not None else {}))
+    scores = {} if score is None else {"score": score / SCALE, "score_millionths": score}
+    return _answer(found, **details, **scores)
 
 
 def dry_run_model(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
