@@ -73,6 +73,7 @@ def create(session: Session, spec: str, reward: str, token: str | None, eth: boo
       mlmarket job create spec.json --reward 100 --account 0
       mlmarket job create spec.json --reward 0.5 --eth --json
     """
+    from mlmarket.cli import preflight
     from mlmarket.client import actions
     from mlmarket.client.errors import SpecError
     from mlmarket.client.jobspec import load_spec
@@ -85,6 +86,7 @@ def create(session: Session, spec: str, reward: str, token: str | None, eth: boo
                         "decided on it); upload the validation CSV with `mlmarket put FILE` and give its CID")
     budget = to_base_units(market, token_address, reward, wei, "--reward")
     request = actions.create_job(job_spec, token_address, budget, from_balance=from_balance)
+    preflight.check_job(session, market, request)
     run_input(session, request, lambda sent: {"job": _find_int(sent, ("JobCreated",), "jobId")})
 
 
@@ -213,6 +215,7 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
       mlmarket submit 0 --model model.json --data train.csv --account 1
       mlmarket submit 0 --model bafkrei... --stake 1 --json
     """
+    from mlmarket.cli import preflight
     from mlmarket.cli.submitting import content_arg, read_content, revealed
     from mlmarket.client import submission_flow as flow
     from mlmarket.client.submission_state import StateStore, state_directory
@@ -229,6 +232,7 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
     store = StateStore(state_directory())
     state, resumed = flow.begin(market, store, job=job, model=model_content, data=data_content, stake=amount,
                                 token=token)  # a kept state keeps its own stake
+    preflight.check_submission(session, market, store, state, read_content)  # before anything is sent
     if state.stake and state.stage == "new":
         session.note(f"depositing {session.units().amount(state.stake, str(state.token))} with the commit "
                      f"(the job's stake)")
