@@ -20,7 +20,7 @@ from mlmarket.client.chain import Chain, InputRef, InputRequest, TxResult
 from mlmarket.client.config import NodeConfig
 from mlmarket.client.errors import InspectFailed
 from mlmarket.client.market import Market, Sent
-from mlmarket.client.outputs import DecodedNotice, DecodedVoucher, InputOutcome
+from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher, InputOutcome
 from mlmarket.client.reader import ReaderClient
 from mlmarket.console import create_app
 from mlmarket.console.settings import Settings
@@ -50,6 +50,7 @@ class World:
     stored: dict[str, int] = field(default_factory=dict)
     received: dict[str, int] = field(default_factory=dict)
     outcome_notices: list[DecodedNotice] = field(default_factory=list)
+    outcome_reports: list[DecodedReport] = field(default_factory=list)
     status: str = "ACCEPTED"
     chain_id: int = 31337
     now: int = 1_800_000_000
@@ -59,7 +60,7 @@ class World:
         return FakeMarket(self, account)
 
     def outcome(self, index: int) -> InputOutcome:
-        return InputOutcome(index, self.status, tuple(self.outcome_notices), (), ())
+        return InputOutcome(index, self.status, tuple(self.outcome_notices), (), tuple(self.outcome_reports))
 
 
 class FakeReader:
