@@ -31,8 +31,9 @@ COMMITMENT = "0x" + "ab" * 32
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """The requests ``job create`` would send; the market answers the token, time and decimals offline."""
     requests: list[Any] = []
-    market = SimpleNamespace(token=lambda token, eth: ETHER, now=lambda: NOW,
-                             chain=SimpleNamespace(decimals_of=lambda token: 18))
+    market = SimpleNamespace(token=lambda token, eth: ETHER, now=lambda: NOW, account=ETHER,
+                             chain=SimpleNamespace(decimals_of=lambda token: 18),
+                             query=lambda query: {"ok": True, "accepted": True, "problems": []})  # pre-flight
     monkeypatch.setattr(common.Session, "market", lambda self, read_only=False: market)
     monkeypatch.setattr(jobs, "run_input", lambda session, request, summary: requests.append(request))
     return requests

@@ -165,6 +165,8 @@ class FakeMarket:
             return {"ok": True, "job": {"id": 1, "token": TOKEN.lower(), "spec": {"stake": str(self.machine.stake)}}}
         if path.startswith("balances/"):
             return {"ok": True, "balances": {TOKEN.lower(): str(self.machine.balance)}}
+        if path.startswith("preflight/"):  # mlmarket submit's pre-flight: nothing to object to here
+            return {"ok": True, "accepted": True, "problems": []}
         raise AssertionError(path)
 
 
