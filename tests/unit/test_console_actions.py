@@ -22,6 +22,7 @@ SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uin
 SIGNATURES = {"createJob": ["address", "uint256", SPEC], "commitSubmission": ["uint256", "bytes32"],
               "revealSubmission": ["uint256", "bytes", "bytes", "bytes32"],
               "uploadChunk": ["bytes", "uint64", "uint64", "bool", "bytes"],
+              "uploadChunkCoded": ["bytes", "uint64", "uint64", "uint8", "bytes"],
               "settleJob": ["uint256"], "cancelJob": ["uint256"], "reviewSubmission": ["uint256", "uint256", "bool"],
               "revealTestSet": ["uint256", "bytes", "bytes32"], "topUpJob": ["uint256", "uint256"],
               "withdraw": ["address", "uint256"]}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ from mlmarket.client.accounts import dev_signer
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, InputOutcome, decode_notice_payload
 from web3 import Web3
 
-from dapp.codec import abi
+from dapp.codec import abi, chunk_codecs
+from dapp.codec.chunk_codecs import ChunkCodec
 from dapp.codec.cid import cid_of, cid_to_text
 from tests.unit.test_console_actions import VALID_CSV, connect_wallet, decoded, job_form
 from tests.unit.test_console_fake import TOKEN, World, csrf, make_client, populated_world
@@ -42,10 +42,10 @@ def machine(world: World) -> None:
         if name == "commitSubmission":
             commitments[args[1]] = len(commitments) + 1
             out.append(("SubmissionCommitted", (args[0], commitments[args[1]], sender, args[1])))
-        elif name == "uploadChunk":
-            cid, size, offset, deflated, data = args
+        elif name in ("uploadChunk", "uploadChunkCoded"):
+            cid, size, offset, codec, data = args
             text = cid_to_text(cid)
-            received[text] = offset + len(zlib.decompress(data) if deflated else data)
+            received[text] = offset + len(chunk_codecs.decode(ChunkCodec(int(codec)), data, size))
             if received[text] == size:
                 world.stored[text] = size
                 out.append(("ContentStored", (cid, size, sender)))
@@ -119,7 +119,7 @@ def test_a_dev_account_steps_through_commit_chunks_and_reveal(world: World, tmp_
                                                 "contents stored", "revealed: score 0.91, accepted"]
     assert answers[-1]["url"] == f"/inputs/{len(world.sent)}"
     names = [decoded(request.payload)[0] for _, request in world.sent]
-    assert names == ["commitSubmission", "uploadChunk", "revealSubmission"]
+    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"]
     commit = world.sent[0][1]
     assert commit.token == TOKEN.lower() and commit.amount == 2000
     assert decoded(commit.payload)[1] == (1, bytes.fromhex(commitment[2:]))
@@ -140,7 +140,7 @@ def test_an_interrupted_submission_is_listed_and_resumes_without_a_second_commit
     done = client.post(f"/submissions/{commitment}/run", data={"csrf_token": token})  # the no-JavaScript path
     assert done.status_code == 303 and done.headers["Location"] == f"/inputs/{len(world.sent)}"
     names = [decoded(request.payload)[0] for _, request in world.sent]
-    assert names == ["commitSubmission", "uploadChunk", "revealSubmission"]
+    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"]
     assert f'data-kept="{commitment}"' not in client.get("/submit").get_data(as_text=True)
 
 
@@ -150,7 +150,7 @@ def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, t
     html = client.post("/submit", data={"csrf_token": token, **FORM}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", html).group(1))
     names = [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs]
-    assert names == ["commitSubmission", "uploadChunk", "revealSubmission"] and world.sent == []
+    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"] and world.sent == []
     assert {tx["from"] for tx in txs} == {WALLET} and 'data-kind="input"' in html
     (state,) = kept_states(tmp_path)
     _, (job, commitment) = decoded(bytes.fromhex(txs[0]["data"][2:]))
@@ -160,7 +160,7 @@ def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, t
         "SubmissionCommitted", 1, 4, WALLET, commitment)), b""))
     again = client.post(f"/submissions/{state['commitment']}/resume", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", again).group(1))
-    assert [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs] == ["uploadChunk", "revealSubmission"]
+    assert [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs] == ["uploadChunkCoded", "revealSubmission"]
     world.outputs.append(DecodedNotice(51, 10, *decode_notice_payload(abi.notices().encode(
         "SubmissionReceived", 1, 4, WALLET, cid_of(MODEL), b"", 0)), b""))
     assert "data-kept-submissions" not in client.get("/submit").get_data(as_text=True)
