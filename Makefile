@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 STAMP_VENV := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 STAMP_SOL := contracts/build/.compiled
+PORT ?= 5000
+NODE_PORT ?= 6751
+ANVIL_PORT ?= 8545
 
 .PHONY: all setup test test-unit test-e2e run abi bench reliability riscv-check chromium clean
 
@@ -47,8 +50,9 @@ test-e2e: setup chromium
 	$(PY) -m pytest -q tests/e2e
 
 ## Local node + backend + web console, with a demo job; prints the console's URL (Ctrl-C stops).
+## Ports: make run PORT=5000 NODE_PORT=6751 ANVIL_PORT=8545 (console, node reader/inspect, anvil; 0: any free).
 run: setup
-	$(PY) scripts/demo.py
+	$(PY) scripts/demo.py --port $(PORT) --node-port $(NODE_PORT) --anvil-port $(ANVIL_PORT)
 
 ## Benchmarks: print their figures.
 bench: setup

@@ -7,7 +7,10 @@ the uploads, then its reveal; the salt kept under ``<state dir>/demo/submissions
 training CSV and a model spec for you to submit yourself, serves the console on 127.0.0.1 and prints
 its URL. Ctrl-C stops what it started. A second run reuses the node's state and the demo job.
 
-    python scripts/demo.py [--port 5000] [--state-dir DIR] [--fresh]
+    python scripts/demo.py [--port 5000] [--node-port 6751] [--anvil-port 8545] [--state-dir DIR] [--fresh]
+
+(``make run PORT=… NODE_PORT=… ANVIL_PORT=…``). A port already in use stops it before anything
+starts, with a message naming the option and the make variable that change it.
 """
 
 from __future__ import annotations
@@ -77,10 +80,35 @@ def post_demo_job(environ: dict[str, str], files: dict[str, Path]) -> int:
     return job
 
 
+PORTS = (("port", "PORT", "the console"), ("node_port", "NODE_PORT", "the node's reader API and inspect"),
+         ("anvil_port", "ANVIL_PORT", "anvil, the base layer's JSON-RPC"))
+"""Each port option, its ``make run`` variable and what listens on it."""
+
+
+def busy_port(args: argparse.Namespace, with_node: bool) -> str | None:
+    """A message naming the first port of ``args`` already in use on 127.0.0.1 and how to change
+    it (the node's ports only when this run starts the node), else None."""
+    from devnode.lifecycle import PortTaken, checked_port
+
+    for name, variable, what in PORTS if with_node else PORTS[:1]:
+        port = getattr(args, name)
+        try:
+            checked_port("127.0.0.1", port, what)
+        except PortTaken:
+            option = "--" + name.replace("_", "-")
+            return (f"port {port} ({what}) is already in use on 127.0.0.1: choose another with "
+                    f"`make run {variable}={port + 1}` (or `scripts/demo.py {option} {port + 1}`; 0 picks a free one)")
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Runs the demo until Ctrl-C."""
+    """Runs the demo until Ctrl-C; 2 when a port it needs is in use (nothing started)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=5000, help="the console's port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--node-port", type=int, default=6751,
+                        help="the node's reader API and inspect port (make run NODE_PORT=...)")
+    parser.add_argument("--anvil-port", type=int, default=8545,
+                        help="anvil's JSON-RPC port, the base layer (make run ANVIL_PORT=...)")
     parser.add_argument("--state-dir", type=Path, default=None, help="the local node's state directory")
     parser.add_argument("--fresh", action="store_true", help="start from a new chain (forget the node's state)")
     args = parser.parse_args(argv)
@@ -95,11 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
     environ = {"MLMARKET_DEVNODE_DIR": str(state_dir)}
     node = None
-    if lifecycle.node_running(state_dir):
+    running = lifecycle.node_running(state_dir)
+    problem = busy_port(args, with_node=not running)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        return 2
+    if running:
         print(f"using the node already running on {state_dir}", flush=True)
     else:
         print(f"starting the local node on {state_dir} ...", flush=True)
-        node = Node(NodeConfig(state_dir=state_dir, fresh=args.fresh)).start()
+        node = Node(NodeConfig(state_dir=state_dir, fresh=args.fresh, port=args.node_port,
+                               anvil_port=args.anvil_port)).start()
     server = None
     try:
         files = demo_files(state_dir / "demo")

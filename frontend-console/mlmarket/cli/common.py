@@ -77,8 +77,10 @@ class Session:
         return self._units
 
     def human(self, message: str) -> str:
-        """``message`` with its unix times also in UTC and relative (when a market is connected)."""
-        if self._market is None:
+        """``message`` with its unix times also in UTC and relative (when the market answers)."""
+        from mlmarket.client.units import has_times
+
+        if not has_times(message):
             return message
         try:
             return self.units().times_in(message)
@@ -87,12 +89,12 @@ class Session:
 
     def money_note(self, outcome: Any) -> tuple[str, dict[str, str]] | None:
         """Where a failed input's deposit went (``outcomes.money_note``) and its JSON form, or None."""
-        if self._market is None or outcome.first("Deposited") is None:
+        if outcome.first("Deposited") is None:
             return None
         from mlmarket.cli.outcomes import money_note
 
         try:
-            return money_note(self._market, self.units(), outcome)
+            return money_note(self.market(read_only=True), self.units(), outcome)
         except (ClientError, OSError):
             return None
 

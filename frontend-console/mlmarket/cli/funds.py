@@ -49,39 +49,78 @@ def withdraw(session: Session, amount: str, token: str | None, eth: bool, wei: b
     run_input(session, actions.withdraw(token_address, to_base_units(market, token_address, amount, wei)))
 
 
+def _add(totals: dict[str, str], token: str, amount: int) -> None:
+    if amount:
+        totals[token.lower()] = str(int(totals.get(token.lower(), 0)) + amount)
+
+
+def holdings(market: Any, who: str) -> dict[str, Any]:
+    """Where ``who``'s value is, in base units per token: free in the dApp (inspect
+    ``balances/<who>``), escrowed as the budgets of the open jobs it sponsors, locked as the stakes
+    of its commits not revealed yet, paid out by vouchers not executed yet, and in the wallet
+    (Ether and the local test token)."""
+    answer = market.query(f"balances/{who}")
+    dapp = answer.get("balances", {}) if isinstance(answer, dict) else {}
+    escrow: dict[str, str] = {}
+    stakes: dict[str, str] = {}
+    for job in market.query("jobs").get("jobs", []):
+        if job["sponsor"].lower() == who and job["status"] != "ended":
+            _add(escrow, job["token"], int(job["budget"]))
+        if not job.get("submissions"):
+            continue
+        for sub in market.query(f"jobs/{job['id']}/submissions").get("submissions", []):
+            if sub["contributor"].lower() == who and sub["status"] == "committed":
+                _add(stakes, job["token"], int(sub.get("stake") or 0))
+    vouchers = []
+    for voucher in market.pending_vouchers(who):
+        call = voucher.call or {}
+        if call.get("function") == "ether":
+            token, amount = "0x" + "00" * 20, int(voucher.value)
+        elif call.get("function") == "transfer":
+            token, amount = voucher.destination.lower(), int(call["amount"])
+        else:
+            continue
+        vouchers.append({"index": voucher.index, "token": token, "amount": str(amount), "state": voucher.state})
+    tokens = ["0x" + "00" * 20] + ([market.config.addresses["Token"]] if market.config.addresses.get("Token") else [])
+    wallet = {t.lower(): str(market.chain.balance_of(t, who)) for t in tokens}
+    return {"account": who, "dapp": dapp, "escrow": escrow, "stakes": stakes, "pending_vouchers": vouchers,
+            "wallet": wallet}
+
+
+def holdings_text(data: dict[str, Any], units: Any) -> str:
+    """``holdings`` for people: each amount with its token's symbol, vouchers with their state."""
+    def block(title: str, totals: dict[str, str]) -> list[str]:
+        return [title] + ([f"  {units.amount(v, t)}" for t, v in totals.items()] or ["  -"])
+
+    lines = [f"account {data['account']}"]
+    lines += block("free in the dApp (withdraw, or fund jobs and stakes with it):", data["dapp"])
+    lines += block("escrowed as the budgets of your open jobs:", data["escrow"])
+    lines += block("locked as stakes of your commits not revealed yet:", data["stakes"])
+    lines.append("paid to you by vouchers not executed yet (`mlmarket execute --all`):")
+    lines += [f"  voucher #{v['index']}: {units.amount(v['amount'], v['token'])} [{v['state']}]"
+              for v in data["pending_vouchers"]] or ["  -"]
+    lines += block("in the wallet:", data["wallet"])
+    return "\n".join(lines)
+
+
 @click.command()
 @click.argument("address", required=False, metavar="[ADDRESS]")
 @command_options
 def balance(session: Session, address: str | None) -> None:
-    """Show balances in the dApp (free, per token) and in the wallet (Ether, test token).
+    """Show where an account's value is: free in the dApp, escrowed in its open jobs, locked as
+    stakes, paid out by vouchers not executed yet, and in the wallet (Ether, test token).
 
-    ADDRESS defaults to the chosen account. Amounts are in base units; text output also shows
-    token units.
+    ADDRESS defaults to the chosen account. Text output shows token units with the token's
+    symbol; --json gives base units per token address.
 
     \b
     Example:
       mlmarket balance --account 1
       mlmarket balance 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --json
     """
-    from mlmarket.cli.render import token_label
-    from mlmarket.client.amounts import format_amount
-
     market = session.market(read_only=address is not None)
-    who = (address or market.account).lower()
-    answer = market.query(f"balances/{who}")
-    dapp = answer.get("balances", {}) if isinstance(answer, dict) else {}
-    tokens = ["0x" + "00" * 20] + ([market.config.addresses["Token"]] if market.config.addresses.get("Token") else [])
-    wallet = {t.lower(): str(market.chain.balance_of(t, who)) for t in tokens}
-    data: dict[str, Any] = {"account": who, "dapp": dapp, "wallet": wallet}
-
-    def text() -> str:
-        lines = [f"account {who}", "in the dApp:"]
-        lines += [f"  {token_label(t)}: {format_amount(int(v))} ({v} base units)" for t, v in dapp.items()] or ["  -"]
-        lines.append("in the wallet:")
-        lines += [f"  {token_label(t)}: {format_amount(int(v))}" for t, v in wallet.items()]
-        return "\n".join(lines)
-
-    session.emit(data, text)
+    data = holdings(market, (address or market.account).lower())
+    session.emit(data, lambda: holdings_text(data, session.units()))
 
 
 @click.command()
@@ -105,7 +144,8 @@ def outputs(session: Session, input_index: int | None, vouchers: bool) -> None:
     if vouchers:
         found = [o for o in found if isinstance(o, DecodedVoucher)]
     session.emit([o.to_json() for o in found], lambda: "\n".join(
-        voucher_line(o) if isinstance(o, DecodedVoucher) else notice_line(o) for o in found) or "no outputs")
+        voucher_line(o, session.units()) if isinstance(o, DecodedVoucher) else notice_line(o, session.units())
+        for o in found) or "no outputs")
 
 
 @click.command()
@@ -144,7 +184,7 @@ def execute(session: Session, index: int | None, all_: bool, everyone: bool, no_
         done.append((voucher, tx))
         session.note(f"executed voucher {i} in {tx.tx_hash}")
     data = [{**v.to_json(), "transaction": tx.tx_hash, "gas_used": tx.gas_used} for v, tx in done]
-    session.emit({"ok": True, "executed": data},
-                 lambda: "\n".join(f"{voucher_line(v)} tx {tx.tx_hash}" for v, tx in done) or "nothing to execute")
+    session.emit({"ok": True, "executed": data}, lambda: "\n".join(
+        f"{voucher_line(v, session.units())} tx {tx.tx_hash}" for v, tx in done) or "nothing to execute")
 
 COMMANDS = [deposit, withdraw, balance, outputs, execute]

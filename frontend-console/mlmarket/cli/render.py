@@ -50,11 +50,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def token_label(token: str) -> str:
-    """``ETH`` for Ether, the address otherwise (when no ``Units`` can name the token)."""
-    return "ETH" if token.lower() == ETHER else token
-
-
 def _job_facts(units: Units | None, args: dict[str, Any]) -> tuple[str | None, str]:
     """The token and metric a notice's amounts and scores are in: its own ``token``/``spec``, else
     those of the job it names (inspect, through ``units``)."""

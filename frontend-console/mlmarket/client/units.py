@@ -34,6 +34,11 @@ class TokenInfo:
     decimals: int
 
 
+def has_times(message: str) -> bool:
+    """Whether ``message`` holds a unix time ``Units.times_in`` would show as a date."""
+    return _TIMESTAMP.search(message) is not None
+
+
 def utc(timestamp: int) -> str:
     """``2026-12-04 05:20 UTC`` (seconds shown only when not zero)."""
     moment = datetime.fromtimestamp(timestamp, UTC)
