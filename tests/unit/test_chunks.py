@@ -1,6 +1,8 @@
-"""Upload planning: every payload fits the InputBox, decodes to uploadChunk, and rebuilds the file."""
+"""Upload planning: every payload fits the InputBox, decodes to uploadChunkCoded, and rebuilds the file."""
 
+import bz2
 import io
+import lzma
 import math
 import random
 import zlib
@@ -11,11 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dapp.codec import abi
-from dapp.codec.chunks import MAX_PAYLOAD, max_data_bytes, plan_upload
+from dapp.codec.chunk_codecs import ChunkCodec
+from dapp.codec.chunks import MAX_PAYLOAD, max_data_bytes, plan_upload, read_chunk
 from dapp.codec.cid import cid_of
 
-UPLOAD_CHUNK = abi.inputs()["uploadChunk"]
+UPLOAD_CHUNK = abi.inputs()["uploadChunkCoded"]
 INPUTBOX_PAYLOAD_LIMIT = 65_216  # CARTESI-FACTS §3, measured on anvil
+LZMA_RAW = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]}
+DECOMPRESS = {0: bytes, 1: zlib.decompress, 2: bz2.decompress, 3: lambda b: lzma.decompress(b, **LZMA_RAW)}
+COMPRESS = {1: lambda b: zlib.compress(b, 9), 2: lambda b: bz2.compress(b, 9), 3: lambda b: lzma.compress(b, **LZMA_RAW)}
 
 
 def numeric_csv(rows: int, seed: int = 0) -> bytes:
@@ -26,11 +32,11 @@ def numeric_csv(rows: int, seed: int = 0) -> bytes:
 
 
 def decoded(plan):
-    """(cid, size, offset, deflated, data) of every payload, decoded with the protocol ABI."""
+    """(cid, size, offset, codec, data) of every payload, decoded with the protocol ABI."""
     calls = []
     for chunk in plan.chunks:
         function, args = abi.inputs().decode(chunk.payload)
-        assert function.name == "uploadChunk"
+        assert function.name == "uploadChunkCoded"
         calls.append(args)
     return calls
 
@@ -38,9 +44,9 @@ def decoded(plan):
 def rebuilt(plan, start: int = 0) -> bytes:
     """The original bytes the payloads carry, checking offsets are contiguous from ``start``."""
     out = bytearray()
-    for cid, size, offset, deflated, data in decoded(plan):
+    for cid, size, offset, codec, data in decoded(plan):
         assert (cid, size, offset) == (plan.cid, plan.size, start + len(out))
-        out += zlib.decompress(data) if deflated else data
+        out += DECOMPRESS[codec](data)
     return bytes(out)
 
 
@@ -51,8 +57,10 @@ def test_the_payload_limit_is_the_inputbox_one():
 def test_max_data_bytes_is_the_largest_data_that_fits():
     cid, size = cid_of(b"x" * 10), 10 ** 7
     most = max_data_bytes(cid, size)
-    assert len(UPLOAD_CHUNK.encode(cid, size, size, True, bytes(most))) <= INPUTBOX_PAYLOAD_LIMIT
-    assert len(UPLOAD_CHUNK.encode(cid, size, size, True, bytes(most + 1))) > INPUTBOX_PAYLOAD_LIMIT
+    assert len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most))) <= INPUTBOX_PAYLOAD_LIMIT
+    assert len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most + 1))) > INPUTBOX_PAYLOAD_LIMIT
+    old = abi.inputs()["uploadChunk"]  # the old input has the same layout
+    assert len(old.encode(cid, size, size, True, bytes(most))) == len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most)))
 
 
 def test_random_bytes_go_raw_in_full_payloads():
@@ -61,36 +69,36 @@ def test_random_bytes_go_raw_in_full_payloads():
     most = max_data_bytes(plan.cid, len(data))
     assert plan.cid == cid_of(data) and plan.size == len(data)
     assert len(plan.chunks) == math.ceil(len(data) / most)
-    assert not any(c.deflated for c in plan.chunks)
+    assert all(c.codec is ChunkCodec.STORED for c in plan.chunks)
     assert all(c.length == most for c in plan.chunks[:-1])
     assert rebuilt(plan) == data
 
 
-def test_csv_goes_deflated_with_several_times_fewer_inputs_and_nearly_full_payloads():
+def test_csv_goes_compressed_with_several_times_fewer_inputs_and_nearly_full_payloads():
     data = numeric_csv(40_000)
     plan = plan_upload(data)
     most = max_data_bytes(plan.cid, len(data))
     assert rebuilt(plan) == data
-    assert all(c.deflated for c in plan.chunks)
+    assert all(c.codec is not ChunkCodec.STORED for c in plan.chunks)
     assert len(plan.chunks) * 2 <= math.ceil(len(data) / most)
     assert all(len(args[4]) >= 0.97 * most for args in decoded(plan)[:-1])
     assert all(len(c.payload) <= INPUTBOX_PAYLOAD_LIMIT for c in plan.chunks)
     assert plan.payload_bytes == sum(len(c.payload) for c in plan.chunks)
 
 
-def test_deflated_chunks_never_inflate_beyond_the_bound():
-    data = bytes(3 << 20)  # zeros deflate ~1000x: the bound, not the payload, limits each chunk
+def test_compressed_chunks_never_decode_beyond_the_bound():
+    data = bytes(3 << 20)  # zeros compress ~1000x: the bound, not the payload, limits each chunk
     plan = plan_upload(data, max_inflated=1 << 20)
     assert [c.length for c in plan.chunks] == [1 << 20] * 3
     assert rebuilt(plan) == data
-    small = plan_upload(data[:200_000], max_inflated=70_000)  # above one raw payload: deflate wins
+    small = plan_upload(data[:200_000], max_inflated=70_000)  # above one raw payload: compression wins
     assert [c.length for c in small.chunks] == [70_000, 70_000, 60_000]
-    assert all(c.deflated for c in small.chunks) and rebuilt(small) == data[:200_000]
+    assert all(c.codec is not ChunkCodec.STORED for c in small.chunks) and rebuilt(small) == data[:200_000]
 
 
 def test_raw_wins_when_the_inflation_bound_is_below_a_raw_payload():
     plan = plan_upload(bytes(100_000), max_inflated=30_000)
-    assert plan.chunks[0].length == max_data_bytes(plan.cid, 100_000) and not plan.chunks[0].deflated
+    assert plan.chunks[0].length == max_data_bytes(plan.cid, 100_000) and plan.chunks[0].codec is ChunkCodec.STORED
 
 
 def test_resume_plans_from_the_received_byte():
@@ -111,7 +119,7 @@ def test_resume_outside_the_file_is_refused(received):
 
 def test_an_empty_file_is_one_empty_chunk():
     plan = plan_upload(b"")
-    assert [args for args in decoded(plan)] == [(cid_of(b""), 0, 0, False, b"")]
+    assert [args for args in decoded(plan)] == [(cid_of(b""), 0, 0, 0, b"")]
 
 
 def test_planning_is_deterministic():
@@ -135,5 +143,34 @@ def test_any_file_rebuilds_from_its_plan_within_the_limits(parts, max_inflated, 
     plan = plan_upload(data, received=received, max_inflated=max_inflated)
     assert rebuilt(plan, start=received) == data[received:]
     assert all(len(c.payload) <= INPUTBOX_PAYLOAD_LIMIT for c in plan.chunks)
-    assert all(c.length <= max_inflated for c in plan.chunks if c.deflated)
+    assert all(c.length <= max_inflated for c in plan.chunks if c.codec is not ChunkCodec.STORED)
     assert all(c.length > 0 for c in plan.chunks) or data == b""
+
+
+def test_each_chunk_takes_the_codec_covering_the_most_bytes():
+    """No codec fits a slice 0.2% longer than the chunk the planner chose in the payload."""
+    data = numeric_csv(12_000) + b"x" * 300_000 + random.Random(3).randbytes(70_000)
+    plan = plan_upload(data)
+    budget = max_data_bytes(plan.cid, len(data))
+    assert {c.codec for c in plan.chunks} >= {ChunkCodec.STORED, ChunkCodec.BZ2}
+    for chunk in plan.chunks:
+        end = chunk.offset + chunk.length
+        if end == len(data):
+            continue
+        longer = data[chunk.offset:min(len(data), end + max(1, chunk.length // 500))]
+        assert len(longer) > budget and all(len(compress(longer)) > budget for compress in COMPRESS.values())
+
+
+def test_on_a_tie_the_smallest_stream_wins():
+    data = b"abc" * 200_000  # every codec covers the whole bounded slice
+    (chunk,) = plan_upload(data).chunks
+    sizes = {codec: len(compress(data)) for codec, compress in COMPRESS.items()}
+    assert chunk.codec == min(sizes, key=sizes.get)
+    assert len(decoded(plan_upload(data))[0][4]) == min(sizes.values())
+
+
+@pytest.mark.parametrize("deflated", [False, True])
+def test_read_chunk_reads_the_old_input_too(deflated):
+    cid, piece = cid_of(b"hello world" * 10), b"hello world" * 3
+    payload = abi.inputs().encode("uploadChunk", cid, 110, 11, deflated, zlib.compress(piece) if deflated else piece)
+    assert read_chunk(payload) == (cid, 110, 11, piece)
