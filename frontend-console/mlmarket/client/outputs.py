@@ -98,7 +98,8 @@ class DecodedNotice:
 
 @dataclass(frozen=True)
 class DecodedVoucher:
-    """A voucher and what executing it needs (``raw`` output bytes, ``siblings`` once claimed)."""
+    """A voucher and what executing it needs (``raw`` output bytes, ``siblings`` once claimed; from a
+    Rollups v1 node ``()`` once claimed: ``chain_v1`` fetches its v1 proof from the node)."""
 
     index: int
     input_index: int
@@ -187,7 +188,7 @@ def decode_output(record: dict[str, Any]) -> DecodedNotice | DecodedVoucher | No
         return DecodedVoucher(
             index=index, input_index=input_index, destination=destination.lower(), value=value,
             payload=payload, call=_voucher_call(destination.lower(), value, payload), raw=raw,
-            siblings=tuple(hex_bytes(s) for s in siblings) if siblings else None,
+            siblings=None if siblings is None else tuple(hex_bytes(s) for s in siblings),
             execution_tx=record.get("execution_transaction_hash") or None,
         )
     return None
