@@ -114,7 +114,7 @@ def show(session: Session, job: int) -> None:
 
     \b
     Example:
-      mlmarket job show 0 --json
+      mlmarket job show 1 --json
     """
     market = session.market(read_only=True)
     record = _answer(market.query(f"jobs/{job}"))
@@ -163,7 +163,7 @@ def topup(session: Session, job: int, amount: str, wei: bool) -> None:
 
     \b
     Example:
-      mlmarket job topup 0 --amount 50
+      mlmarket job topup 1 --amount 50
     """
     from mlmarket.client import actions
 
@@ -212,8 +212,8 @@ def submit(session: Session, job: int, model: str | None, data: str | None, stak
 
     \b
     Example:
-      mlmarket submit 0 --model model.json --data train.csv --account 1
-      mlmarket submit 0 --model bafkrei... --stake 1 --json
+      mlmarket submit 1 --model model.json --data train.csv --account 1
+      mlmarket submit 1 --model bafkrei... --stake 1 --json
     """
     from mlmarket.cli import preflight
     from mlmarket.cli.submitting import content_arg, read_content, revealed
@@ -262,7 +262,7 @@ def review(session: Session, job: int, submission: int, accept: bool | None) -> 
 
     \b
     Example:
-      mlmarket review 0 2 --accept
+      mlmarket review 1 2 --accept
     """
     from mlmarket.client import actions
 
@@ -281,7 +281,7 @@ def reveal(session: Session, job: int, test_cid: str, salt: str) -> None:
 
     \b
     Example:
-      mlmarket reveal 0 --test-cid bafkrei... --salt 0x1f2e...
+      mlmarket reveal 1 --test-cid bafkrei... --salt 0x1f2e...
     """
     from mlmarket.client import actions
     from mlmarket.client.jobspec import parse_bytes32, parse_cid
@@ -310,7 +310,7 @@ def settle(session: Session, job: int) -> None:
 
     \b
     Example:
-      mlmarket settle 0
+      mlmarket settle 1
     """
     from mlmarket.client import actions
 
