@@ -3,7 +3,8 @@
 It ties the base layer (``Chain``), the node's reader API (``ReaderClient``) and inspect
 (``InspectClient``): ``send`` delivers an ``InputRequest`` and waits for what the node made of it,
 ``outputs`` lists notices and vouchers with their state, ``execute`` executes a voucher once its
-epoch is claimed, ``query`` asks inspect.
+epoch is claimed, ``query`` asks inspect. On a Rollups v1 node (``config.rollups``) the base layer is
+``chain_v1.ChainV1`` and the reader ``reader_v1.ReaderV1Client``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 from web3 import Web3
 
 from mlmarket.client.accounts import Signer, choose_signer
-from mlmarket.client.chain import Chain, InputRef, InputRequest, TxResult
+from mlmarket.client.chain import InputRef, InputRequest, TxResult
+from mlmarket.client.chain_v1 import chain_for
 from mlmarket.client.config import NodeConfig, discover
 from mlmarket.client.errors import ClientError, ConfigError, InputFailed, InspectFailed, NodeError
 from mlmarket.client.inspect import InspectClient, query_path
@@ -29,7 +31,8 @@ from mlmarket.client.outputs import (
     decode_output,
     voucher_state,
 )
-from mlmarket.client.reader import METHOD_NOT_FOUND, ReaderClient, RpcError
+from mlmarket.client.reader import METHOD_NOT_FOUND, RpcError
+from mlmarket.client.reader_v1 import reader_for
 
 FORCE_CLAIM_METHOD = "devnode_closeEpoch"
 """The local node's JSON-RPC extension: mine to the end of the newest epoch holding inputs, process
@@ -58,9 +61,9 @@ class Market:
                  wait_timeout: float = 300.0) -> None:
         self.config = config
         self.signer = signer
-        self.chain = Chain(config, signer, w3=w3)
+        self.reader = reader_for(config)  # each with its own
+        self.chain = chain_for(config, signer, self.reader, w3=w3)
         self.wait_timeout = wait_timeout
-        self.reader = ReaderClient(config.reader_url, config.address("Application"))  # each with its own
         self.inspector = InspectClient(config.inspect_endpoint())  # session (devnode.sessions.session_for)
 
     @classmethod
@@ -211,7 +214,7 @@ class Market:
 
 def find_application(config: NodeConfig) -> str:
     """The application of a node that serves exactly one. Raises ``ConfigError`` otherwise."""
-    reader = ReaderClient(config.reader_url, "")
+    reader = reader_for(config, "")
     try:
         apps = reader.list_applications()
     except NodeError as exc:
