@@ -199,3 +199,17 @@ def test_voucher_fields_come_from_its_v2_encoding_and_notices_do_not_execute(cli
     assert voucher_fields(bytes.fromhex(voucher["raw_data"][2:])) == ("0x" + "34" * 20, b"pay1")
     with pytest.raises(ClientError):
         voucher_fields(bytes.fromhex(notice["raw_data"][2:]))
+
+
+def test_a_market_on_a_v1_node_reads_it_through_graphql_and_inspects_it(node):
+    from mlmarket.client.chain import InputRef, TxResult
+    from mlmarket.client.market import Market
+    server, view, _ = node
+    config = NodeConfig("http://127.0.0.1:1", server.url + "/graphql", server.url + "/inspect",
+                        addresses={"Application": APP}, rollups=1)
+    market = Market(config)
+    assert isinstance(market.reader, ReaderV1Client) and isinstance(market.chain, ChainV1)
+    assert [o.index for o in market.outputs(states=False)] == [0, 1, 2, 3, 4]
+    assert market.query("jobs") == {"answer": 1}
+    sent = market.wait(InputRef(2, TxResult("0x" + "00" * 32, 23, 0)), check=True)
+    assert [v.payload for v in sent.outcome.vouchers] == [b"pay1", b""]
