@@ -39,7 +39,7 @@ def withdraw(session: Session, amount: str, token: str | None, eth: bool, wei: b
 
     \b
     Example:
-      mlmarket withdraw 10 --token 0x5FbDB2315678afecb367f032d93F642f64180aa3
+      mlmarket withdraw 10                # test tokens (the default)
       mlmarket withdraw 0.1 --eth && mlmarket execute --all
     """
     from mlmarket.client import actions
