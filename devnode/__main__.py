@@ -2,13 +2,14 @@
 
 - ``run [--state-dir D] [--port 6751] [--anvil-port 8545] [--rpc-url URL] [--epoch-length N]
   [--backend CMD] [--fresh] [--no-auto-mine] [--rollup-port 0] [--machine host|cartesi]
-  [--machine-snapshot DIR] [--machine-dir DIR]``: runs in the foreground; prints the node info JSON
-  once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or stops on a failure
-  (e.g. a replay that diverged). ``--machine cartesi`` runs the backend inside the real Cartesi machine:
-  the backend command becomes ``python -m devnode.machine_bridge`` on the stored machine
-  ``--machine-snapshot`` (default ``.cache/machine/snapshot`` of the repository, made by
+  [--machine-snapshot DIR] [--machine-dir DIR] [--rollups v2|v1]``: runs in the foreground; prints the
+  node info JSON once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or
+  stops on a failure (e.g. a replay that diverged). ``--machine cartesi`` runs the backend inside the
+  real Cartesi machine: the backend command becomes ``python -m devnode.machine_bridge`` on the stored
+  machine ``--machine-snapshot`` (default ``.cache/machine/snapshot`` of the repository, made by
   ``make machine-image``) with the emulator of ``--machine-dir`` (default ``$CARTESI_MACHINE_DIR`` or
-  ``../shared/cartesi-machine``); ``--backend`` is then ignored.
+  ``../shared/cartesi-machine``); ``--backend`` is then ignored. ``--rollups v1`` runs Cartesi Rollups v1.4
+  (what Cartesi CLI 1.x and sunodo use; ``devnode.v1``) instead of v2; it needs a state directory of its own.
 - ``up [same options] [--timeout S]``: starts ``run`` in the background (its output goes to
   ``D/node.log``), waits until it is ready and prints the info JSON.
 - ``down [--state-dir D]``: stops the node running on ``D``.
@@ -63,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                              help="the stored machine for --machine cartesi (default .cache/machine/snapshot)")
         command.add_argument("--machine-dir", type=Path, default=None, help="the prebuilt cartesi-machine "
                              "(default $CARTESI_MACHINE_DIR or ../shared/cartesi-machine)")
+        command.add_argument("--rollups", choices=("v2", "v1", "2", "1"), default="v2",
+                             help="the Cartesi Rollups release: v2 (default) or v1 (Cartesi CLI 1.x / sunodo)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
     down = commands.add_parser("down", help="stop the running node")
@@ -113,7 +116,8 @@ def _config(args: argparse.Namespace) -> NodeConfig:
         extra = {"machine_snapshot": args.machine_snapshot, "backend_start_timeout": 600.0}
     return NodeConfig(state_dir=args.state_dir, port=args.port, anvil_port=args.anvil_port, rpc_url=args.rpc_url,
                       epoch_length=args.epoch_length, backend=backend, rollup_port=args.rollup_port,
-                      fresh=args.fresh, auto_mine=not args.no_auto_mine, machine=args.machine, **extra)
+                      fresh=args.fresh, auto_mine=not args.no_auto_mine, machine=args.machine,
+                      rollups=int(args.rollups.lstrip("v")), **extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,6 +171,7 @@ def up(args: argparse.Namespace) -> int:
         command += ["--machine", "cartesi", "--machine-snapshot", str(args.machine_snapshot)]
         command += ["--machine-dir", str(args.machine_dir.resolve())] if args.machine_dir else []
     command += ["--rpc-url", args.rpc_url] if args.rpc_url else []
+    command += ["--rollups", args.rollups]
     command += ["--fresh"] if args.fresh else []
     command += ["--no-auto-mine"] if args.no_auto_mine else []
     state_dir.mkdir(parents=True, exist_ok=True)

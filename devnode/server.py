@@ -18,6 +18,8 @@ Endpoints, as the machine's ``rollup-http-server`` answers them:
 - ``POST /report {"payload"}``: 202. ``POST /exception {"payload"}``: 202; the request ends as an
   exception (outputs dropped, reports kept) and the node must restart the backend.
 - Anything malformed: 400 with a text body. Bodies over 5 MiB: 413.
+- Rollups v1 advances (metadata with ``epoch_index``, ``devnode.v1``): vouchers have no ``value`` (a zero
+  one is tolerated, as the real v1 server ignores it; others are 400) and ``/delegate-call-voucher`` is 404.
 """
 
 from __future__ import annotations
@@ -176,7 +178,7 @@ class RollupServer(ThreadedHTTPServer):
         if kind == "notice":
             output = out.encode_notice(out.parse_hex(body, "payload", max_bytes=MAX_DATA))
         elif kind == "voucher":
-            destination, value = out.parse_address(body, "destination"), out.parse_value(body, "value")
+            destination, value = out.parse_address(body, "destination"), self._voucher_value(body)
             output = out.encode_voucher(destination, value, out.parse_hex(body, "payload", max_bytes=MAX_DATA))
         else:
             destination = out.parse_address(body, "destination")
@@ -190,6 +192,21 @@ class RollupServer(ThreadedHTTPServer):
                 raise out.BadField(f"a {kind} can only be emitted while processing an advance request")
             job.add(output, job.outputs)
             return 201, {"index": job.request.first_output_index + len(job.outputs) - 1}
+
+    def serving_v1(self) -> bool:
+        """Whether the request in progress is a Rollups v1 advance (its metadata has ``epoch_index``)."""
+        with self._cond:
+            job = self._current
+        return job is not None and isinstance(job.request, Advance) and "epoch_index" in job.request.metadata
+
+    def _voucher_value(self, body: Any) -> int:
+        """v2: ``value`` is required. v1 vouchers have none: the real v1 server ignores the field, this one
+        accepts it only when zero (a value would be lost) and answers ``/delegate-call-voucher`` 404."""
+        if not self.serving_v1():
+            return out.parse_value(body, "value")
+        if isinstance(body, dict) and "value" in body and out.parse_value(body, "value") != 0:
+            raise out.BadField("Rollups v1 vouchers carry no value")
+        return 0
 
     def report(self, body: Any) -> tuple[int, Any]:
         payload = out.parse_hex(body, "payload", max_bytes=MAX_DATA)
@@ -224,7 +241,8 @@ def _handler_for(server: RollupServer) -> type[BaseHTTPRequestHandler]:
         logger = log
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            route = routes.get(self.path)
+            v1_absent = self.path == "/delegate-call-voucher" and server.serving_v1()  # no such v1 endpoint
+            route = None if v1_absent else routes.get(self.path)
             if route is None:
                 self.reply(404, f"no endpoint {self.path}")
                 return

@@ -9,8 +9,9 @@ chain without the Safe factory the node installs it with ``anvil_setCode`` from 
 Public API:
 
 - ``SAFE_SINGLETON_FACTORY``; ``create2_address(init_code, salt=ZERO_SALT) -> str`` (through that factory).
-- ``deploy_cartesi_v1(w3, deployer) -> dict[str, str]``: every contract of ``contracts.CANONICAL`` at its
-  recorded address (skips those already there; ``DeploymentError`` if one lands elsewhere).
+- ``deploy_cartesi_v1(w3, deployer) -> (dict[str, str], int | None)``: every contract of
+  ``contracts.CANONICAL`` at its recorded address, checked against ``dapp.codec.releases.V1_4`` (skips those
+  already there; ``DeploymentError`` if one lands elsewhere), and the InputBox's block if it deployed it.
 - ``deploy_v1(w3, deployer, *, epoch_length, owner=None, salt=ZERO_SALT) -> Deployment``: the above, the
   test token (as the v2 path deploys it, same address), then
   ``SelfHostedApplicationFactory.deployContracts(owner, owner, DEV_TEMPLATE_HASH, salt)``: a CartesiDApp
@@ -26,11 +27,12 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
 
+from dapp.codec.releases import V1_4
 from devnode.anvil import dev_accounts
 from devnode.deploy import (CREATE2_DEPLOYER, DEV_TEMPLATE_HASH, TOKEN_AMOUNT_EACH, ZERO_SALT, Deployment,
                             DeploymentError, deploy_token)
-from devnode.tx import send
 from devnode.v1.contracts import CANONICAL, contract_at, record
+from mlmarket.client.tx import send
 
 SAFE_SINGLETON_FACTORY = "0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7"
 
@@ -72,6 +74,9 @@ def deploy_cartesi_v1(w3: Web3, deployer: LocalAccount) -> tuple[dict[str, str],
             if name == "InputBox":
                 input_box_block = int(receipt["blockNumber"])
         addresses[name] = address
+    for name, expected in V1_4.addresses.items():
+        if addresses[name] != expected:
+            raise DeploymentError(f"{name} landed at {addresses[name]}, the v1.4 release table says {expected}")
     return addresses, input_box_block
 
 
@@ -91,7 +96,8 @@ def deploy_v1(w3: Web3, deployer: LocalAccount, *, epoch_length: int, owner: str
         block = int(send(w3, deployer, factory.functions.deployContracts(*args))["blockNumber"])
     addresses.update(Application=Web3.to_checksum_address(dapp), Authority=Web3.to_checksum_address(authority),
                      History=Web3.to_checksum_address(history))
-    return Deployment(chain_id=w3.eth.chain_id, rpc_url=str(getattr(w3.provider, "endpoint_uri", "") or ""), addresses=addresses,
+    rpc_url = str(getattr(w3.provider, "endpoint_uri", "") or "")
+    return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url, addresses=addresses,
                       deployer=deployer.address, authority_owner=owner, epoch_length=epoch_length,
                       template_hash="0x" + DEV_TEMPLATE_HASH.hex(), block_number=block,
                       input_box_block=known_input_box_block if input_box_block is None else input_box_block)

@@ -1,0 +1,66 @@
+"""The v1 pieces the local node plugs in with ``NodeConfig(rollups=1)`` (``python -m devnode up --rollups v1``).
+
+- ``parts(w3, store, epoch_length, owner) -> Parts``: the deployment (deployed idempotently and checked
+  against ``deployment.json``, as ``devnode.onchain.ensure_deployment`` does for v2), the input watcher,
+  the epoch closer and the backend's environment.
+- ``backend_env(deployment) -> dict``: ``MLMARKET_ROLLUPS_VERSION=1`` and the v1 EtherPortal, ERC20Portal
+  and DAppAddressRelay (``dapp/config.py``). The dApp's own address is not given: as on a real v1 node the
+  backend learns it from ``DAppAddressRelay.relayDAppAddress(dapp)`` (``cartesi send dapp-address``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from devnode.deploy import Deployment
+from devnode.onchain import ChainMismatch
+from devnode.store import DEPLOYMENT, Store
+from devnode.v1.deploy import deploy_v1
+from devnode.v1.epochs import EpochCloser
+from devnode.v1.inputs import InputWatcher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the node runs in v1 mode."""
+
+    deployment: Deployment
+    watcher: InputWatcher
+    closer: EpochCloser
+    backend_env: dict[str, str]
+
+
+def backend_env(deployment: Deployment) -> dict[str, str]:
+    """The backend's configuration for a v1 node (see the module docstring)."""
+    return {"MLMARKET_ROLLUPS_VERSION": "1", "MLMARKET_ETHER_PORTAL": deployment.ether_portal,
+            "MLMARKET_ERC20_PORTAL": deployment.erc20_portal,
+            "MLMARKET_APP_ADDRESS_RELAY": deployment.addresses["DAppAddressRelay"]}
+
+
+def ensure_deployment(w3: Web3, store: Store, epoch_length: int, owner: LocalAccount) -> Deployment:
+    """The v1 deployment on ``w3``: deployed if needed, checked against and recorded in ``deployment.json``."""
+    recorded = store.load_json(DEPLOYMENT)
+    if recorded and recorded["epoch_length"] != epoch_length:
+        log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",
+                    recorded["epoch_length"], epoch_length)
+        epoch_length = recorded["epoch_length"]
+    deployment = deploy_v1(w3, owner, epoch_length=epoch_length,
+                           known_block=recorded["block_number"] if recorded else 0,
+                           known_input_box_block=recorded["input_box_block"] if recorded else 0)
+    if recorded and recorded["addresses"] != deployment.addresses:
+        raise ChainMismatch(f"the chain's contracts differ from {store.path(DEPLOYMENT)}: use --fresh")
+    store.save_json(DEPLOYMENT, deployment.to_dict())
+    return deployment
+
+
+def parts(w3: Web3, store: Store, epoch_length: int, owner: LocalAccount) -> Parts:
+    """The v1 deployment, watcher, closer and backend environment."""
+    deployment = ensure_deployment(w3, store, epoch_length, owner)
+    return Parts(deployment, InputWatcher(w3, deployment), EpochCloser(w3, deployment, owner, store),
+                 backend_env(deployment))
