@@ -16,7 +16,9 @@ it at once. ``stop()`` ends everything it started. ``failure`` holds what stoppe
 ERC20Portal, …, Token, Application, Authority), ``epoch_length, authority_owner, deployment_block,
 input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the command), ``rollup_url,
 state_dir, logs, started_at, ready, machine`` (``host`` or ``cartesi``: what runs the backend),
-``machine_snapshot, machine_note`` (whose answer is authoritative).
+``machine_snapshot, machine_note`` (whose answer is authoritative), ``rollups`` (2, or 1 with
+``NodeConfig(rollups=1)``: the Rollups v1.4 contracts, inputs, claims and backend settings of ``devnode.v1``;
+``addresses`` then name the v1 contracts, ``Application`` being the CartesiDApp, plus ``History``).
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from devnode.reader import ReaderServer
 from devnode.records import NONE, Application
 from devnode.rpc import NotReady
 from devnode.server import EXCEPTION, Advance, Finished, Inspect
-from devnode.sessions import web3_for
 from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, INFO, NODE_LOG, InputRecord, Store, now
 from devnode.supervisor import BackendFailed, Stopping, Supervisor
+from devnode.sessions import web3_for
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class NodeConfig:
     app_name: str = "mlmarket"
     machine: str = "host"  # what runs the backend: "host" (a process) or "cartesi" (devnode.machine_bridge)
     machine_snapshot: Path | None = None
+    rollups: int = 2  # the Cartesi Rollups release the node runs: 2, or 1 (devnode.v1: CLI 1.x / sunodo users)
 
 
 class Node:
@@ -138,14 +141,25 @@ class Node:
             self._w3 = web3_for(cfg.rpc_url, 30)
         self.chain_id = self._w3.eth.chain_id
         owner = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
-        self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner)
+        if cfg.rollups == 1:  # Rollups v1: its contracts, inputs, claims and backend settings (devnode.v1)
+            if cfg.machine != "host":
+                raise ValueError("--rollups v1 runs the backend as a host process only (no --machine cartesi)")
+            from devnode.v1.node import parts
+
+            v1 = parts(self._w3, self.store, cfg.epoch_length, owner)
+            self.deployment, self._closer = v1.deployment, v1.closer
+            self._watcher = v1.watcher  # type: ignore[assignment]  # same poll/next_block protocol
+            version_env = v1.backend_env
+        else:
+            self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner)
+            self._watcher = chain.InputWatcher(self._w3, self.deployment)
+            self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
+            version_env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
+                           "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal}
         self.app = onchain.application_of(self.deployment, cfg.app_name)
-        self._watcher = chain.InputWatcher(self._w3, self.deployment)
         self._pending = onchain.unprocessed_inputs(self.store, self._watcher.poll())
-        self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
         self._closer.reconcile()
-        env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
-               "MLMARKET_ERC20_PORTAL": self.deployment.erc20_portal, **cfg.backend_env, **BACKEND_THREADS}
+        env = {**version_env, **cfg.backend_env, **BACKEND_THREADS}
         self._backend = Supervisor(
             cfg.backend, env, self.store, self.store.path(BACKEND_LOG), host=cfg.host,
             port=lifecycle.checked_port(cfg.host, cfg.rollup_port, "rollup API"), cwd=repo_root(),
@@ -214,7 +228,7 @@ class Node:
             "state_dir": str(self.store.dir), "auto_mine": self.config.auto_mine,
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
-            "started_at": self._info.get("started_at", now()), "ready": ready,
+            "started_at": self._info.get("started_at", now()), "ready": ready, "rollups": self.config.rollups,
             **machine_info(self.config.machine, self.config.machine_snapshot),
         }
         self.store.save_json(INFO, self._info)
