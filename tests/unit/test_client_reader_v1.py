@@ -213,3 +213,15 @@ def test_a_market_on_a_v1_node_reads_it_through_graphql_and_inspects_it(node):
     assert market.query("jobs") == {"answer": 1}
     sent = market.wait(InputRef(2, TxResult("0x" + "00" * 32, 23, 0)), check=True)
     assert [v.payload for v in sent.outcome.vouchers] == [b"pay1", b""]
+
+
+def test_v1_revert_selectors_are_named():
+    from eth_hash.auto import keccak
+
+    from mlmarket.client.chain_v1 import named
+    from mlmarket.client.errors import TransactionFailed
+    selector = "0x" + keccak(b"VoucherReexecutionNotAllowed()")[:4].hex()
+    failed = named(TransactionFailed(f"executeVoucher(3) reverted: ('{selector}', '{selector}')"))
+    assert failed.error == "VoucherReexecutionNotAllowed" and "VoucherReexecutionNotAllowed" in failed.message
+    other = TransactionFailed("executeVoucher(3) reverted: 0xdeadbeef")
+    assert named(other) is other

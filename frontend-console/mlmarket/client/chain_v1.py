@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import eth_abi
+from eth_hash.auto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
@@ -67,6 +68,21 @@ INPUT_BOX_V1 = [
 ]
 """The v1 ``InputBox`` entries the client uses."""
 V1_ABIS = {"Application": CARTESI_DAPP, "InputBox": INPUT_BOX_V1}
+V1_ERRORS = {"0x" + keccak(f"{name}()".encode())[:4].hex(): name for name in (
+    "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash", "IncorrectOutputsEpochRootHash",
+    "InputIndexOutOfClaimBounds", "OnlyDApp", "VoucherReexecutionNotAllowed", "InputSizeExceedsLimit")}
+"""Selector -> name of the v1 ``CartesiDApp`` and ``InputBox`` custom errors (none has arguments)."""
+
+
+def named(exc: TransactionFailed) -> TransactionFailed:
+    """``exc`` naming the v1 custom error its revert data shows, if it is one (``abis`` knows v2's)."""
+    if exc.error is not None:
+        return exc
+    for selector, name in V1_ERRORS.items():
+        if selector in exc.message.lower():
+            return TransactionFailed(exc.message.replace(selector, name).replace(selector.upper(), name),
+                                     error=name, tx_hash=exc.tx_hash)
+    return exc
 
 
 def proof_argument(proof: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -133,7 +149,10 @@ class ChainV1(Chain):
 
     def execute_output(self, output: bytes, index: int, siblings: Sequence[bytes] = ()) -> TxResult:
         """Executes voucher ``index`` from the signer (``executeVoucher``)."""
-        tx, _ = self.transact(self.execute_output_call(output, index), what=f"executeVoucher({index})")
+        try:
+            tx, _ = self.transact(self.execute_output_call(output, index), what=f"executeVoucher({index})")
+        except TransactionFailed as exc:
+            raise named(exc) from exc
         return tx
 
     def was_output_executed(self, index: int) -> bool:
