@@ -51,6 +51,8 @@ class World:
     received: dict[str, int] = field(default_factory=dict)
     outcome_notices: list[DecodedNotice] = field(default_factory=list)
     outcome_reports: list[DecodedReport] = field(default_factory=list)
+    preflights: list[str] = field(default_factory=list)
+    preflight_problems: list[dict[str, str]] = field(default_factory=list)
     status: str = "ACCEPTED"
     chain_id: int = 31337
     now: int = 1_800_000_000
@@ -134,6 +136,9 @@ class FakeMarket:
             if cid in self.world.stored:
                 return {"ok": True, "cid": cid, "size": self.world.stored[cid]}
             raise InspectFailed("not stored", code="not_found")
+        if query.startswith("preflight/"):  # the dry runs: every problem the world was told to find
+            self.world.preflights.append(query)
+            return {"ok": True, "accepted": not self.world.preflight_problems, "problems": self.world.preflight_problems}
         if query.startswith("balances/"):
             return {"ok": True, "balances": {TOKEN.lower(): "5000000000000000000"}}
         if query in self.world.answers:

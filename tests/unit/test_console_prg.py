@@ -3,6 +3,7 @@ money is, and the balances page's escrow, stakes and pending vouchers; over the 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import threading
@@ -249,3 +250,45 @@ def test_times_and_reports_read_as_text() -> None:
     report = {"ok": False, "error": {"code": "bad_spec", "message": "max_depth is required"}, "fields": ["a", "b"]}
     assert report_lines(report) == [("error.code", "bad_spec"), ("error.message", "max_depth is required"),
                                     ("fields", "a, b")]
+
+
+PROBLEMS = [{"code": "bad_label", "message": "label column 'y' is not in the validation data's header (a, b, label)",
+             "fix": "set label to one of a, b, label", "field": "label"},
+            {"code": "bad_spec", "message": "reward_per_accept must be more than 0", "fix": "give a reward",
+             "field": "reward_per_accept"},
+            {"code": "not_csv", "message": "the validation data is not a CSV (it looks like a PNG)",
+             "fix": "choose the CSV file", "field": "validation_cid"}]
+
+
+def test_a_job_the_machine_would_refuse_lists_every_problem_and_sends_nothing(world: World, tmp_path: Path) -> None:
+    world.preflight_problems[:] = PROBLEMS
+    _, client = make_client(world, tmp_path)
+    form = job_form(csrf(client), label="y", validation_cid="")
+    form["validation_cid_file"] = (io.BytesIO(b"\x89PNG\r\n\x1a\n"), "v.png")  # no JavaScript: would be uploaded
+    response = client.post("/jobs/new", data=form, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and not world.sent and not world.received
+    assert re.findall(r'data-problem="(\w+)"', html) == ["bad_label", "bad_spec", "not_csv"]
+    for problem in PROBLEMS:
+        assert html.count(problem["fix"]) >= 1
+    assert 'data-error-for="label"' in html  # next to its field too
+    (query,) = world.preflights
+    assert query.startswith("preflight/job?sender=") and "&content=0x89504e47" in query and "&deposit=" in query
+    world.preflight_problems.clear()
+    form["validation_cid_file"] = (io.BytesIO(b"a,b,label\n1,2,0\n"), "v.csv")
+    assert client.post("/jobs/new", data=form, content_type="multipart/form-data").status_code == 303
+    assert [decoded(r.payload)[0] for _, r in world.sent] == ["uploadChunkCoded", "createJob"]
+
+
+def test_a_submission_the_machine_would_refuse_sends_nothing_and_keeps_no_state(world: World, tmp_path: Path) -> None:
+    world.preflight_problems[:] = [{"code": "insufficient_balance", "message": "the stake needs 2 TEST",
+                                    "fix": "deposit the stake with the commit", "field": ""}]
+    _, client = make_client(world, tmp_path)
+    response = client.post("/submit", data={"csrf_token": csrf(client), "job": "1", "source": "cid",
+                                            "data_file": "", "data_cid_file": (io.BytesIO(b"a,label\n1,0\n"), "t.csv")},
+                           content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and not world.sent
+    assert 'data-problem="insufficient_balance"' in html and "deposit the stake with the commit" in html
+    assert world.preflights[0].startswith("preflight/submission?") and "&reveal=0x" in world.preflights[0]
+    assert not list((tmp_path / "staged" / "submissions").glob("**/*.json"))

@@ -71,30 +71,40 @@ def store_bytes(data: bytes, field: str) -> str:
         raise FormErrors({field: f"upload failed: {exc.message}"}) from None
 
 
-def content_cid(form: Mapping[str, str], name: str, *, required: bool = False) -> str:
+def content_cid(form: Mapping[str, str], name: str, *, required: bool = False,
+                later: list[tuple[bytes, str]] | None = None) -> str:
     """The CID text of content field ``name``: the pasted CID, or the file ``<name>_file`` uploaded
-    now (dev accounts; the page's JavaScript uploads with progress before submitting instead)."""
+    now (dev accounts; the page's JavaScript uploads with progress before submitting instead), or,
+    with ``later``, hashed now and added to ``later`` to be uploaded once the pre-flight passed."""
     if text(form, name):
         cid_field(form, name)
         return text(form, name)
     data = uploaded_file(f"{name}_file")
     if data is not None:
-        return store_bytes(data, name)
+        return _kept(data, name, later)
     if required:
         raise FormErrors({name: "required: upload a file or paste its CID"})
     return ""
 
 
-def model_cid(form: Mapping[str, str], prefix: str, name: str, *, required: bool) -> str:
-    """A model field: composed from the catalogue (``<prefix>source`` = ``compose``) and uploaded,
-    else a CID or file (``content_cid``)."""
+def _kept(data: bytes, name: str, later: list[tuple[bytes, str]] | None) -> str:
+    if later is None:
+        return store_bytes(data, name)
+    later.append((data, name))
+    return cid_to_text(cid_of(data))
+
+
+def model_cid(form: Mapping[str, str], prefix: str, name: str, *, required: bool,
+              later: list[tuple[bytes, str]] | None = None) -> str:
+    """A model field: composed from the catalogue (``<prefix>source`` = ``compose``) and uploaded
+    (or kept in ``later``), else a CID or file (``content_cid``)."""
     if text(form, f"{prefix}source") == "compose" and not text(form, name):
         try:
             data = model_from_form(form, prefix)
         except ModelFormError as exc:
             raise FormErrors({exc.field: str(exc)}) from None
-        return store_bytes(data, name)
-    return content_cid(form, name, required=required)
+        return _kept(data, name, later)
+    return content_cid(form, name, required=required, later=later)
 
 
 def hashed_file_cid(form: Mapping[str, str], name: str) -> str:

@@ -29,7 +29,8 @@ from mlmarket.console.forms import (
 )
 from mlmarket.console.modelform import catalogue_fields
 from mlmarket.console.runtime import acting, reader, runtime, sent_once
-from mlmarket.console.views.common import content_cid, deliver, hashed_file_cid, model_cid
+from mlmarket.console import checks
+from mlmarket.console.views.common import content_cid, deliver, hashed_file_cid, model_cid, store_bytes
 
 bp = Blueprint("create", __name__)
 
@@ -38,8 +39,9 @@ AGGREGATIONS = (("fedavg", "FedAvg (mean weighted by samples)"), ("median", "coo
 """The rounds policy's aggregation rules (``JobSpec.aggregation``; the machine reads "" as fedavg)."""
 
 
-def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
-    return render_template("create.html", errors=errors or {}, form=request.form, policies=POLICIES,
+def _page(errors: dict[str, str] | None = None, status: int = 200,
+          problems: tuple[Any, ...] = ()) -> tuple[str, int]:
+    return render_template("create.html", errors=errors or {}, problems=problems, form=request.form, policies=POLICIES,
                            tasks=TASKS, metrics=METRICS, units=UNITS, catalogue=catalogue_fields(),
                            aggregations=AGGREGATIONS,
                            test_token=runtime().tokens.test_token()), status
@@ -82,21 +84,27 @@ def create() -> Any:
     error before anything is sent."""
     form = request.form
     try:
-        acting()
+        _, market = acting()
+        later: list[tuple[bytes, str]] = []  # files chosen without JavaScript: uploaded after the pre-flight
         token = token_choice(form, runtime().tokens.test_token())
         decimals = runtime().tokens.decimals(token)
         budget = amount(form, "budget", decimals)
         commitment, secret = _commitment(form)
-        validation = validation_field(content_cid(form, "validation_cid"))  # before any other upload
+        validation = validation_field(content_cid(form, "validation_cid", later=later))
         base_model = ""
         if text(form, "base_source") not in ("", "none"):
-            base_model = model_cid(form, "base_", "base_model_cid", required=True)
+            base_model = model_cid(form, "base_", "base_model_cid", required=True, later=later)
         values = spec_fields(form, validation_cid=validation, base_model_cid=base_model, test_commitment=commitment)
         values.update(_aggregation(form))
         spec = to_spec(values, now=reader().now, decimals=decimals)
         req = actions.create_job(spec, token, budget, from_balance=checked(form, "from_balance"))
+        checks.job(market, req, [data for data, _ in later])  # before any upload, deposit or transaction
+        for data, name in later:
+            store_bytes(data, name)
         return deliver(req, title="Create a job", back=url_for("jobs.list_jobs"), secret=secret)
     except FormErrors as exc:
         return _page(exc.errors, 400)
+    except checks.Refused as exc:
+        return _page(checks.field_errors(exc.problems), 400, exc.problems)
     except ClientError as exc:
         return _page({"": exc.message}, 400)

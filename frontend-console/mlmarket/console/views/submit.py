@@ -12,8 +12,8 @@ from flask import Blueprint, jsonify, redirect, render_template, request, url_fo
 from mlmarket.client.errors import ClientError, InputFailed, InspectFailed
 from mlmarket.client.inspect import query_path
 from mlmarket.client.submission_flow import content_of
-from mlmarket.client.submission_state import Content, SubmissionState
-from mlmarket.console import submissions
+from mlmarket.client.submission_state import NEW, Content, SubmissionState
+from mlmarket.console import checks, submissions
 from mlmarket.console.forms import FormErrors, cid_field, text, whole
 from mlmarket.console.modelform import ModelFormError, catalogue_fields, model_from_form
 from mlmarket.console.idempotency import Receipt
@@ -38,9 +38,10 @@ def _kept() -> list[SubmissionState]:
         return []
 
 
-def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+def _page(errors: dict[str, str] | None = None, status: int = 200,
+          problems: tuple[Any, ...] = ()) -> tuple[str, int]:
     chosen = text(request.values, "job")
-    return render_template("submit.html", errors=errors or {}, form=request.values, jobs=_open_jobs(),
+    return render_template("submit.html", errors=errors or {}, problems=problems, form=request.values, jobs=_open_jobs(),
                            chosen=chosen, catalogue=catalogue_fields(), kept=_kept()), status
 
 
@@ -104,11 +105,19 @@ def submit() -> Any:
         stake = int((job.get("spec") or {}).get("stake") or 0)
         state = submissions.start(market, job=job_id, model=model, data=data, stake=stake,
                                   token=str(job.get("token")) if stake else None)
+        if state.stage == NEW:  # before the commit, its stake deposit or any chunk
+            try:
+                checks.submission(market, state, runtime().staging.get)
+            except checks.Refused:
+                submissions.store().delete(state)
+                raise
         if who.signs_here:
             return redirect(url_for("submit.progress", commitment="0x" + state.commitment.hex()), 303)
         return _wallet_page(market, state)
     except FormErrors as exc:
         return _page(exc.errors, 400)
+    except checks.Refused as exc:
+        return _page(checks.field_errors(exc.problems), 400, exc.problems)
     except ClientError as exc:
         return _page({"": exc.message}, 400)
 

@@ -1,0 +1,64 @@
+"""The console's pre-flight (``mlmarket.client.preflight``): before any deposit or transaction of a
+new job or a submission, the machine dry-runs the exact input by inspect and lists every problem
+with its fix; the form comes back with all of them (``Refused``) and nothing is sent. A backend
+that answers no pre-flight queries (``unknown_query``) lets the input go as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from mlmarket.client import actions, preflight
+from mlmarket.client.chain import InputRequest
+from mlmarket.client.errors import InspectFailed
+from mlmarket.client.submission_state import SubmissionState
+
+FIELDS = {"deadline": "duration", "spec": "", "token": "token", "budget": "budget", "amount": "budget"}
+"""Form fields of the spec keys a problem may name, where they differ."""
+
+
+class Refused(Exception):
+    """The machine would refuse the input: ``problems`` (each ``code``, ``message``, ``fix``, ``field``)."""
+
+    def __init__(self, problems: Iterable[preflight.Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(p.text() for p in self.problems))
+
+
+def _gate(check: Callable[[], preflight.Preflight]) -> None:
+    try:
+        result = check()
+    except InspectFailed as exc:
+        if exc.code == "unknown_query":
+            return
+        raise
+    if not result.ok:
+        raise Refused(result.problems)
+
+
+def job(market: Any, request: InputRequest, files: Iterable[bytes] = ()) -> None:
+    """Raises ``Refused`` if the machine would refuse ``request`` (a ``createJob``, with its deposit);
+    ``files``: the validation data or base model not uploaded yet (sent inline)."""
+    _gate(lambda: preflight.check_job(market, request, sender=market.account, now=market.now(), files=list(files)))
+
+
+def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None]) -> None:
+    """Raises ``Refused`` if the machine would refuse the commit or the reveal of ``state`` (a new
+    submission: its stake deposit, the job's rules, the contents not stored yet, read by CID)."""
+    commit = actions.commit_submission(state.job, state.commitment, stake=state.stake, token=state.token)
+    reveal = actions.reveal_submission(state.job, state.model_cid, state.data_cid, state.salt)
+    files = [data for c in state.contents if market.content_info(c.cid) is None
+             for data in [read(c.cid)] if data is not None]
+    _gate(lambda: preflight.check_submission(market, commit, reveal, sender=market.account, now=market.now(),
+                                             files=files))
+
+
+def field_errors(problems: Iterable[preflight.Problem]) -> dict[str, str]:
+    """Every problem's text next to the form field it names (several joined), for the form."""
+    errors: dict[str, str] = {}
+    for p in problems:
+        if p.field:
+            name = FIELDS.get(p.field, p.field)
+            errors[name] = f"{errors[name]} · {p.text()}" if name in errors else p.text()
+    return errors
