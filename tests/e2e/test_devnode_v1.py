@@ -168,3 +168,27 @@ def test_cartesi_cli_1_send_generic_and_erc20_reach_the_backend(node):
     assert deposit.metadata["msg_sender"] == CANONICAL["ERC20Portal"].lower()
     assert decoded_notices(deposit) == [("Deposited", (deployment.token.lower(), carol.address.lower(), 3 * 10**18))]
     assert Web3.to_checksum_address(deposit.metadata["msg_sender"]) == CANONICAL["ERC20Portal"]
+
+
+def test_a_restarted_v1_node_replays_and_keeps_its_claims(node):
+    deployment = deployment_of(node)
+    node.close_epoch()  # claims whatever the CLI test sent
+    records, claims = [r.to_json() for r in node.store.inputs], list(node.store.claims)
+    executed = dict(node.executions())
+    assert claims and executed  # the withdrawal voucher of the earlier test
+    state = Path(node.store.dir)
+    node.stop()
+    again = start_node(state, state.parent, backend=DEFAULT_BACKEND, rollups=1, epoch_length=4,
+                       auto_mine=False)  # raises ReplayDivergence if the backend's outputs differ
+    try:
+        assert deployment_of(again).addresses == deployment.addresses
+        assert [r.to_json() for r in again.store.inputs] == records
+        assert again.store.claims == claims
+        again.close_epoch()
+        assert dict(again.executions()) == executed
+        w3 = w3_of(again)
+        index = v1_inputs.add_input(w3, deployment, user(6), inputs().encode("withdraw", deployment.token, 1))
+        wait_inputs(again, index + 1)
+        assert again.store.inputs[index].metadata["epoch_index"] == len(claims)  # a new epoch: the next claim
+    finally:
+        again.stop()
