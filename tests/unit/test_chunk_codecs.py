@@ -18,7 +18,8 @@ from dapp.codec.cid import cid_of, cid_to_text
 from tests.support.rollup import ALICE, Driver, report_json
 
 INPUTS = abi.inputs()
-LZMA_RAW = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]}
+LZMA_RAW = {"format": lzma.FORMAT_RAW,
+            "filters": [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]}
 COMPRESS = {  # the protocol's codec bytes, written with the standard library directly
     0: bytes,
     1: lambda b: zlib.compress(b, 9),
@@ -98,7 +99,8 @@ def hostile(codec: int) -> dict[str, bytes]:
     good = COMPRESS[codec](FILE[1_000:2_000])
     cases = {"bomb": COMPRESS[codec](bytes(len(FILE)))}  # decodes past the file's end
     if codec:
-        cases |= {"truncated": good[:-4], "trailing": good + b"\0", "corrupt": good[:8] + bytes(40) + good[48:]}
+        cases |= {"truncated": good[:-4], "trailing": good + b"\0",
+                  "corrupt": good[:8] + bytes(40) + good[48:]}
     return cases
 
 

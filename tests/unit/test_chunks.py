@@ -19,9 +19,11 @@ from dapp.codec.cid import cid_of
 
 UPLOAD_CHUNK = abi.inputs()["uploadChunkCoded"]
 INPUTBOX_PAYLOAD_LIMIT = 65_216  # CARTESI-FACTS §3, measured on anvil
-LZMA_RAW = {"format": lzma.FORMAT_RAW, "filters": [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]}
+LZMA_RAW = {"format": lzma.FORMAT_RAW,
+            "filters": [{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 20}]}
 DECOMPRESS = {0: bytes, 1: zlib.decompress, 2: bz2.decompress, 3: lambda b: lzma.decompress(b, **LZMA_RAW)}
-COMPRESS = {1: lambda b: zlib.compress(b, 9), 2: lambda b: bz2.compress(b, 9), 3: lambda b: lzma.compress(b, **LZMA_RAW)}
+COMPRESS = {1: lambda b: zlib.compress(b, 9), 2: lambda b: bz2.compress(b, 9),
+            3: lambda b: lzma.compress(b, **LZMA_RAW)}
 
 
 def numeric_csv(rows: int, seed: int = 0) -> bytes:
@@ -60,7 +62,8 @@ def test_max_data_bytes_is_the_largest_data_that_fits():
     assert len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most))) <= INPUTBOX_PAYLOAD_LIMIT
     assert len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most + 1))) > INPUTBOX_PAYLOAD_LIMIT
     old = abi.inputs()["uploadChunk"]  # the old input has the same layout
-    assert len(old.encode(cid, size, size, True, bytes(most))) == len(UPLOAD_CHUNK.encode(cid, size, size, 3, bytes(most)))
+    assert len(old.encode(cid, size, size, True, bytes(most))) == len(UPLOAD_CHUNK.encode(cid, size, size, 3,
+                                                                                         bytes(most)))
 
 
 def test_random_bytes_go_raw_in_full_payloads():
@@ -98,7 +101,8 @@ def test_compressed_chunks_never_decode_beyond_the_bound():
 
 def test_raw_wins_when_the_inflation_bound_is_below_a_raw_payload():
     plan = plan_upload(bytes(100_000), max_inflated=30_000)
-    assert plan.chunks[0].length == max_data_bytes(plan.cid, 100_000) and plan.chunks[0].codec is ChunkCodec.STORED
+    assert plan.chunks[0].length == max_data_bytes(plan.cid, 100_000)
+    assert plan.chunks[0].codec is ChunkCodec.STORED
 
 
 def test_resume_plans_from_the_received_byte():
@@ -172,5 +176,6 @@ def test_on_a_tie_the_smallest_stream_wins():
 @pytest.mark.parametrize("deflated", [False, True])
 def test_read_chunk_reads_the_old_input_too(deflated):
     cid, piece = cid_of(b"hello world" * 10), b"hello world" * 3
-    payload = abi.inputs().encode("uploadChunk", cid, 110, 11, deflated, zlib.compress(piece) if deflated else piece)
+    data = zlib.compress(piece) if deflated else piece
+    payload = abi.inputs().encode("uploadChunk", cid, 110, 11, deflated, data)
     assert read_chunk(payload) == (cid, 110, 11, piece)

@@ -111,7 +111,7 @@ def test_submit_prints_each_stage_and_the_outcome(machine: Machine, tmp_path: Pa
     err = result.stderr
     assert "committed as submission 1" in err
     chunks = [line for line in err.splitlines() if line.startswith("uploading data ")]
-    total = len([name for name in machine.names() if name == "uploadChunk"]) - 1  # the model is one chunk
+    total = len([name for name in machine.names() if name == "uploadChunkCoded"]) - 1  # the model is one chunk
     assert chunks[-1] == f"uploading data {total}/{total} chunks"
     assert "revealed: submission 1 of job 1, accuracy 0.930000, accepted, paid 10 TEST" in result.stdout
     assert list((tmp_path / "state" / "submissions").iterdir()) == []
@@ -128,7 +128,7 @@ def test_submit_json_is_the_reveals_outcome_with_the_submission(machine: Machine
 
 def test_rerunning_the_same_command_resumes_the_interrupted_submission(machine: Machine, tmp_path: Path) -> None:
     data_cid = cid_to_text(cid_of(DATA))
-    machine.fail_at = lambda name, args: name == "uploadChunk" and cid_to_text(args[0]) == data_cid and args[2] > 0
+    machine.fail_at = lambda name, args: name == "uploadChunkCoded" and cid_to_text(args[0]) == data_cid and args[2] > 0
     first = submit()
     assert isinstance(first.exception, Interrupted)
     (kept,) = (tmp_path / "state" / "submissions").iterdir()
@@ -139,7 +139,7 @@ def test_rerunning_the_same_command_resumes_the_interrupted_submission(machine: 
     assert second.exit_code == 0, second.output
     assert f"resuming the submission to job 1 kept in {kept}" in second.stderr
     assert machine.names().count("commitSubmission") == 1
-    offsets = [args[2] for name, args, _ in machine.sent[sent_before:] if name == "uploadChunk"]
+    offsets = [args[2] for name, args, _ in machine.sent[sent_before:] if name == "uploadChunkCoded"]
     assert offsets and min(offsets) > 0  # the data's first chunk was not sent again
     reveal_salt = machine.sent[-1][1][3]
     assert "0x" + reveal_salt.hex() == salt

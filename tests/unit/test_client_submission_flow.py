@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from mlmarket.client.outputs import DecodedNotice, DecodedReport, InputOutcome, 
 from mlmarket.client.submission_state import COMMITTED, COMMITTING, REVEALING, StateStore, SubmissionState
 
 from dapp.codec import abi
+from dapp.codec.chunks import read_chunk
 from dapp.codec.cid import cid_of, cid_to_text
 
 APP = "0x9772cB7D621f14F21846f9b814ee2CC57843CF93"
@@ -75,11 +75,11 @@ class Machine:
                 sub = len(self.commitments) + 1
                 self.commitments[commitment] = sub
                 out.append(("SubmissionCommitted", (job, sub, sender, commitment)))
-        elif function.name == "uploadChunk":
-            cid, size, offset, deflated, data = args
+        elif function.name in ("uploadChunk", "uploadChunkCoded"):
+            cid, size, offset, data = read_chunk(request.payload)
             text = cid_to_text(cid)
             assert offset == self.received.get(text, 0), "a chunk must start where the machine stopped"
-            self.received[text] = offset + len(zlib.decompress(data) if deflated else data)
+            self.received[text] = offset + len(data)
             if self.received[text] == size:
                 self.stored.add(text)
                 del self.received[text]
@@ -185,7 +185,7 @@ def submit(market: FakeMarket, store: StateStore, **kw: Any) -> flow.FlowResult:
 
 
 def chunk_offsets(machine: Machine, since: int = 0) -> list[tuple[str, int]]:
-    return [(cid_to_text(args[0]), args[2]) for name, args, _ in machine.sent[since:] if name == "uploadChunk"]
+    return [(cid_to_text(args[0]), args[2]) for name, args, _ in machine.sent[since:] if name == "uploadChunkCoded"]
 
 
 def test_actions_encode_the_commit_with_its_stake_deposit_and_the_reveal() -> None:
@@ -215,7 +215,7 @@ def test_one_run_commits_uploads_reveals_and_forgets_its_state(tmp_path: Path) -
     result = submit(FakeMarket(machine), store)
     names = machine.names()
     assert names[0] == "commitSubmission" and names[-1] == "revealSubmission"
-    assert set(names[1:-1]) == {"uploadChunk"} and len(names) - 2 >= 4
+    assert set(names[1:-1]) == {"uploadChunkCoded"} and len(names) - 2 >= 4
     assert machine.stored == {cid_to_text(cid_of(MODEL)), cid_to_text(cid_of(DATA))}
     assert result.state.submission == 1 and result.outcome.first("SubmissionScored")["accepted"] is True
     assert list(tmp_path.iterdir()) == []  # revealed: nothing left to keep
@@ -242,7 +242,7 @@ def test_the_state_file_holds_the_salt_before_the_commit_leaves(tmp_path: Path) 
 
 def test_an_interruption_after_the_commit_resumes_without_a_second_commit(tmp_path: Path) -> None:
     machine, store = Machine(), StateStore(tmp_path)
-    machine.fail_at = lambda name, args: name == "uploadChunk"  # stops right after the commit
+    machine.fail_at = lambda name, args: name == "uploadChunkCoded"  # stops right after the commit
     with pytest.raises(Interrupted):
         submit(FakeMarket(machine), store)
     (kept,) = store.all(chain_id=31337, app=APP, sender=SENDER)
@@ -259,7 +259,7 @@ def test_an_interrupted_upload_resumes_with_only_the_missing_chunks(tmp_path: Pa
     whole = submit(FakeMarket(Machine()), StateStore(tmp_path / "reference"))
     all_chunks = len(whole.uploads[1].inputs)
     data_cid = cid_to_text(cid_of(DATA))
-    machine.fail_at = lambda name, args: name == "uploadChunk" and cid_to_text(args[0]) == data_cid and args[2] > 0
+    machine.fail_at = lambda name, args: name == "uploadChunkCoded" and cid_to_text(args[0]) == data_cid and args[2] > 0
     with pytest.raises(Interrupted):  # the data's first chunk went through, the second did not
         submit(FakeMarket(machine), store)
     first_run = len(machine.sent)

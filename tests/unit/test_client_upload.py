@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import zlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,6 +11,7 @@ from mlmarket.client.errors import InputFailed
 from mlmarket.client.upload import upload
 
 from dapp.codec.abi import inputs
+from dapp.codec.chunks import read_chunk
 
 DATA = random.Random(7).randbytes(150_000) + b"".join(b"%d,%d,%d\n" % (i, i * 7, i % 3) for i in range(40_000))
 
@@ -50,9 +50,9 @@ def rebuilt(payloads: list[bytes], start: int) -> bytes:
     """The file bytes the payloads carry, checking they are contiguous from ``start``."""
     position, parts = start, []
     for payload in payloads:
-        function, (_cid, size, offset, deflated, data) = inputs().decode(payload)
-        assert function.name == "uploadChunk" and size == len(DATA) and offset == position
-        part = zlib.decompress(data) if deflated else data
+        _cid, size, offset, part = read_chunk(payload)
+        assert inputs().decode(payload)[0].name == "uploadChunkCoded"
+        assert size == len(DATA) and offset == position
         parts.append(part)
         position += len(part)
     return b"".join(parts)
