@@ -88,7 +88,9 @@ class Session:
             return message
 
     def money_note(self, outcome: Any) -> tuple[str, dict[str, str]] | None:
-        """Where a failed input's deposit went (``outcomes.money_note``) and its JSON form, or None."""
+        """Where a failed input's deposit went (``outcomes.money_note``) and its JSON form, or None.
+        ``outcome`` is an ``InputOutcome`` or a ``Sent`` holding one."""
+        outcome = getattr(outcome, "outcome", outcome)
         if outcome.first("Deposited") is None:
             return None
         from mlmarket.cli.outcomes import money_note
