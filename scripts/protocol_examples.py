@@ -251,6 +251,32 @@ def session_blocks() -> dict[str, str]:
     return blocks
 
 
+def elided(query: str) -> str:
+    """A query with its long hex values cut to their start and length."""
+    return re.sub(r"0x([0-9a-f]{80,})", lambda m: f"0x{m[1][:16]}…({len(m[1]) // 2} bytes)", query)
+
+
+def preflight_blocks() -> dict[str, str]:
+    """A job and a submission the pre-flight refuses, every problem listed."""
+    s = Session()
+    for chunk in plan_upload(VALIDATION).chunks:
+        s.send(SPONSOR, chunk.payload, "uploadChunk")
+    bad = spec(title="demo", label="y", reward_per_accept=0, reveal_window=600, validation_cid=cid_of(VALIDATION),
+               deadline=DEADLINE)
+    create = INPUTS.encode("createJob", TOKEN.raw, 10**18, spec_tuple(bad))
+    job_query = f"preflight/job?sender={SPONSOR.hex}&now={NOW}&input={to_hex(create)}"
+    staked = spec(title="demo", validation_cid=cid_of(VALIDATION), stake=2 * 10**18, deadline=DEADLINE)
+    s.deposit(SPONSOR, 1000, "createJob", TOKEN.raw, 1000, spec_tuple(staked))
+    model = b'{"estimator": "DecisionTreeClassifier", "params": {"random_state": 1}}'
+    mc, dc = cid_of(model), cid_of(TRAIN)
+    commit = INPUTS.encode("commitSubmission", 1, submission_commitment(CAROL.hex, 1, mc, dc, SALT))
+    reveal = INPUTS.encode("revealSubmission", 1, mc, dc, SALT)
+    sub_query = (f"preflight/submission?sender={CAROL.hex}&now={NOW}&input={to_hex(commit)}&reveal={to_hex(reveal)}"
+                 f"&content={to_hex(model)}&content={to_hex(TRAIN)}")
+    return {f"preflight-{name}": f"`{elided(query)}`\n\n" + fenced(s.inspect(query))
+            for name, query in (("job", job_query), ("submission", sub_query))}
+
+
 def sequences() -> str:
     """Outputs, in order, of one input of each kind (fresh sessions, real engine)."""
     rows: list[tuple[str, Result]] = []
@@ -409,6 +435,7 @@ def blocks() -> dict[str, str]:
              "sequences": sequences()}
     found.update(small_values())
     found.update(session_blocks())
+    found.update(preflight_blocks())
     return found
 
 

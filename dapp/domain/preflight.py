@@ -34,8 +34,7 @@ from dapp.domain.values import Address
 from dapp.errors import DappError, DomainError
 
 FIXES = {
-    "insufficient_balance": "deposit the missing amount with the input (mlmarket: --stake for a submission, "
-                            "the job's reward without --from-balance) or deposit first (mlmarket deposit)",
+    "insufficient_balance": "deposit the missing amount with the input, or deposit first (mlmarket deposit)",
     "content_missing": "upload it first (mlmarket put FILE), or give its bytes inline to the pre-flight",
     "not_found": "check the job id (mlmarket job list)",
     "job_closed": "pick an open job (mlmarket job list)",
@@ -54,6 +53,11 @@ FIXES = {
                      "stake goes to the job's budget",
 }
 """Fix hints by error code; engine errors not listed get one by their family (``_family_fix``)."""
+
+JOB_FIXES = {"insufficient_balance": "deposit the budget with the job (mlmarket job create without "
+                                     "--from-balance), or deposit first (mlmarket deposit)"}
+SUBMISSION_FIXES = {"insufficient_balance": "deposit the stake with the commit (mlmarket submit --stake N, "
+                                            "or no --stake: what the balance lacks), or deposit first (mlmarket deposit)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +78,20 @@ def _family_fix(code: str) -> str:
     return "see docs/PROTOCOL.md §11 for this code"
 
 
-def problem_of(exc: DappError, what: str = "") -> Problem:
+def problem_of(exc: DappError, what: str = "", fixes: dict[str, str] | None = None) -> Problem:
     """The ``Problem`` an error raised by the advance path's code stands for; ``what`` prefixes
-    its message (``"validation data"``)."""
+    its message (``"validation data"``); ``fixes`` overrides ``FIXES`` for one kind of input."""
     message = f"{what}: {exc.message}" if what else exc.message
-    fix = getattr(exc, "fix", "") or FIXES.get(exc.code) or _family_fix(exc.code)
+    fix = getattr(exc, "fix", "") or (fixes or {}).get(exc.code) or FIXES.get(exc.code) or _family_fix(exc.code)
     return Problem(exc.code, message, fix, getattr(exc, "field", ""))
 
 
 class _Found:
     """Problems collected in order, each (code, message of the error) once."""
 
-    def __init__(self) -> None:
+    def __init__(self, fixes: dict[str, str] | None = None) -> None:
         self.items: list[Problem] = []
+        self.fixes = fixes
         self._seen: set[tuple[str, str]] = set()
 
     def add(self, problem: Problem, raw: str | None = None) -> None:
@@ -98,7 +103,7 @@ class _Found:
 
     def error(self, exc: DappError, what: str = "") -> None:
         """Records the problem ``exc`` stands for."""
-        self.add(problem_of(exc, what), exc.message)
+        self.add(problem_of(exc, what, self.fixes), exc.message)
 
     def run(self, check: Callable[[], Any], what: str = "") -> Any:
         """``check()``, or ``None`` with its ``DappError`` recorded."""
@@ -210,7 +215,7 @@ def _answer(found: _Found, **details: Any) -> dict[str, Any]:
 def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
     """``createJob``: every spec rule, the validation data and base model against the spec, the
     budget against the sender's balance (after the deposit), then the real handler."""
-    found, tx = _Found(), Tx(reader)
+    found, tx = _Found(JOB_FIXES), Tx(reader)
     cmd: CreateJob = _decoded(req, CreateJob, "createJob")
     s = cmd.spec
     for problem in spec.problems(s, cmd.budget, req.now, env.limits):
@@ -267,7 +272,7 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
     """``commitSubmission`` (with its stake deposit) and, given ``reveal`` (the ``revealSubmission``
     call), the content checks; ``score=1``, or a job with a hidden test set (whose reveal does not
     score), also runs the real reveal."""
-    found, tx = _Found(), Tx(reader)
+    found, tx = _Found(SUBMISSION_FIXES), Tx(reader)
     cmd: CommitSubmission = _decoded(req, CommitSubmission, "commitSubmission")
     reveal_text = _one(req.params, "reveal", required=False)
     reveal = None
