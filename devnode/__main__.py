@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--machine-dir", type=Path, default=None, help="the prebuilt cartesi-machine "
                              "(default $CARTESI_MACHINE_DIR or ../shared/cartesi-machine)")
         command.add_argument("--rollups", choices=("v2", "v1", "2", "1"), default="v2",
-                             help="the Cartesi Rollups release: v2 (default) or v1 (Cartesi CLI 1.x / sunodo)")
+                             help="the Cartesi Rollups release: v2 (default) or v1 (CLI 1.x / sunodo)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
     down = commands.add_parser("down", help="stop the running node")

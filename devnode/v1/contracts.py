@@ -1,4 +1,4 @@
-"""The Cartesi Rollups v1 contracts as npm ``@cartesi/rollups@1.4.3`` ships them (alias ``cartesi-rollups-1``).
+"""The Cartesi Rollups v1 contracts as npm ``@cartesi/rollups@1.4.3`` ships them (``cartesi-rollups-1``).
 
 The package carries hardhat-deploy records (``deployments/<network>/<Name>.json``: abi, linked creation
 bytecode, constructor args, address) and exported artifacts (``export/artifacts/contracts/**.json``: abi

@@ -76,7 +76,7 @@ def deploy_cartesi_v1(w3: Web3, deployer: LocalAccount) -> tuple[dict[str, str],
         addresses[name] = address
     for name, expected in V1_4.addresses.items():
         if addresses[name] != expected:
-            raise DeploymentError(f"{name} landed at {addresses[name]}, the v1.4 release table says {expected}")
+            raise DeploymentError(f"{name} landed at {addresses[name]}, the v1.4 release says {expected}")
     return addresses, input_box_block
 
 
@@ -94,8 +94,8 @@ def deploy_v1(w3: Web3, deployer: LocalAccount, *, epoch_length: int, owner: str
     block = known_block
     if not w3.eth.get_code(dapp):
         block = int(send(w3, deployer, factory.functions.deployContracts(*args))["blockNumber"])
-    addresses.update(Application=Web3.to_checksum_address(dapp), Authority=Web3.to_checksum_address(authority),
-                     History=Web3.to_checksum_address(history))
+    addresses.update(Application=Web3.to_checksum_address(dapp),
+                     Authority=Web3.to_checksum_address(authority), History=Web3.to_checksum_address(history))
     rpc_url = str(getattr(w3.provider, "endpoint_uri", "") or "")
     return Deployment(chain_id=w3.eth.chain_id, rpc_url=rpc_url, addresses=addresses,
                       deployer=deployer.address, authority_owner=owner, epoch_length=epoch_length,

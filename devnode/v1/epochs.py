@@ -47,7 +47,8 @@ class EpochCloser(V2EpochCloser):
                 self._confirmed.add(claim.epoch_index)
 
     def _history_claims(self) -> list[tuple[bytes, int, int, str]]:
-        event = contract_at(self.w3, "History", self.deployment.addresses["History"]).events.NewClaimToHistory()
+        history = contract_at(self.w3, "History", self.deployment.addresses["History"])
+        event = history.events.NewClaimToHistory()
         found = []
         latest = self.w3.eth.block_number
         for start in range(self.deployment.block_number, latest + 1, MAX_BLOCK_RANGE):
@@ -71,16 +72,16 @@ class EpochCloser(V2EpochCloser):
             if position < len(self._chain_claims):
                 on_chain = self._chain_claims[position]
                 if on_chain[:3] != (claim.epoch_hash, claim.first_index, claim.last_index):
-                    raise ClaimMismatch(f"epoch {epoch}: the History's claim {position} is not what the records "
-                                        f"give (epoch hash 0x{claim.epoch_hash.hex()}); use --fresh")
+                    raise ClaimMismatch(f"epoch {epoch}: the History's claim {position} is not what the "
+                                        f"records give (epoch hash 0x{claim.epoch_hash.hex()}); use --fresh")
                 tx_hash = on_chain[3]
             else:
                 authority = contract_at(self.w3, "Authority", self.deployment.authority)
                 receipt = send(self.w3, self.owner,
                                authority.functions.submitClaim(claim.claim_data(self.deployment.application)))
                 tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-            self.store.append_claim(ClaimRecord(epoch, last_block, self._output_count(epoch), claim.epoch_hash,
-                                                tx_hash))
+            count = self._output_count(epoch)
+            self.store.append_claim(ClaimRecord(epoch, last_block, count, claim.epoch_hash, tx_hash))
             self._confirmed.add(epoch)
             claimed.append(epoch)
             log.info("epoch %d claimed (History claim %d): inputs %d..%d, epoch hash 0x%s", epoch, position,

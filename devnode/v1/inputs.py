@@ -50,7 +50,8 @@ class V1Input:
     def to_rollup_metadata(self) -> dict[str, Any]:
         """The v1 advance metadata the rollup HTTP server hands the backend."""
         return {"msg_sender": self.msg_sender.lower(), "epoch_index": self.epoch_index,
-                "input_index": self.index, "block_number": self.block_number, "timestamp": self.block_timestamp}
+                "input_index": self.index, "block_number": self.block_number,
+                "timestamp": self.block_timestamp}
 
 
 class InputWatcher:
@@ -74,7 +75,8 @@ class InputWatcher:
         timestamps: dict[int, int] = {}
         for first in range(self.next_block, latest + 1, self.max_block_range):
             last = min(latest, first + self.max_block_range - 1)
-            logs = self._event.get_logs(argument_filters={"dapp": self._dapp}, from_block=first, to_block=last)
+            logs = self._event.get_logs(argument_filters={"dapp": self._dapp}, from_block=first,
+                                        to_block=last)
             for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
                 index = int(log["args"]["inputIndex"])
                 if index < self.next_index:
@@ -85,9 +87,9 @@ class InputWatcher:
                 if block not in timestamps:
                     timestamps[block] = int(self._w3.eth.get_block(block)["timestamp"])
                 sender, payload = Web3.to_checksum_address(log["args"]["sender"]), bytes(log["args"]["input"])
-                found.append(V1Input(index, sender, block, timestamps[block], self._epoch_index(block), payload,
-                                     eth_abi.encode(["address", "bytes"], [sender, payload]),
-                                     "0x" + bytes(log["transactionHash"]).hex()))
+                raw = eth_abi.encode(["address", "bytes"], [sender, payload])
+                found.append(V1Input(index, sender, block, timestamps[block], self._epoch_index(block),
+                                     payload, raw, "0x" + bytes(log["transactionHash"]).hex()))
                 self.next_index += 1
         self.next_block = max(self.next_block, latest + 1)
         return found
@@ -111,7 +113,8 @@ def _input_index(w3: Web3, deployment: Deployment, receipt: TxReceipt) -> int:
 def add_input(w3: Web3, deployment: Deployment, account: LocalAccount, payload: bytes) -> int:
     """``InputBox.addInput(dapp, payload)`` from ``account``; the input's index."""
     box = contract_at(w3, "InputBox", deployment.input_box)
-    return _input_index(w3, deployment, send(w3, account, box.functions.addInput(deployment.application, payload)))
+    receipt = send(w3, account, box.functions.addInput(deployment.application, payload))
+    return _input_index(w3, deployment, receipt)
 
 
 def deposit_erc20(w3: Web3, deployment: Deployment, account: LocalAccount, amount: int,
@@ -121,5 +124,6 @@ def deposit_erc20(w3: Web3, deployment: Deployment, account: LocalAccount, amoun
     if token.functions.allowance(account.address, deployment.erc20_portal).call() < amount:
         send(w3, account, token.functions.approve(deployment.erc20_portal, amount))
     portal = contract_at(w3, "ERC20Portal", deployment.erc20_portal)
-    call = portal.functions.depositERC20Tokens(deployment.token, deployment.application, amount, exec_layer_data)
+    call = portal.functions.depositERC20Tokens(deployment.token, deployment.application, amount,
+                                               exec_layer_data)
     return _input_index(w3, deployment, send(w3, account, call))

@@ -1,4 +1,4 @@
-"""The v1 pieces the local node plugs in with ``NodeConfig(rollups=1)`` (``python -m devnode up --rollups v1``).
+"""The v1 pieces the node plugs in with ``NodeConfig(rollups=1)`` (``python -m devnode up --rollups v1``).
 
 - ``parts(w3, store, epoch_length, owner) -> Parts``: the deployment (deployed idempotently and checked
   against ``deployment.json``, as ``devnode.onchain.ensure_deployment`` does for v2), the input watcher,
@@ -44,7 +44,7 @@ def backend_env(deployment: Deployment) -> dict[str, str]:
 
 
 def ensure_deployment(w3: Web3, store: Store, epoch_length: int, owner: LocalAccount) -> Deployment:
-    """The v1 deployment on ``w3``: deployed if needed, checked against and recorded in ``deployment.json``."""
+    """The v1 deployment on ``w3``: deployed if needed, checked against and saved to ``deployment.json``."""
     recorded = store.load_json(DEPLOYMENT)
     if recorded and recorded["epoch_length"] != epoch_length:
         log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",

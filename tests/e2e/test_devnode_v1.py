@@ -93,8 +93,9 @@ def test_inputs_reach_the_backend_and_a_withdrawal_voucher_executes_once(node):
     assert metadata["timestamp"] == w3.eth.get_block(metadata["block_number"])["timestamp"]
     assert decoded_notices(records[first]) == [("ContentStored", (cid, len(data), alice.address.lower()))]
     assert records[deposit].metadata["msg_sender"] == CANONICAL["ERC20Portal"].lower()
-    assert decoded_notices(records[deposit]) == [("Deposited", (deployment.token.lower(), alice.address.lower(), 7))]
-    assert decoded_notices(records[withdraw]) == [("Withdrawn", (deployment.token.lower(), alice.address.lower(), 4))]
+    token, holder = deployment.token.lower(), alice.address.lower()
+    assert decoded_notices(records[deposit]) == [("Deposited", (token, holder, 7))]
+    assert decoded_notices(records[withdraw]) == [("Withdrawn", (token, holder, 4))]
 
     assert output_proof("voucher", withdraw, 0, inputs=records, claims=node.store.claims) is None
     node.close_epoch()
@@ -151,7 +152,8 @@ def cartesi_send(node, *args: str) -> subprocess.CompletedProcess:
 def test_cartesi_cli_1_send_generic_and_erc20_reach_the_backend(node):
     w3, deployment, carol = w3_of(node), deployment_of(node), user(5)
     start = len(node.store.inputs)
-    done = cartesi_send(node, "generic", "--input", "0x" + inputs().encode("withdraw", deployment.token, 1).hex())
+    withdraw = inputs().encode("withdraw", deployment.token, 1)
+    done = cartesi_send(node, "generic", "--input", "0x" + withdraw.hex())
     assert done.returncode == 0, done.stdout + done.stderr
     token = w3.eth.contract(address=deployment.token, abi=[{
         "type": "function", "name": "approve", "stateMutability": "nonpayable",
@@ -166,7 +168,8 @@ def test_cartesi_cli_1_send_generic_and_erc20_reach_the_backend(node):
     assert generic.status == "REJECTED"  # carol has nothing to withdraw yet: the backend refused it
     assert any(b"insufficient_balance" in r for r in generic.reports)
     assert deposit.metadata["msg_sender"] == CANONICAL["ERC20Portal"].lower()
-    assert decoded_notices(deposit) == [("Deposited", (deployment.token.lower(), carol.address.lower(), 3 * 10**18))]
+    expected = ("Deposited", (deployment.token.lower(), carol.address.lower(), 3 * 10**18))
+    assert decoded_notices(deposit) == [expected]
     assert Web3.to_checksum_address(deposit.metadata["msg_sender"]) == CANONICAL["ERC20Portal"]
 
 

@@ -17,7 +17,8 @@ from devnode.v1.proofs import v1_output
 V1_META = {"msg_sender": "0x" + "cd" * 20, "epoch_index": 0, "input_index": 0, "block_number": 7,
            "timestamp": 1700000000}
 V2_META = {"chain_id": 31337, "app_contract": "0x" + "ab" * 20, "msg_sender": "0x" + "cd" * 20,
-           "block_number": 7, "block_timestamp": 1700000000, "prev_randao": "0x" + "00" * 32, "input_index": 0}
+           "block_number": 7, "block_timestamp": 1700000000, "prev_randao": "0x" + "00" * 32,
+           "input_index": 0}
 DESTINATION = "0x" + "12" * 20
 
 
@@ -52,9 +53,10 @@ def test_v1_vouchers_need_no_value_and_refuse_a_nonzero_one(server):
         answers["bare"] = post(rollup, "/voucher", {"destination": DESTINATION, "payload": "0xabcd"})
         answers["zero"] = post(rollup, "/voucher", {"destination": DESTINATION, "value": "0x" + "00" * 32,
                                                     "payload": "0x01"})
-        answers["value"] = post(rollup, "/voucher", {"destination": DESTINATION, "value": "0x" + "00" * 31 + "05",
-                                                     "payload": "0x02"})
-        answers["delegate"] = post(rollup, "/delegate-call-voucher", {"destination": DESTINATION, "payload": "0x"})
+        answers["value"] = post(rollup, "/voucher", {"destination": DESTINATION,
+                                                     "value": "0x" + "00" * 31 + "05", "payload": "0x02"})
+        answers["delegate"] = post(rollup, "/delegate-call-voucher",
+                                   {"destination": DESTINATION, "payload": "0x"})
 
     finished = play(server, V1_META, backend)
     assert (answers["bare"].status_code, answers["bare"].json()) == (201, {"index": 0})
@@ -71,7 +73,8 @@ def test_v2_vouchers_still_need_a_value(server):
 
     def backend(rollup: RollupServer) -> None:
         answers["bare"] = post(rollup, "/voucher", {"destination": DESTINATION, "payload": "0xabcd"})
-        answers["delegate"] = post(rollup, "/delegate-call-voucher", {"destination": DESTINATION, "payload": "0x"})
+        answers["delegate"] = post(rollup, "/delegate-call-voucher",
+                                   {"destination": DESTINATION, "payload": "0x"})
 
     finished = play(server, V2_META, backend)
     assert answers["bare"].status_code == 400

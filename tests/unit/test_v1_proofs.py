@@ -28,7 +28,8 @@ def root_after_replacement(position: int, log2_replacement: int, log2_drive: int
     assert position % (1 << log2_replacement) == 0
     size = 1 << log2_replacement
     for i, sibling in enumerate(siblings):
-        replacement = keccak(replacement + sibling) if position & (size << i) == 0 else keccak(sibling + replacement)
+        left = position & (size << i) == 0
+        replacement = keccak(replacement + sibling) if left else keccak(sibling + replacement)
     return replacement
 
 
@@ -43,7 +44,8 @@ def validate(proof: dict, encoding: bytes, epoch_hash: bytes, kind: str) -> None
     v = {k: (bytes.fromhex(x[2:]) if isinstance(x, str) else x) for k, x in proof["validity"].items()}
     siblings_out = [bytes.fromhex(s[2:]) for s in proof["validity"]["outputHashInOutputHashesSiblings"]]
     siblings_epoch = [bytes.fromhex(s[2:]) for s in proof["validity"]["outputHashesInEpochSiblings"]]
-    assert keccak(v["vouchersEpochRootHash"] + v["noticesEpochRootHash"] + v["machineStateHash"]) == epoch_hash
+    epoch = v["vouchersEpochRootHash"] + v["noticesEpochRootHash"] + v["machineStateHash"]
+    assert keccak(epoch) == epoch_hash
     epoch_root = v["vouchersEpochRootHash"] if kind == "voucher" else v["noticesEpochRootHash"]
     assert root_after_replacement(v["inputIndexWithinEpoch"] << 5, 5, 37, v["outputHashesRootHash"],
                                   siblings_epoch) == epoch_root
@@ -62,7 +64,8 @@ def zero_root(log2_size: int, log2_word: int) -> bytes:
     return keccak(half + half)
 
 
-def drive_root(slots: dict[int, bytes], log2_size: int, log2_slot: int, log2_word: int, base: int = 0) -> bytes:
+def drive_root(slots: dict[int, bytes], log2_size: int, log2_slot: int, log2_word: int,
+               base: int = 0) -> bytes:
     """Root of a drive whose 2^log2_slot-byte slots ``slots[i]`` hold the given node hashes."""
     if not any(base <= i < base + (1 << (log2_size - log2_slot)) for i in slots):
         return zero_root(log2_size, log2_word)
@@ -103,8 +106,10 @@ INPUTS = [
 
 
 def claims_for(inputs: list[InputRecord], epochs: list[int]) -> list[ClaimRecord]:
-    return [ClaimRecord(e, 10 * e + 9, 0, proofs.epoch_claim([r for r in inputs if r.epoch_index == e]).epoch_hash,
-                        "0x") for e in epochs]
+    def epoch_hash(epoch: int) -> bytes:
+        return proofs.epoch_claim([r for r in inputs if r.epoch_index == epoch]).epoch_hash
+
+    return [ClaimRecord(e, 10 * e + 9, 0, epoch_hash(e), "0x") for e in epochs]
 
 
 def v1_encoding(output: bytes) -> tuple[str, bytes]:
