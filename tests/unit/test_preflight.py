@@ -216,3 +216,39 @@ def test_the_preflight_agrees_with_the_advance_path(overrides, budget, deposit):
     if errors:
         assert errors[-1]["error"]["code"] in codes(answer)
         assert any(errors[-1]["error"]["message"] in p["message"] for p in answer["problems"])
+
+
+MODELS = st.fixed_dictionaries({
+    "estimator": st.sampled_from(["DecisionTreeClassifier", "LinearRegression", "GaussianNB"]),
+    "params": st.fixed_dictionaries({}, optional={"max_depth": st.sampled_from([2, 0]),
+                                                  "random_state": st.just(1)}),
+})
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=MODELS, stake=st.sampled_from([0, 30]), deposit=st.sampled_from([0, 30]),
+       with_data=st.booleans(), closed=st.booleans())
+def test_the_submission_preflight_agrees_with_the_commit_and_reveal(model, stake, deposit, with_data, closed):
+    m = market()
+    job = m.create_job(1000, validation_cid=m.put(SPONSOR, VALIDATION), stake=stake)
+    if closed:
+        m.call(SPONSOR, "cancelJob", job)
+    model_bytes = json.dumps(model).encode()
+    data = VALIDATION if with_data else b""
+    answer = dry_run(m, submission_query(job, model_bytes, data, deposit=deposit, files=[model_bytes],
+                                         extra="&score=1"))
+    mc, dc = m.put(CAROL, model_bytes), cid_of(data) if data else b""
+    commit = INPUTS.encode("commitSubmission", job, submission_commitment(CAROL.hex, job, mc, dc, SALT))
+    committed = m.deposit(TOKEN, CAROL, deposit, commit) if deposit else m.send(CAROL, commit)
+    failed = [r for r in (json.loads(x) for x in committed.reports) if r.get("ok") is False]
+    if committed.accepted and not failed:
+        revealed = m.reveal(CAROL, job, mc, dc, SALT)
+        failed = [r for r in (json.loads(x) for x in revealed.reports) if r.get("ok") is False]
+        subs = m.inspect(f"jobs/{job}/submissions")["submissions"]
+        slashed = subs[0]["status"] == "invalid"
+        real_ok = revealed.accepted and not failed and not slashed
+    else:
+        real_ok = False
+    assert answer["accepted"] == real_ok, answer
+    if failed:
+        assert failed[-1]["error"]["code"] in codes(answer)
