@@ -276,7 +276,9 @@ def test_a_reveal_behind_an_earlier_open_commit_waits_and_says_so(node: Node, fi
     result = CliRunner().invoke(cli, ["submit", str(job), "--model", str(files["model"]), "--data",
                                       str(files["train"]), "--account", str(CONTRIBUTOR)], env=env)
     assert result.exit_code == 0, result.output
-    assert f"revealed: submission 2 of job {job}, scored, waiting for earlier commits" in result.stdout
+    score = mlmarket(node, "job", "show", str(job))["submissions"][1]["score_millionths"]
+    assert (f"revealed: submission 2 of job {job}, accuracy {score // 10**6}.{score % 10**6:06d}, scored, waiting "
+            f"for earlier commits") in result.stdout
     assert "SubmissionScored" not in result.stdout and "RewardPaid" not in result.stdout
     statuses = [s["status"] for s in mlmarket(node, "job", "show", str(job))["submissions"]]
     assert statuses == ["committed", "revealed"]
