@@ -11,6 +11,7 @@ from pathlib import Path
 
 import eth_abi
 import pytest
+import requests
 from eth_hash.auto import keccak
 from web3 import Web3
 
@@ -102,6 +103,14 @@ def test_inputs_reach_the_backend_and_a_withdrawal_voucher_executes_once(node):
     claims = node.store.claims
     proof = output_proof("voucher", withdraw, 0, inputs=node.store.inputs, claims=claims)
     assert proof is not None
+
+    query = ("query($i: Int!) { voucher(voucherIndex: 0, inputIndex: $i) { destination payload proof { context "
+             "validity { inputIndexWithinEpoch outputIndexWithinInput outputHashesRootHash vouchersEpochRootHash "
+             "noticesEpochRootHash machineStateHash outputHashInOutputHashesSiblings outputHashesInEpochSiblings }"
+             " } } }")
+    answer = requests.post(node.info()["graphql_url"], json={"query": query, "variables": {"i": withdraw}},
+                           timeout=30).json()
+    assert answer["data"]["voucher"]["proof"] == proof  # the node's GraphQL serves this proof
 
     token = w3.eth.contract(address=deployment.token, abi=[{
         "type": "function", "name": "balanceOf", "stateMutability": "view",
