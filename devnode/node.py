@@ -18,7 +18,8 @@ input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the comm
 state_dir, logs, started_at, ready, machine`` (``host`` or ``cartesi``: what runs the backend),
 ``machine_snapshot, machine_note`` (whose answer is authoritative), ``rollups`` (2, or 1 with
 ``NodeConfig(rollups=1)``: the Rollups v1.4 contracts, inputs, claims and backend settings of ``devnode.v1``;
-``addresses`` then name the v1 contracts, ``Application`` being the CartesiDApp, plus ``History``).
+``addresses`` then name the v1 contracts, ``Application`` being the CartesiDApp, plus ``History``;
+``graphql_url``: the v1 GraphQL reader, ``devnode.graphql_v1``, served beside ``/rpc``).
 """
 
 from __future__ import annotations
@@ -131,7 +132,13 @@ class Node:
         if cfg.fresh:
             Store.wipe(cfg.state_dir)
         self.store = Store(cfg.state_dir)
-        self._reader = ReaderServer(self, cfg.host, lifecycle.checked_port(cfg.host, cfg.port, "reader API"))
+        routes = None
+        if cfg.rollups == 1:  # the v1 reader (GraphQL, v1 inspect) beside /rpc
+            from devnode.v1.node import reader_routes
+
+            routes = reader_routes(self, self.store)
+        self._reader = ReaderServer(self, cfg.host, lifecycle.checked_port(cfg.host, cfg.port, "reader API"),
+                                    routes=routes)
         if cfg.rpc_url is None:
             port = lifecycle.checked_port(cfg.host, cfg.anvil_port, "anvil")
             self._anvil = start_anvil(cfg.host, port, state_path=self.store.path(ANVIL_STATE),
@@ -229,6 +236,7 @@ class Node:
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
             "started_at": self._info.get("started_at", now()), "ready": ready, "rollups": self.config.rollups,
+            **({"graphql_url": f"{base}/graphql"} if self.config.rollups == 1 else {}),
             **machine_info(self.config.machine, self.config.machine_snapshot),
         }
         self.store.save_json(INFO, self._info)
