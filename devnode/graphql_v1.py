@@ -30,7 +30,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from graphql import GraphQLError, GraphQLScalarType, GraphQLSyntaxError, build_schema, execute, parse, validate
+from graphql import (
+    GraphQLError,
+    GraphQLScalarType,
+    GraphQLSyntaxError,
+    build_schema,
+    execute,
+    parse,
+    validate,
+)
 
 from devnode.outputs import decode_output
 from devnode.records import NONE
@@ -160,7 +168,8 @@ def page_bounds(total: int, first: int | None = None, last: int | None = None, a
     or backward (``last``/``before``), never both; at most ``PAGE_LIMIT`` entries."""
     backward = last is not None or before is not None
     if backward and (first is not None or after is not None):
-        raise GraphQLError("cannot mix forward pagination (first, after) with backward pagination (last, before)")
+        raise GraphQLError("cannot mix forward pagination (first, after) with backward pagination "
+                           "(last, before)")
 
     def cursor(value: str, name: str) -> int:
         offset = decode_cursor(value)
@@ -253,7 +262,8 @@ class Snapshot:
         meta = record.metadata or {}
         timestamp = meta.get("timestamp", meta.get("block_timestamp", 0))
         return {
-            "index": index, "status": v1_status(record.status), "msgSender": str(meta.get("msg_sender", "")).lower(),
+            "index": index, "status": v1_status(record.status),
+            "msgSender": str(meta.get("msg_sender", "")).lower(),
             "timestamp": int(timestamp), "blockNumber": record.block_number, "payload": _hex(record.payload),
             "voucher": lambda info, index: self.voucher(index, record.index),
             "notice": lambda info, index: self.notice(index, record.index),
@@ -269,15 +279,17 @@ class Snapshot:
         if not 0 <= index < len(vouchers):
             raise GraphQLError("voucher not found")
         destination, payload = vouchers[index]
-        return {"index": index, "input": lambda info: self.input(input_index), "destination": destination.lower(),
-                "payload": _hex(payload), "proof": lambda info: self.proof("voucher", input_index, index)}
+        return {"index": index, "input": lambda info: self.input(input_index),
+                "destination": destination.lower(), "payload": _hex(payload),
+                "proof": lambda info: self.proof("voucher", input_index, index)}
 
     def notice(self, index: int, input_index: int) -> dict[str, Any]:
         """Notice ``index`` of input ``input_index``; ``GraphQLError("notice not found")``."""
         notices = self.outputs(input_index).notices if 0 <= input_index < len(self.inputs) else ()
         if not 0 <= index < len(notices):
             raise GraphQLError("notice not found")
-        return {"index": index, "input": lambda info: self.input(input_index), "payload": _hex(notices[index]),
+        return {"index": index, "input": lambda info: self.input(input_index),
+                "payload": _hex(notices[index]),
                 "proof": lambda info: self.proof("notice", input_index, index)}
 
     def report(self, index: int, input_index: int) -> dict[str, Any]:
@@ -285,19 +297,23 @@ class Snapshot:
         reports = self.inputs[input_index].reports if 0 <= input_index < len(self.inputs) else ()
         if not 0 <= index < len(reports):
             raise GraphQLError("report not found")
-        return {"index": index, "input": lambda info: self.input(input_index), "payload": _hex(reports[index])}
+        return {"index": index, "input": lambda info: self.input(input_index),
+                "payload": _hex(reports[index])}
 
     def vouchers(self, input_index: int | None = None) -> list[dict[str, Any]]:
         """Every voucher (of one input), by input then index."""
-        return [self.voucher(i, n) for n in self._indices(input_index) for i in range(len(self.outputs(n).vouchers))]
+        return [self.voucher(i, n) for n in self._indices(input_index)
+                for i in range(len(self.outputs(n).vouchers))]
 
     def notices(self, input_index: int | None = None) -> list[dict[str, Any]]:
         """Every notice (of one input), by input then index."""
-        return [self.notice(i, n) for n in self._indices(input_index) for i in range(len(self.outputs(n).notices))]
+        return [self.notice(i, n) for n in self._indices(input_index)
+                for i in range(len(self.outputs(n).notices))]
 
     def reports(self, input_index: int | None = None) -> list[dict[str, Any]]:
         """Every report (of one input), by input then index."""
-        return [self.report(i, n) for n in self._indices(input_index) for i in range(len(self.inputs[n].reports))]
+        return [self.report(i, n) for n in self._indices(input_index)
+                for i in range(len(self.inputs[n].reports))]
 
     def filtered_inputs(self, where: Mapping[str, int] | None) -> list[dict[str, Any]]:
         """The inputs ``where`` keeps (``indexLowerThan``, ``indexGreaterThan``, both exclusive)."""
@@ -379,7 +395,8 @@ class GraphQLReader:
         if variables is not None and not isinstance(variables, dict):
             return 400, "Json deserialize error: `variables` must be an object"
         operation = request.get("operationName")
-        return 200, self.execute(request["query"], variables, operation if isinstance(operation, str) else None)
+        operation = operation if isinstance(operation, str) else None
+        return 200, self.execute(request["query"], variables, operation)
 
 
 _INSPECT_STATUS = {ACCEPTED: "Accepted", REJECTED: "Rejected", EXCEPTION: "Exception"}
@@ -394,7 +411,8 @@ def inspect_answer(node: NodeView, payload: bytes) -> tuple[int, Any]:
         return 503, f"Machine not ready: {exc}"
     exception = None if finished.status != EXCEPTION else _hex(finished.exception or b"")
     return 200, {"status": _INSPECT_STATUS.get(finished.status, "Rejected"), "exception_payload": exception,
-                 "reports": [{"payload": _hex(r)} for r in finished.reports], "processed_input_count": processed}
+                 "reports": [{"payload": _hex(r)} for r in finished.reports],
+                 "processed_input_count": processed}
 
 
 def inspect_payload(path: str) -> bytes:

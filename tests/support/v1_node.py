@@ -61,9 +61,11 @@ class V1View:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.app = None
-        store.append_input(v1_record(0, 12, ACCEPTED, (encode_notice(b"n0"), encode_voucher(bytes.fromhex("12" * 20), 0, b"pay0"),
-                                                       encode_notice(b"n1")), (b'{"ok": true}',)))
-        store.append_input(v1_record(1, 15, REJECTED, (), (b'{"ok": false, "error": {"code": "bad", "message": "no"}}',)))
+        first = (encode_notice(b"n0"), encode_voucher(bytes.fromhex("12" * 20), 0, b"pay0"),
+                 encode_notice(b"n1"))
+        store.append_input(v1_record(0, 12, ACCEPTED, first, (b'{"ok": true}',)))
+        refused = b'{"ok": false, "error": {"code": "bad", "message": "no"}}'
+        store.append_input(v1_record(1, 15, REJECTED, (), (refused,)))
         store.append_input(v1_record(2, 23, ACCEPTED, (encode_voucher(bytes.fromhex("34" * 20), 0, b"pay1"),
                                                        encode_voucher(bytes.fromhex("12" * 20), 0, b""))))
         store.append_input(v1_record(3, 24, ACCEPTED))
@@ -81,11 +83,13 @@ class V1View:
 
 
 @contextmanager
-def serving(state_dir: Any, claimed_inputs: set[int] | None = None) -> Iterator[tuple[ReaderServer, V1View, FakeProofs]]:
+def serving(state_dir: Any,
+            claimed_inputs: set[int] | None = None) -> Iterator[tuple[ReaderServer, V1View, FakeProofs]]:
     """A reader server in v1 mode over a fresh ``V1View`` in ``state_dir``."""
     view = V1View(Store(state_dir))
     proofs = FakeProofs({0} if claimed_inputs is None else claimed_inputs)
-    server = ReaderServer(view, port=0, routes=graphql_v1.routes(view, proofs)).start()  # type: ignore[arg-type]
+    routes = graphql_v1.routes(view, proofs)  # type: ignore[arg-type]
+    server = ReaderServer(view, port=0, routes=routes).start()  # type: ignore[arg-type]
     try:
         yield server, view, proofs
     finally:

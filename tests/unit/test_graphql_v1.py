@@ -42,8 +42,8 @@ def error(node: Any, query: str) -> str:
 
 def test_input_fields_come_from_the_recorded_input_and_its_v1_metadata(node):
     got = data(node, "{ input(index: 2) { index status msgSender timestamp blockNumber payload } }")["input"]
-    assert got == {"index": 2, "status": "ACCEPTED", "msgSender": SENDER, "timestamp": str(1_700_000_000 + 23),
-                   "blockNumber": "23", "payload": "0x" + b"in2".hex()}
+    assert got == {"index": 2, "status": "ACCEPTED", "msgSender": SENDER,
+                   "timestamp": str(1_700_000_000 + 23), "blockNumber": "23", "payload": "0x" + b"in2".hex()}
 
 
 def test_an_input_seen_but_not_processed_is_unprocessed_and_counted(node):
@@ -67,29 +67,34 @@ def test_notices_and_vouchers_are_numbered_per_input_and_per_kind(node):
 
 
 def test_single_outputs_by_index_match_the_lists(node):
-    got = data(node, """{ voucher(voucherIndex: 1, inputIndex: 2) { index destination payload input { index } }
+    got = data(node, """{
+        voucher(voucherIndex: 1, inputIndex: 2) { index destination payload input { index } }
         notice(noticeIndex: 1, inputIndex: 0) { index payload }
         report(reportIndex: 0, inputIndex: 1) { index payload }
         input(index: 2) { voucher(index: 0) { destination } } }""")
-    assert got["voucher"] == {"index": 1, "destination": "0x" + "12" * 20, "payload": "0x", "input": {"index": 2}}
+    assert got["voucher"] == {"index": 1, "destination": "0x" + "12" * 20, "payload": "0x",
+                              "input": {"index": 2}}
     assert got["notice"] == {"index": 1, "payload": "0x" + b"n1".hex()}
-    assert got["report"]["index"] == 0 and bytes.fromhex(got["report"]["payload"][2:]).startswith(b'{"ok": false')
+    assert got["report"]["index"] == 0
+    assert bytes.fromhex(got["report"]["payload"][2:]).startswith(b'{"ok": false')
     assert got["input"]["voucher"]["destination"] == "0x" + "34" * 20
 
 
 def test_the_top_level_lists_hold_every_input_s_outputs_in_input_order(node):
-    got = data(node, "{ vouchers { totalCount edges { node { index input { index } } } } notices { totalCount } "
-                     "reports { totalCount } }")
+    got = data(node, "{ vouchers { totalCount edges { node { index input { index } } } } "
+                     "notices { totalCount } reports { totalCount } }")
     assert [(e["node"]["input"]["index"], e["node"]["index"]) for e in got["vouchers"]["edges"]] == [
         (0, 0), (2, 0), (2, 1)]
-    assert (got["vouchers"]["totalCount"], got["notices"]["totalCount"], got["reports"]["totalCount"]) == (3, 2, 2)
+    totals = (got["vouchers"]["totalCount"], got["notices"]["totalCount"], got["reports"]["totalCount"])
+    assert totals == (3, 2, 2)
 
 
 def test_proofs_come_from_the_proof_callable_and_are_null_before_the_claim(node):
     _, _, proofs = node
     got = data(node, """{ claimed: voucher(voucherIndex: 0, inputIndex: 0) { proof { context validity {
             inputIndexWithinEpoch outputIndexWithinInput outputHashesRootHash vouchersEpochRootHash
-            noticesEpochRootHash machineStateHash outputHashInOutputHashesSiblings outputHashesInEpochSiblings } } }
+            noticesEpochRootHash machineStateHash outputHashInOutputHashesSiblings
+            outputHashesInEpochSiblings } } }
         notice(noticeIndex: 1, inputIndex: 0) { proof { validity { outputIndexWithinInput } } }
         open: voucher(voucherIndex: 1, inputIndex: 2) { proof { context } } }""")
     assert got["claimed"]["proof"] == proofs("voucher", 0, 0)
@@ -128,8 +133,8 @@ def test_a_query_that_does_not_validate_gets_errors_and_no_data(node):
 
 
 def test_variables_and_the_where_filter(node):
-    got = data(node, "query Q($low: Int, $high: Int) { inputs(where: {indexGreaterThan: $low, indexLowerThan: $high}) "
-                     "{ totalCount edges { node { index } } } }", low=0, high=3)
+    got = data(node, "query Q($low: Int, $high: Int) { inputs(where: {indexGreaterThan: $low, "
+                     "indexLowerThan: $high}) { totalCount edges { node { index } } } }", low=0, high=3)
     assert got["inputs"]["totalCount"] == 2
     assert [e["node"]["index"] for e in got["inputs"]["edges"]] == [1, 2]
 
@@ -143,7 +148,8 @@ def test_forward_pages_walk_every_entry_once_with_their_cursors(node):
                     after=after)["vouchers"]
         seen += [(e["node"]["input"]["index"], e["node"]["index"]) for e in page["edges"]]
         info = page["pageInfo"]
-        assert info["startCursor"] == page["edges"][0]["cursor"] and info["endCursor"] == page["edges"][-1]["cursor"]
+        assert info["startCursor"] == page["edges"][0]["cursor"]
+        assert info["endCursor"] == page["edges"][-1]["cursor"]
         assert info["hasPreviousPage"] == (after is not None)
         if not info["hasNextPage"]:
             break
@@ -163,14 +169,15 @@ def test_backward_pages_end_before_the_cursor(node):
 
 
 def test_an_empty_list_has_no_cursors(node):
-    got = data(node, "{ input(index: 3) { notices { totalCount edges { cursor } pageInfo { startCursor endCursor "
-                     "hasNextPage hasPreviousPage } } } }")["input"]["notices"]
-    assert got == {"totalCount": 0, "edges": [], "pageInfo": {"startCursor": None, "endCursor": None,
-                                                               "hasNextPage": False, "hasPreviousPage": False}}
+    got = data(node, "{ input(index: 3) { notices { totalCount edges { cursor } pageInfo { startCursor "
+                     "endCursor hasNextPage hasPreviousPage } } } }")["input"]["notices"]
+    assert got == {"totalCount": 0, "edges": [], "pageInfo": {
+        "startCursor": None, "endCursor": None, "hasNextPage": False, "hasPreviousPage": False}}
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ("first: 1, last: 1", "cannot mix forward pagination (first, after) with backward pagination (last, before)"),
+    ("first: 1, last: 1",
+     "cannot mix forward pagination (first, after) with backward pagination (last, before)"),
     ('after: "not base64!"', "failed to decode base64 cursor"),
     ('after: "gA=="', "failed to decode UTF8 cursor"),
     ('after: "aW52YWxpZA=="', "failed to parse cursor"),
@@ -230,7 +237,8 @@ def test_get_inspect_sends_the_url_decoded_path_and_query_as_the_payload(node):
     assert answer.status_code == 200
     assert view.inspected == [b"jobs/3/submissions?limit=2"]
     assert answer.json() == {"status": "Accepted", "exception_payload": None,
-                             "reports": [{"payload": "0x" + b'{"answer": 1}'.hex()}], "processed_input_count": 4}
+                             "reports": [{"payload": "0x" + b'{"answer": 1}'.hex()}],
+                             "processed_input_count": 4}
 
 
 def test_post_inspect_sends_the_raw_body(node):

@@ -55,8 +55,10 @@ CARTESI_DAPP = [
     {"type": "function", "name": "executeVoucher", "stateMutability": "nonpayable",
      "inputs": [_p("address", "_destination"), _p("bytes", "_payload"), _PROOF], "outputs": [_p("bool")]},
     {"type": "function", "name": "wasVoucherExecuted", "stateMutability": "view",
-     "inputs": [_p("uint256", "_inputIndex"), _p("uint256", "_outputIndexWithinInput")], "outputs": [_p("bool")]},
-    {"type": "event", "name": "VoucherExecuted", "anonymous": False, "inputs": [_p("uint256", "voucherId", indexed=False)]},
+     "inputs": [_p("uint256", "_inputIndex"), _p("uint256", "_outputIndexWithinInput")],
+     "outputs": [_p("bool")]},
+    {"type": "event", "name": "VoucherExecuted", "anonymous": False,
+     "inputs": [_p("uint256", "voucherId", indexed=False)]},
 ]
 """The v1 ``CartesiDApp`` functions and event the client uses."""
 INPUT_BOX_V1 = [
@@ -69,7 +71,8 @@ INPUT_BOX_V1 = [
 """The v1 ``InputBox`` entries the client uses."""
 V1_ABIS = {"Application": CARTESI_DAPP, "InputBox": INPUT_BOX_V1}
 V1_ERRORS = {"0x" + keccak(f"{name}()".encode())[:4].hex(): name for name in (
-    "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash", "IncorrectOutputsEpochRootHash",
+    "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash",
+    "IncorrectOutputsEpochRootHash",
     "InputIndexOutOfClaimBounds", "OnlyDApp", "VoucherReexecutionNotAllowed", "InputSizeExceedsLimit")}
 """Selector -> name of the v1 ``CartesiDApp`` and ``InputBox`` custom errors (none has arguments)."""
 

@@ -11,8 +11,9 @@ Resolution, first match wins for each value:
    used only when neither an RPC nor a node URL was given by (1) or (2), so that a remote chain is
    never mixed with local addresses; its ``rollups`` (absent: 2) says which protocol the node runs;
 4. defaults: ``http://127.0.0.1:8545``, ``http://127.0.0.1:6751`` and the deterministic Cartesi
-   Rollups v2.2.0 (or, for ``rollups`` 1, v1.4) addresses (CARTESI-FACTS §4). The application can also be discovered from the
-   node when it serves exactly one (``ReaderClient.list_applications``).
+   Rollups v2.2.0 (or, for ``rollups`` 1, v1.4) addresses (CARTESI-FACTS §4). The application can
+   also be discovered from the node when it serves exactly one (``ReaderClient.list_applications``;
+   a v1 node does not tell).
 """
 
 from __future__ import annotations

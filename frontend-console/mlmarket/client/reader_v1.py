@@ -95,8 +95,7 @@ class ReaderV1Client(ReaderClient):
 
     def __init__(self, graphql: str, app: str, *, session: requests.Session | None = None,
                  timeout: float = 30.0) -> None:
-        base = graphql.rstrip("/")
-        base = base[: -len("/graphql")] if base.endswith("/graphql") else base
+        base = graphql.rstrip("/").removesuffix("/graphql")
         super().__init__(base + "/rpc", app, session=session, timeout=timeout)
         self.graphql = graphql
         self._counts: list[Counts] = []  # of the processed inputs, in order (they never change)
@@ -152,8 +151,8 @@ class ReaderV1Client(ReaderClient):
         after = None
         while True:
             data = self.query(f"query P($after: String) {{ {field}(first: {PAGE}, after: $after) {{ "
-                              f"edges {{ node {{ {selection} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
-                              after=after)[field]
+                              f"edges {{ node {{ {selection} }} }} "
+                              f"pageInfo {{ hasNextPage endCursor }} }} }}", after=after)[field]
             nodes += [e["node"] for e in data["edges"]]
             if not data["pageInfo"]["hasNextPage"]:
                 return nodes
@@ -168,9 +167,10 @@ class ReaderV1Client(ReaderClient):
         after = None
         while True:
             where = f"where: {{indexGreaterThan: {len(self._counts) - 1}}}" if self._counts else ""
-            data = self.query(f"query C($after: String) {{ inputs(first: {PAGE}, after: $after {where}) {{ edges {{ "
-                              f"node {{ index status notices {{ totalCount }} vouchers {{ totalCount }} "
-                              f"reports {{ totalCount }} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+            data = self.query(f"query C($after: String) {{ inputs(first: {PAGE}, after: $after {where}) {{ "
+                              f"edges {{ node {{ index status notices {{ totalCount }} "
+                              f"vouchers {{ totalCount }} reports {{ totalCount }} }} }} "
+                              f"pageInfo {{ hasNextPage endCursor }} }} }}",
                               after=after)["inputs"]
             for edge in data["edges"]:
                 node = edge["node"]
@@ -203,8 +203,8 @@ class ReaderV1Client(ReaderClient):
 
     def voucher_proof(self, input_index: int, position: int) -> dict[str, Any] | None:
         """The v1 ``Proof`` of voucher ``position`` of input ``input_index``; None before the claim."""
-        data = self.query(f"query V($v: Int!, $i: Int!) {{ voucher(voucherIndex: $v, inputIndex: $i) {{ {_PROOF} }} }}",
-                          v=position, i=input_index)
+        data = self.query(f"query V($v: Int!, $i: Int!) {{ voucher(voucherIndex: $v, inputIndex: $i) "
+                          f"{{ {_PROOF} }} }}", v=position, i=input_index)
         return data["voucher"]["proof"]
 
     # -- the ReaderClient interface -----------------------------------------------------------
@@ -224,8 +224,8 @@ class ReaderV1Client(ReaderClient):
         except ClientError:
             return None
         if kind == "notice":
-            data = self.query("query N($n: Int!, $i: Int!) { notice(noticeIndex: $n, inputIndex: $i) { payload } }",
-                              n=position, i=input_index)
+            data = self.query("query N($n: Int!, $i: Int!) { notice(noticeIndex: $n, inputIndex: $i) "
+                              "{ payload } }", n=position, i=input_index)
             return _notice_record(index, input_index, data["notice"])
         data = self.query(f"query V($v: Int!, $i: Int!) {{ voucher(voucherIndex: $v, inputIndex: $i) {{ "
                           f"destination payload {_PROOF} }} }}", v=position, i=input_index)
@@ -242,7 +242,8 @@ class ReaderV1Client(ReaderClient):
             for node in vouchers:
                 by_input.setdefault(node["input"]["index"], ([], []))[1].append(node)
             return [r for n in sorted(by_input) for r in self._records(n, *by_input[n])]
-        data = self.query(f"query O($i: Int!) {{ input(index: $i) {{ notices {{ edges {{ node {{ index payload }} }} }} "
+        data = self.query(f"query O($i: Int!) {{ input(index: $i) {{ "
+                          f"notices {{ edges {{ node {{ index payload }} }} }} "
                           f"vouchers {{ edges {{ node {{ index destination payload {_PROOF} }} }} }} }} }}",
                           i=input_index)["input"]
         return self._records(input_index, [e["node"] for e in data["notices"]["edges"]],
@@ -254,7 +255,8 @@ class ReaderV1Client(ReaderClient):
             return []
         start = self.first_output(input_index)
         records = [_notice_record(start + n["index"], input_index, n) for n in notices]
-        return records + [_voucher_record(start + len(notices) + v["index"], input_index, v) for v in vouchers]
+        first_voucher = start + len(notices)
+        return records + [_voucher_record(first_voucher + v["index"], input_index, v) for v in vouchers]
 
     def list_reports(self, input_index: int | None = None) -> list[dict[str, Any]]:
         """Every report record, or those of one input."""
