@@ -56,8 +56,8 @@ FIXES = {
 
 JOB_FIXES = {"insufficient_balance": "deposit the budget with the job (mlmarket job create without "
                                      "--from-balance), or deposit first (mlmarket deposit)"}
-SUBMISSION_FIXES = {"insufficient_balance": "deposit the stake with the commit (mlmarket submit --stake N, "
-                                            "or no --stake: what the balance lacks), or deposit first (mlmarket deposit)"}
+SUBMISSION_FIXES = {"insufficient_balance": "deposit the stake with the commit (mlmarket submit --stake N, or "
+                                            "no --stake: what the balance lacks), or deposit first (mlmarket deposit)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +73,7 @@ class Problem:
 def _family_fix(code: str) -> str:
     if code.startswith("dataset_") or code in ("value_out_of_range", "bad_task"):
         return "fix the CSV: a header row, numeric cells, the job's label column (docs/MODELS.md)"
-    if code.startswith(("model_", "param_", "spec_", "estimator_")) or code in ("unsafe_model", "bad_preprocessing"):
+    if code.startswith(("model_", "param_", "spec_", "estimator_", "unsafe_", "bad_pre")):
         return "fix the model file or spec: allowed estimators and parameters are in docs/MODELS.md"
     return "see docs/PROTOCOL.md §11 for this code"
 
@@ -82,7 +82,8 @@ def problem_of(exc: DappError, what: str = "", fixes: dict[str, str] | None = No
     """The ``Problem`` an error raised by the advance path's code stands for; ``what`` prefixes
     its message (``"validation data"``); ``fixes`` overrides ``FIXES`` for one kind of input."""
     message = f"{what}: {exc.message}" if what else exc.message
-    fix = getattr(exc, "fix", "") or (fixes or {}).get(exc.code) or FIXES.get(exc.code) or _family_fix(exc.code)
+    fix = (getattr(exc, "fix", "") or (fixes or {}).get(exc.code) or FIXES.get(exc.code)
+           or _family_fix(exc.code))
     return Problem(exc.code, message, fix, getattr(exc, "field", ""))
 
 
@@ -159,7 +160,8 @@ def parse(params: dict[str, list[str]], needs_input: bool = True) -> Request:
     token_text = _one(params, "token", required=bool(deposit))
     sender = _one(params, "sender", needs_input)
     return Request(sender=_address(sender, "sender") if sender else Address(bytes(20)),
-                   now=uint_param(params, "now", 0), payload=_hex(_one(params, "input", needs_input), "input"),
+                   now=uint_param(params, "now", 0),
+                   payload=_hex(_one(params, "input", needs_input), "input"),
                    deposit=deposit, token=_address(token_text, "token") if token_text else None,
                    contents=tuple(_hex(c, "content") for c in params.get("content", [])), params=params,
                    pending=frozenset(cid_from_text(c) for c in params.get("pending", [])))
@@ -299,7 +301,8 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
         _slashed(tx, revealed, found)
         score = next((e.score for e in revealed if isinstance(e, SubmissionScored)), None)
     details = {"job": job.id, "stake": str(job.spec.stake), "token": job.token.hex, "balance": str(balance),
-               "deposit": str(req.deposit), "estimated_cycles": work, "unchecked": sorted(map(cid_to_text, req.pending))}
+               "deposit": str(req.deposit), "estimated_cycles": work,
+               "unchecked": sorted(map(cid_to_text, req.pending))}
     scores = {} if score is None else {"score": score / SCALE, "score_millionths": score}
     return _answer(found, **details, **scores)
 

@@ -53,23 +53,24 @@ def _check_common(spec: JobSpec, budget: int, now: int, limits: Limits) -> Itera
         yield _fail(f"task {spec.task!r} is not one of {', '.join(METRICS)}", "task",
                     f"set task to one of {', '.join(METRICS)}")
     elif spec.metric not in METRICS[spec.task]:
-        yield _fail(f"metric {spec.metric!r} does not apply to {spec.task}; use one of "
-                    f"{', '.join(METRICS[spec.task])}", "metric", f"set metric to one of {', '.join(METRICS[spec.task])}")
+        known = ", ".join(METRICS[spec.task])
+        yield _fail(f"metric {spec.metric!r} does not apply to {spec.task}; use one of {known}", "metric",
+                    f"set metric to one of {known}")
     if not spec.label or len(spec.label.encode()) > 100:
         yield _fail("label (the label column's name) must be 1 to 100 bytes", "label",
                     "set label to the name of the validation CSV's label column")
     if budget <= 0:
         yield _fail("the budget must be positive", "budget", "give a positive budget (mlmarket: --reward)")
     if not now < spec.deadline <= now + MAX_DURATION:
-        yield _fail(f"deadline {spec.deadline} must be after the input's time {now} and within {MAX_DURATION} s",
-                    "deadline", "set deadline in the future, within a year (a spec file may say \"+3600\")")
+        yield _fail(f"deadline {spec.deadline} must be after the input's time {now} and within "
+                    f"{MAX_DURATION} s", "deadline", "set deadline in the future, within a year (a spec file may say \"+3600\")")
     for name in ("min_score", "min_gain", "tolerance"):
         if abs(getattr(spec, name)) > MAX_SCORE:
             yield _fail(f"{name} is out of range (|x| <= {MAX_SCORE} millionths)", name,
                         f"give {name} in millionths of the metric, |x| <= {MAX_SCORE}")
     if spec.min_gain < 0 or spec.tolerance < 0:
-        yield _fail("min_gain and tolerance cannot be negative", "min_gain" if spec.min_gain < 0 else "tolerance",
-                    "give min_gain and tolerance as 0 or more")
+        yield _fail("min_gain and tolerance cannot be negative",
+                    "min_gain" if spec.min_gain < 0 else "tolerance", "give min_gain and tolerance as 0 or more")
     if spec.max_submissions > MAX_SUBMISSIONS_PER_CONTRIBUTOR:
         yield _fail(f"max_submissions is at most {MAX_SUBMISSIONS_PER_CONTRIBUTOR}", "max_submissions",
                     f"set max_submissions to {MAX_SUBMISSIONS_PER_CONTRIBUTOR} or less (0: the default "
@@ -94,10 +95,11 @@ def _check_policy(spec: JobSpec, budget: int) -> Iterator[SpecError]:
     if per_accept and not 0 < spec.reward_per_accept <= budget:
         yield _fail(f"reward_per_accept must be positive and at most the budget ({budget}); it is "
                     f"{spec.reward_per_accept}", "reward_per_accept",
-                    "set reward_per_accept to what each accepted submission earns (more than 0, at most the budget)")
+                    "set reward_per_accept to what each accepted submission earns (more than 0, at most the "
+                    "budget)")
     if spec.policy == "best" and spec.reward_per_accept not in (0, budget):
-        yield _fail("a best-model job pays its whole budget: leave reward_per_accept at 0", "reward_per_accept",
-                    "drop reward_per_accept (or set it to 0)")
+        yield _fail("a best-model job pays its whole budget: leave reward_per_accept at 0",
+                    "reward_per_accept", "drop reward_per_accept (or set it to 0)")
     yield from _check_hidden_test(spec)
     if not spec.validation_cid:  # with a hidden test set too: without a reveal, the split is decided on it
         yield _fail("validation_cid is required (the data submissions are scored on, or, with a hidden "
@@ -113,14 +115,15 @@ def _check_policy(spec: JobSpec, budget: int) -> Iterator[SpecError]:
             yield _fail("a federated job needs a base_model_cid (the initial global model)", "base_model_cid",
                         "upload the initial model (mlmarket put FILE) and give its CID as base_model_cid")
         if spec.aggregation and spec.aggregation not in AGGREGATIONS:
-            yield _fail(f"aggregation {spec.aggregation!r} is not one of {', '.join(AGGREGATIONS)}", "aggregation",
-                        f"set aggregation to one of {', '.join(AGGREGATIONS)}")
+            yield _fail(f"aggregation {spec.aggregation!r} is not one of {', '.join(AGGREGATIONS)}",
+                        "aggregation", f"set aggregation to one of {', '.join(AGGREGATIONS)}")
     elif spec.rounds or spec.round_quota or spec.round_duration or spec.tolerance or spec.aggregation:
         yield _fail("rounds, round_quota, round_duration, tolerance and aggregation are for policy 'rounds'",
                     "rounds", "drop rounds, round_quota, round_duration, tolerance and aggregation, or use "
                     "policy rounds")
     if spec.min_gain and spec.policy != "threshold":
-        yield _fail("min_gain is for policy 'threshold'", "min_gain", "drop min_gain, or use policy threshold")
+        yield _fail("min_gain is for policy 'threshold'", "min_gain",
+                    "drop min_gain, or use policy threshold")
     if spec.accept_by_default and spec.policy != "manual":
         yield _fail("accept_by_default is for policy 'manual'", "accept_by_default",
                     "drop accept_by_default, or use policy manual")

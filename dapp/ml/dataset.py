@@ -100,8 +100,8 @@ def select(table: Table, label: str, task: str, limits: MLLimits = DEFAULT_LIMIT
     return Dataset(header, label, X, y)
 
 
-BINARY_HEADERS = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"%PDF": "PDF", b"PK\x03\x04": "ZIP",
-                  b"\x1f\x8b": "gzip", b"\x93NUMPY": "NumPy .npy", b"\x80": "pickle"}
+BINARY_HEADERS = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"%PDF": "PDF",
+                  b"PK\x03\x04": "ZIP", b"\x1f\x8b": "gzip", b"\x93NUMPY": "NumPy .npy", b"\x80": "pickle"}
 """Leading bytes of file formats a CSV is mistaken for, named in the not-UTF-8 error."""
 
 

@@ -51,8 +51,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def run(node: Node, *args: str, account: int = SPONSOR) -> Result:
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
-           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "",
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "",
+           "MLMARKET_NODE_URL": "", "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "",
            "MLMARKET_STATE_DIR": str(node.config.state_dir / "client-state")}
     result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
     if result.exception and not isinstance(result.exception, SystemExit):
@@ -133,13 +133,14 @@ def test_submit_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web
     unbounded = tmp_path / "unbounded.json"
     unbounded.write_text(json.dumps({"estimator": "RandomForestClassifier", "params": {}}))
 
-    problems, stderr = refused(node, w3, "submit", str(job), "--model", str(seeded), "--data", str(files["train"]),
+    train = str(files["train"])
+    problems, stderr = refused(node, w3, "submit", str(job), "--model", str(seeded), "--data", train,
                                "--stake", "0", account=CONTRIBUTOR)
     assert [p["code"] for p in problems] == ["insufficient_balance", "param_not_allowed"]
     assert "needs 2000000000000000000" in problems[0]["message"] and "--stake" in problems[0]["fix"]
     assert "random_state" in problems[1]["message"] and "cannot be set" in stderr
 
-    problems, _ = refused(node, w3, "submit", str(job), "--model", str(unbounded), "--data", str(files["train"]),
+    problems, _ = refused(node, w3, "submit", str(job), "--model", str(unbounded), "--data", train,
                           account=CONTRIBUTOR)
     assert [p["code"] for p in problems] == ["param_required"] and "max_depth" in problems[0]["message"]
     state = node.config.state_dir / "client-state" / "submissions"
@@ -147,5 +148,5 @@ def test_submit_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    done = ok(node, "submit", str(job), "--model", str(good), "--data", str(files["train"]), account=CONTRIBUTOR)
+    done = ok(node, "submit", str(job), "--model", str(good), "--data", train, account=CONTRIBUTOR)
     assert done["ok"] is True

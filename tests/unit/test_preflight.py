@@ -105,7 +105,8 @@ def submission_query(job: int, model: bytes, data: bytes = b"", *, sender=CAROL,
     mc, dc = cid_of(model) if model else b"", cid_of(data) if data else b""
     commit = INPUTS.encode("commitSubmission", job, submission_commitment(sender.hex, job, mc, dc, SALT))
     reveal = INPUTS.encode("revealSubmission", job, mc, dc, SALT)
-    query = f"preflight/submission?sender={sender.hex}&now={NOW}&input=0x{commit.hex()}&reveal=0x{reveal.hex()}"
+    query = (f"preflight/submission?sender={sender.hex}&now={NOW}&input=0x{commit.hex()}"
+             f"&reveal=0x{reveal.hex()}")
     if deposit:
         query += f"&deposit={deposit}&token={TOKEN.hex}"
     return query + "".join(f"&content=0x{f.hex()}" for f in files) + extra
@@ -127,7 +128,8 @@ def test_max_depth_is_required_and_no_model_or_data_is_refused():
     m = market()
     job = m.create_job(1000, validation_cid=m.put(SPONSOR, VALIDATION))
     forest = json.dumps({"estimator": "RandomForestClassifier", "params": {}}).encode()
-    answer = dry_run(m, f"preflight/model?job={job}&model={cid_to_text(cid_of(forest))}&content=0x{forest.hex()}")
+    query = f"preflight/model?job={job}&model={cid_to_text(cid_of(forest))}&content=0x{forest.hex()}"
+    answer = dry_run(m, query)
     assert codes(answer) == ["param_required"] and "max_depth" in answer["problems"][0]["message"]
     answer = dry_run(m, f"preflight/model?job={job}&data={cid_to_text(cid_of(VALIDATION))}")
     assert codes(answer) == ["bad_submission"]

@@ -51,7 +51,8 @@ def _refuse(session: Any, result: preflight.Preflight | None, what: str,
 
 def check_job(session: Any, market: Any, request: Any) -> None:
     """The gate of ``job create``: ``request`` is the ``createJob`` input about to be sent."""
-    result = _run(session, lambda: preflight.check_job(market, request, sender=market.account, now=market.now()))
+    result = _run(session, lambda: preflight.check_job(market, request, sender=market.account,
+                                                       now=market.now()))
     _refuse(session, result, "job")
 
 

@@ -124,8 +124,8 @@ def check_submission(market: Queries, commit: InputRequest, reveal: InputRequest
     return _result(market.query(query), unchecked)
 
 
-def check_model(market: Queries, job: int, *, model: bytes | str | None = None, data: bytes | str | None = None,
-                ) -> Preflight:
+def check_model(market: Queries, job: int, *, model: bytes | str | None = None,
+                data: bytes | str | None = None) -> Preflight:
     """``model`` (and training ``data``), as bytes or the CID text of stored content, checked against
     job ``job``: its task, label column, estimator parameters and the engine's cost bounds."""
     params = [("job", str(job))]
