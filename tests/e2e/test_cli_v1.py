@@ -1,0 +1,109 @@
+"""The mlmarket CLI on the local node in Rollups v1 mode: the README flow (a threshold job, a submission,
+its payment voucher executed on chain) through the GraphQL reader, v1 inspect and
+``CartesiDApp.executeVoucher``, with no option telling the CLI which protocol the node runs (it reads
+``rollups: 1`` from ``node.json``). On-chain effects are read with web3 directly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner
+from mlmarket.cli.main import cli
+from web3 import Web3
+
+from dapp.codec.cid import cid_of, cid_to_text
+from dapp.codec.releases import V1_4
+from devnode.anvil import dev_accounts
+from devnode.lifecycle import DEFAULT_BACKEND
+from devnode.node import Node, NodeConfig
+from scripts.demo import breast_cancer_csvs
+
+pytestmark = pytest.mark.e2e
+
+SPONSOR, CONTRIBUTOR = 0, 1
+REWARD = 10 * 10**18
+BALANCE_OF = [{"type": "function", "name": "balanceOf", "stateMutability": "view",
+               "inputs": [{"name": "a", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]}]
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    state = tmp_path_factory.mktemp("v1-devnode")
+    started = Node(NodeConfig(state_dir=state, port=0, anvil_port=0, auto_mine=False, rollups=1,
+                              backend=DEFAULT_BACKEND)).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("files")
+    model = directory / "model.json"
+    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
+    return {**breast_cancer_csvs(directory), "model": model}
+
+
+def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> Any:
+    """Runs ``mlmarket ARGS --json --account N`` against ``node`` (found through its ``node.json``)."""
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "",
+           "MLMARKET_NODE_URL": "", "MLMARKET_APP": "", "MLMARKET_ROLLUPS": "", "MLMARKET_PRIVATE_KEY": "",
+           "MLMARKET_STATE_DIR": str(node.config.state_dir / "client-state")}
+    result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert (result.exit_code == 0) == ok, result.output
+    return json.loads(result.stdout)
+
+
+def address(n: int) -> str:
+    return dev_accounts(n + 1)[n].address
+
+
+def test_the_node_serves_the_v1_reader(node: Node) -> None:
+    base = node.info()["node_url"]
+    answer = requests.post(base + "/graphql", json={"query": "{ inputs { totalCount } }"}, timeout=30).json()
+    assert answer == {"data": {"inputs": {"totalCount": 0}}}
+    info = mlmarket(node, "node", "info")
+    assert info["rollups"] == 1 and info["addresses"]["InputBox"] == V1_4.addresses["InputBox"]
+
+
+def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, files: dict[str, Path],
+                                                                 tmp_path: Path) -> None:
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+    token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=BALANCE_OF)
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    assert validation == cid_to_text(cid_of(files["valid"].read_bytes()))
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"title": "breast cancer", "policy": "threshold", "task": "classification",
+                                "label": "label", "metric": "accuracy", "validation_cid": validation,
+                                "min_score": 0.8, "reward_per_accept": 10, "deadline": "+3600"}))
+    created = mlmarket(node, "job", "create", str(spec), "--reward", "30")
+    assert [n["name"] for n in created["notices"]] == ["Deposited", "JobCreated"]
+    shown = mlmarket(node, "job", "show", str(created["job"]))  # through v1 inspect
+    assert shown["job"]["id"] == created["job"] and shown["submissions"] == []
+
+    submitted = mlmarket(node, "submit", str(created["job"]), "--model", str(files["model"]), "--data",
+                         str(files["train"]), account=CONTRIBUTOR)
+    scored = next(n["args"] for n in submitted["notices"] if n["name"] == "SubmissionScored")
+    assert scored["accepted"] is True
+    (voucher,) = submitted["vouchers"]
+    assert voucher["call"]["function"] == "transfer" and voucher["call"]["to"] == address(CONTRIBUTOR).lower()
+    listed = mlmarket(node, "outputs", "--input", str(voucher["input_index"]))
+    assert [o["state"] for o in listed if o["type"] == "voucher"] == ["waiting for claim"]
+
+    before = token.functions.balanceOf(address(CONTRIBUTOR)).call()
+    executed = mlmarket(node, "execute", str(voucher["index"]), account=CONTRIBUTOR)
+    assert executed["executed"][0]["state"] == "executed"
+    assert token.functions.balanceOf(address(CONTRIBUTOR)).call() - before == REWARD
+    again = mlmarket(node, "execute", str(voucher["index"]), account=CONTRIBUTOR, ok=False)
+    assert "VoucherReexecutionNotAllowed" in again["error"]
+    assert token.functions.balanceOf(address(CONTRIBUTOR)).call() - before == REWARD
+    states = {o["index"]: o["state"] for o in mlmarket(node, "outputs", "--vouchers")}
+    assert states[voucher["index"]] == "executed"
