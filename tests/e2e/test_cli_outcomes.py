@@ -174,3 +174,23 @@ def test_a_rejected_job_creation_says_where_its_deposit_went(node: Node, validat
     assert (f"10 {sym} are in your dApp balance (free balance now {whole}"
             in result.stderr) and "`mlmarket withdraw 10`" in result.stderr
 
+
+
+def test_the_reveal_of_a_hidden_test_set_says_the_winner_was_paid(node: Node, w3: Web3, files: dict[str, Path],
+                                                                  validation: str, tmp_path: Path, sym: str) -> None:
+    test_cid = mlmarket(node, "cid", str(files["valid"]))["cid"]
+    committed = mlmarket(node, "job", "commitment", "--test-cid", test_cid)
+    spec = spec_file(tmp_path, validation, policy="best", reward_per_accept=0, deadline="+120", reveal_window=600,
+                     test_commitment=committed["test_commitment"])
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
+    waiting = text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                   account=CONTRIBUTOR)
+    assert waiting.exit_code == 0 and "waiting for the sponsor to reveal the job's hidden test set" in waiting.stdout
+    w3.provider.make_request("evm_increaseTime", [121])
+    w3.provider.make_request("evm_mine", [])
+    revealed = text(node, "reveal", str(job), "--test-cid", test_cid, "--salt", committed["salt"])
+    assert revealed.exit_code == 0, revealed.output
+    (sub,) = mlmarket(node, "job", "show", str(job))["submissions"]
+    score = f"accuracy {sub['score_millionths'] // 10**6}.{sub['score_millionths'] % 10**6:06d}"
+    assert f"submission 1: {score}, accepted, paid 5 {sym}" in revealed.stdout
+    assert "accepted=False" not in revealed.stdout

@@ -61,14 +61,21 @@ def _job_facts(units: Units | None, args: dict[str, Any]) -> tuple[str | None, s
     return token, metric
 
 
-def notice_line(notice: DecodedNotice, units: Units | None = None) -> str:
-    """``notice #3 JobCreated jobId=1 sponsor=0x… budget=100 TEST`` (a JobSpec argument is
-    summarised; with ``units``, amounts carry their token's symbol and scores their metric)."""
+def notice_line(notice: DecodedNotice, units: Units | None = None, paid: frozenset[tuple[int, int]] = frozenset()
+                ) -> str:
+    """``notice #3 JobCreated jobId=1 sponsor=0x… budget=100 MLT`` (a JobSpec argument is
+    summarised; with ``units``, amounts carry their token's symbol and scores their metric). A
+    ``SubmissionScored`` whose submission is in ``paid`` (job, submission) says ``paid`` rather than
+    ``accepted=False`` (a ``best`` winner is scored first, then paid by the same input)."""
     if notice.name is None:
         return f"notice #{notice.index} (not an IMLMarketNotices call) 0x{notice.payload.hex()[:64]}"
     token, metric = _job_facts(units, notice.args) if units is not None else (None, "")
+    scored = (int(notice.args.get("jobId", -1)), int(notice.args.get("submissionId", -1)))
     parts = []
     for key, value in notice.args.items():
+        if key == "accepted" and notice.name == "SubmissionScored" and not value and scored in paid:
+            parts.append("paid (RewardPaid below)")
+            continue
         if key in SCORE_ARGS:
             value = score_text(int(value), metric) if metric else f"{from_millionths(value):g}"
         elif key in AMOUNT_ARGS and units is not None and token is not None:
@@ -80,7 +87,7 @@ def notice_line(notice: DecodedNotice, units: Units | None = None) -> str:
 
 
 def voucher_line(voucher: DecodedVoucher, units: Units | None = None) -> str:
-    """``voucher #4 pays 10 TEST to 0x… [executable]`` (without ``units``: the token's address)."""
+    """``voucher #4 pays 10 MLT to 0x… [executable]`` (without ``units``: the token's address)."""
     call = voucher.call or {}
     state = f" [{voucher.state}]" if voucher.state else ""
     if call.get("function") == "ether":
@@ -106,7 +113,10 @@ def outcome_text(outcome: InputOutcome, units: Units | None = None) -> str:
     """Every output of a processed input, one per line, after its status line."""
     lines = [f"input {outcome.index}: {outcome.status}"]
     outputs = sorted([*outcome.notices, *outcome.vouchers], key=lambda o: o.index)
-    lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units) for o in outputs]
+    paid = frozenset((int(n.args["jobId"]), int(n.args["submissionId"])) for n in outcome.notices
+                     if n.name == "RewardPaid")
+    lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units, paid)
+              for o in outputs]
     lines += [report_line(r, units) for r in outcome.reports]
     return "\n".join(lines)
 
