@@ -69,10 +69,12 @@ class Market:
     @classmethod
     def connect(cls, *, rpc_url: str | None = None, node_url: str | None = None, app: str | None = None,
                 account: int | None = None, key: str | None = None, read_only: bool = False,
-                environ: Mapping[str, str] | None = None, **kwargs: Any) -> Market:
-        """Discovers the configuration (``config.discover``), asks the node for the application if
-        none is configured and it serves exactly one, and picks the signer (``choose_signer``)."""
-        config = discover(rpc_url=rpc_url, node_url=node_url, app=app, environ=environ)
+                rollups: int | str | None = None, environ: Mapping[str, str] | None = None,
+                **kwargs: Any) -> Market:
+        """Discovers the configuration (``config.discover``; ``rollups`` 1 for a Rollups v1 node), asks
+        the node for the application if none is configured and it serves exactly one, and picks the
+        signer (``choose_signer``)."""
+        config = discover(rpc_url=rpc_url, node_url=node_url, app=app, rollups=rollups, environ=environ)
         if config.app is None:
             config = config.with_app(find_application(config))
         signer = None if read_only else choose_signer(account=account, key=key, environ=environ)
