@@ -230,3 +230,12 @@ def test_v1_revert_selectors_are_named():
     assert failed.error == "VoucherReexecutionNotAllowed" and "VoucherReexecutionNotAllowed" in failed.message
     other = TransactionFailed("executeVoucher(3) reverted: 0xdeadbeef")
     assert named(other) is other
+
+
+def test_market_connect_takes_the_rollups_version(node, tmp_path):
+    from mlmarket.client.market import Market
+    server = node[0]
+    market = Market.connect(node_url=server.url, app=APP, rollups=1, read_only=True,
+                            environ={"MLMARKET_DEVNODE_DIR": str(tmp_path / "none")})
+    assert market.config.rollups == 1 and isinstance(market.reader, ReaderV1Client)
+    assert market.reader.processed_input_count() == 4
