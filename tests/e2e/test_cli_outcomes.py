@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -89,7 +88,8 @@ def free(node: Node, account: int) -> int:
 
 def test_a_submission_below_min_score_is_refused_with_its_reason_and_exit_3(
         node: Node, files: dict[str, Path], validation: str, tmp_path: Path) -> None:
-    job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation, min_score=0.999)), "--reward", "20")["job"]
+    spec = spec_file(tmp_path, validation, min_score=0.999)
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "20")["job"]
     result = text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
                   account=CONTRIBUTOR)
     assert result.exit_code == 3, result.output

@@ -47,7 +47,8 @@ class Judged(Machine):
         out = [("SubmissionReceived", (job, sub, sender, model_cid, data_cid, self.stake)),
                ("SubmissionScored", (job, sub, sender, model_cid, data_cid, self.score, False))]
         if self.stake:
-            out.append(("StakeSlashed" if self.status == "invalid" else "StakeReturned", (job, sub, sender, self.stake)))
+            slashed = self.status == "invalid"
+            out.append(("StakeSlashed" if slashed else "StakeReturned", (job, sub, sender, self.stake)))
         del self.notices[-len(self.outcomes[index].notices):]
         notices = []
         for notice_name, values in out:
