@@ -28,6 +28,7 @@ from devnode_harness import deployment_of, start_node, user, w3_of
 pytestmark = pytest.mark.e2e
 
 CLI = repo_root() / "node_modules" / ".bin" / "cartesi"
+ZERO_ADDRESS = "0x" + "00" * 20
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 # CARTESI-FACTS §4 (v1.4) and the @cartesi/rollups 1.4.3 Sepolia records
 CANONICAL = {"InputBox": "0x59b22D57D4f067708AB0c00552767405926dc768",
@@ -181,6 +182,31 @@ def test_cartesi_cli_1_send_generic_and_erc20_reach_the_backend(node):
     assert decoded_notices(deposit) == [expected]
     assert Web3.to_checksum_address(deposit.metadata["msg_sender"]) == CANONICAL["ERC20Portal"]
 
+
+@pytest.mark.skipif(not CLI.exists(), reason="npm install puts @cartesi/cli 1.5.0 in node_modules")
+def test_ether_through_the_relay_and_the_v1_ether_portal_is_withdrawn_by_withdraw_ether(node):
+    w3, deployment, carol, bob = w3_of(node), deployment_of(node), user(5), user(4)
+    start = len(node.store.inputs)
+    for args in (("dapp-address",), ("ether", "--amount", "1")):
+        done = cartesi_send(node, *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+    amount = 4 * 10**17
+    index = v1_inputs.add_input(w3, deployment, carol, inputs().encode("withdraw", ZERO_ADDRESS, amount))
+    wait_inputs(node, index + 1)
+    relay, deposit = node.store.inputs[start:start + 2]
+    assert relay.metadata["msg_sender"] == CANONICAL["DAppAddressRelay"].lower()
+    assert relay.payload == bytes.fromhex(deployment.application[2:])
+    assert decoded_notices(deposit) == [("Deposited", (ZERO_ADDRESS, carol.address.lower(), 10**18))]
+    assert w3.eth.get_balance(deployment.application) == 10**18  # the v1 EtherPortal pays the dApp itself
+    node.close_epoch()
+    proof = output_proof("voucher", index, 0, inputs=node.store.inputs, claims=node.store.claims)
+    payload = keccak(b"withdrawEther(address,uint256)")[:4] + eth_abi.encode(["address", "uint256"],
+                                                                             [carol.address, amount])
+    before = w3.eth.get_balance(carol.address)
+    app = contract_at(w3, "CartesiDApp", deployment.application)
+    send(w3, bob, app.functions.executeVoucher(deployment.application, payload, web3_proof(proof)))
+    assert w3.eth.get_balance(carol.address) == before + amount
+    assert w3.eth.get_balance(deployment.application) == 10**18 - amount
 
 def test_a_restarted_v1_node_replays_and_keeps_its_claims(node):
     deployment = deployment_of(node)
