@@ -38,6 +38,7 @@ from mlmarket.client.upload import upload
 from bench._summary import record
 from bench._table import print_table
 from bench.upload_size import numeric_csv
+from dapp.codec.chunk_codecs import ChunkCodec
 from dapp.codec.chunks import max_data_bytes, plan_upload
 from dapp.codec.cid import cid_from_text, cid_of
 from dapp.codec.commitment import submission_commitment
@@ -152,12 +153,12 @@ def _chunk_rows(market: Market, rows: Rows) -> None:
     big = rng.randbytes(1 << 20)
     full = max_data_bytes(cid_of(big), len(big))
     chunk = plan_upload(big).chunks[0]
-    assert chunk.length == full and not chunk.deflated
+    assert chunk.length == full and chunk.codec is ChunkCodec.STORED
     rows.sent(f"uploadChunk, max payload ({full:,} random bytes, raw)", market.send(InputRequest(chunk.payload)),
               chunk.payload)
     csv = numeric_csv(1 << 20)
     chunk = plan_upload(csv).chunks[0]
-    rows.sent(f"uploadChunk, max payload ({chunk.length:,} CSV bytes, deflated)",
+    rows.sent(f"uploadChunk, max payload ({chunk.length:,} CSV bytes, {chunk.codec.name.lower()})",
               market.send(InputRequest(chunk.payload)), chunk.payload)
 
 

@@ -1,23 +1,43 @@
-"""Figures of upload planning: inputs and calldata needed per file, and how long planning takes.
+"""Figures of upload planning: inputs, calldata and gas needed per file with each chunk codec and with
+the planner's mix, against the file's entropy reference; and how long planning takes.
+
+Files (fixed seeds): a numeric CSV (8 float features, 4 decimals), a categorical / text-heavy CSV
+(cities, categories, dates, short comments), a sparse integer CSV (counts, 90% zeros) and random
+bytes, 1 MiB each; the 8 MiB numeric CSV and random bytes for planning time.
+
+Gas is the calldata floor (EIP-7623) of each ``InputBox.addInput(app, payload)`` transaction:
+21,000 + 40 per non-zero and 10 per zero byte of its calldata (the standard 16 / 4 per byte plus
+the input's execution stays below it), which is what ``bench.gas`` measured uploads to pay
+(2,615,310 gas for a full raw chunk of random bytes). The entropy reference of a file is its size
+compressed whole by the best general-purpose codec at maximum level (zlib 9, bz2 9, xz 9|extreme);
+"gas per ref KiB" divides the plan's gas by it. "decode ms/MiB" is the native time to decode the
+plan's chunks (the machine's extra work; the Cartesi machine is ~100x slower).
 
 Run: ``.venv/bin/python -m bench.upload_size``.
 """
 
 from __future__ import annotations
 
+import bz2
 import io
+import lzma
 import math
 import statistics
 import time
+import zlib
 
+import eth_abi
 import numpy as np
 
 from bench._summary import record
 from bench._table import print_table
-from dapp.codec.chunks import max_data_bytes, plan_upload
+from dapp.codec.chunk_codecs import LZMA_FILTERS, ChunkCodec
+from dapp.codec.chunks import COMPRESSED, UploadPlan, max_data_bytes, plan_upload, read_chunk
 
 MIB = 1 << 20
 RUNS = 3
+APP = bytes.fromhex("ab" * 20)            # an application address (no zero bytes, like most)
+ADD_INPUT = bytes.fromhex("1789cd63")     # InputBox.addInput(address,bytes)
 
 
 def numeric_csv(size: int, seed: int = 42) -> bytes:
@@ -32,32 +52,159 @@ def numeric_csv(size: int, seed: int = 42) -> bytes:
     return out.getvalue().encode()[:size]
 
 
-def _row(name: str, data: bytes) -> tuple[str, ...]:
-    """The table row of one file (and its summary figure: inputs and payload bytes of its upload)."""
+WORDS = ("late delivery good price broken box great support slow refund works fine again never quality "
+         "cheap fast friendly damaged excellent missing parts would buy recommend poor packaging").split()
+CITIES = ("Lisbon Porto Berlin Munich Paris Lyon Madrid Seville Rome Milan Vienna Prague Warsaw Krakow "
+          "Dublin Cork Oslo Bergen Helsinki Tallinn").split()
+CATEGORIES = ("books", "electronics", "garden", "toys", "kitchen", "sports", "clothing", "beauty")
+
+
+def categorical_csv(size: int, seed: int = 43) -> bytes:
+    """A text-heavy dataset: id, city, category, date, price, rating and a comment of 2-8 words."""
+    rng = np.random.default_rng(seed)
+    lines = ["id,city,category,date,price,rating,comment"]
+    length, i = len(lines[0]) + 1, 0
+    while length <= size:
+        city = CITIES[min(int(rng.zipf(1.6)) - 1, len(CITIES) - 1)]
+        words = " ".join(WORDS[k] for k in rng.integers(0, len(WORDS), int(rng.integers(2, 9))))
+        line = (f"{100000 + i},{city},{CATEGORIES[int(rng.integers(0, len(CATEGORIES)))]},"
+                f"2026-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d},"
+                f"{rng.gamma(2.0, 15.0):.2f},{int(rng.integers(1, 6))},\"{words}\"")
+        lines.append(line)
+        length += len(line) + 1
+        i += 1
+    return ("\n".join(lines) + "\n").encode()[:size]
+
+
+def sparse_csv(size: int, seed: int = 44) -> bytes:
+    """A sparse integer dataset: 20 count features, ~90% zeros, and a class label 0-3."""
+    rng = np.random.default_rng(seed)
+    rows = size // 30 + 1
+    counts = rng.poisson(3.0, size=(rows, 20)) * (rng.random((rows, 20)) < 0.1)
+    labels = rng.integers(0, 4, size=rows)
+    out = io.StringIO()
+    out.write(",".join(f"c{i}" for i in range(20)) + ",label\n")
+    np.savetxt(out, np.column_stack([counts, labels]), delimiter=",", fmt="%d")
+    return out.getvalue().encode()[:size]
+
+
+def input_gas(payload: bytes) -> int:
+    """The calldata-floor gas of the ``addInput`` transaction carrying ``payload``."""
+    calldata = ADD_INPUT + eth_abi.encode(["address", "bytes"], ["0x" + APP.hex(), payload])
+    zeros = calldata.count(0)
+    return 21_000 + 40 * (len(calldata) - zeros) + 10 * zeros
+
+
+def plan_gas(plan: UploadPlan) -> int:
+    """The gas of all of a plan's inputs."""
+    return sum(input_gas(c.payload) for c in plan.chunks)
+
+
+def entropy_reference(data: bytes) -> tuple[str, int]:
+    """``(codec, bytes)``: the smallest whole-file compression at maximum level."""
+    sizes = {"zlib 9": len(zlib.compress(data, 9)), "bz2 9": len(bz2.compress(data, 9)),
+             "xz 9e": len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))}
+    best = min(sizes, key=sizes.get)
+    return best, sizes[best]
+
+
+def _decode_ms_per_mib(plan: UploadPlan) -> float:
+    began = time.perf_counter()
+    for chunk in plan.chunks:
+        read_chunk(chunk.payload)
+    return (time.perf_counter() - began) * 1000 * MIB / max(1, plan.size)
+
+
+def codec_rows(name: str, data: bytes) -> list[tuple[str, ...]]:
+    """Rows of one file: a plan per codec (stored plus one compressed codec) and the planner's mix."""
+    ref_codec, ref = entropy_reference(data)
+    rows = []
+    choices = [("stored", ())] + [(c.name.lower(), (c,)) for c in COMPRESSED] + [("mix", COMPRESSED)]
+    for label, codecs in choices:
+        plan = plan_upload(data, codecs=codecs)
+        gas = plan_gas(plan)
+        used = "+".join(sorted({c.codec.name.lower() for c in plan.chunks}))
+        rows.append((f"{name}: {label}", f"{len(plan.chunks)}", used, f"{plan.payload_bytes:,}",
+                     f"{gas * MIB / len(data) / 1e6:.2f}", f"{gas / (ref / 1024):,.0f}",
+                     f"{_decode_ms_per_mib(plan):.1f}"))
+        if label == "mix":
+            record(f"upload of {name}", f"{len(plan.chunks)} inputs ({used}), {gas / 1e6:.1f} M gas")
+    ideal = math.ceil(ref / max_data_bytes(plan.cid, len(data))) * 21_000 + 40 * ref
+    rows.append((f"{name}: entropy ref ({ref_codec})", "", "", f"{ref:,}",
+                 f"{ideal * MIB / len(data) / 1e6:.2f}", f"{ideal / (ref / 1024):,.0f}", ""))
+    return rows
+
+
+def _timing_row(name: str, data: bytes) -> tuple[str, ...]:
+    """Planning time (median of ``RUNS``) and the plan's size for one file."""
     times, plan = [], None
     for _ in range(RUNS):
         began = time.perf_counter()
         plan = plan_upload(data)
         times.append(time.perf_counter() - began)
     raw_inputs = math.ceil(len(data) / max_data_bytes(plan.cid, len(data)))
-    deflated = sum(c.deflated for c in plan.chunks)
-    record(f"upload of {name}", f"{len(plan.chunks)} inputs, {plan.payload_bytes:,} payload bytes")
-    return (name, f"{len(data):,}", f"{len(plan.chunks)}", f"{raw_inputs}", f"{deflated}",
+    codecs = " ".join(f"{c.name.lower()} {sum(k.codec is c for k in plan.chunks)}" for c in ChunkCodec
+                      if any(k.codec is c for k in plan.chunks))
+    return (name, f"{len(data):,}", f"{len(plan.chunks)}", f"{raw_inputs}", codecs,
             f"{plan.payload_bytes:,}", f"{statistics.median(times):.3f}")
 
 
+def column_layout(data: bytes) -> tuple[bytes, float, float]:
+    """A CSV's complete lines laid out column by column (fields of one column joined by newlines),
+    the time to lay it out and the time to invert it (ms): the transform this planner does not use."""
+    text = data[:data.rfind(b"\n") + 1]
+    began = time.perf_counter()
+    columns = list(zip(*(line.split(b",") for line in text.split(b"\n")[:-1]), strict=True))
+    laid = b"\n".join(b"\n".join(column) for column in columns)
+    mid = time.perf_counter()
+    pieces, n = laid.split(b"\n"), len(columns[0])
+    back = b"".join(b",".join(row) + b"\n"
+                    for row in zip(*(pieces[j * n:(j + 1) * n] for j in range(len(columns)))))
+    end = time.perf_counter()
+    assert back == text
+    return laid, (mid - began) * 1000, (end - mid) * 1000
+
+
+def column_layout_rows(data: bytes, chunk: int = 210_000) -> list[tuple[str, ...]]:
+    """bz2 and lzma on chunk-sized slices of a CSV, rows as they are and laid out by column."""
+    piece = data[:chunk]
+    laid, forward, inverse = column_layout(piece)
+    text = piece[:piece.rfind(b"\n") + 1]
+    rows = [("slice", "bz2 ratio", "lzma ratio", "layout ms", "inverse ms", "bz2 decode ms")]
+    lzma_raw = {"format": lzma.FORMAT_RAW, "filters": list(LZMA_FILTERS)}
+    for label, body in (("rows", text), ("columns", laid)):
+        stream = bz2.compress(body, 9)
+        began = time.perf_counter()
+        bz2.decompress(stream)
+        decode = (time.perf_counter() - began) * 1000
+        rows.append((f"{len(text):,} bytes as {label}", f"{len(text) / len(stream):.3f}",
+                     f"{len(text) / len(lzma.compress(body, **lzma_raw)):.3f}",
+                     *((f"{forward:.1f}", f"{inverse:.1f}") if label == "columns" else ("", "")),
+                     f"{decode:.1f}"))
+    return rows
+
+
 def main() -> None:
-    """Prints, per file, the planned inputs (and raw-only inputs), payload bytes and planning time."""
+    """Prints the codec table, the planning-time table and the column-layout measurement."""
     files = [
-        ("1 MiB random bytes", np.random.default_rng(7).bytes(MIB)),
-        ("1 MiB numeric CSV", numeric_csv(MIB)),
-        ("8 MiB random bytes", np.random.default_rng(8).bytes(8 * MIB)),
-        ("8 MiB numeric CSV", numeric_csv(8 * MIB)),
+        ("numeric CSV", numeric_csv(MIB)),
+        ("categorical CSV", categorical_csv(MIB)),
+        ("sparse int CSV", sparse_csv(MIB)),
+        ("random bytes", np.random.default_rng(7).bytes(MIB)),
     ]
-    header = ("file", "bytes", "inputs", "raw-only inputs", "deflated", "payload bytes",
+    header = ("1 MiB file: codec", "inputs", "codecs used", "payload bytes", "M gas per MiB",
+              "gas per ref KiB", "decode ms/MiB")
+    print_table([header] + [row for name, data in files for row in codec_rows(name, data)])
+    print()
+    timing = [("1 MiB random bytes", np.random.default_rng(7).bytes(MIB)),
+              ("1 MiB numeric CSV", numeric_csv(MIB)),
+              ("8 MiB random bytes", np.random.default_rng(8).bytes(8 * MIB)),
+              ("8 MiB numeric CSV", numeric_csv(8 * MIB))]
+    header = ("file", "bytes", "inputs", "raw-only inputs", "chunks per codec", "payload bytes",
               f"plan s (median of {RUNS})")
-    rows = [header] + [_row(name, data) for name, data in files]
-    print_table(rows)
+    print_table([header] + [_timing_row(name, data) for name, data in timing])
+    print()
+    print_table(column_layout_rows(numeric_csv(MIB)))
 
 
 if __name__ == "__main__":

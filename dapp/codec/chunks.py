@@ -29,7 +29,8 @@ from dapp.domain.limits import Limits
 MAX_PAYLOAD = 65_216
 """Largest InputBox payload (CARTESI-FACTS §3)."""
 
-_COMPRESSED = (ChunkCodec.BZ2, ChunkCodec.LZMA, ChunkCodec.ZLIB)
+COMPRESSED = (ChunkCodec.BZ2, ChunkCodec.LZMA, ChunkCodec.ZLIB)
+"""The compressed codecs, in the order the planner tries them on a file's first chunk."""
 _CLOSE = 2_000          # the search stops when the bracket is within 1/_CLOSE of the slice (0.05%)
 _MAX_PROBES = 24        # ... or after this many more compressions (about 5 suffice on CSV)
 
@@ -100,25 +101,29 @@ def _longest(codec: ChunkCodec, view: memoryview, start: int, stop: int, budget:
 
 
 def _plan_chunk(view: memoryview, offset: int, size: int, budget: int, max_inflated: int,
-                first: ChunkCodec) -> tuple[ChunkCodec, int, bytes]:
-    """``(codec, length, data)`` of the chunk at ``offset``: the codec covering the most bytes, on a
-    tie the smallest ``data``; ``first`` (the previous chunk's codec) is tried first."""
+                codecs: tuple[ChunkCodec, ...], first: ChunkCodec) -> tuple[ChunkCodec, int, bytes]:
+    """``(codec, length, data)`` of the chunk at ``offset``: stored or one of ``codecs``, whichever
+    covers the most bytes, on a tie the smallest ``data``; ``first`` (the previous chunk's codec) is
+    tried first."""
     raw_len = min(budget, size - offset)
     winner = (ChunkCodec.STORED, raw_len, bytes(view[offset:offset + raw_len]))
     stop = min(size, offset + max_inflated)
-    for codec in sorted(_COMPRESSED, key=lambda c: c != first):
+    for codec in sorted(codecs, key=lambda c: c != first):
         found = _longest(codec, view, offset, stop, budget, winner[1])
         if found is not None and (found[0], -len(found[1])) > (winner[1], -len(winner[2])):
             winner = (codec, *found)
     return winner
 
 
-def plan_upload(data: bytes, *, received: int = 0, max_inflated: int | None = None) -> UploadPlan:
+def plan_upload(data: bytes, *, received: int = 0, max_inflated: int | None = None,
+                codecs: tuple[ChunkCodec, ...] = COMPRESSED) -> UploadPlan:
     """Cuts ``data`` into ``uploadChunkCoded`` payloads, starting at byte ``received``.
 
     ``received`` resumes an interrupted upload: pass how many bytes the machine already holds (its
     ``upload_status``); 0 plans the whole file. An empty file is one empty chunk. ``max_inflated``
     bounds the original bytes of one compressed chunk (default: ``Limits().max_inflated_chunk``).
+    ``codecs`` are the compressed codecs a chunk may use besides stored (all by default; the upload
+    benchmark plans with one at a time).
     Raises ``ValueError`` if ``received`` is outside ``[0, len(data)]``.
     """
     size = len(data)
@@ -134,7 +139,7 @@ def plan_upload(data: bytes, *, received: int = 0, max_inflated: int | None = No
     if size == 0:
         chunks.append(Chunk(0, 0, ChunkCodec.STORED, encode_input(cid, 0, 0, ChunkCodec.STORED, b"")))
     while offset < size:
-        codec, length, body = _plan_chunk(view, offset, size, budget, max_inflated, codec)
+        codec, length, body = _plan_chunk(view, offset, size, budget, max_inflated, codecs, codec)
         payload = encode_input(cid, size, offset, int(codec), body)
         assert len(payload) <= MAX_PAYLOAD, "planner overflowed the InputBox limit"
         chunks.append(Chunk(offset, length, codec, payload))
