@@ -1,8 +1,9 @@
 """The pre-flight gate of ``mlmarket job create`` and ``mlmarket submit``: before any upload,
 deposit or transaction, the machine dry-runs the exact input (inspect ``preflight/…``,
 ``mlmarket.client.preflight``); if it finds problems, every one is printed with its fix and the
-command exits with ``PREFLIGHT_REFUSED`` having sent nothing. A backend without pre-flight queries
-(``unknown_query``) is noted and the command goes on.
+command exits with ``PREFLIGHT_REFUSED`` having sent nothing (``--json``: ``{ok: false, error,
+preflight}``). A backend without pre-flight queries (``unknown_query``) is noted and the command
+goes on.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ def _refuse(session: Any, result: preflight.Preflight | None, what: str,
         return
     if on_refuse is not None:
         on_refuse()
+    headline = f"the machine would refuse this {what}; nothing was sent"
     if session.as_json:
-        click.echo(json.dumps({"ok": False, "preflight": result.to_json()}, indent=2, sort_keys=True))
-    click.echo(f"Error: the machine would refuse this {what}; nothing was sent. Problems:\n"
-               f"{preflight.problems_text(result)}", err=True)
+        error = f"{headline}: " + "; ".join(p.message for p in result.problems)
+        click.echo(json.dumps({"ok": False, "error": error, "preflight": result.to_json()}, indent=2,
+                              sort_keys=True))
+    click.echo(f"Error: {headline}. Problems:\n{preflight.problems_text(result)}", err=True)
     sys.exit(PREFLIGHT_REFUSED)
 
 
