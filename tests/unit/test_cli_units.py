@@ -156,3 +156,10 @@ def test_error_messages_show_their_times_in_utc(market: Market) -> None:
     err = run("settle", "1").stderr
     assert f"submissions close at {gmt(closed)} UTC (2 h ago; unix {closed})" in err
     assert "dApp balance" not in err  # no deposit, nothing to say about money
+
+
+def test_a_balance_shortfall_is_shown_in_token_units(market: Market) -> None:
+    need = 2 * 10**18
+    market.failure = failed(5, f"insufficient balance: {ME} has {25 * 10**16} of {TOKEN}, needs {need}")
+    err = run("withdraw", "2").stderr
+    assert f"insufficient balance: {ME} has 0.25 TEST, needs 2 TEST" in err and str(need) not in err

@@ -77,13 +77,14 @@ class Session:
         return self._units
 
     def human(self, message: str) -> str:
-        """``message`` with its unix times also in UTC and relative (when the market answers)."""
-        from mlmarket.client.units import has_times
+        """``message`` with its unix times also in UTC and relative, and balances in token units
+        (``Units.humanize``; as it was when the market does not answer)."""
+        from mlmarket.client.units import has_raw_values
 
-        if not has_times(message):
+        if not has_raw_values(message):
             return message
         try:
-            return self.units().times_in(message)
+            return self.units().humanize(message)
         except (ClientError, OSError):
             return message
 

@@ -102,10 +102,10 @@ def voucher_line(voucher: DecodedVoucher, units: Units | None = None) -> str:
 
 
 def report_line(report: DecodedReport, units: Units | None = None) -> str:
-    """``report: <message>`` for errors (unix times shown as dates with ``units``), else the
+    """``report: <message>`` for errors (unix times and balances in human units with ``units``), else the
     report's JSON compactly."""
     if report.error:
-        return f"report: error: {units.times_in(report.error) if units else report.error}"
+        return f"report: error: {units.humanize(report.error) if units else report.error}"
     return f"report: {report.value}"
 
 

@@ -24,6 +24,8 @@ ETHER = "0x" + "00" * 20
 _STEPS = ((86_400, "d"), (3_600, "h"), (60, "min"), (1, "s"))
 _TIMESTAMP = re.compile(r"\b(at|until|after|before|by) (1[5-9]\d{8}|[2-3]\d{9})\b")
 """A unix time in a message (2017..2096), after a word that introduces a time."""
+_BALANCE = re.compile(r"has (\d+) of (ETH|0x[0-9a-fA-F]{40}), needs (\d+)")
+"""The machine's ``insufficient balance: <account> has N of <token>, needs M`` (base units)."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,9 @@ class TokenInfo:
     decimals: int
 
 
-def has_times(message: str) -> bool:
-    """Whether ``message`` holds a unix time ``Units.times_in`` would show as a date."""
-    return _TIMESTAMP.search(message) is not None
+def has_raw_values(message: str) -> bool:
+    """Whether ``message`` holds a unix time or a balance ``Units.humanize`` would rewrite."""
+    return _TIMESTAMP.search(message) is not None or _BALANCE.search(message) is not None
 
 
 def utc(timestamp: int) -> str:
@@ -137,12 +139,16 @@ class Units:
         """``2026-12-04 05:20 UTC (in 3 h)``, relative to the chain's latest block."""
         return when(int(timestamp), self.now)
 
-    def times_in(self, message: str) -> str:
+    def humanize(self, message: str) -> str:
         """``message`` with each unix time after "at", "until", "after", "before" or "by" shown as
         a UTC date and relative time (``submissions close at 2026-12-03 10:32:26 UTC (3 h ago; unix
-        1796284346)``)."""
+        1796284346)``), and a balance shortfall in token units (``has 0 MLT, needs 2 MLT``)."""
         def shown(match: re.Match[str]) -> str:
             stamp = int(match.group(2))
             return f"{match.group(1)} {utc(stamp)} ({relative(stamp - self.now)}; unix {stamp})"
 
-        return _TIMESTAMP.sub(shown, message)
+        def balance(match: re.Match[str]) -> str:
+            token = ETHER if match.group(2) == "ETH" else match.group(2)
+            return f"has {self.amount(match.group(1), token)}, needs {self.amount(match.group(3), token)}"
+
+        return _BALANCE.sub(balance, _TIMESTAMP.sub(shown, message))
