@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -236,19 +237,35 @@ def _hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
-class Snapshot:
-    """The v1 objects over one snapshot of the node's inputs (processed, then seen on chain)."""
+class Lazy(Sequence[dict[str, Any]]):
+    """The objects ``make(*key)`` of ``keys``, built only when a page reads them."""
 
-    def __init__(self, inputs: Sequence[InputRecord], proof: ProofFn) -> None:
+    def __init__(self, keys: list[tuple[int, ...]], make: Callable[..., dict[str, Any]]) -> None:
+        self.keys = keys
+        self.make = make
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, position: Any) -> Any:
+        if isinstance(position, slice):
+            return [self.make(*key) for key in self.keys[position]]
+        return self.make(*self.keys[position])
+
+
+class Snapshot:
+    """The v1 objects over one snapshot of the node's inputs (processed, then seen on chain);
+    ``decoded`` gives an input's v1 outputs (``GraphQLReader`` caches them across requests)."""
+
+    def __init__(self, inputs: Sequence[InputRecord], proof: ProofFn,
+                 decoded: Callable[[InputRecord], V1Outputs] = v1_outputs) -> None:
         self.inputs = list(inputs)
         self.proof = proof
-        self._outputs: dict[int, V1Outputs] = {}
+        self.decoded = decoded
 
     def outputs(self, index: int) -> V1Outputs:
-        """The v1 outputs of input ``index`` (decoded once per snapshot)."""
-        if index not in self._outputs:
-            self._outputs[index] = v1_outputs(self.inputs[index])
-        return self._outputs[index]
+        """The v1 outputs of input ``index``."""
+        return self.decoded(self.inputs[index])
 
     def record(self, index: int) -> InputRecord:
         """Input ``index``; ``GraphQLError("input not found")`` if there is none."""
@@ -300,26 +317,27 @@ class Snapshot:
         return {"index": index, "input": lambda info: self.input(input_index),
                 "payload": _hex(reports[index])}
 
-    def vouchers(self, input_index: int | None = None) -> list[dict[str, Any]]:
+    def vouchers(self, input_index: int | None = None) -> Lazy:
         """Every voucher (of one input), by input then index."""
-        return [self.voucher(i, n) for n in self._indices(input_index)
-                for i in range(len(self.outputs(n).vouchers))]
+        keys = [(i, n) for n in self._indices(input_index) for i in range(len(self.outputs(n).vouchers))]
+        return Lazy(keys, self.voucher)
 
-    def notices(self, input_index: int | None = None) -> list[dict[str, Any]]:
+    def notices(self, input_index: int | None = None) -> Lazy:
         """Every notice (of one input), by input then index."""
-        return [self.notice(i, n) for n in self._indices(input_index)
-                for i in range(len(self.outputs(n).notices))]
+        keys = [(i, n) for n in self._indices(input_index) for i in range(len(self.outputs(n).notices))]
+        return Lazy(keys, self.notice)
 
-    def reports(self, input_index: int | None = None) -> list[dict[str, Any]]:
+    def reports(self, input_index: int | None = None) -> Lazy:
         """Every report (of one input), by input then index."""
-        return [self.report(i, n) for n in self._indices(input_index)
-                for i in range(len(self.inputs[n].reports))]
+        keys = [(i, n) for n in self._indices(input_index) for i in range(len(self.inputs[n].reports))]
+        return Lazy(keys, self.report)
 
-    def filtered_inputs(self, where: Mapping[str, int] | None) -> list[dict[str, Any]]:
+    def filtered_inputs(self, where: Mapping[str, int] | None) -> Lazy:
         """The inputs ``where`` keeps (``indexLowerThan``, ``indexGreaterThan``, both exclusive)."""
         below, above = (where or {}).get("indexLowerThan"), (where or {}).get("indexGreaterThan")
-        return [self.input(r.index) for r in self.inputs
+        keys = [(r.index,) for r in self.inputs
                 if (below is None or r.index < below) and (above is None or r.index > above)]
+        return Lazy(keys, self.input)
 
     def _indices(self, input_index: int | None) -> range:
         if input_index is None:
@@ -365,6 +383,20 @@ class GraphQLReader:
         self.inputs = inputs
         self.proof = proof
         self.schema = _schema()
+        self._decoded: dict[int, V1Outputs] = {}  # processed inputs' outputs never change
+        self._lock = threading.Lock()
+
+    def decoded(self, record: InputRecord) -> V1Outputs:
+        """The v1 outputs of ``record``, decoded once per processed input."""
+        if record.status == NONE:
+            return v1_outputs(record)
+        with self._lock:
+            found = self._decoded.get(record.index)
+        if found is None:
+            found = v1_outputs(record)
+            with self._lock:
+                self._decoded[record.index] = found
+        return found
 
     def execute(self, query: str, variables: Mapping[str, Any] | None = None,
                 operation: str | None = None) -> dict[str, Any]:
@@ -377,8 +409,9 @@ class GraphQLReader:
         invalid = validate(self.schema, document)
         if invalid:
             return {"errors": [e.formatted for e in invalid]}
-        result = execute(self.schema, document, root_value=Root(Snapshot(self.inputs(), self.proof)),
-                         variable_values=dict(variables or {}), operation_name=operation)
+        root = Root(Snapshot(self.inputs(), self.proof, self.decoded))
+        result = execute(self.schema, document, root_value=root, variable_values=dict(variables or {}),
+                         operation_name=operation)
         assert not isinstance(result, Awaitable)  # every resolver is synchronous
         return result.formatted
 
