@@ -38,6 +38,8 @@ Public API:
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -158,11 +160,6 @@ def _encodings(record: InputRecord, kind: str) -> list[bytes]:
     return [encoding for k, encoding in pairs if k == kind]
 
 
-def _input_root(record: InputRecord, kind: str) -> bytes:
-    """The epoch drive's slot of an input: its output hashes root, ``bytes32(0)`` unless accepted."""
-    return output_hashes(_encodings(record, kind)).root if record.status == ACCEPTED else bytes(32)
-
-
 @dataclass(frozen=True)
 class EpochClaim:
     """What the node claims for one epoch."""
@@ -184,13 +181,58 @@ class EpochClaim:
                               [dapp, (self.epoch_hash, self.first_index, self.last_index)])
 
 
-def epoch_claim(epoch_inputs: Sequence[InputRecord]) -> EpochClaim:
-    """The claim of an epoch holding ``epoch_inputs`` (at least one, consecutive, in index order)."""
+@dataclass(frozen=True)
+class _Epoch:
+    """Everything the proofs of one epoch need, computed once: per kind, the output hashes drive of each
+    input (``None`` unless accepted) and the epoch drive; and the claim."""
+
+    claim: EpochClaim
+    hashes: dict[str, tuple[OutputHashes | None, ...]]
+    drives: dict[str, _Drive]
+
+
+def _epoch(epoch_inputs: Sequence[InputRecord]) -> _Epoch:
     if not epoch_inputs:
         raise ProofError("an epoch without inputs has no claim")
-    return EpochClaim(epoch_inputs[0].index, epoch_inputs[-1].index,
-                      _epoch_drive([_input_root(r, VOUCHER) for r in epoch_inputs]).root,
-                      _epoch_drive([_input_root(r, NOTICE) for r in epoch_inputs]).root)
+    hashes: dict[str, tuple[OutputHashes | None, ...]] = {}
+    drives: dict[str, _Drive] = {}
+    for kind in (VOUCHER, NOTICE):
+        hashes[kind] = tuple(output_hashes(_encodings(r, kind)) if r.status == ACCEPTED else None
+                             for r in epoch_inputs)
+        # an input that was not accepted fills its slot with bytes32(0), as the v1 host runner does
+        drives[kind] = _epoch_drive([h.root if h is not None else bytes(32) for h in hashes[kind]])
+    first, last = epoch_inputs[0].index, epoch_inputs[-1].index
+    claim = EpochClaim(first, last, drives[VOUCHER].root, drives[NOTICE].root)
+    return _Epoch(claim, hashes, drives)
+
+
+def epoch_claim(epoch_inputs: Sequence[InputRecord]) -> EpochClaim:
+    """The claim of an epoch holding ``epoch_inputs`` (at least one, consecutive, in index order)."""
+    return _epoch(epoch_inputs).claim
+
+
+_CACHE_SIZE = 32
+_cache: OrderedDict[tuple[bytes, int, int], _Epoch] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _claimed_epoch(epoch_inputs: Sequence[InputRecord], claim: ClaimRecord, claim_index: int) -> _Epoch:
+    """The epoch's computation, checked against its claim record; kept for the next proofs (the epoch hash
+    commits to every output of the epoch, so (hash, first, last) names its content)."""
+    key = (claim.root, epoch_inputs[0].index, epoch_inputs[-1].index)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    epoch = _epoch(epoch_inputs)
+    if epoch.claim.epoch_hash != claim.root:
+        raise ProofError(f"claim {claim_index}: epoch hash 0x{claim.root.hex()} on record, the inputs give "
+                         f"0x{epoch.claim.epoch_hash.hex()}")
+    with _cache_lock:
+        _cache[key] = epoch
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return epoch
 
 
 def voucher_position(input_index: int, output_index: int) -> int:
@@ -226,7 +268,9 @@ def output_proof(kind: str, input_index: int, output_index: int, *, inputs: Sequ
     hex>", "outputHashInOutputHashesSiblings": [16 × "0x…"], "outputHashesInEpochSiblings": [32 × "0x…"]},
     "context": "0x…"}`` (``abi.encode(uint256 claimIndex)``), which ``CartesiDApp.executeVoucher`` and
     ``validateNotice`` accept as ``Proof``. Raises ``ProofError`` for an unknown input or output, or if the
-    recorded claim's epoch hash is not what the records give (records and chain out of step).
+    recorded claim's epoch hash is not what the records give (records and chain out of step). An epoch's
+    drives are computed once and kept (the last ``_CACHE_SIZE`` claimed epochs), so listing every output
+    of an epoch costs one epoch computation. Thread-safe.
     """
     if kind not in (VOUCHER, NOTICE):
         raise ProofError(f"kind must be {VOUCHER!r} or {NOTICE!r}, got {kind!r}")
@@ -241,12 +285,10 @@ def output_proof(kind: str, input_index: int, output_index: int, *, inputs: Sequ
         return None
     epoch_inputs = [r for r in inputs if r.epoch_index == record.epoch_index]
     within = input_index - epoch_inputs[0].index
-    claim = epoch_claim(epoch_inputs)
-    if claim.epoch_hash != claims[claim_index].root:
-        raise ProofError(f"claim {claim_index}: epoch hash 0x{claims[claim_index].root.hex()} on record, "
-                         f"the inputs give 0x{claim.epoch_hash.hex()}")
-    epoch = _epoch_drive([_input_root(r, kind) for r in epoch_inputs])
-    hashes = output_hashes(encodings)
+    epoch = _claimed_epoch(epoch_inputs, claims[claim_index], claim_index)
+    hashes = epoch.hashes[kind][within]
+    assert hashes is not None  # the input was accepted: it has outputs
+    claim = epoch.claim
     return {
         "validity": {
             "inputIndexWithinEpoch": within,
@@ -256,7 +298,7 @@ def output_proof(kind: str, input_index: int, output_index: int, *, inputs: Sequ
             "noticesEpochRootHash": _hex(claim.notices_root),
             "machineStateHash": _hex(claim.machine_state_hash),
             "outputHashInOutputHashesSiblings": [_hex(h) for h in hashes.siblings(output_index)],
-            "outputHashesInEpochSiblings": [_hex(h) for h in epoch.siblings(within)],
+            "outputHashesInEpochSiblings": [_hex(h) for h in epoch.drives[kind].siblings(within)],
         },
         "context": _hex(eth_abi.encode(["uint256"], [claim_index])),
     }
