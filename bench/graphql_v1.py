@@ -21,8 +21,8 @@ QUERIES = (
     ("input(index)", "{ input(index: 0) { index payload notices { totalCount } } }"),
     ("vouchers(first: 10), 1st", "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"),
     ("vouchers(first: 10), again", "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"),
-    ("counts page (1000 inputs)", "{ inputs(first: 1000) { edges { node { index status notices { totalCount } "
-                                  "vouchers { totalCount } reports { totalCount } } } } }"),
+    ("counts page (1000 inputs)", "{ inputs(first: 1000) { edges { node { index status "
+                                  "notices { totalCount } vouchers { totalCount } reports { totalCount } } } } }"),
 )
 
 
@@ -31,8 +31,8 @@ def _inputs(n: int) -> list[InputRecord]:
             outputs.encode_notice(b"m" * 100))
     return [InputRecord(index=i, epoch_index=i // 10, block_number=i, raw_data=b"",
                         metadata={"msg_sender": "0x" + "ab" * 20, "timestamp": i}, payload=b"p" * 200,
-                        tx_hash=None, status="ACCEPTED", outputs=kept, reports=(b"{}",), first_output_index=3 * i,
-                        first_report_index=i) for i in range(n)]
+                        tx_hash=None, status="ACCEPTED", outputs=kept, reports=(b"{}",),
+                        first_output_index=3 * i, first_report_index=i) for i in range(n)]
 
 
 def main() -> None:
