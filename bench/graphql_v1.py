@@ -17,12 +17,14 @@ from devnode.graphql_v1 import GraphQLReader
 from devnode.store import InputRecord
 
 SIZES = (100, 1000, 5000)
+VOUCHERS = "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"
+COUNTS = ("{ inputs(first: 1000) { edges { node { index status notices { totalCount } vouchers { totalCount } "
+          "reports { totalCount } } } } }")
 QUERIES = (
     ("input(index)", "{ input(index: 0) { index payload notices { totalCount } } }"),
-    ("vouchers(first: 10), 1st", "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"),
-    ("vouchers(first: 10), again", "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"),
-    ("counts page (1000 inputs)", "{ inputs(first: 1000) { edges { node { index status "
-                                  "notices { totalCount } vouchers { totalCount } reports { totalCount } } } } }"),
+    ("vouchers(first: 10), 1st", VOUCHERS),
+    ("vouchers(first: 10), again", VOUCHERS),
+    ("counts page (1000 inputs)", COUNTS),
 )
 
 
