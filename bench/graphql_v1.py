@@ -18,8 +18,8 @@ from devnode.store import InputRecord
 
 SIZES = (100, 1000, 5000)
 VOUCHERS = "{ vouchers(first: 10) { totalCount edges { node { index payload } } } }"
-COUNTS = ("{ inputs(first: 1000) { edges { node { index status notices { totalCount } vouchers { totalCount } "
-          "reports { totalCount } } } } }")
+COUNTS = ("{ inputs(first: 1000) { edges { node { index status notices { totalCount } "
+          "vouchers { totalCount } reports { totalCount } } } } }")
 QUERIES = (
     ("input(index)", "{ input(index: 0) { index payload notices { totalCount } } }"),
     ("vouchers(first: 10), 1st", VOUCHERS),
