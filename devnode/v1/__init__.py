@@ -7,4 +7,6 @@ and sunodo users run.
 - ``devnode.v1.inputs``: ``InputAdded`` events of the v1 InputBox and the v1 advance metadata.
 - ``devnode.v1.proofs``: epoch hashes, claims and the GraphQL ``Proof`` of an output (pure).
 - ``devnode.v1.epochs``: claims through the Authority (History) and voucher executions.
+- ``devnode.v1.node``: what ``devnode.node.Node`` plugs in with ``NodeConfig(rollups=1)``, and the v1
+  reader routes (``devnode.graphql_v1`` with these proofs).
 """
