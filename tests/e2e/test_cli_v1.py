@@ -107,3 +107,43 @@ def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, fi
     assert token.functions.balanceOf(address(CONTRIBUTOR)).call() - before == REWARD
     states = {o["index"]: o["state"] for o in mlmarket(node, "outputs", "--vouchers")}
     assert states[voucher["index"]] == "executed"
+
+
+def send_signed(w3: Web3, wallet: Any, txs: list[dict[str, Any]]) -> Any:
+    """Signs and sends prepared transactions in order, as a browser wallet would; the last receipt."""
+    nonce, receipt = w3.eth.get_transaction_count(wallet.address), None
+    for offset, tx in enumerate(txs):
+        tx = {**tx, "nonce": nonce + offset}
+        tx.setdefault("gas", 500_000)
+        receipt = w3.eth.wait_for_transaction_receipt(
+            w3.eth.send_raw_transaction(wallet.sign_transaction(tx).raw_transaction))
+        assert receipt["status"] == 1
+    return receipt
+
+
+def test_the_console_wallet_path_deposits_and_executes_a_withdrawal_on_v1(node: Node) -> None:
+    """The console's browser-wallet path: the library prepares, the wallet (here eth-account) signs."""
+    from mlmarket.client import actions
+    from mlmarket.client.market import Market
+
+    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+    wallet = dev_accounts(4)[3]
+    market = Market.connect(read_only=True, environ={"MLMARKET_DEVNODE_DIR": str(node.config.state_dir)})
+    token = market.config.address("Token")
+    receipt = send_signed(w3, wallet, market.chain.prepare_input(actions.deposit(token, 5 * 10**18), wallet.address))
+    deposited = market.reader.wait_for_input(market.chain.input_index(receipt["transactionHash"].to_0x_hex()))
+    assert deposited.first("Deposited")["account"] == wallet.address.lower()
+    receipt = send_signed(w3, wallet, market.chain.prepare_input(actions.withdraw(token, 2 * 10**18),
+                                                                 wallet.address))
+    withdrawn = market.reader.wait_for_input(market.chain.input_index(receipt["transactionHash"].to_0x_hex()))
+    (voucher,) = withdrawn.vouchers
+    assert voucher.beneficiary == wallet.address.lower()
+
+    ready = market.wait_executable(voucher.index)  # forces the claim on the local node
+    assert ready.state == "executable" and ready.siblings == ()
+    balance = w3.eth.contract(address=token, abi=BALANCE_OF).functions.balanceOf(wallet.address)
+    before = balance.call()
+    call = market.chain.execute_output_call(ready.raw, ready.index, ready.siblings)
+    send_signed(w3, wallet, [market.chain.prepare(call, wallet.address)])
+    assert balance.call() - before == 2 * 10**18
+    assert market.voucher(voucher.index).state == "executed"
