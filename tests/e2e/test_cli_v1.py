@@ -130,7 +130,8 @@ def test_the_console_wallet_path_deposits_and_executes_a_withdrawal_on_v1(node: 
     wallet = dev_accounts(4)[3]
     market = Market.connect(read_only=True, environ={"MLMARKET_DEVNODE_DIR": str(node.config.state_dir)})
     token = market.config.address("Token")
-    receipt = send_signed(w3, wallet, market.chain.prepare_input(actions.deposit(token, 5 * 10**18), wallet.address))
+    deposit = actions.deposit(token, 5 * 10**18)
+    receipt = send_signed(w3, wallet, market.chain.prepare_input(deposit, wallet.address))
     deposited = market.reader.wait_for_input(market.chain.input_index(receipt["transactionHash"].to_0x_hex()))
     assert deposited.first("Deposited")["account"] == wallet.address.lower()
     receipt = send_signed(w3, wallet, market.chain.prepare_input(actions.withdraw(token, 2 * 10**18),
