@@ -239,3 +239,12 @@ def test_market_connect_takes_the_rollups_version(node, tmp_path):
                             environ={"MLMARKET_DEVNODE_DIR": str(tmp_path / "none")})
     assert market.config.rollups == 1 and isinstance(market.reader, ReaderV1Client)
     assert market.reader.processed_input_count() == 4
+
+
+def test_small_pages_give_the_same_records(node, client, monkeypatch):
+    from mlmarket.client import reader_v1
+    whole = (client.list_inputs(), client.list_outputs(), client.list_reports())
+    paged = ReaderV1Client(client.graphql, APP)
+    monkeypatch.setattr(reader_v1, "PAGE", 2)
+    assert (paged.list_inputs(), paged.list_outputs(), paged.list_reports()) == whole
+    assert paged.processed_input_count() == 4 and paged.locate(4) == ("voucher", 2, 1)

@@ -22,6 +22,7 @@ does not serve it answers as for an unknown method. ``reader_for(config)`` picks
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,7 @@ class ReaderV1Client(ReaderClient):
         super().__init__(base + "/rpc", app, session=session, timeout=timeout)
         self.graphql = graphql
         self._counts: list[Counts] = []  # of the processed inputs, in order (they never change)
+        self._counts_lock = threading.Lock()
 
     # -- transport --------------------------------------------------------------------------
     def query(self, query: str, **variables: Any) -> dict[str, Any]:
@@ -145,7 +147,7 @@ class ReaderV1Client(ReaderClient):
                 return None
             raise
 
-    def _all(self, field: str, selection: str, prefix: str = "") -> list[dict[str, Any]]:
+    def _all(self, field: str, selection: str) -> list[dict[str, Any]]:
         """Every node of the top-level connection ``field``, a page at a time."""
         nodes: list[dict[str, Any]] = []
         after = None
@@ -162,11 +164,15 @@ class ReaderV1Client(ReaderClient):
     def counts(self, through: int | None = None) -> list[Counts]:
         """The output and report counts of the processed inputs (all, or at least through input
         ``through`` if it is processed); known ones are not asked again."""
-        if through is not None and through < len(self._counts):
-            return self._counts
+        with self._counts_lock:
+            if through is None or through >= len(self._counts):
+                self._learn_counts()
+            return list(self._counts)
+
+    def _learn_counts(self) -> None:
         after = None
+        where = f"where: {{indexGreaterThan: {len(self._counts) - 1}}}" if self._counts else ""
         while True:
-            where = f"where: {{indexGreaterThan: {len(self._counts) - 1}}}" if self._counts else ""
             data = self.query(f"query C($after: String) {{ inputs(first: {PAGE}, after: $after {where}) {{ "
                               f"edges {{ node {{ index status notices {{ totalCount }} "
                               f"vouchers {{ totalCount }} reports {{ totalCount }} }} }} "
@@ -175,11 +181,11 @@ class ReaderV1Client(ReaderClient):
             for edge in data["edges"]:
                 node = edge["node"]
                 if node["status"] == V1_UNPROCESSED or node["index"] != len(self._counts):
-                    return self._counts
+                    return
                 self._counts.append(Counts(node["notices"]["totalCount"], node["vouchers"]["totalCount"],
                                            node["reports"]["totalCount"]))
             if not data["pageInfo"]["hasNextPage"]:
-                return self._counts
+                return
             after = data["pageInfo"]["endCursor"]
 
     def first_output(self, input_index: int) -> int:
@@ -189,7 +195,7 @@ class ReaderV1Client(ReaderClient):
     def locate(self, index: int) -> tuple[str, int, int]:
         """``(kind, input_index, index within the input's outputs of that kind)`` of global output
         ``index``. Raises ``ClientError`` if the node has no such output (yet)."""
-        counts, start = self._counts, 0
+        counts, start = self.counts(0), 0
         if sum(c.notices + c.vouchers for c in counts) <= index:
             counts = self.counts()
         for input_index, count in enumerate(counts):
@@ -275,7 +281,7 @@ class ReaderV1Client(ReaderClient):
 
     def processed_input_count(self) -> int:
         """How many inputs the node has processed."""
-        return len(self.counts(len(self._counts)))
+        return len(self.counts())
 
     def list_applications(self) -> list[dict[str, Any]]:
         """A v1 node does not name its application: always ``NodeError``."""
