@@ -16,7 +16,8 @@ Vouchers and notices are numbered per input and per kind, as v1 numbers them: no
 ``proof`` comes from the ``ProofFn`` given at construction (``devnode.v1.proofs.output_proof``), ``None``
 until the epoch is claimed. Resolvers are pure functions over a snapshot of the recorded inputs.
 
-The node mounts it with ``ReaderServer(node, host, port, routes=graphql_v1.routes(node, proof))``.
+The node mounts it with ``ReaderServer(node, host, port, routes=graphql_v1.routes(node, proof))``
+(``devnode.v1.node.reader_routes``, in v1 mode).
 """
 
 from __future__ import annotations
