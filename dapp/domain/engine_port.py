@@ -15,6 +15,9 @@ class MLEngine(Protocol):
     def check_model(self, model: bytes, task: str | None = None) -> Any:
         """Decodes and validates a model file; its info (estimator, task, trained, averageable...)."""
 
+    def model_problems(self, model: bytes, task: str | None = None) -> list[Any]:
+        """Every problem ``check_model`` would find (MLErrors; a bad spec's each broken parameter rule)."""
+
     def check_dataset(self, csv: bytes, label: str, task: str) -> Any:
         """Parses and validates a CSV dataset; its info (rows, features, columns, classes)."""
 

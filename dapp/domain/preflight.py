@@ -231,7 +231,8 @@ def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
     if s.base_model_cid:
         model = found.run(lambda: require_content(tx, s.base_model_cid, "base model"))
         if model is not None:
-            found.run(lambda: env.engine.check_model(model, s.task if task_ok else None), "base model")
+            for problem in env.engine.model_problems(model, s.task if task_ok else None):
+                found.error(problem, "base model")
     balance = _balance_check(tx, req, cmd.token, cmd.budget, found)
     _real_run(tx, req, cmd, env, found)
     kept = str(req.deposit) if found.items and req.deposit else "0"
@@ -254,7 +255,8 @@ def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, f
         if cid and cid not in req.pending:
             files[what] = found.run(lambda cid=cid, what=what: require_content(tx, cid, what))
     if files.get("model") is not None:
-        found.run(lambda: env.engine.check_model(files["model"], job.spec.task), "model")
+        for problem in env.engine.model_problems(files["model"], job.spec.task):
+            found.error(problem, "model")
     if files.get("training data") is not None:
         found.run(lambda: env.engine.check_dataset(files["training data"], job.spec.label, job.spec.task),
                   "training data")

@@ -33,14 +33,14 @@ from dapp.ml import fedavg
 from dapp.ml.catalogue import CLASSIFICATION
 from dapp.ml.cost import check_work, estimate_cycles, evaluation_cycles, machine_cycles
 from dapp.ml.dataset import Dataset, Table, parse_table, select
-from dapp.ml.errors import DatasetError, ModelError, TrainingError
+from dapp.ml.errors import DatasetError, MLError, ModelError, ParamError, TrainingError
 from dapp.ml.fitted import extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.metrics import (METRICS, better, check_evaluation, check_metric, evaluate, evaluation_cost, gain, meets,
                              quantise)
-from dapp.ml.modelfile import Model, read_model, write_model
+from dapp.ml.modelfile import Model, load_json, read_model, write_model
 from dapp.ml.sandbox import InProcess, Outcome, Runner, Sandbox
-from dapp.ml.spec import MAX_SEED
+from dapp.ml.spec import MAX_SEED, spec_problems
 from dapp.ml.train import fit, single_thread
 
 EVALUATION_UNITS = 1_000  # estimated work per (row x feature) evaluating a model not trained yet
@@ -123,6 +123,20 @@ class Engine:
         return ModelInfo(loaded.spec.estimator, loaded.spec.task, loaded.trained,
                          loaded.spec.definition.averageable, loaded.features,
                          None if classes is None else tuple(classes.tolist()))
+
+    def model_problems(self, model: bytes, task: str | None = None) -> list[MLError]:
+        """Every problem ``check_model`` would find, not only the first: for a JSON spec with a bad
+        hyper-parameter, each rule its parameters break (``dapp.ml.spec.spec_problems``); else the
+        one error ``check_model`` raises (empty: the model is valid)."""
+        try:
+            self.check_model(model, task)
+        except ParamError as exc:
+            if not model.lstrip().startswith(b"{"):
+                return [exc]
+            return list(spec_problems(load_json(model, "model spec"))) or [exc]
+        except MLError as exc:
+            return [exc]
+        return []
 
     def check_dataset(self, csv: bytes, label: str, task: str) -> DatasetInfo:
         """Parses and validates a CSV dataset (see :mod:`dapp.ml.dataset` for the rules)."""

@@ -4,6 +4,7 @@ preprocessing. A spec is what an untrained model file holds, and the first half 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,9 +55,9 @@ def canonical_json(value: Any) -> bytes:
                       allow_nan=False).encode("ascii")
 
 
-def parse_spec(obj: Any) -> ModelSpec:
-    """Validates a decoded JSON spec ``{"estimator": ..., "params": {...}, "preprocessing": [...]}``
-    (``params`` and ``preprocessing`` optional) against the catalogue."""
+def _estimator(obj: Any) -> tuple[EstimatorDef, dict[str, Any]]:
+    """The catalogue entry a spec names and its ``params`` object; ModelError if the spec's shape
+    or estimator is wrong (nothing else can be checked then)."""
     if not isinstance(obj, dict):
         raise ModelError("a model spec must be a JSON object", code="spec_not_object")
     unknown = sorted(set(obj) - {"estimator", "params", "preprocessing"})
@@ -67,25 +68,65 @@ def parse_spec(obj: Any) -> ModelSpec:
         allowed = ", ".join(sorted(CATALOGUE))
         raise ModelError(f"estimator {name!r} is not allowed; allowed: {allowed}",
                          code="estimator_not_allowed")
-    definition = CATALOGUE[name]
     given = obj.get("params", {})
     if not isinstance(given, dict):
         raise ModelError("'params' must be a JSON object", code="spec_not_object")
-    params = {key: definition.params[key].check(key, value) for key, value in definition.defaults.items()}
+    return CATALOGUE[name], given
+
+
+def _param_problems(definition: EstimatorDef, given: dict[str, Any],
+                    params: dict[str, Any]) -> Iterator[ParamError]:
+    """Every hyper-parameter rule ``given`` breaks, in order: each given parameter (allowed, in
+    bounds), then their combination (if each is valid), then the required ones not given. Fills
+    ``params`` with the checked values over the defaults."""
+    name = definition.name
+    params.update({key: definition.params[key].check(key, value)
+                   for key, value in definition.defaults.items()})
+    valid = True
     for key, value in given.items():
         if key not in definition.params:
-            raise ParamError(_unknown_param_message(definition, key), code="param_not_allowed")
+            valid = False
+            yield ParamError(_unknown_param_message(definition, key), code="param_not_allowed")
+            continue
         try:
             params[key] = definition.params[key].check(key, value)
         except ParamError as exc:
-            raise ParamError(f"{name}: {exc.message}", code=exc.code) from None
-    definition.check_combination(params)
-    missing = sorted(REQUIRED.get(name, set()) - set(params))
-    if missing:
-        key = missing[0]
-        raise ParamError(f"{name}: parameter '{key}' is required (scikit-learn's default is unbounded); "
+            valid = False
+            yield ParamError(f"{name}: {exc.message}", code=exc.code)
+    if valid:
+        try:
+            definition.check_combination(params)
+        except ParamError as exc:
+            yield exc
+    for key in sorted(REQUIRED.get(name, set()) - set(params) - set(given)):
+        yield ParamError(f"{name}: parameter '{key}' is required (scikit-learn's default is unbounded); "
                          f"give {definition.params[key].describe()}", code="param_required")
-    return ModelSpec(name, tuple(sorted(params.items())), _parse_preprocessing(obj.get("preprocessing", [])))
+
+
+def parse_spec(obj: Any) -> ModelSpec:
+    """Validates a decoded JSON spec ``{"estimator": ..., "params": {...}, "preprocessing": [...]}``
+    (``params`` and ``preprocessing`` optional) against the catalogue; raises the first problem
+    ``spec_problems`` lists."""
+    definition, given = _estimator(obj)
+    params: dict[str, Any] = {}
+    for problem in _param_problems(definition, given, params):
+        raise problem
+    return ModelSpec(definition.name, tuple(sorted(params.items())),
+                     _parse_preprocessing(obj.get("preprocessing", [])))
+
+
+def spec_problems(obj: Any) -> list[ModelError]:
+    """Every rule the decoded JSON spec ``obj`` breaks (empty: ``parse_spec`` accepts it)."""
+    try:
+        definition, given = _estimator(obj)
+    except ModelError as exc:
+        return [exc]
+    found: list[ModelError] = list(_param_problems(definition, given, {}))
+    try:
+        _parse_preprocessing(obj.get("preprocessing", []))
+    except ModelError as exc:
+        found.append(exc)
+    return found
 
 
 def _unknown_param_message(definition: EstimatorDef, key: str) -> str:

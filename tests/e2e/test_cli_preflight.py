@@ -136,9 +136,10 @@ def test_submit_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web
     train = str(files["train"])
     problems, stderr = refused(node, w3, "submit", str(job), "--model", str(seeded), "--data", train,
                                "--stake", "0", account=CONTRIBUTOR)
-    assert [p["code"] for p in problems] == ["insufficient_balance", "param_not_allowed"]
+    assert [p["code"] for p in problems] == ["insufficient_balance", "param_not_allowed", "param_required"]
     assert "needs 2000000000000000000" in problems[0]["message"] and "--stake" in problems[0]["fix"]
     assert "random_state" in problems[1]["message"] and "cannot be set" in stderr
+    assert "max_depth" in problems[2]["message"] and "is required" in stderr
 
     problems, _ = refused(node, w3, "submit", str(job), "--model", str(unbounded), "--data", train,
                           account=CONTRIBUTOR)

@@ -75,7 +75,7 @@ def test_a_model_is_checked_against_a_job_from_bytes_or_a_cid():
     job = node.market.create_job(1000, validation_cid=node.market.put(SPONSOR, VALIDATION))
     seeded = json.dumps({"estimator": "DecisionTreeClassifier", "params": {"random_state": 2}}).encode()
     result = preflight.check_model(node, job, model=seeded)
-    assert [p.code for p in result.problems] == ["param_not_allowed"]
+    assert [p.code for p in result.problems] == ["param_not_allowed", "param_required"]
     stored = preflight.check_model(node, job, model=cid_to_text(node.market.put(CAROL, TREE)),
                                    data=cid_to_text(cid_of(VALIDATION)))
     assert stored.ok and stored.details["estimated_cycles"] > 0

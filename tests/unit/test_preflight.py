@@ -117,10 +117,11 @@ def test_a_submission_lists_the_stake_it_needs_and_bad_parameters_together():
     job = m.create_job(1000, validation_cid=m.put(SPONSOR, VALIDATION), stake=2 * 10**18)
     model = json.dumps({"estimator": "DecisionTreeClassifier", "params": {"random_state": 1}}).encode()
     answer = dry_run(m, submission_query(job, model, VALIDATION, files=[model, VALIDATION]))
-    assert codes(answer) == ["insufficient_balance", "param_not_allowed"]
+    assert codes(answer) == ["insufficient_balance", "param_not_allowed", "param_required"]
     assert "needs 2000000000000000000" in answer["problems"][0]["message"]
     assert "--stake" in answer["problems"][0]["fix"]
     assert "random_state" in answer["problems"][1]["message"]
+    assert "max_depth" in answer["problems"][2]["message"]
     assert answer["stake"] == str(2 * 10**18) and answer["balance"] == "0"
 
 
@@ -254,3 +255,38 @@ def test_the_submission_preflight_agrees_with_the_commit_and_reveal(model, stake
     assert answer["accepted"] == real_ok, answer
     if failed:
         assert failed[-1]["error"]["code"] in codes(answer)
+
+
+def test_every_broken_parameter_rule_of_a_model_is_listed():
+    m = market()
+    job = m.create_job(1000, validation_cid=m.put(SPONSOR, VALIDATION))
+    model = json.dumps({"estimator": "RandomForestClassifier",
+                        "params": {"random_state": 1, "n_jobs": 2, "n_estimators": 0}}).encode()
+    answer = dry_run(m, f"preflight/model?job={job}&model={cid_to_text(cid_of(model))}&content=0x{model.hex()}")
+    assert codes(answer) == ["param_not_allowed", "param_not_allowed", "param_out_of_bounds", "param_required"]
+    messages = " ".join(p["message"] for p in answer["problems"])
+    assert all(word in messages for word in ("random_state", "n_jobs", "n_estimators", "max_depth"))
+
+
+SPEC_OBJECTS = st.fixed_dictionaries({"estimator": st.sampled_from(["DecisionTreeClassifier", "GaussianNB",
+                                                                    "LogisticRegression", "Nope"])},
+                                     optional={"params": st.dictionaries(
+                                         st.sampled_from(["max_depth", "random_state", "C", "penalty", "dual",
+                                                          "solver", "var_smoothing"]),
+                                         st.sampled_from([0, 1, 3, -1.5, "l1", "liblinear", True, None]), max_size=4),
+                                         "preprocessing": st.sampled_from([[], ["standard_scaler"], ["pca"]])})
+
+
+@settings(max_examples=200, deadline=None)
+@given(obj=SPEC_OBJECTS)
+def test_spec_problems_lists_first_what_parse_spec_raises(obj):
+    from dapp.ml.errors import ModelError
+    from dapp.ml.spec import parse_spec, spec_problems
+
+    found = spec_problems(obj)
+    try:
+        parse_spec(obj)
+    except ModelError as exc:
+        assert found and (found[0].code, found[0].message) == (exc.code, exc.message)
+    else:
+        assert found == []
