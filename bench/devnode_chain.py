@@ -17,7 +17,7 @@ from devnode import chain, merkle
 from devnode.anvil import dev_accounts, start_anvil
 from devnode.contracts import contract_at
 from devnode.deploy import deploy
-from devnode.tx import send
+from mlmarket.client.tx import send
 
 STARTS = 5
 MAX_PAYLOAD = 65_216  # CARTESI-FACTS §3

@@ -3,7 +3,7 @@
 Chain side (this package's lower layer; each module's docstring lists its public API):
 - ``devnode.anvil``: start/stop anvil, dev accounts (``start_anvil``, ``dev_accounts``, ``DEV_MNEMONIC``).
 - ``devnode.contracts``: Cartesi and project artifacts (``artifact``, ``abi_of``, ``contract_at``).
-- ``devnode.tx``: sign, send and wait, with reverts named by custom error (``send``, ``TransactionFailed``).
+- transactions go through ``mlmarket.client.tx`` (``send``; reverts named by custom error).
 - ``devnode.deploy``: deterministic deployment of Cartesi v2.2.0, the test token and the application
   (``deploy``, ``Deployment``).
 - ``devnode.chain``: inputs (``InputWatcher``, ``ChainInput``, ``add_input``, deposits), epochs and

@@ -34,7 +34,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from devnode.sessions import session_for, web3_for
+from mlmarket.client.sessions import session_for
+from mlmarket.client.tx import web3_for
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
 CHAIN_ID = 31337

@@ -55,7 +55,7 @@ from web3.types import TxReceipt
 from devnode.contracts import contract_at
 from devnode.deploy import Deployment
 from devnode.merkle import HEIGHT
-from devnode.tx import send
+from mlmarket.client.tx import send
 
 EVM_ADVANCE_SIGNATURE = "EvmAdvance(uint256,address,address,uint256,uint256,uint256,uint256,bytes)"
 EVM_ADVANCE_SELECTOR = keccak(EVM_ADVANCE_SIGNATURE.encode())[:4]

@@ -6,9 +6,8 @@ Public API:
 - ``artifact(name) -> Artifact``: ours from ``contracts/build/<Name>.json`` (``make setup`` compiles
   them), else Cartesi Rollups v2.2.0 from ``node_modules/@cartesi/rollups/out/<C>.sol/<C>.json``.
 - ``abi_of(name) -> list[dict]``: the ABI of either kind.
-- ``contract_at(w3, name, address)``: a web3 contract object bound to ``address``.
-- ``error_selectors() -> dict[bytes, str]``: 4-byte selector -> custom error signature, over the
-  Cartesi contracts the node talks to and TestToken (to name reverts such as ``OutputNotReexecutable``).
+- ``contract_at(w3, name, address)``: a web3 contract object bound to ``address`` (its full ABI names
+  the contract's custom errors when ``mlmarket.client.tx.send`` reports a revert).
 """
 
 from __future__ import annotations
@@ -19,15 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_hash.auto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
 from devnode.anvil import repo_root
-
-# The Cartesi contracts whose errors the node may meet when sending transactions.
-_ERROR_SOURCES = ("InputBox", "EtherPortal", "ERC20Portal", "ERC721Portal", "Application", "Authority",
-                  "SelfHostedApplicationFactory", "ApplicationFactory", "AuthorityFactory", "TestToken")
 
 
 class ArtifactMissing(FileNotFoundError):
@@ -74,28 +68,3 @@ def contract_at(w3: Web3, name: str, address: str) -> Contract:
     """A web3 contract object for ``name`` at ``address``."""
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi_of(name))
 
-
-def _signature(entry: dict[str, Any]) -> str:
-    def type_of(param: dict[str, Any]) -> str:
-        kind = param["type"]
-        if kind.startswith("tuple"):
-            return "(" + ",".join(type_of(c) for c in param["components"]) + ")" + kind[len("tuple"):]
-        return kind
-
-    return f"{entry['name']}({','.join(type_of(p) for p in entry['inputs'])})"
-
-
-@cache
-def error_selectors() -> dict[bytes, str]:
-    """Selector -> signature of every custom error declared by the Cartesi contracts the node uses."""
-    table: dict[bytes, str] = {}
-    for name in _ERROR_SOURCES:
-        try:
-            abi = artifact(name).abi
-        except ArtifactMissing:
-            continue  # TestToken before `make setup` compiled it: its errors stay unnamed
-        for entry in abi:
-            if entry["type"] == "error":
-                signature = _signature(entry)
-                table[keccak(signature.encode())[:4]] = signature
-    return table

@@ -35,7 +35,7 @@ from web3 import Web3
 from dapp.codec.releases import V2_2_0
 from devnode.anvil import dev_accounts
 from devnode.contracts import artifact, contract_at
-from devnode.tx import send
+from mlmarket.client.tx import send
 
 CREATE2_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
 ZERO_SALT = bytes(32)

@@ -33,7 +33,7 @@ from typing import Any
 import eth_abi
 from eth_hash.auto import keccak
 
-from devnode.sessions import session_for
+from mlmarket.client.sessions import session_for
 
 TX_BUFFER = 0x60800000
 REQUEST_ADVANCE, REQUEST_INSPECT = 0, 1

@@ -37,7 +37,7 @@ from eth_abi.exceptions import DecodingError
 
 from devnode import outputs as out
 from devnode.machine import DEFAULT_MAX_CYCLES, CmioMachine, Outcome, encode_advance
-from devnode.sessions import session_for
+from mlmarket.client.sessions import session_for
 
 POLL_TIMEOUT = 60.0  # seconds for one HTTP call to the node's rollup server (it long-polls 0.5 s)
 

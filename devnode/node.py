@@ -47,7 +47,7 @@ from devnode.rpc import NotReady
 from devnode.server import EXCEPTION, Advance, Finished, Inspect
 from devnode.store import ANVIL_LOG, ANVIL_STATE, BACKEND_LOG, INFO, NODE_LOG, InputRecord, Store, now
 from devnode.supervisor import BackendFailed, Stopping, Supervisor
-from devnode.sessions import web3_for
+from mlmarket.client.tx import web3_for
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from devnode import chain, lifecycle
 from devnode.anvil import start_anvil
 from devnode.node import Node, NodeConfig
 from devnode.supervisor import BackendFailed
-from devnode.tx import TransactionFailed
+from mlmarket.client.errors import TransactionFailed
 
 from devnode_harness import (
     app_of,

@@ -25,7 +25,8 @@ from devnode import chain, merkle
 from devnode.anvil import Anvil, AnvilError, dev_accounts, start_anvil
 from devnode.contracts import cartesi_artifact_path, contract_at
 from devnode.deploy import Deployment, deploy
-from devnode.tx import STALL_SECONDS, TransactionFailed, send, wait_for_receipt
+from mlmarket.client.errors import TransactionFailed
+from mlmarket.client.tx import STALL_SECONDS, send, wait_for_receipt
 
 pytestmark = pytest.mark.e2e
 

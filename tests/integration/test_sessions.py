@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from devnode.httpd import ReplyingHandler, ThreadedHTTPServer, content_length
-from devnode.sessions import is_loopback, session_for, web3_for
+from mlmarket.client.sessions import is_loopback, session_for
+from mlmarket.client.tx import web3_for
 
 DEAD_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, a proxied request fails
 

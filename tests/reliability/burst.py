@@ -37,8 +37,8 @@ from devnode.anvil import dev_accounts
 from devnode.contracts import contract_at
 from devnode.deploy import Deployment
 from devnode.node import Node
-from devnode.sessions import session_for, web3_for
-from devnode.tx import send
+from mlmarket.client.sessions import session_for
+from mlmarket.client.tx import send, web3_for
 from tests.e2e.devnode_harness import wait_for
 
 ACCOUNTS = 4

@@ -12,7 +12,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 
 from devnode.anvil import Anvil, dev_accounts, start_anvil
-from devnode.sessions import session_for
+from mlmarket.client.sessions import session_for
 from tests.reliability.burst import Planned, flush_pool, send_all
 
 pytestmark = pytest.mark.e2e

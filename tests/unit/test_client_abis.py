@@ -44,15 +44,36 @@ def test_entries_match_the_artifacts(contract: str) -> None:
 def test_known_custom_error_is_named_with_its_arguments() -> None:
     output = b"\x01" * 40
     data = keccak(b"OutputNotReexecutable(bytes)")[:4] + eth_abi.encode(["bytes"], [output])
-    name, text = abis.describe_revert(data)
-    assert name == "OutputNotReexecutable" and "<40 bytes>" in text
+    revert = abis.describe_revert(data)
+    assert revert.signature == "OutputNotReexecutable(bytes)" and revert.name == "OutputNotReexecutable"
+    assert revert.text.startswith("OutputNotReexecutable(output=") and "<40 bytes>" in revert.text
+
+
+def test_errors_of_the_given_abi_are_named_too() -> None:
+    entry = {"type": "error", "name": "NotPastBlock", "inputs": [{"type": "uint256", "name": "block"},
+                                                                 {"type": "uint256", "name": ""}]}
+    data = keccak(b"NotPastBlock(uint256,uint256)")[:4] + eth_abi.encode(["uint256", "uint256"], [7, 5])
+    assert abis.describe_revert(data).signature is None
+    revert = abis.describe_revert(data, [entry])
+    assert revert.signature == "NotPastBlock(uint256,uint256)" and "block=7" in revert.text and "5" in revert.text
 
 
 def test_revert_string_is_shown() -> None:
     data = keccak(b"Error(string)")[:4] + eth_abi.encode(["string"], ["nope"])
-    assert abis.describe_revert(data) == ("Error", "nope")
+    revert = abis.describe_revert(data)
+    assert revert.name == "Error" and revert.text == "nope"
 
 
-def test_unknown_error_shows_its_selector() -> None:
-    name, text = abis.describe_revert(bytes.fromhex("deadbeef"))
-    assert name is None and "0xdeadbeef" in text
+def test_unknown_error_shows_its_data() -> None:
+    revert = abis.describe_revert(bytes.fromhex("deadbeef") + bytes(32))
+    assert revert.signature is None and revert.name is None and "0xdeadbeef" + "00" * 32 in revert.text
+
+
+def test_selectors_are_those_of_the_artifacts() -> None:
+    path = ARTIFACTS["InputBox"]
+    if not path.is_file():
+        pytest.skip(f"{path} is missing (run make setup)")
+    identifiers = json.loads(path.read_text())["methodIdentifiers"]
+    for entry in abis.INPUT_BOX:
+        if entry["type"] == "function":
+            assert abis.selector(entry).hex() == identifiers[abis.signature(entry)]

@@ -2,15 +2,21 @@
 
 Hand-written on purpose: a deployed console or CLI must not need ``node_modules`` (where the npm
 ``@cartesi/rollups`` artifacts live). A unit test checks every entry here against those artifacts.
-``describe_revert`` names a custom error from its revert data.
+
+Also the ABI helpers: ``signature(entry)`` (``name(type,...)``), ``selector(entry)`` (4 bytes), and
+``describe_revert(data, abi=()) -> Revert``, the one revert describer of the project (the client and
+the local node): a custom error declared here or in ``abi`` (e.g. the called contract's full ABI) with
+its arguments named, the reason of ``Error(string)``, or the raw data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import eth_abi
-from eth_hash.auto import keccak
+from eth_utils import function_signature_to_4byte_selector
 
 
 def _p(kind: str, name: str = "", indexed: bool | None = None, components: list | None = None) -> dict:
@@ -98,38 +104,56 @@ def signature(entry: dict) -> str:
     return f"{entry['name']}({','.join(_types(entry))})"
 
 
-def _error_table() -> dict[bytes, dict]:
-    table = {}
-    for entries in ALL.values():
-        for entry in entries:
-            if entry["type"] == "error":
-                table[keccak(signature(entry).encode())[:4]] = entry
-    return table
+def selector(entry: dict) -> bytes:
+    """The 4-byte selector of a function or error entry."""
+    return function_signature_to_4byte_selector(signature(entry))
 
 
-_ERRORS = _error_table()
+def _error_table(entries: Iterable[dict]) -> dict[bytes, dict]:
+    return {selector(entry): entry for entry in entries if entry["type"] == "error"}
 
 
-def describe_revert(data: bytes) -> tuple[str | None, str]:
-    """(error name, human text) of revert ``data``: a known custom error with its arguments,
-    ``Error(string)``, or the raw selector."""
+_ERRORS = _error_table(entry for entries in ALL.values() for entry in entries)
+_REASON = "Error(string)"
+_REASON_SELECTOR = function_signature_to_4byte_selector(_REASON)
+
+
+@dataclass(frozen=True)
+class Revert:
+    """What revert data says: ``signature`` of the error (``"OutputNotReexecutable(bytes)"``,
+    ``"Error(string)"`` for a reason string, None when unknown) and ``text`` to show a person
+    (``"OutputNotReexecutable(output=<40 bytes>)"``, the reason itself, or the raw data)."""
+
+    signature: str | None
+    text: str
+
+    @property
+    def name(self) -> str | None:
+        """The error's name without its argument types."""
+        return self.signature[:self.signature.index("(")] if self.signature else None
+
+
+def describe_revert(data: bytes, abi: Iterable[dict] = ()) -> Revert:
+    """Names revert ``data``: a custom error declared in ``abi`` or in ``ALL``, with its arguments,
+    ``Error(string)`` with its reason, else the raw data."""
     if len(data) < 4:
-        return None, "reverted without a reason"
-    if data[:4] == keccak(b"Error(string)")[:4]:
+        return Revert(None, "reverted without a reason")
+    if data[:4] == _REASON_SELECTOR:
         try:
             (reason,) = eth_abi.decode(["string"], data[4:])
         except Exception:  # noqa: BLE001 - eth_abi raises several types on malformed data
-            return "Error", "reverted with a malformed reason string"
-        return "Error", str(reason)
-    entry = _ERRORS.get(data[:4])
+            return Revert(_REASON, "reverted with a malformed reason string")
+        return Revert(_REASON, str(reason))
+    entry = {**_ERRORS, **_error_table(abi)}.get(data[:4])
     if entry is None:
-        return None, f"reverted with unknown error 0x{data[:4].hex()}"
+        return Revert(None, f"reverted with unknown error 0x{data.hex()}")
     try:
         values = eth_abi.decode(_types(entry), data[4:])
     except Exception:  # noqa: BLE001 - arguments undecodable: the name is still useful
-        return entry["name"], entry["name"]
-    shown = ", ".join(f"{p['name']}={_show(v)}" for p, v in zip(entry["inputs"], values))
-    return entry["name"], f"{entry['name']}({shown})"
+        return Revert(signature(entry), entry["name"])
+    shown = ", ".join(f"{p['name']}={_show(v)}" if p.get("name") else _show(v)
+                      for p, v in zip(entry["inputs"], values))
+    return Revert(signature(entry), f"{entry['name']}({shown})")
 
 
 def _show(value: Any) -> str:

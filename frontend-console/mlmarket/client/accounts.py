@@ -10,7 +10,6 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -30,10 +29,6 @@ class Signer:
     def address(self) -> str:
         """Checksummed address."""
         return self.account.address
-
-    def sign_transaction(self, tx: Mapping[str, Any]) -> bytes:
-        """The signed raw transaction, ready for ``eth_sendRawTransaction``."""
-        return bytes(self.account.sign_transaction(dict(tx)).raw_transaction)
 
     def __str__(self) -> str:
         return f"{self.address} ({self.label})"

@@ -2,9 +2,9 @@
 
 ``Chain`` sends inputs (``InputBox.addInput``), portal deposits (Ether, ERC-20 with an approval when
 the allowance is short) and output executions (``Application.executeOutput``), and answers the few
-views the client needs. Reverts become ``TransactionFailed`` naming the custom error. Receipts are
-awaited with ``devnode.tx.wait_for_receipt``, which frees transactions an automining anvil left in
-its pool.
+views the client needs. Transactions go through ``tx.send`` (reverts become ``TransactionFailed``
+naming the custom error; receipts are awaited with ``tx.wait_for_receipt``, which frees transactions
+an automining anvil left in its pool).
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 from web3.logs import DISCARD
 
-from devnode.sessions import web3_for
-from devnode.tx import revert_data, wait_for_receipt
 from mlmarket.client import abis
 from mlmarket.client.accounts import Signer
 from mlmarket.client.config import NodeConfig
 from mlmarket.client.errors import ConfigError, TransactionFailed
+from mlmarket.client.tx import failure, send, wait_for_receipt, web3_for
 
 ETHER = "0x" + "00" * 20
 """The protocol's token id for Ether (``address(0)``)."""
@@ -57,16 +56,6 @@ class InputRef:
     approval: TxResult | None = None
 
 
-def failure(what: str, exc: Exception) -> TransactionFailed:
-    """A ``TransactionFailed`` for ``what`` naming the custom error behind ``exc`` when there is one."""
-    if isinstance(exc, ContractLogicError):
-        name, text = abis.describe_revert(revert_data(exc))
-        if name is None and exc.message:
-            text = exc.message
-        return TransactionFailed(f"{what} reverted: {text}", error=name)
-    return TransactionFailed(f"{what} failed: {exc}")
-
-
 class Chain:
     """The client's view of the base layer for one application and (optionally) one signer."""
 
@@ -95,33 +84,16 @@ class Chain:
         returns it. Raises ``TransactionFailed`` if it would revert, was not mined or reverted."""
         signer = self._require_signer()
         try:
-            nonce = self.w3.eth.get_transaction_count(signer.address, "pending")
-            tx = call.build_transaction({"from": signer.address, "value": value, "nonce": nonce})
-            tx_hash = self.w3.eth.send_raw_transaction(signer.sign_transaction(tx))
-            receipt = wait_for_receipt(self.w3, tx_hash, timeout=self.receipt_timeout)
+            receipt = send(self.w3, signer.account, call, value=value, what=what, timeout=self.receipt_timeout)
         except TimeExhausted as exc:
             raise TransactionFailed(f"{what}: no receipt within {self.receipt_timeout:.0f}s") from exc
-        except (ContractLogicError, Web3Exception, ValueError) as exc:
+        except (Web3Exception, ValueError) as exc:
             raise failure(what, exc) from exc
         except OSError as exc:
             raise ConfigError(f"cannot reach the chain at {self.config.rpc_url}: {exc}") from exc
         result = TxResult("0x" + bytes(receipt["transactionHash"]).hex(), receipt["blockNumber"],
                           receipt["gasUsed"])
-        if receipt["status"] != 1:
-            raise self._explain_failed(call, signer, value, receipt, what, result.tx_hash)
         return result, receipt
-
-    def _explain_failed(self, call: Any, signer: Signer, value: int, receipt: Any, what: str,
-                        tx_hash: str) -> TransactionFailed:
-        plain = TransactionFailed(f"{what} reverted (transaction {tx_hash})", tx_hash=tx_hash)
-        try:  # replaying the call is only an attempt to name the error
-            call.call({"from": signer.address, "value": value}, block_identifier=receipt["blockNumber"] - 1)
-        except ContractLogicError as exc:
-            err = failure(what, exc)
-            return TransactionFailed(err.message, error=err.error, tx_hash=tx_hash)
-        except (Web3Exception, ValueError, OSError):
-            return plain
-        return plain
 
     def _input_ref(self, receipt: Any, tx: TxResult, approval: TxResult | None = None) -> InputRef:
         return InputRef(self._input_index(receipt, tx.tx_hash), tx, approval)

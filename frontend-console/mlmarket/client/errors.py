@@ -27,11 +27,15 @@ class NodeError(ClientError):
 
 
 class TransactionFailed(ClientError):
-    """A base-layer transaction reverted or could not be sent; ``error`` names the custom error."""
+    """A base-layer transaction reverted or could not be sent: ``error`` is the custom error's signature
+    (None if unknown), ``data`` the revert data; ``receipt`` and ``tx_hash`` when it was mined."""
 
-    def __init__(self, message: str, *, error: str | None = None, tx_hash: str | None = None) -> None:
+    def __init__(self, message: str, *, error: str | None = None, data: bytes = b"", receipt: Any = None,
+                 tx_hash: str | None = None) -> None:
         super().__init__(message)
         self.error = error
+        self.data = data
+        self.receipt = receipt
         self.tx_hash = tx_hash
 
 

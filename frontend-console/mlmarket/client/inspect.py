@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, quote
 
 import requests
 
-from devnode.sessions import session_for
 from mlmarket.client.errors import InspectFailed, NodeError
 from mlmarket.client.outputs import decode_report
+from mlmarket.client.sessions import session_for
 
 MAX_QUERY_BYTES = 2 * 1024 * 1024
 """The node's inspect body limit."""

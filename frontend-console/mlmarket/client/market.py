@@ -64,7 +64,7 @@ class Market:
         self.reader = reader_for(config)  # each with its own
         self.chain = chain_for(config, signer, self.reader, w3=w3)
         self.wait_timeout = wait_timeout
-        self.inspector = InspectClient(config.inspect_endpoint())  # session (devnode.sessions.session_for)
+        self.inspector = InspectClient(config.inspect_endpoint())  # session (sessions.session_for)
 
     @classmethod
     def connect(cls, *, rpc_url: str | None = None, node_url: str | None = None, app: str | None = None,

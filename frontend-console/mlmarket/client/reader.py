@@ -18,9 +18,9 @@ from typing import Any
 
 import requests
 
-from devnode.sessions import session_for
 from mlmarket.client.errors import NodeError
 from mlmarket.client.outputs import InputOutcome, outcome_of
+from mlmarket.client.sessions import session_for
 
 NOT_FOUND_CODES = (-31001, -32001)
 """JSON-RPC error codes for "no such input/output/epoch (yet)": rollups-node v2, older nodes/devnode."""

@@ -1,4 +1,4 @@
-"""HTTP sessions and ``Web3`` connections that leave loopback traffic alone.
+"""HTTP sessions that leave loopback traffic alone (``tx.web3_for`` builds ``Web3`` on them).
 
 A session to a loopback address (``localhost``, ``127.0.0.0/8``, ``::1``) does not read the
 environment's proxy settings: traffic to this machine never goes through a proxy (``HTTP_PROXY``
@@ -13,7 +13,6 @@ import ipaddress
 from urllib.parse import urlsplit
 
 import requests
-from web3 import Web3
 
 
 def is_loopback(url: str) -> bool:
@@ -35,8 +34,3 @@ def session_for(url: str) -> requests.Session:
     session.trust_env = not is_loopback(url)
     return session
 
-
-def web3_for(url: str, timeout: float) -> Web3:
-    """A ``Web3`` speaking JSON-RPC over HTTP to ``url`` through ``session_for(url)``, waiting up to
-    ``timeout`` seconds for each answer."""
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, session=session_for(url)))
