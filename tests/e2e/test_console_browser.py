@@ -289,7 +289,7 @@ def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: 
     payloads = [eth_abi.decode(["address", "bytes"], bytes.fromhex(tx["data"][10:]))[1] for tx in txs]  # addInput
     selectors = [payload[:4] for payload in payloads]
     assert selectors == [Web3.keccak(text=f)[:4] for f in ("commitSubmission(uint256,bytes32)",
-                                                            "uploadChunk(bytes,uint64,uint64,bool,bytes)",
+                                                            "uploadChunkCoded(bytes,uint64,uint64,uint8,bytes)",
                                                             "revealSubmission(uint256,bytes,bytes,bytes32)")]
     shot(page, "wallet-submit")
     page.click("[data-sign-button]")
@@ -373,7 +373,9 @@ def submit_composed(page: Any, job: int, data_cid: str) -> str:
     page.fill("[name='p.LogisticRegression.max_iter']", "1000")
     page.fill("#data_cid", data_cid)
     page.click("[data-submit]")
-    page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)  # the reveal's outcome, or a refused commit's
+    page.wait_for_selector("[data-outcome], [data-preflight]", timeout=TIMEOUT_MS)  # the reveal's outcome, or refused
+    if page.locator("[data-preflight]").count():
+        return "refused"
     return page.get_attribute("[data-outcome]", "data-outcome")
 
 
@@ -397,8 +399,8 @@ def test_a_gated_job_admits_a_contributor_once_the_sponsor_grants_the_request(pa
     act_as(page, APPLICANT)
     page.goto("/jobs/new")
     train = upload_into(page, "validation_cid", files["train"])
-    assert submit_composed(page, job, train) == "failed"
-    assert "no_access" in page.inner_text("[data-outcome-error]")
+    assert submit_composed(page, job, train) == "refused"  # by the pre-flight: nothing sent
+    assert page.locator("[data-problem='no_access']").count() == 1, page.inner_text("main")
     page.goto(f"/jobs/{job}")
     page.fill("#public_key", "0x04" + "ab" * 32)
     page.click("[data-access-request]")
@@ -422,3 +424,188 @@ def test_a_gated_job_admits_a_contributor_once_the_sponsor_grants_the_request(pa
     assert page.locator("[data-access-request]").count() == 0
     assert submit_composed(page, job, train) == "ok", page.inner_text("main")
     assert "(accepted)" in page.inner_text("[data-notice='SubmissionScored']")
+
+
+# ---- issue 15: sent once, money visible, pre-flight, the look at 420 px -----------------------------------
+
+FORM_FIELDS = """(selector) => Object.fromEntries([...new FormData(document.querySelector(selector))]
+                                               .filter(([, value]) => typeof value === "string"))"""
+
+
+def nonce(w3: Web3, account: int) -> int:
+    """Transactions ``account`` sent (an ERC-20 deposit may add an approval before its input)."""
+    return w3.eth.get_transaction_count(address(account))
+
+
+def inputs(w3: Web3, node: Node) -> int:
+    """Inputs the application received (InputBox.getNumberOfInputs)."""
+    box = w3.eth.contract(address=node.info()["addresses"]["InputBox"], abi=abi_of("InputBox"))
+    return box.functions.getNumberOfInputs(node.info()["addresses"]["Application"]).call()
+
+
+def resend(page: Any, action: str, fields: dict[str, str]) -> str:
+    """Posts ``fields`` (a form read before it was sent, idempotency key included) again, as a resubmitting
+    browser would; answers the URL the console redirected to."""
+    response = page.request.post(action, form=fields, max_redirects=0)
+    assert response.status == 303, response.text()
+    return response.headers["location"]
+
+
+def no_overflow(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
+
+
+def create_threshold_job(page: Any, title: str, valid_cid: str, budget: str = "20") -> None:
+    page.goto("/jobs/new")
+    page.fill("#title", title)
+    page.fill("#label", "label")
+    page.fill("#min_score", "0.8")
+    page.fill("#validation_cid", valid_cid)
+    page.fill("#budget", budget)
+    page.fill("#reward_per_accept", "10")
+
+
+def test_reload_double_click_and_resubmit_send_one_transaction(page: Any, w3: Web3, node: Node,
+                                                               files: dict[str, Path]) -> None:
+    valid = cid_to_text(cid_of(files["valid"].read_bytes()))  # stored by the first test
+    act_as(page, SPONSOR)
+    create_threshold_job(page, "sent once (console)", valid)
+    fields = page.evaluate(FORM_FIELDS, "[data-create-form]")
+    before, count = nonce(w3, SPONSOR), inputs(w3, node)
+    page.dblclick("[data-submit]")
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    outcome = page.url
+    page.reload()
+    assert page.url == outcome and resend(page, "/jobs/new", fields) in outcome
+    assert inputs(w3, node) == count + 1 and nonce(w3, SPONSOR) - before in (1, 2)  # an approval, then the input
+    with page.expect_navigation():
+        page.click("[data-job-link] a")
+    job = int(re.search(r"/jobs/(\d+)$", page.url).group(1))
+
+    act_as(page, CONTRIBUTOR)
+    page.goto(f"/submit?job={job}")
+    page.select_option("#estimator", "LogisticRegression")
+    page.fill("[name='p.LogisticRegression.max_iter']", "1000")
+    page.fill("#data_cid", cid_to_text(cid_of(files["train"].read_bytes())))
+    fields = page.evaluate(FORM_FIELDS, "[data-submit-form]")
+    page.dblclick("[data-submit]")
+    page.wait_for_url(re.compile(r"/submissions/0x[0-9a-f]{64}$"))
+    progress = page.url
+    page.wait_for_selector("[data-outcome]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+    sent = nonce(w3, CONTRIBUTOR)
+    page.reload()
+    assert progress.endswith(resend(page, "/submit", fields))
+    assert nonce(w3, CONTRIBUTOR) == sent
+    page.goto(f"/jobs/{job}")
+    assert page.locator("[data-submissions] tbody tr").count() == 1  # one commit, one submission
+
+    page.goto("/balances")
+    page.fill("[name='withdraw_amount']", "1")
+    fields = page.evaluate(FORM_FIELDS, "[data-withdraw-form]")
+    before = nonce(w3, CONTRIBUTOR)
+    page.dblclick("[data-withdraw-form] button")
+    page.wait_for_selector("[data-outcome]")
+    outcome = page.url
+    page.reload()
+    assert resend(page, "/balances/withdraw", fields) in outcome
+    assert nonce(w3, CONTRIBUTOR) == before + 1
+
+
+def test_a_refused_deposit_shows_where_the_money_is_and_balances_show_the_voucher(browser: Any, page: Any, w3: Web3,
+                                                                                   node: Node,
+                                                                                   files: dict[str, Path]) -> None:
+    valid = cid_to_text(cid_of(files["valid"].read_bytes()))
+    act_as(page, SPONSOR)
+    create_threshold_job(page, "cancelled (console)", valid, budget="10")
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-job-link], [data-preflight], [data-form-errors]")
+    assert page.locator("[data-job-link]").count() == 1, page.inner_text("main")
+    job = int(re.search(r"Open job (\d+)", page.inner_text("[data-job-link]")).group(1))
+    page.goto(f"/jobs/{job}")  # this tab keeps the top-up form while another one cancels the job
+    other = page.context.new_page()
+    other.goto(f"/jobs/{job}")
+    with other.expect_navigation():
+        other.click("[data-cancel]")
+    other.wait_for_selector("[data-notice='JobCancelled']")
+    other.close()
+
+    page.fill("#amount", "3")
+    page.click("form:has([value='top_up']) button")
+    page.wait_for_selector("[data-credited]")
+    assert page.get_attribute("[data-outcome]", "data-outcome") == "failed"
+    assert "job_closed" in page.inner_text("[data-report]")
+    assert page.inner_text("[data-credited-amount]") == "3 TEST"
+    assert "are in your dApp balance" in page.inner_text("[data-credited]")
+    shot(page, "refused-deposit")
+    page.set_viewport_size({"width": 420, "height": 900})
+    no_overflow(page)
+    shot(page, "refused-deposit-420")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.click("[data-credited-withdraw] button")
+    page.wait_for_selector("[data-notice='Withdrawn']")
+    assert "withdrew 3 TEST" in page.inner_text("[data-notice='Withdrawn']")
+    page.goto("/balances")
+    row = page.locator("[data-pending-voucher]").filter(has_text="pays 3 TEST")
+    assert row.count() == 1
+    index = row.get_attribute("data-pending-voucher")
+    assert page.locator(f"[data-escrow-job='{job}']").count() == 0  # cancelled: nothing escrowed
+    shot(page, "balances-pending")
+    page.set_viewport_size({"width": 420, "height": 900})
+    no_overflow(page)
+    shot(page, "balances-420")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    before = token_balance(w3, node, address(SPONSOR))
+    with page.expect_navigation(url=re.compile(r"/balances$")):
+        page.click(f"[data-execute='{index}']")
+    assert page.locator(f"[data-pending-voucher='{index}']").count() == 0
+    assert token_balance(w3, node, address(SPONSOR)) - before == 3 * 10**18
+
+
+def test_the_preflight_lists_every_problem_before_anything_is_sent(page: Any, w3: Web3,
+                                                                  files: dict[str, Path]) -> None:
+    valid = cid_to_text(cid_of(files["valid"].read_bytes()))
+    act_as(page, SPONSOR)
+    create_threshold_job(page, "refused (console)", valid)
+    page.fill("#label", "no_such_column")
+    page.fill("#reward_per_accept", "")
+    before = nonce(w3, SPONSOR)
+    page.click("[data-submit]")
+    page.wait_for_selector("[data-preflight]")
+    codes = [p.get_attribute("data-problem") for p in page.locator("[data-problem]").all()]
+    assert len(codes) >= 2, page.inner_text("[data-preflight]")
+    text = page.inner_text("[data-preflight]")
+    assert "no_such_column" in text and text.count("Fix:") == len(codes)
+    assert nonce(w3, SPONSOR) == before
+    shot(page, "preflight")
+    page.set_viewport_size({"width": 420, "height": 900})
+    no_overflow(page)
+    shot(page, "create-job-420")
+    page.goto("/jobs")
+    no_overflow(page)
+    shot(page, "jobs-420")
+    job = page.locator("[data-job]").first.get_attribute("data-job")
+    page.goto(f"/jobs/{job}")
+    no_overflow(page)
+    shot(page, "job-420")
+
+
+def test_the_look_labels_token_box_chart_and_favicon(page: Any, console_url: str) -> None:
+    page.goto("/jobs/new")
+    assert not page.is_visible("[name='token_address']")
+    page.select_option("#token", "custom")
+    assert page.is_visible("[name='token_address']")
+    lefts = page.evaluate("""() => ['#title', '#policy', '#budget', '#reward_per_accept', '#max_submissions',
+                                    '#stake'].map((s) => Math.round(document.querySelector(s).getBoundingClientRect().left))""")
+    assert len(set(lefts)) == 1, lefts
+    favicon = requests.get(f"{console_url}/favicon.ico", timeout=10)
+    assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg")
+    page.goto("/jobs")
+    first = page.locator("[data-job]").last.get_attribute("data-job")  # the first test's job: scored, paid
+    page.goto(f"/jobs/{first}")
+    points = page.locator("[data-chart] [data-point]").count()
+    ticks = page.locator("[data-chart] text.tick[text-anchor='middle']").all_text_contents()
+    assert ticks == [str(i) for i in range(1, points + 1)]
