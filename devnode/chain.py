@@ -47,7 +47,7 @@ from typing import Any
 
 import eth_abi
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
+from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
@@ -58,7 +58,7 @@ from devnode.merkle import HEIGHT
 from mlmarket.client.tx import send
 
 EVM_ADVANCE_SIGNATURE = "EvmAdvance(uint256,address,address,uint256,uint256,uint256,uint256,bytes)"
-EVM_ADVANCE_SELECTOR = keccak(EVM_ADVANCE_SIGNATURE.encode())[:4]
+EVM_ADVANCE_SELECTOR = function_signature_to_4byte_selector(EVM_ADVANCE_SIGNATURE)
 assert EVM_ADVANCE_SELECTOR.hex() == "415bf363"
 _EVM_ADVANCE_TYPES = ["uint256", "address", "address", "uint256", "uint256", "uint256", "uint256", "bytes"]
 

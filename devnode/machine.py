@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import eth_abi
-from eth_hash.auto import keccak
+from eth_utils import function_signature_to_4byte_selector
 
 from mlmarket.client.sessions import session_for
 
@@ -40,7 +40,8 @@ REQUEST_ADVANCE, REQUEST_INSPECT = 0, 1
 CMD_AUTOMATIC, CMD_MANUAL = 0, 1
 AUTOMATIC_PROGRESS, AUTOMATIC_OUTPUT, AUTOMATIC_REPORT = 1, 2, 4
 MANUAL_STATUS = {1: "accepted", 2: "rejected", 4: "exception"}
-EVM_ADVANCE = keccak(b"EvmAdvance(uint256,address,address,uint256,uint256,uint256,uint256,bytes)")[:4]
+EVM_ADVANCE = function_signature_to_4byte_selector(
+    "EvmAdvance(uint256,address,address,uint256,uint256,uint256,uint256,bytes)")
 EVM_ADVANCE_TYPES = ["uint256", "address", "address", "uint256", "uint256", "uint256", "uint256", "bytes"]
 # What the machine may spend on one request before the node gives up on it (the Cartesi node's
 # default advance budget is far larger; inputs here are bounded by the backend's own limits).

@@ -14,7 +14,7 @@ from typing import Any
 
 import eth_abi
 from eth_abi.exceptions import DecodingError
-from eth_utils import to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 
 NOTICE = bytes.fromhex("c258d6e5")  # Notice(bytes)
 VOUCHER = bytes.fromhex("237a816f")  # Voucher(address,uint256,bytes)
@@ -26,7 +26,6 @@ _ARGS = {
     DELEGATE_CALL_VOUCHER: ("DelegateCallVoucher", ("address", "bytes")),
 }
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _VALUE = re.compile(r"0x[0-9a-fA-F]{64}")
 
 
@@ -94,7 +93,7 @@ def parse_hex(body: Any, name: str, *, max_bytes: int) -> bytes:
 def parse_address(body: Any, name: str) -> bytes:
     """Field ``name`` as an address: exactly 42 characters, ``0x`` and 40 hex digits."""
     text = field(body, name)
-    if not isinstance(text, str) or not _ADDRESS.fullmatch(text):
+    if not isinstance(text, str) or not text.startswith("0x") or not is_hex_address(text):
         raise BadField(f"`{name}` must be an address of exactly 42 characters (0x and 40 hex digits)")
     return bytes.fromhex(text[2:])
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from eth_utils import is_hex_address
+
 from dapp.codec.releases import V1_4, V2_2_0
 from mlmarket.client.errors import ConfigError
 
@@ -62,12 +64,8 @@ def devnode_dir(environ: Mapping[str, str] | None = None) -> Path:
 
 
 def _check_address(value: Any, what: str) -> str:
-    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
+    if not isinstance(value, str) or not value.startswith("0x") or not is_hex_address(value):
         raise ConfigError(f"{what} is not a 0x-prefixed 20-byte address: {value!r}")
-    try:
-        bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise ConfigError(f"{what} is not a 0x-prefixed 20-byte address: {value!r}") from exc
     return value
 
 
