@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dapp.codec.abi import inputs
-from dapp.codec.chunk_codecs import ChunkCodec, codec_of_flag, decode, encode
+from dapp.codec.chunk_codecs import ChunkCodec, codec_byte, codec_of_flag, decode, encode, parse_codec_byte
 from dapp.codec.cid import cid_of
 from dapp.domain.limits import Limits
 
@@ -37,11 +37,13 @@ _MAX_PROBES = 24        # ... or after this many more compressions (about 5 suff
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One planned input: original bytes ``[offset, offset + length)`` sent in ``codec``."""
+    """One planned input: original bytes ``[offset, offset + length)`` sent in ``codec`` (laid out by
+    column first if ``columns``)."""
 
     offset: int
     length: int
     codec: ChunkCodec
+    columns: bool
     payload: bytes
 
 
@@ -69,61 +71,69 @@ def read_chunk(payload: bytes) -> tuple[bytes, int, int, bytes]:
     """``(cid, size, offset, original bytes)`` of an ``uploadChunk`` or ``uploadChunkCoded`` payload
     (for clients and test doubles that follow an upload; the machine decodes in ``dapp.domain``)."""
     function, (cid, size, offset, how, data) = inputs().decode(payload)
-    codec = codec_of_flag(how) if function.name == "uploadChunk" else ChunkCodec(how)
-    return cid, size, offset, decode(codec, data, size - offset)
+    codec, columns = (codec_of_flag(how), False) if function.name == "uploadChunk" else parse_codec_byte(how)
+    return cid, size, offset, decode(codec, data, size - offset, columns)
 
 
-def _longest(codec: ChunkCodec, view: memoryview, start: int, stop: int, budget: int,
+def _longest(codec: ChunkCodec, columns: bool, view: memoryview, start: int, stop: int, budget: int,
              beat: int) -> tuple[int, bytes] | None:
     """``(n, stream)``: a longest slice ``view[start:start+n]`` (``start + n <= stop``) whose
-    ``codec`` stream fits in ``budget`` bytes, if ``n`` exceeds ``beat`` or reaches ``stop``; else
-    ``None`` (the codec cannot beat a slice of ``beat`` bytes)."""
+    ``codec`` stream (of its column layout if ``columns``) fits in ``budget`` bytes, if ``n`` exceeds
+    ``beat`` or reaches ``stop``; else ``None`` (this codec cannot beat a slice of ``beat`` bytes). A
+    slice without a column layout counts as one that does not fit."""
     cap = stop - start
     lo = min(cap, beat + 1)
-    best = encode(codec, view[start:start + lo])
-    if len(best) > budget:
+    best = encode(codec, view[start:start + lo], columns)
+    if best is None or len(best) > budget:
         return None
     hi, over = cap + 1, 0   # the shortest slice known not to fit, and its stream's size (0: unknown)
     for _ in range(_MAX_PROBES):
         if hi - lo <= 1 + lo // _CLOSE:
             break
-        if over:  # interpolate between the two ends of the bracket
+        if over:            # interpolate between the two ends of the bracket
             guess = lo + (budget - len(best)) * (hi - lo) // max(1, over - len(best))
-        else:     # proportional from the longest fit
+        elif hi <= cap:     # the end that does not fit has no size (no column layout): bisect
+            guess = (lo + hi) // 2
+        else:               # proportional from the longest fit
             guess = lo * budget // max(1, len(best))
         n = min(max(guess, lo + max(1, lo // _CLOSE)), hi - 1)
-        out = encode(codec, view[start:start + n])
-        if len(out) <= budget:
+        out = encode(codec, view[start:start + n], columns)
+        if out is not None and len(out) <= budget:
             lo, best = n, out
         else:
-            hi, over = n, len(out)
+            hi, over = n, 0 if out is None else len(out)
     return lo, best
 
 
+Variant = tuple[ChunkCodec, bool]
+"""A codec and whether the chunk is laid out by column first."""
+
+
 def _plan_chunk(view: memoryview, offset: int, size: int, budget: int, max_inflated: int,
-                codecs: tuple[ChunkCodec, ...], first: ChunkCodec) -> tuple[ChunkCodec, int, bytes]:
-    """``(codec, length, data)`` of the chunk at ``offset``: stored or one of ``codecs``, whichever
-    covers the most bytes, on a tie the smallest ``data``; ``first`` (the previous chunk's codec) is
-    tried first."""
+                variants: list[Variant], first: Variant) -> tuple[Variant, int, bytes]:
+    """``(variant, length, data)`` of the chunk at ``offset``: stored or one of ``variants``,
+    whichever covers the most bytes, on a tie the smallest ``data``; ``first`` (the previous chunk's
+    variant) is tried first."""
     raw_len = min(budget, size - offset)
-    winner = (ChunkCodec.STORED, raw_len, bytes(view[offset:offset + raw_len]))
+    winner = ((ChunkCodec.STORED, False), raw_len, bytes(view[offset:offset + raw_len]))
     stop = min(size, offset + max_inflated)
-    for codec in sorted(codecs, key=lambda c: c != first):
-        found = _longest(codec, view, offset, stop, budget, winner[1])
+    for variant in sorted(variants, key=lambda v: v != first):
+        found = _longest(*variant, view, offset, stop, budget, winner[1])
         if found is not None and (found[0], -len(found[1])) > (winner[1], -len(winner[2])):
-            winner = (codec, *found)
+            winner = (variant, *found)
     return winner
 
 
 def plan_upload(data: bytes, *, received: int = 0, max_inflated: int | None = None,
-                codecs: tuple[ChunkCodec, ...] = COMPRESSED) -> UploadPlan:
+                codecs: tuple[ChunkCodec, ...] = COMPRESSED, columns: bool = True) -> UploadPlan:
     """Cuts ``data`` into ``uploadChunkCoded`` payloads, starting at byte ``received``.
 
     ``received`` resumes an interrupted upload: pass how many bytes the machine already holds (its
     ``upload_status``); 0 plans the whole file. An empty file is one empty chunk. ``max_inflated``
     bounds the original bytes of one compressed chunk (default: ``Limits().max_inflated_chunk``).
-    ``codecs`` are the compressed codecs a chunk may use besides stored (all by default; the upload
-    benchmark plans with one at a time).
+    ``codecs`` are the compressed codecs a chunk may use besides stored (all by default), each on the
+    bytes as they are and, if ``columns``, on their column layout (the upload benchmark plans with
+    one at a time).
     Raises ``ValueError`` if ``received`` is outside ``[0, len(data)]``.
     """
     size = len(data)
@@ -135,13 +145,14 @@ def plan_upload(data: bytes, *, received: int = 0, max_inflated: int | None = No
     view = memoryview(data)
     encode_input = inputs()["uploadChunkCoded"].encode
     chunks = []
-    offset, codec = received, ChunkCodec.BZ2
+    variants = [(codec, laid) for codec in codecs for laid in ((False, True) if columns else (False,))]
+    offset, variant = received, variants[0] if variants else (ChunkCodec.STORED, False)
     if size == 0:
-        chunks.append(Chunk(0, 0, ChunkCodec.STORED, encode_input(cid, 0, 0, ChunkCodec.STORED, b"")))
+        chunks.append(Chunk(0, 0, ChunkCodec.STORED, False, encode_input(cid, 0, 0, ChunkCodec.STORED, b"")))
     while offset < size:
-        codec, length, body = _plan_chunk(view, offset, size, budget, max_inflated, codecs, codec)
-        payload = encode_input(cid, size, offset, int(codec), body)
+        variant, length, body = _plan_chunk(view, offset, size, budget, max_inflated, variants, variant)
+        payload = encode_input(cid, size, offset, codec_byte(*variant), body)
         assert len(payload) <= MAX_PAYLOAD, "planner overflowed the InputBox limit"
-        chunks.append(Chunk(offset, length, codec, payload))
+        chunks.append(Chunk(offset, length, *variant, payload))
         offset += length
     return UploadPlan(cid, size, tuple(chunks))

@@ -55,7 +55,7 @@ from __future__ import annotations
 from typing import Any
 
 from dapp.codec import chunk_codecs
-from dapp.codec.chunk_codecs import ChunkCodec, codec_of_flag
+from dapp.codec.chunk_codecs import ChunkCodec, codec_of_flag, parse_codec_byte
 from dapp.codec.cid import check_cid, cid_of, cid_to_text
 from dapp.domain import content_budget as budget
 from dapp.domain import partial_uploads as pending
@@ -137,16 +137,16 @@ def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits, priority
 def _original_bytes(cmd: UploadChunk | UploadChunkCoded, size: int, limits: Limits) -> bytes:
     """The chunk's original bytes: ``data`` itself, or its stream decoded under a bound."""
     room = size - cmd.offset
-    codec = _codec(cmd)
+    codec, columns = _codec(cmd)
     if codec is ChunkCodec.STORED:
         if len(cmd.data) > room:
             raise DomainError(f"chunk of {len(cmd.data)} bytes at offset {cmd.offset} ends past the "
                               f"file size {size}", code="chunk_past_end")
         return cmd.data
     bound = min(room, limits.max_inflated_chunk)
-    noun = "deflated" if codec is ChunkCodec.ZLIB else codec.name.lower()
+    noun = ("deflated" if codec is ChunkCodec.ZLIB else codec.name.lower()) + (" column" if columns else "")
     try:
-        return chunk_codecs.decode(codec, cmd.data, bound)
+        return chunk_codecs.decode(codec, cmd.data, bound, columns)
     except chunk_codecs.ChunkTooLarge as exc:
         why = (f"the {room} bytes left in the file of {size}" if bound == room
                else f"max_inflated_chunk = {limits.max_inflated_chunk}")
@@ -154,18 +154,19 @@ def _original_bytes(cmd: UploadChunk | UploadChunkCoded, size: int, limits: Limi
                           f"({why})", code="chunk_too_large") from exc
     except chunk_codecs.BadStream as exc:
         raise InvalidInput(f"{noun} chunk at offset {cmd.offset} {exc}",
-                           code="bad_deflate" if codec is ChunkCodec.ZLIB else "bad_chunk_stream") from exc
+                           code="bad_deflate" if noun == "deflated" else "bad_chunk_stream") from exc
 
 
-def _codec(cmd: UploadChunk | UploadChunkCoded) -> ChunkCodec:
-    """The chunk's codec: the old input's ``deflated`` flag, or the coded input's byte."""
+def _codec(cmd: UploadChunk | UploadChunkCoded) -> tuple[ChunkCodec, bool]:
+    """The chunk's codec and column flag: the old input's ``deflated`` flag, or the coded input's byte."""
     if isinstance(cmd, UploadChunk):
-        return codec_of_flag(cmd.deflated)
+        return codec_of_flag(cmd.deflated), False
     try:
-        return ChunkCodec(cmd.codec)
+        return parse_codec_byte(cmd.codec)
     except ValueError:
         raise InvalidInput(f"unknown chunk codec {cmd.codec} at offset {cmd.offset} (known: "
-                           f"{', '.join(f'{c.value} {c.name.lower()}' for c in ChunkCodec)})",
+                           f"{', '.join(f'{c.value} {c.name.lower()}' for c in ChunkCodec)}, "
+                           f"and {chunk_codecs.COLUMNS} + a compressed one for a column layout)",
                            code="bad_chunk_codec") from None
 
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dapp.codec import abi
-from dapp.codec.chunk_codecs import LZMA_FILTERS, ChunkCodec
+from dapp.codec.chunk_codecs import COLUMNS, LZMA_FILTERS, MAX_COLUMN_FIELDS, ChunkCodec
 from dapp.codec.chunks import plan_upload
 from dapp.codec.cid import cid_of, cid_to_text
 from tests.support.rollup import ALICE, Driver, report_json
@@ -26,7 +26,22 @@ COMPRESS = {  # the protocol's codec bytes, written with the standard library di
     2: lambda b: bz2.compress(b, 9),
     3: lambda b: lzma.compress(b, **LZMA_RAW),
 }
-BAD_STREAM = {0: None, 1: "bad_deflate", 2: "bad_chunk_stream", 3: "bad_chunk_stream"}
+
+
+def layout(data: bytes, k: int | None = None, n: int | None = None) -> bytes:
+    """The column layout of a CSV slice (header k, n; the first line as it is; the columns; the tail),
+    with ``k`` and ``n`` overridable to build inconsistent ones."""
+    head, _, rest = data.partition(b"\n")
+    *lines, tail = rest.split(b"\n")
+    rows = [line.split(b",") for line in lines]
+    body = b"".join(b"".join(row[j] + b"\n" for row in rows) for j in range(len(rows[0])))
+    k, n = len(rows[0]) if k is None else k, len(rows) if n is None else n
+    return k.to_bytes(2, "big") + n.to_bytes(4, "big") + head + b"\n" + body + tail
+
+
+COMPRESS |= {0x10 | codec: (lambda c: lambda b: COMPRESS[c](layout(b)))(codec) for codec in (1, 2, 3)}
+CODECS = sorted(COMPRESS)
+BAD_STREAM = {1: "bad_deflate"}
 
 
 def csv(rows: int, seed: int = 5) -> bytes:
@@ -56,10 +71,11 @@ def uploads(d: Driver) -> list:
 
 def test_the_codec_bytes_are_the_documented_ones():
     assert {c.name: c.value for c in ChunkCodec} == {"STORED": 0, "ZLIB": 1, "BZ2": 2, "LZMA": 3}
+    assert COLUMNS == 0x10
     assert LZMA_FILTERS[0]["dict_size"] == 1 << 20 and LZMA_FILTERS[0]["id"] == lzma.FILTER_LZMA2
 
 
-@pytest.mark.parametrize("codec", [0, 1, 2, 3])
+@pytest.mark.parametrize("codec", CODECS)
 def test_each_codec_uploads_a_file_that_is_stored_under_its_cid(codec):
     d = Driver()
     first = d.send(ALICE, coded(FILE, 0, 40_000, codec))
@@ -69,17 +85,17 @@ def test_each_codec_uploads_a_file_that_is_stored_under_its_cid(codec):
     assert stored(d, FILE) == FILE and uploads(d) == []
 
 
-@pytest.mark.parametrize("codec", [0, 1, 2, 3])
+@pytest.mark.parametrize("codec", CODECS)
 def test_a_partial_upload_resumes_with_an_overlapping_chunk_in_another_codec(codec):
     d = Driver()
     assert d.send(ALICE, coded(FILE, 0, 50_000, codec)).accepted
     assert d.send(ALICE, coded(FILE, 0, 50_000, codec)).accepted  # an identical resend is harmless
-    other = (codec + 1) % 4
+    other = CODECS[(CODECS.index(codec) + 1) % len(CODECS)]
     assert d.send(ALICE, coded(FILE, 30_000, len(FILE), other)).accepted
     assert stored(d, FILE) == FILE
 
 
-@pytest.mark.parametrize("codec", [1, 2, 3])
+@pytest.mark.parametrize("codec", [1, 2, 3, 0x12])
 def test_a_planned_upload_interrupted_midway_resumes_from_the_received_byte(codec):
     data = csv(30_000)  # ~690 kB: a dag-pb CID, several chunks
     plan = plan_upload(data)
@@ -97,28 +113,45 @@ def test_a_planned_upload_interrupted_midway_resumes_from_the_received_byte(code
 def hostile(codec: int) -> dict[str, bytes]:
     """Streams a machine must refuse for a 1,000-byte chunk of ``FILE`` at offset 1,000."""
     good = COMPRESS[codec](FILE[1_000:2_000])
-    cases = {"bomb": COMPRESS[codec](bytes(len(FILE)))}  # decodes past the file's end
+    cases = {"bomb": COMPRESS[codec](FILE[:1_000] * 100)}  # decodes past the file's end
     if codec:
         cases |= {"truncated": good[:-4], "trailing": good + b"\0",
                   "corrupt": good[:8] + bytes(40) + good[48:]}
+    if codec & 0x10:
+        compress, piece = COMPRESS[codec & 0xF], FILE[1_000:2_000]
+        cases |= {"miscounted": compress(layout(piece, n=len(piece.split(b"\n")) - 1)),
+                  "no columns": compress(layout(piece, k=0, n=0)),
+                  "no header": compress(b"\0\1")}
     return cases
 
 
-@pytest.mark.parametrize("codec, case", [(c, k) for c in range(4) for k in hostile(c)])
+@pytest.mark.parametrize("codec, case", [(c, k) for c in CODECS for k in hostile(c)])
 def test_a_hostile_stream_is_refused_and_changes_nothing(codec, case):
     d = Driver()
     assert d.send(ALICE, coded(FILE, 0, 1_000, 0)).accepted
     before = uploads(d)
     done = d.send(ALICE, coded(FILE, 1_000, 0, codec, hostile(codec)[case]))
     error = report_json(done)["error"]
-    expected = {"bomb": "chunk_past_end" if codec == 0 else "chunk_too_large"}.get(case, BAD_STREAM[codec])
+    expected = {"bomb": "chunk_past_end" if codec == 0 else "chunk_too_large"}.get(
+        case, BAD_STREAM.get(codec, "bad_chunk_stream"))
     assert not done.accepted and error["code"] == expected
     assert uploads(d) == before
     assert d.send(ALICE, coded(FILE, 1_000, len(FILE), codec)).accepted  # the upload goes on
     assert stored(d, FILE) == FILE
 
 
-@pytest.mark.parametrize("codec", [4, 15, 0x12, 255])
+def test_a_column_layout_of_more_fields_than_the_bound_is_refused_before_it_is_split():
+    data = b"h\n" + b"\n" * 200_000  # 200,000 empty one-column fields, more than MAX_COLUMN_FIELDS
+    laid = (1).to_bytes(2, "big") + (200_000).to_bytes(4, "big") + data
+    assert MAX_COLUMN_FIELDS < 200_000
+    d = Driver()
+    done = d.send(ALICE, coded(data, 0, 0, 0x12, bz2.compress(laid)))
+    assert not done.accepted and report_json(done)["error"]["code"] == "bad_chunk_stream"
+    assert uploads(d) == []
+    assert d.send(ALICE, coded(data, 0, len(data), 2)).accepted  # the same bytes without the layout
+
+
+@pytest.mark.parametrize("codec", [4, 15, 0x10, 0x14, 0x20, 0x31, 255])
 def test_an_unknown_codec_byte_is_refused_and_changes_nothing(codec):
     d = Driver()
     done = d.send(ALICE, INPUTS.encode("uploadChunkCoded", cid_of(FILE), len(FILE), 0, codec, FILE[:1_000]))
@@ -139,9 +172,11 @@ def test_lzma_accepts_only_the_fixed_raw_lzma2_chain(stream):
     assert uploads(d) == []
 
 
-@pytest.mark.parametrize("codec", [1, 2, 3])
+@pytest.mark.parametrize("codec", [1, 2, 3, 0x12])
 def test_a_huge_bomb_is_never_decoded_in_memory(codec):
-    bomb = COMPRESS[codec](bytes(32 << 20))  # 32 MiB of zeros for a 97 kB file
+    zeros = bytes(32 << 20)  # 32 MiB for a 97 kB file (a layout: one line, then a tail of zeros)
+    header = (1).to_bytes(2, "big") + bytes(4) + b"h\n" if codec & 0x10 else b""
+    bomb = COMPRESS[codec & 0xF](header + zeros)
     d = Driver()
     tracemalloc.start()
     try:
