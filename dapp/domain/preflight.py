@@ -27,7 +27,7 @@ from dapp.domain.events import CommandFailed, StakeSlashed, SubmissionScored
 from dapp.domain.handlers import handle_input
 from dapp.domain.job_views import SCALE
 from dapp.domain.jobs import require_content, touch
-from dapp.domain.paging import uint_param
+from dapp.domain.paging import parse_uint, uint_param
 from dapp.domain.records import SUBMISSIONS, Job, Submission, get_job
 from dapp.domain.store import Reader, Tx
 from dapp.domain.values import Address
@@ -158,9 +158,9 @@ def parse(params: dict[str, list[str]], needs_input: bool = True) -> Request:
     """The dry run's ``sender``, ``now``, ``input``, ``deposit``/``token`` and inline ``content``s."""
     deposit = uint_param(params, "deposit", 0)
     token_text = _one(params, "token", required=bool(deposit))
-    sender = _one(params, "sender", needs_input)
+    sender, now = _one(params, "sender", needs_input), _one(params, "now", needs_input)
     return Request(sender=_address(sender, "sender") if sender else Address(bytes(20)),
-                   now=uint_param(params, "now", 0),
+                   now=parse_uint(now, "query parameter now") if now else 0,
                    payload=_hex(_one(params, "input", needs_input), "input"),
                    deposit=deposit, token=_address(token_text, "token") if token_text else None,
                    contents=tuple(_hex(c, "content") for c in params.get("content", [])), params=params,
@@ -202,9 +202,13 @@ def _balance_check(tx: Tx, req: Request, token: Address, amount: int, found: _Fo
     """The ledger's own lock of ``amount`` after the deposit (an ``insufficient_balance`` problem);
     returns the sender's free balance before the input."""
     scratch = Tx(tx)
-    if req.deposit and req.token is not None:
-        ledger.credit_deposit(scratch, req.token, req.sender, req.deposit)
-    found.run(lambda: ledger.lock(scratch, ("preflight",), token, req.sender, amount))
+
+    def lock() -> None:
+        if req.deposit and req.token is not None:
+            ledger.credit_deposit(scratch, req.token, req.sender, req.deposit)
+        ledger.lock(scratch, ("preflight",), token, req.sender, amount)
+
+    found.run(lock)
     return ledger.balance(tx, token, req.sender)
 
 

@@ -290,3 +290,12 @@ def test_spec_problems_lists_first_what_parse_spec_raises(obj):
         assert found and (found[0].code, found[0].message) == (exc.code, exc.message)
     else:
         assert found == []
+
+
+def test_a_dry_run_needs_the_time_and_a_protocol_call():
+    m = market()
+    payload = create_payload(validation_cid=cid_of(VALIDATION))
+    no_time = m.inspect(f"preflight/job?sender={SPONSOR.hex}&input=0x{payload.hex()}")
+    assert no_time["ok"] is False and no_time["error"]["code"] == "bad_query" and "now" in no_time["error"]["message"]
+    garbage = m.inspect(f"preflight/job?sender={SPONSOR.hex}&now={NOW}&input=0xdeadbeef")
+    assert garbage["ok"] is False and garbage["error"]["code"] == "unknown_selector"
