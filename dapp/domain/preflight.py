@@ -12,7 +12,6 @@ with a code, a message and a fix. The answer's ``accepted`` is what the real inp
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,92 +27,11 @@ from dapp.domain.handlers import handle_input
 from dapp.domain.job_views import SCALE
 from dapp.domain.jobs import require_content, touch
 from dapp.domain.paging import parse_uint, uint_param
+from dapp.domain.preflight_problems import FIXES, JOB_FIXES, SUBMISSION_FIXES, Found, Problem
 from dapp.domain.records import SUBMISSIONS, Job, Submission, get_job
 from dapp.domain.store import Reader, Tx
 from dapp.domain.values import Address
 from dapp.errors import DappError, DomainError
-
-FIXES = {
-    "insufficient_balance": "deposit the missing amount with the input, or deposit first (mlmarket deposit)",
-    "content_missing": "upload it first (mlmarket put FILE), or give its bytes inline to the pre-flight",
-    "not_found": "check the job id (mlmarket job list)",
-    "job_closed": "pick an open job (mlmarket job list)",
-    "no_access": "request access (mlmarket access request JOB) and wait for the sponsor's grant",
-    "too_many_submissions": "this account reached the job's max_submissions: submit from another job",
-    "bad_submission": "give a model, or training data for a job that has a base model",
-    "file_too_large": "use a smaller file (max_file_size)",
-    "storage_full": "wait until unused files are reclaimed (content_ttl), or use a smaller file",
-    "invalid_input": "send a protocol call encoded with dapp.codec.abi (mlmarket encodes it for you)",
-    "duplicate_commitment": "draw a new salt",
-    "training_too_costly": "use fewer rows or features, or smaller hyper-parameters (docs/MODELS.md)",
-    "evaluation_too_costly": "use a smaller trained model (docs/MODELS.md)",
-    "dataset_missing_label": "set the spec's label to the CSV's label column, or add that column to the CSV",
-    "dataset_not_utf8": "give a CSV file: UTF-8 text, a header row, numeric cells",
-    "stake_slashed": "fix the model or data: with a stake, content that fails the checks is accepted and the "
-                     "stake goes to the job's budget",
-}
-"""Fix hints by error code; engine errors not listed get one by their family (``_family_fix``)."""
-
-JOB_FIXES = {"insufficient_balance": "deposit the budget with the job (mlmarket job create without "
-                                     "--from-balance), or deposit first (mlmarket deposit)"}
-SUBMISSION_FIXES = {"insufficient_balance": "deposit the stake with the commit (mlmarket submit --stake N, or "
-                                            "no --stake: what the balance lacks), or deposit first (mlmarket deposit)"}
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason the input would be refused (or cost its stake): ``fix`` says what to change."""
-
-    code: str
-    message: str
-    fix: str
-    field: str = ""
-
-
-def _family_fix(code: str) -> str:
-    if code.startswith("dataset_") or code in ("value_out_of_range", "bad_task"):
-        return "fix the CSV: a header row, numeric cells, the job's label column (docs/MODELS.md)"
-    if code.startswith(("model_", "param_", "spec_", "estimator_", "unsafe_", "bad_pre")):
-        return "fix the model file or spec: allowed estimators and parameters are in docs/MODELS.md"
-    return "see docs/PROTOCOL.md §11 for this code"
-
-
-def problem_of(exc: DappError, what: str = "", fixes: dict[str, str] | None = None) -> Problem:
-    """The ``Problem`` an error raised by the advance path's code stands for; ``what`` prefixes
-    its message (``"validation data"``); ``fixes`` overrides ``FIXES`` for one kind of input."""
-    message = f"{what}: {exc.message}" if what else exc.message
-    fix = (getattr(exc, "fix", "") or (fixes or {}).get(exc.code) or FIXES.get(exc.code)
-           or _family_fix(exc.code))
-    return Problem(exc.code, message, fix, getattr(exc, "field", ""))
-
-
-class _Found:
-    """Problems collected in order, each (code, message of the error) once."""
-
-    def __init__(self, fixes: dict[str, str] | None = None) -> None:
-        self.items: list[Problem] = []
-        self.fixes = fixes
-        self._seen: set[tuple[str, str]] = set()
-
-    def add(self, problem: Problem, raw: str | None = None) -> None:
-        """Records ``problem`` unless an error with its code and ``raw`` message was recorded."""
-        key = (problem.code, problem.message if raw is None else raw)
-        if key not in self._seen:
-            self._seen.add(key)
-            self.items.append(problem)
-
-    def error(self, exc: DappError, what: str = "") -> None:
-        """Records the problem ``exc`` stands for."""
-        self.add(problem_of(exc, what, self.fixes), exc.message)
-
-    def run(self, check: Callable[[], Any], what: str = "") -> Any:
-        """``check()``, or ``None`` with its ``DappError`` recorded."""
-        try:
-            return check()
-        except DappError as exc:
-            self.error(exc, what)
-            return None
-
 
 # --- the query's parameters ---------------------------------------------------------------------------
 
@@ -167,7 +85,7 @@ def parse(params: dict[str, list[str]], needs_input: bool = True) -> Request:
                    pending=frozenset(cid_from_text(c) for c in params.get("pending", [])))
 
 
-def _stage(tx: Tx, req: Request, env: Env, found: _Found) -> None:
+def _stage(tx: Tx, req: Request, env: Env, found: Found) -> None:
     """Puts the inline files in the dry run's store, as a completed upload would (size, room)."""
     for data in req.contents:
         cid = cid_of(data)
@@ -188,7 +106,7 @@ def _decoded(req: Request, kind: type, name: str) -> Any:
     return command
 
 
-def _real_run(tx: Tx, req: Request, command: Any, env: Env, found: _Found) -> list[Any]:
+def _real_run(tx: Tx, req: Request, command: Any, env: Env, found: Found) -> list[Any]:
     """The advance path on ``command`` (inside its deposit if one is given); its events."""
     if req.deposit:
         command = Deposit(req.token, req.sender, req.deposit, then=command)
@@ -198,7 +116,7 @@ def _real_run(tx: Tx, req: Request, command: Any, env: Env, found: _Found) -> li
     return events
 
 
-def _balance_check(tx: Tx, req: Request, token: Address, amount: int, found: _Found) -> int:
+def _balance_check(tx: Tx, req: Request, token: Address, amount: int, found: Found) -> int:
     """The ledger's own lock of ``amount`` after the deposit (an ``insufficient_balance`` problem);
     returns the sender's free balance before the input."""
     scratch = Tx(tx)
@@ -212,7 +130,7 @@ def _balance_check(tx: Tx, req: Request, token: Address, amount: int, found: _Fo
     return ledger.balance(tx, token, req.sender)
 
 
-def _answer(found: _Found, **details: Any) -> dict[str, Any]:
+def _answer(found: Found, **details: Any) -> dict[str, Any]:
     return {"accepted": not found.items, "problems": [asdict(p) for p in found.items], **details}
 
 
@@ -221,7 +139,7 @@ def _answer(found: _Found, **details: Any) -> dict[str, Any]:
 def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
     """``createJob``: every spec rule, the validation data and base model against the spec, the
     budget against the sender's balance (after the deposit), then the real handler."""
-    found, tx = _Found(JOB_FIXES), Tx(reader)
+    found, tx = Found(JOB_FIXES), Tx(reader)
     cmd: CreateJob = _decoded(req, CreateJob, "createJob")
     s = cmd.spec
     for problem in spec.problems(s, cmd.budget, req.now, env.limits):
@@ -244,7 +162,7 @@ def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
                    deposit=str(req.deposit), deposit_kept=kept)
 
 
-def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, found: _Found) -> int | None:
+def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, found: Found) -> int | None:
     """The reveal's content checks, each on its own: a model or data for the job's base model, the
     files stored (or inline), the model and data for the job's task and label, the estimated work
     within the engine's bounds. Files in ``req.pending`` (to be uploaded before the reveal) are not
@@ -269,7 +187,7 @@ def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, f
     return found.run(lambda: submissions.estimate_submission(tx, job, sub, env, job.spec.validation_cid))
 
 
-def _slashed(tx: Tx, events: list[Any], found: _Found) -> None:
+def _slashed(tx: Tx, events: list[Any], found: Found) -> None:
     for event in (e for e in events if isinstance(e, StakeSlashed)):
         sub = tx.get(SUBMISSIONS, (event.job_id, event.submission_id))
         found.add(Problem("stake_slashed", f"the stake of {event.amount} would be slashed: {sub.error}",
@@ -280,7 +198,7 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
     """``commitSubmission`` (with its stake deposit) and, given ``reveal`` (the ``revealSubmission``
     call), the content checks; ``score=1``, or a job with a hidden test set (whose reveal does not
     score), also runs the real reveal."""
-    found, tx = _Found(SUBMISSION_FIXES), Tx(reader)
+    found, tx = Found(SUBMISSION_FIXES), Tx(reader)
     cmd: CommitSubmission = _decoded(req, CommitSubmission, "commitSubmission")
     reveal_text = _one(req.params, "reveal", required=False)
     reveal = None
@@ -315,7 +233,7 @@ def dry_run_submission(reader: Reader, req: Request, env: Env) -> dict[str, Any]
 
 def dry_run_model(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
     """A model (and training data) against job ``job``: the reveal's content checks alone."""
-    found, tx = _Found(), Tx(reader)
+    found, tx = Found(), Tx(reader)
     job = get_job(reader, uint_param(req.params, "job", 0))
     model_text, data_text = _one(req.params, "model", False), _one(req.params, "data", False)
     _stage(tx, req, env, found)

@@ -185,7 +185,7 @@ def test_a_stake_that_would_be_slashed_is_a_problem():
     ("preflight/job", "sender"),
     ("preflight/nothing", "usage"),
     (f"preflight/job?sender={SPONSOR.hex}&now=1&input=0x{INPUTS.encode('settleJob', 1).hex()}", "createJob"),
-    (f"preflight/job?sender=0x12&now=1&input=0x", "address"),
+    ("preflight/job?sender=0x12&now=1&input=0x", "address"),
 ])
 def test_malformed_preflight_queries_are_error_reports(query, fragment):
     answer = market().inspect(query)
