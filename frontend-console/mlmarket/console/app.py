@@ -19,7 +19,14 @@ from mlmarket.client.errors import ClientError
 from mlmarket.console.csrf import csrf_token, init_csrf
 from mlmarket.console.gateway import MarketPool, identity_address
 from mlmarket.console.idempotency import Receipts, form_fields
-from mlmarket.console.present import notice_summary, relative_time, report_lines, score_text, short_address, utc_time
+from mlmarket.console.present import (
+    notice_summary,
+    relative_time,
+    report_lines,
+    score_text,
+    short_address,
+    utc_time,
+)
 from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -45,7 +52,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["form_fields"] = lambda: form_fields(csrf_token)
     for blueprint in (jobs.bp, access.bp, create.bp, submit.bp, outputs.bp, funds.bp, account.bp, api.bp):
         app.register_blueprint(blueprint)
-    app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("static", filename="favicon.svg"), 301))
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     app.context_processor(_page_context)
     app.jinja_env.filters.update(utc=utc_time, short=short_address, score=score_text, when=_when)
     app.jinja_env.globals["report_lines"] = report_lines

@@ -40,7 +40,8 @@ def _gate(check: Callable[[], preflight.Preflight]) -> None:
 def job(market: Any, request: InputRequest, files: Iterable[bytes] = ()) -> None:
     """Raises ``Refused`` if the machine would refuse ``request`` (a ``createJob``, with its deposit);
     ``files``: the validation data or base model not uploaded yet (sent inline)."""
-    _gate(lambda: preflight.check_job(market, request, sender=market.account, now=market.now(), files=list(files)))
+    _gate(lambda: preflight.check_job(market, request, sender=market.account, now=market.now(),
+                                      files=list(files)))
 
 
 def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None]) -> None:

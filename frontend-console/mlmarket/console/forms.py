@@ -120,11 +120,12 @@ def cid_problem(raw: str) -> str:
         return (f"“{shown}” is a version 0 CID; the dApp names files by version 1 CIDs (bafkrei…, as "
                 f"“ipfs add --cid-version 1 --raw-leaves” prints them): choose the file instead")
     if not raw.startswith("b"):
-        return (f"“{shown}” is not a CID: a CID starts with “bafk” or “bafy” (as “ipfs add --cid-version 1 "
-                f"--raw-leaves” prints it); choose the file instead and the console computes it")
+        return (f"“{shown}” is not a CID: a CID starts with “bafk” or “bafy” (as “ipfs add "
+                f"--cid-version 1 --raw-leaves” prints it); choose the file instead and the console "
+                f"computes it")
     if not _BASE32.fullmatch(raw[1:]):
-        return (f"“{shown}” is not a CID: after its first letter a CID has only the letters a–z and the "
-                f"digits 2–7; check that it was copied whole, or choose the file instead")
+        return (f"“{shown}” is not a CID: after its first letter a CID has only the letters a–z and "
+                f"the digits 2–7; check that it was copied whole, or choose the file instead")
     return (f"“{shown}” is not a complete CID (too short or damaged): check that it was copied whole, "
             f"or choose the file instead")
 

@@ -129,8 +129,10 @@ def _scoped_key() -> str | None:
     return f"{session.get('csrf_token', '')}:{key}"
 
 
-def once(receipts: Callable[[], Receipts], wait_timeout: Callable[[], float]) -> Callable[[Callable[..., Any]],
-                                                                                          Callable[..., Any]]:
+View = Callable[..., Any]
+
+
+def once(receipts: Callable[[], Receipts], wait_timeout: Callable[[], float]) -> Callable[[View], View]:
     """Decorates a POST view (module doc): a repeated key answers the first POST's redirect."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:

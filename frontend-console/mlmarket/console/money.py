@@ -35,7 +35,8 @@ class Money:
 def money(token: str, amount: int, *, decimals: int, label: str, test_token: str | None) -> Money:
     """``amount`` base units of ``token`` as a ``Money``."""
     lowered = token.lower()
-    choice = "eth" if lowered == ETHER else "test" if test_token and lowered == test_token.lower() else "custom"
+    is_test = bool(test_token) and lowered == str(test_token).lower()
+    choice = "eth" if lowered == ETHER else "test" if is_test else "custom"
     units = format_amount(amount, decimals)
     return Money(lowered, amount, f"{units} {label}", choice, units)
 
@@ -71,7 +72,8 @@ def locked_stakes(submissions: Iterable[Mapping[str, Any]], history: Iterable[Ma
                   account: str) -> list[Mapping[str, Any]]:
     """``account``'s submissions of one job whose stake is neither returned nor slashed yet (the
     job's ``history`` holds a ``StakeReturned`` or ``StakeSlashed`` for those that are)."""
-    settled = {_int(e.get("submission_id")) for e in history if e.get("type") in ("StakeReturned", "StakeSlashed")}
+    settled = {_int(e.get("submission_id")) for e in history
+               if e.get("type") in ("StakeReturned", "StakeSlashed")}
     return [s for s in submissions if str(s.get("contributor", "")).lower() == account.lower()
             and _int(s.get("stake")) > 0 and _int(s.get("id")) not in settled]
 

@@ -126,7 +126,8 @@ def report_lines(value: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def relative_time(seconds: Any, now: int) -> str:
-    """``in 3 h``, ``5 min ago``, ``now`` for Unix ``seconds`` against ``now`` (largest unit, rounded down)."""
+    """``in 3 h``, ``5 min ago``, ``now`` for Unix ``seconds`` against ``now`` (the largest unit,
+    rounded down)."""
     try:
         delta = int(seconds) - int(now)
     except (TypeError, ValueError):

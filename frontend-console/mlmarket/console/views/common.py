@@ -34,8 +34,9 @@ def deliver(req: InputRequest, *, title: str, back: str, secret: Mapping[str, An
     kept = dict(secret) if secret else None
     if who.signs_here:
         sent = market.send(req, check=False)
-        rid = runtime().receipts.put(Receipt(title, back, input=sent.ref.index,
-                                             transactions=tuple(sent_transactions(sent)), secret=kept, owner=owner()))
+        receipt = Receipt(title, back, input=sent.ref.index, transactions=tuple(sent_transactions(sent)),
+                          secret=kept, owner=owner())
+        rid = runtime().receipts.put(receipt)
         return redirect(url_for("outputs.show_input", index=sent.ref.index, receipt=rid), 303)
     txs = tuple(prepare_for_wallet(market, req))
     return sign_later(Receipt(title, back, secret=kept, txs=txs, kind="input", owner=owner()))

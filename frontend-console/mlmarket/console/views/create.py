@@ -12,6 +12,7 @@ from flask import Blueprint, render_template, request, url_for
 from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.jobspec import hidden_test_commitment, parse_cid
+from mlmarket.console import checks
 from mlmarket.console.forms import (
     HIDDEN_TEST_POLICIES,
     METRICS,
@@ -29,7 +30,6 @@ from mlmarket.console.forms import (
 )
 from mlmarket.console.modelform import catalogue_fields
 from mlmarket.console.runtime import acting, reader, runtime, sent_once
-from mlmarket.console import checks
 from mlmarket.console.views.common import content_cid, deliver, hashed_file_cid, model_cid, store_bytes
 
 bp = Blueprint("create", __name__)
@@ -41,7 +41,8 @@ AGGREGATIONS = (("fedavg", "FedAvg (mean weighted by samples)"), ("median", "coo
 
 def _page(errors: dict[str, str] | None = None, status: int = 200,
           problems: tuple[Any, ...] = ()) -> tuple[str, int]:
-    return render_template("create.html", errors=errors or {}, problems=problems, form=request.form, policies=POLICIES,
+    return render_template("create.html", errors=errors or {}, problems=problems, form=request.form,
+                           policies=POLICIES,
                            tasks=TASKS, metrics=METRICS, units=UNITS, catalogue=catalogue_fields(),
                            aggregations=AGGREGATIONS,
                            test_token=runtime().tokens.test_token()), status

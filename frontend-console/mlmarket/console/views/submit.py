@@ -41,7 +41,8 @@ def _kept() -> list[SubmissionState]:
 def _page(errors: dict[str, str] | None = None, status: int = 200,
           problems: tuple[Any, ...] = ()) -> tuple[str, int]:
     chosen = text(request.values, "job")
-    return render_template("submit.html", errors=errors or {}, problems=problems, form=request.values, jobs=_open_jobs(),
+    return render_template("submit.html", errors=errors or {}, problems=problems, form=request.values,
+                           jobs=_open_jobs(),
                            chosen=chosen, catalogue=catalogue_fields(), kept=_kept()), status
 
 
@@ -124,7 +125,8 @@ def submit() -> Any:
 
 def _wallet_page(market: Any, state: SubmissionState) -> Any:
     """Redirects to the signing page of what the wallet still has to send (commit, chunks, reveal)."""
-    txs = tuple(tx for req in submissions.wallet_requests(market, state) for tx in prepare_for_wallet(market, req))
+    requests = submissions.wallet_requests(market, state)
+    txs = tuple(tx for req in requests for tx in prepare_for_wallet(market, req))
     return sign_later(Receipt(f"Submit to job {state.job}: commit, upload, reveal",
                               url_for("jobs.show", job_id=state.job), txs=txs, owner=owner()))
 
