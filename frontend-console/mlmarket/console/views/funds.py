@@ -9,8 +9,8 @@ from flask import Blueprint, render_template, request, url_for
 from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
-from mlmarket.console.forms import FormErrors, amount, token_choice
 from mlmarket.console import money
+from mlmarket.console.forms import FormErrors, amount, token_choice
 from mlmarket.console.present import ETHER, voucher_summary
 from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
 from mlmarket.console.views.common import deliver
