@@ -10,8 +10,10 @@ Gas is the calldata floor (EIP-7623) of each ``InputBox.addInput(app, payload)``
 the input's execution stays below it), which is what ``bench.gas`` measured uploads to pay
 (2,615,310 gas for a full raw chunk of random bytes). The entropy reference of a file is its size
 compressed whole by the best general-purpose codec at maximum level (zlib 9, bz2 9, xz 9|extreme);
-"gas per ref KiB" divides the plan's gas by it. "decode ms/MiB" is the native time to decode the
-plan's chunks (the machine's extra work; the Cartesi machine is ~100x slower).
+"gas per ref KiB" divides the plan's gas by it; its row gives the ref sent at 40 gas a byte in
+full inputs. "decode ms/MiB" is the native time to decode the plan's chunks (the machine's extra
+work; the Cartesi machine is ~100x slower). Codec rows plan with that codec alone (on rows as they
+are); "mix of rows" with every codec; "mix" also with column layouts (the default plan).
 
 Run: ``.venv/bin/python -m bench.upload_size``.
 """
@@ -25,13 +27,14 @@ import math
 import statistics
 import time
 import zlib
+from collections.abc import Callable
 
 import eth_abi
 import numpy as np
 
 from bench._summary import record
 from bench._table import print_table
-from dapp.codec.chunk_codecs import LZMA_FILTERS, ChunkCodec
+from dapp.codec.chunk_codecs import columns_to_rows, decode, encode, rows_to_columns
 from dapp.codec.chunks import COMPRESSED, UploadPlan, max_data_bytes, plan_upload, read_chunk
 
 MIB = 1 << 20
@@ -119,11 +122,12 @@ def codec_rows(name: str, data: bytes) -> list[tuple[str, ...]]:
     """Rows of one file: a plan per codec (stored plus one compressed codec) and the planner's mix."""
     ref_codec, ref = entropy_reference(data)
     rows = []
-    choices = [("stored", ())] + [(c.name.lower(), (c,)) for c in COMPRESSED] + [("mix", COMPRESSED)]
-    for label, codecs in choices:
-        plan = plan_upload(data, codecs=codecs)
+    choices = ([("stored", (), False)] + [(c.name.lower(), (c,), False) for c in COMPRESSED]
+               + [("mix of rows", COMPRESSED, False), ("mix", COMPRESSED, True)])
+    for label, codecs, columns in choices:
+        plan = plan_upload(data, codecs=codecs, columns=columns)
         gas = plan_gas(plan)
-        used = "+".join(sorted({c.codec.name.lower() for c in plan.chunks}))
+        used = "+".join(sorted({c.codec.name.lower() + " cols" * c.columns for c in plan.chunks}))
         rows.append((f"{name}: {label}", f"{len(plan.chunks)}", used, f"{plan.payload_bytes:,}",
                      f"{gas * MIB / len(data) / 1e6:.2f}", f"{gas / (ref / 1024):,.0f}",
                      f"{_decode_ms_per_mib(plan):.1f}"))
@@ -143,44 +147,34 @@ def _timing_row(name: str, data: bytes) -> tuple[str, ...]:
         plan = plan_upload(data)
         times.append(time.perf_counter() - began)
     raw_inputs = math.ceil(len(data) / max_data_bytes(plan.cid, len(data)))
-    codecs = " ".join(f"{c.name.lower()} {sum(k.codec is c for k in plan.chunks)}" for c in ChunkCodec
-                      if any(k.codec is c for k in plan.chunks))
+    names = [k.codec.name.lower() + " cols" * k.columns for k in plan.chunks]
+    codecs = ", ".join(f"{name} {names.count(name)}" for name in sorted(set(names)))
     return (name, f"{len(data):,}", f"{len(plan.chunks)}", f"{raw_inputs}", codecs,
             f"{plan.payload_bytes:,}", f"{statistics.median(times):.3f}")
 
 
-def column_layout(data: bytes) -> tuple[bytes, float, float]:
-    """A CSV's complete lines laid out column by column (fields of one column joined by newlines),
-    the time to lay it out and the time to invert it (ms): the transform this planner does not use."""
-    text = data[:data.rfind(b"\n") + 1]
-    began = time.perf_counter()
-    columns = list(zip(*(line.split(b",") for line in text.split(b"\n")[:-1]), strict=True))
-    laid = b"\n".join(b"\n".join(column) for column in columns)
-    mid = time.perf_counter()
-    pieces, n = laid.split(b"\n"), len(columns[0])
-    back = b"".join(b",".join(row) + b"\n"
-                    for row in zip(*(pieces[j * n:(j + 1) * n] for j in range(len(columns)))))
-    end = time.perf_counter()
-    assert back == text
-    return laid, (mid - began) * 1000, (end - mid) * 1000
-
-
-def column_layout_rows(data: bytes, chunk: int = 210_000) -> list[tuple[str, ...]]:
-    """bz2 and lzma on chunk-sized slices of a CSV, rows as they are and laid out by column."""
-    piece = data[:chunk]
-    laid, forward, inverse = column_layout(piece)
-    text = piece[:piece.rfind(b"\n") + 1]
-    rows = [("slice", "bz2 ratio", "lzma ratio", "layout ms", "inverse ms", "bz2 decode ms")]
-    lzma_raw = {"format": lzma.FORMAT_RAW, "filters": list(LZMA_FILTERS)}
-    for label, body in (("rows", text), ("columns", laid)):
-        stream = bz2.compress(body, 9)
+def _best_ms(action: Callable[[], object], runs: int = 5) -> float:
+    times = []
+    for _ in range(runs):
         began = time.perf_counter()
-        bz2.decompress(stream)
-        decode = (time.perf_counter() - began) * 1000
-        rows.append((f"{len(text):,} bytes as {label}", f"{len(text) / len(stream):.3f}",
-                     f"{len(text) / len(lzma.compress(body, **lzma_raw)):.3f}",
-                     *((f"{forward:.1f}", f"{inverse:.1f}") if label == "columns" else ("", "")),
-                     f"{decode:.1f}"))
+        action()
+        times.append((time.perf_counter() - began) * 1000)
+    return min(times)
+
+
+def column_layout_rows(data: bytes, chunk: int = 212_000) -> list[tuple[str, ...]]:
+    """A chunk-sized slice of a CSV compressed as rows and as its column layout: ratio, and the
+    machine's decode time (decompression, then the inverse of the layout), best of 5, native."""
+    piece = data[:chunk]
+    laid = rows_to_columns(piece)
+    rows = [("slice of a 1 MiB numeric CSV", "ratio", "decompress ms", "inverse ms")]
+    for codec in COMPRESSED:
+        for label, body in (("rows", piece), ("columns", laid)):
+            stream = encode(codec, body)
+            decompress = _best_ms(lambda: decode(codec, stream, len(body)))
+            inverse = f"{_best_ms(lambda: columns_to_rows(laid)):.1f}" if label == "columns" else ""
+            rows.append((f"{len(piece):,} bytes, {codec.name.lower()}, {label}",
+                         f"{len(piece) / len(stream):.3f}", f"{decompress:.1f}", inverse))
     return rows
 
 
