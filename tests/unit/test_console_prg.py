@@ -292,3 +292,16 @@ def test_a_submission_the_machine_would_refuse_sends_nothing_and_keeps_no_state(
     assert 'data-problem="insufficient_balance"' in html and "deposit the stake with the commit" in html
     assert world.preflights[0].startswith("preflight/submission?") and "&reveal=0x" in world.preflights[0]
     assert not list((tmp_path / "staged" / "submissions").glob("**/*.json"))
+
+
+def test_a_slashed_stake_is_shown_with_its_reason(world: World, tmp_path: Path) -> None:
+    world.outcome_notices[:] = [DecodedNotice(1, 1, "StakeSlashed", {"jobId": 1, "submissionId": 2,
+                                                                     "contributor": "0x" + "d0" * 20,
+                                                                     "amount": str(2 * 10**18)}, b"")]
+    world.answers["jobs/1"] = {"ok": True, "job": JOB, "submissions": [
+        {"id": 2, "contributor": "0x" + "d0" * 20, "status": "invalid", "error": "the model file is not JSON"}]}
+    _, client = make_client(world, tmp_path)
+    html = client.post("/jobs/1/action", data={"csrf_token": csrf(client), "action": "settle"},
+                       follow_redirects=True).get_data(as_text=True)
+    box = re.search(r'data-slashed="1-2">(.*?)</div>', html, re.DOTALL).group(1)
+    assert "2 TEST" in box and "the model file is not JSON" in box and 'href="/jobs/1"' in box

@@ -62,6 +62,13 @@ def credited(ok: bool, notices: Iterable[Mapping[str, Any]]) -> list[tuple[str, 
     return found
 
 
+def slashed(notices: Iterable[Mapping[str, Any]]) -> list[tuple[int, int, int]]:
+    """(job, submission, amount) of each stake an input slashed (``StakeSlashed`` notices): the input
+    went through, but its submission was invalid and its stake joined the job's budget."""
+    return [(_int(a.get("jobId")), _int(a.get("submissionId")), _int(a.get("amount")))
+            for n in notices if n.get("name") == "StakeSlashed" for a in [n.get("args") or {}]]
+
+
 def escrow(jobs: Iterable[Mapping[str, Any]], account: str) -> list[Mapping[str, Any]]:
     """The jobs ``account`` sponsors that still hold budget (not ended)."""
     return [j for j in jobs if str(j.get("sponsor", "")).lower() == account.lower()

@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from mlmarket.client.errors import ClientError, NodeError
+from mlmarket.client.inspect import query_path
 from mlmarket.client.outputs import EXECUTED, DecodedVoucher
-from mlmarket.console.present import notice_summary, voucher_summary
 from mlmarket.console.idempotency import Receipt
-from mlmarket.console.money import credited
+from mlmarket.console.money import ETHER, credited, slashed
+from mlmarket.console.present import notice_summary, voucher_summary
 from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
 from mlmarket.console.sending import OutcomeView, outcome_view, wallet_tx
 from mlmarket.console.views.common import owner, sign_later
@@ -102,7 +103,20 @@ def show_input(index: int) -> Any:
         receipt = Receipt(f"Input {index}", _back(url_for("outputs.list_outputs")))
     view = outcome_view(outcome, runtime().tokens.fmt, list(receipt.transactions))
     return render_template("outcome.html", title=receipt.title, outcome=view, back=receipt.back,
-                           secret=receipt.secret, credits=_credits(view))
+                           secret=receipt.secret, credits=_credits(view), slashes=_slashes(view))
+
+
+def _slashes(view: OutcomeView) -> list[dict[str, Any]]:
+    """Each stake the input slashed, with its amount and the submission's error (why it was invalid)."""
+    found = []
+    for job_id, sub_id, amount in slashed(view.notices):
+        answer = reader().query(query_path("jobs", job_id))
+        job = answer.get("job", {}) if isinstance(answer, dict) else {}
+        subs = answer.get("submissions", []) if isinstance(answer, dict) else []
+        error = next((s.get("error") for s in subs if s.get("id") == sub_id), None)
+        found.append({"job": job_id, "submission": sub_id, "reason": error,
+                      "money": runtime().tokens.money(str(job.get("token") or ETHER), amount)})
+    return found
 
 
 def _credits(view: OutcomeView) -> list[dict[str, Any]]:
