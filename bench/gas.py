@@ -158,7 +158,8 @@ def _chunk_rows(market: Market, rows: Rows) -> None:
               chunk.payload)
     csv = numeric_csv(1 << 20)
     chunk = plan_upload(csv).chunks[0]
-    rows.sent(f"uploadChunk, max payload ({chunk.length:,} CSV bytes, {chunk.codec.name.lower()})",
+    how = chunk.codec.name.lower() + " columns" * chunk.columns
+    rows.sent(f"uploadChunk, max payload ({chunk.length:,} CSV bytes, {how})",
               market.send(InputRequest(chunk.payload)), chunk.payload)
 
 
