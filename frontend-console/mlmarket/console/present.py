@@ -72,6 +72,7 @@ def notice_summary(name: str | None, args: Mapping[str, Any], fmt: AmountFormatt
         "JobCreated": lambda: f"{_job(a)} created by {short_address(a.get('sponsor'))} with a budget of "
                               f"{fmt(a.get('budget'), token)}",
         "JobFunded": lambda: f"{_job(a)} topped up by {short_address(a.get('from'))}",
+        "SubmissionCommitted": lambda: f"{_job(a)}: {_sub(a)} committed by {short_address(a.get('contributor'))}",
         "SubmissionReceived": lambda: f"{_job(a)}: {_sub(a)} received from {short_address(a.get('contributor'))}",
         "SubmissionScored": lambda: f"{_job(a)}: {_sub(a)} scored {score_text(a.get('score'))}"
                                     f"{' (accepted)' if a.get('accepted') else ''}",
