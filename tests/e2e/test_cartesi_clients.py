@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from dapp.codec.abi import inputs
+from dapp.codec.releases import VIEM_ALPHA_31
 from devnode.anvil import dev_accounts
 from devnode.node import Node, NodeConfig
 
@@ -32,16 +33,15 @@ WITHDRAW = 10**18
 # (client, method) -> the error it fails with today. Each entry is a gap in the node or the chain it
 # deploys, to be removed when fixed; an entry that starts passing fails the test so the list stays true.
 # The reader answers every method of both releases (commit bc09a5a); what fails is the chain: alpha.31
-# hard-wires the addresses of a newer Rollups contracts release (InputBox 0x346B3df0..., EtherPortal
-# 0x8b533275..., ERC20Portal 0x22E57511...), which this node does not deploy (it deploys v2.2.0, the
-# addresses alpha.29 uses). Its transactions succeed on chain and add no input: the input is lost.
+# hard-wires the addresses of a newer Rollups contracts release (dapp.codec.releases.VIEM_ALPHA_31),
+# which this node does not deploy (it deploys V2_2_0, the addresses alpha.29 uses). Its transactions
+# succeed on chain and add no input: the input is lost.
 # (alpha.31's voucher execution works: it targets the application, so it runs on an alpha.29 voucher.)
-LOST_INPUT = "0 InputAdded events ({} has no code on this chain)"
+LOST_INPUT = "0 InputAdded events ({} {} has no code on this chain)"
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("viem-31", "addInput"): LOST_INPUT.format("InputBox 0x346B3df038FE9f8380071eC6514D5a83aD143939"),
-    ("viem-31", "depositEther"): LOST_INPUT.format("EtherPortal 0x8b53327575ac999bdfa8003f4b5134DFF9027516"),
-    ("viem-31", "depositERC20Tokens"):
-        LOST_INPUT.format("ERC20Portal 0x22E57511C30CcE6CDaa742E13CE3b774fDC663b1"),
+    ("viem-31", method): LOST_INPUT.format(contract, VIEM_ALPHA_31.addresses[contract])
+    for method, contract in (("addInput", "InputBox"), ("depositEther", "EtherPortal"),
+                             ("depositERC20Tokens", "ERC20Portal"))
 }
 
 # Wallet actions that need a token standard the local chain does not deploy (no ERC-721 / ERC-1155).
