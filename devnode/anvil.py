@@ -2,7 +2,7 @@
 
 Public API (stable; the node orchestrator and the CLI code against it):
 
-- ``DEV_MNEMONIC``: anvil's standard test mnemonic; ``CHAIN_ID`` = 31337.
+- ``CHAIN_ID`` = 31337; the dev accounts come from ``mlmarket.client.accounts.DEV_MNEMONIC``.
 - ``dev_accounts(n=10) -> list[LocalAccount]``: accounts ``m/44'/60'/0'/0/i`` of the mnemonic,
   the ones anvil funds with 10,000 ETH each.
 - ``anvil_binary() -> Path``: ``$MLMARKET_ANVIL`` or ``node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil``
@@ -26,18 +26,16 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import requests
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
+from mlmarket.client.accounts import DEV_MNEMONIC, dev_account
 from mlmarket.client.sessions import session_for
 from mlmarket.client.tx import web3_for
 
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 CHAIN_ID = 31337
 _LISTENING = re.compile(r"Listening on [^\s:]+:(\d+)")
 
@@ -62,18 +60,9 @@ def anvil_binary() -> Path:
     return path
 
 
-@cache
-def _dev_keys(n: int) -> tuple[bytes, ...]:
-    Account.enable_unaudited_hdwallet_features()
-    return tuple(
-        bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key)
-        for i in range(n)
-    )
-
-
 def dev_accounts(n: int = 10) -> list[LocalAccount]:
     """The first ``n`` accounts of ``DEV_MNEMONIC`` (anvil pre-funds the first 10)."""
-    return [Account.from_key(key) for key in _dev_keys(n)]
+    return [dev_account(i) for i in range(n)]
 
 
 @dataclass

@@ -14,7 +14,6 @@ Public API:
 - ``record(name) -> Record``: one of ``CANONICAL`` (in deployment order).
 - ``abi_of(name) -> list[dict]``: the ABI of any v1 contract (records first, then exported artifacts).
 - ``contract_at(w3, name, address)``: a web3 contract object.
-- ``error_selectors() -> dict[bytes, str]``: custom errors of the contracts the v1 node talks to.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import eth_abi
-from eth_hash.auto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
@@ -41,7 +39,6 @@ CANONICAL = LIBRARIES + (
     "CartesiDAppFactory", "SelfHostedApplicationFactory")
 _EXPORTED = {"CartesiDApp": "dapp/CartesiDApp.sol", "Authority": "consensus/authority/Authority.sol",
              "History": "history/History.sol"}
-_ERROR_SOURCES = ("InputBox", "ERC20Portal", "EtherPortal", "CartesiDApp", "Authority", "History")
 
 
 def package_dir() -> Path:
@@ -100,25 +97,3 @@ def abi_of(name: str) -> list[dict[str, Any]]:
 def contract_at(w3: Web3, name: str, address: str) -> Contract:
     """A web3 contract object for v1 contract ``name`` at ``address``."""
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi_of(name))
-
-
-def _signature(entry: dict[str, Any]) -> str:
-    def type_of(param: dict[str, Any]) -> str:
-        kind = param["type"]
-        if kind.startswith("tuple"):
-            return "(" + ",".join(type_of(c) for c in param["components"]) + ")" + kind[len("tuple"):]
-        return kind
-
-    return f"{entry['name']}({','.join(type_of(p) for p in entry['inputs'])})"
-
-
-@cache
-def error_selectors() -> dict[bytes, str]:
-    """Selector -> signature of the custom errors of the v1 contracts the node and its tests meet."""
-    table: dict[bytes, str] = {}
-    for name in _ERROR_SOURCES:
-        for entry in abi_of(name):
-            if entry["type"] == "error":
-                signature = _signature(entry)
-                table[keccak(signature.encode())[:4]] = signature
-    return table

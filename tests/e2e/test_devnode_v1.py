@@ -18,6 +18,7 @@ from web3 import Web3
 from dapp.codec.abi import inputs, notices
 from devnode.anvil import repo_root
 from devnode.lifecycle import DEFAULT_BACKEND
+from mlmarket.client.accounts import DEV_MNEMONIC
 from mlmarket.client.tx import TransactionFailed, send
 from devnode.v1 import inputs as v1_inputs
 from devnode.v1.contracts import contract_at
@@ -29,7 +30,6 @@ pytestmark = pytest.mark.e2e
 
 CLI = repo_root() / "node_modules" / ".bin" / "cartesi"
 ZERO_ADDRESS = "0x" + "00" * 20
-DEV_MNEMONIC = "test test test test test test test test test test test junk"
 # CARTESI-FACTS §4 (v1.4) and the @cartesi/rollups 1.4.3 Sepolia records
 CANONICAL = {"InputBox": "0x59b22D57D4f067708AB0c00552767405926dc768",
              "EtherPortal": "0xFfdbe43d4c855BF7e0f105c400A50857f53AB044",

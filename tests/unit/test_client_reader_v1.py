@@ -221,15 +221,15 @@ def test_a_market_on_a_v1_node_reads_it_through_graphql_and_inspects_it(node):
     assert [v.payload for v in sent.outcome.vouchers] == [b"pay1", b""]
 
 
-def test_v1_revert_selectors_are_named():
-    from eth_hash.auto import keccak
-    from mlmarket.client.chain_v1 import named
-    from mlmarket.client.errors import TransactionFailed
-    selector = "0x" + keccak(b"VoucherReexecutionNotAllowed()")[:4].hex()
-    failed = named(TransactionFailed(f"executeVoucher(3) reverted: ('{selector}', '{selector}')"))
-    assert failed.error == "VoucherReexecutionNotAllowed" and "VoucherReexecutionNotAllowed" in failed.message
-    other = TransactionFailed("executeVoucher(3) reverted: 0xdeadbeef")
-    assert named(other) is other
+def test_v1_custom_errors_are_named_from_the_v1_abi():
+    from eth_utils import function_signature_to_4byte_selector
+    from mlmarket.client.abis import describe_revert
+    data = function_signature_to_4byte_selector("VoucherReexecutionNotAllowed()")
+    assert describe_revert(data).signature is None  # v2's ABIs do not know it
+    named = describe_revert(data, V1_ABIS["Application"])
+    assert named.signature == "VoucherReexecutionNotAllowed()" and named.name == "VoucherReexecutionNotAllowed"
+    too_large = function_signature_to_4byte_selector("InputSizeExceedsLimit()")
+    assert describe_revert(too_large, V1_ABIS["InputBox"]).name == "InputSizeExceedsLimit"
 
 
 def test_market_connect_takes_the_rollups_version(node, tmp_path):

@@ -14,8 +14,10 @@ from functools import cache
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from devnode.anvil import DEV_MNEMONIC
 from mlmarket.client.errors import ConfigError
+
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+"""anvil's standard test mnemonic: the dev accounts of the local node (and of ``cartesi run``)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Signer:
 
 
 @cache
-def _dev_account(index: int) -> LocalAccount:
+def dev_account(index: int) -> LocalAccount:
+    """Dev account ``index`` of ``DEV_MNEMONIC`` (BIP-44 path ``m/44'/60'/0'/0/<index>``)."""
     Account.enable_unaudited_hdwallet_features()
     return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
 
@@ -44,7 +47,7 @@ def dev_signer(index: int) -> Signer:
     """Dev account ``index`` of ``DEV_MNEMONIC``. Raises ``ConfigError`` on a negative index."""
     if index < 0:
         raise ConfigError(f"account index must be >= 0, got {index}")
-    return Signer(_dev_account(index), f"dev account {index}")
+    return Signer(dev_account(index), f"dev account {index}")
 
 
 def key_signer(private_key: str) -> Signer:

@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import eth_abi
-from eth_hash.auto import keccak
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
@@ -59,6 +58,10 @@ CARTESI_DAPP = [
      "outputs": [_p("bool")]},
     {"type": "event", "name": "VoucherExecuted", "anonymous": False,
      "inputs": [_p("uint256", "voucherId", indexed=False)]},
+    *({"type": "error", "name": name, "inputs": []} for name in (
+        "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash",
+        "IncorrectOutputsEpochRootHash", "InputIndexOutOfClaimBounds", "OnlyDApp",
+        "VoucherReexecutionNotAllowed")),
 ]
 """The v1 ``CartesiDApp`` functions and event the client uses."""
 INPUT_BOX_V1 = [
@@ -67,25 +70,10 @@ INPUT_BOX_V1 = [
     {"type": "event", "name": "InputAdded", "anonymous": False,
      "inputs": [_p("address", "dapp", indexed=True), _p("uint256", "inputIndex", indexed=True),
                 _p("address", "sender", indexed=False), _p("bytes", "input", indexed=False)]},
+    {"type": "error", "name": "InputSizeExceedsLimit", "inputs": []},
 ]
 """The v1 ``InputBox`` entries the client uses."""
 V1_ABIS = {"Application": CARTESI_DAPP, "InputBox": INPUT_BOX_V1}
-V1_ERRORS = {"0x" + keccak(f"{name}()".encode())[:4].hex(): name for name in (
-    "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash",
-    "IncorrectOutputsEpochRootHash",
-    "InputIndexOutOfClaimBounds", "OnlyDApp", "VoucherReexecutionNotAllowed", "InputSizeExceedsLimit")}
-"""Selector -> name of the v1 ``CartesiDApp`` and ``InputBox`` custom errors (none has arguments)."""
-
-
-def named(exc: TransactionFailed) -> TransactionFailed:
-    """``exc`` naming the v1 custom error its revert data shows, if it is one (``abis`` knows v2's)."""
-    if exc.error is not None:
-        return exc
-    for selector, name in V1_ERRORS.items():
-        if selector in exc.message.lower():
-            return TransactionFailed(exc.message.replace(selector, name).replace(selector.upper(), name),
-                                     error=name, tx_hash=exc.tx_hash)
-    return exc
 
 
 def proof_argument(proof: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -152,10 +140,7 @@ class ChainV1(Chain):
 
     def execute_output(self, output: bytes, index: int, siblings: Sequence[bytes] = ()) -> TxResult:
         """Executes voucher ``index`` from the signer (``executeVoucher``)."""
-        try:
-            tx, _ = self.transact(self.execute_output_call(output, index), what=f"executeVoucher({index})")
-        except TransactionFailed as exc:
-            raise named(exc) from exc
+        tx, _ = self.transact(self.execute_output_call(output, index), what=f"executeVoucher({index})")
         return tx
 
     def was_output_executed(self, index: int) -> bool:
