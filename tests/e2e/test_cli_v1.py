@@ -17,7 +17,7 @@ from mlmarket.cli.main import cli
 from web3 import Web3
 
 from dapp.codec.cid import cid_of, cid_to_text
-from dapp.codec.releases import V1_4
+from dapp.codec.releases import V1_4, V2_2_0
 from devnode.anvil import dev_accounts
 from devnode.lifecycle import DEFAULT_BACKEND
 from devnode.node import Node, NodeConfig
@@ -72,6 +72,25 @@ def test_the_node_serves_the_v1_reader(node: Node) -> None:
     assert answer == {"data": {"inputs": {"totalCount": 0}}}
     info = mlmarket(node, "node", "info")
     assert info["rollups"] == 1 and info["addresses"]["InputBox"] == V1_4.addresses["InputBox"]
+
+
+def test_a_v1_node_given_by_url_needs_rollups_1(node: Node) -> None:
+    """A remote v1 node (no node.json): ``--rollups 1`` selects the GraphQL reader and v1 addresses."""
+    info = node.info()
+    remote = ["node", "info", "--rpc", info["rpc_url"], "--node", info["node_url"],
+              "--app", info["addresses"]["Application"]]
+    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir / "absent"), "MLMARKET_ROLLUPS": ""}
+    result = CliRunner().invoke(cli, [*remote, "--rollups", "1", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert shown["rollups"] == 1 and shown["addresses"]["InputBox"] == V1_4.addresses["InputBox"]
+    count = requests.post(info["node_url"] + "/graphql", json={"query": "{ inputs { totalCount } }"},
+                          timeout=30).json()["data"]["inputs"]["totalCount"]
+    assert shown["processed_inputs"] == count
+    plain = json.loads(CliRunner().invoke(cli, [*remote, "--json"], env=env).stdout)
+    assert plain["rollups"] == 2 and plain["addresses"]["InputBox"] == V2_2_0.addresses["InputBox"]
+    bad = CliRunner().invoke(cli, [*remote, "--rollups", "3"], env=env)
+    assert bad.exit_code != 0 and "--rollups" in bad.output
 
 
 def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, files: dict[str, Path],

@@ -1,6 +1,6 @@
 """What every ``mlmarket`` command shares: the connection options, JSON or text output, errors.
 
-``@command_options`` adds ``--json --account --key --rpc --node --app`` to a command and hands it a
+``@command_options`` adds ``--json --account --key --rpc --node --app --rollups`` to a command and hands it a
 ``Session``; a ``ClientError`` raised inside becomes a message on stderr and exit status 1 (with
 ``--json``, also ``{"ok": false, "error": ...}`` on stdout; a failed input prints its outcome).
 """
@@ -32,6 +32,9 @@ def _connection_options() -> list[Callable[[Callable[..., Any]], Callable[..., A
                      help="Cartesi node base URL, e.g. http://127.0.0.1:6751 (or MLMARKET_NODE_URL)."),
         click.option("--app", default=None, metavar="ADDRESS",
                      help="Application address (or MLMARKET_APP; default: the node's only application)."),
+        click.option("--rollups", type=click.Choice(["1", "2"]), default=None,
+                     help="Cartesi Rollups version of the node (or MLMARKET_ROLLUPS; default: the local "
+                          "node's, else 2). 1: a v1 node (GraphQL reader, CartesiDApp.executeVoucher)."),
     ]
 
 
@@ -45,6 +48,7 @@ class Session:
     rpc: str | None = None
     node: str | None = None
     app: str | None = None
+    rollups: str | None = None
     _market: Any = field(default=None, repr=False)
     _units: Any = field(default=None, repr=False)
 
@@ -54,7 +58,8 @@ class Session:
             from mlmarket.client.market import Market
 
             self._market = Market.connect(rpc_url=self.rpc, node_url=self.node, app=self.app,
-                                          account=self.account, key=self.key, read_only=read_only)
+                                          rollups=self.rollups, account=self.account, key=self.key,
+                                          read_only=read_only)
         return self._market
 
     def emit(self, data: Any, text: str | Callable[[], str] | None = None) -> None:
@@ -111,8 +116,8 @@ def command_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(as_json: bool, account: int | None, key: str | None, rpc: str | None, node: str | None,
-                app: str | None, **kwargs: Any) -> Any:
-        session = Session(as_json, account, key, rpc, node, app)
+                app: str | None, rollups: str | None, **kwargs: Any) -> Any:
+        session = Session(as_json, account, key, rpc, node, app, rollups)
         try:
             return func(session, **kwargs)
         except InputFailed as exc:

@@ -21,7 +21,7 @@ def _devnode(action: str, args: list[str]) -> None:
 
 @click.group()
 def node() -> None:
-    """Start, stop and describe the local node (anvil + Cartesi v2 contracts + backend)."""
+    """Start, stop and describe the local node (anvil, Cartesi Rollups contracts, the backend)."""
 
 
 @node.command("up", context_settings=_PASS_THROUGH)
@@ -33,6 +33,10 @@ def up(ctx: click.Context) -> None:
     state lives in $MLMARKET_DEVNODE_DIR (default ~/.mlmarket/devnode); node.json there tells every
     mlmarket command where the node is.
 
+    --rollups v2|v1 chooses the Cartesi Rollups release (default v2: 2.2.0; v1: 1.4.3 at its
+    canonical addresses with a GraphQL reader, what Cartesi CLI 1.x / sunodo users run; every
+    mlmarket command then reads `rollups: 1` from node.json).
+
     --machine host|cartesi chooses what runs the backend: a host process (default; quick, but the
     Cartesi machine's answer is the authoritative one: scores may differ in their last bits across
     CPUs) or the real Cartesi machine (cartesi-machine 0.19, as a validator runs it), loaded from
@@ -43,6 +47,7 @@ def up(ctx: click.Context) -> None:
     Example:
       mlmarket node up && mlmarket node info
       mlmarket node up --machine cartesi --fresh
+      mlmarket node up --rollups v1 --fresh
     """
     _devnode("up", ctx.args)
 
@@ -77,9 +82,9 @@ def info(session: Session) -> None:
     from mlmarket.client.config import discover
     from mlmarket.client.errors import ClientError
     from mlmarket.client.market import find_application
-    from mlmarket.client.reader import ReaderClient
+    from mlmarket.client.reader_v1 import reader_for
 
-    config = discover(rpc_url=session.rpc, node_url=session.node, app=session.app)
+    config = discover(rpc_url=session.rpc, node_url=session.node, app=session.app, rollups=session.rollups)
     if config.app is None:
         try:
             config = config.with_app(find_application(config))
@@ -94,7 +99,7 @@ def info(session: Session) -> None:
         data["chain_error"] = f"cannot reach {config.rpc_url}: {type(exc).__name__}"
     if config.app:
         try:
-            data["processed_inputs"] = ReaderClient(config.reader_url, config.app).processed_input_count()
+            data["processed_inputs"] = reader_for(config).processed_input_count()
         except ClientError as exc:
             data["node_error"] = exc.message
     session.emit(data)
