@@ -1,8 +1,10 @@
 """Cartesi Rollups contract addresses per release: the one table the project reads them from.
 
-The contracts of each release sit at deterministic addresses, the same on every chain (CREATE2 through
-``0x4e59b44847b379578588920cA78FbF26c0B4956C``, CARTESI-FACTS §4). The local node deploys ``V2_2_0`` and
-checks every address it lands at against this table; the backend's default portals, the client's
+The contracts of each release sit at deterministic addresses, the same on every chain: CREATE2 with a
+zero salt through ``0x4e59b44847b379578588920cA78FbF26c0B4956C`` for v2 (CARTESI-FACTS §4), through
+the Safe singleton factory ``0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7`` for v1.4 (the deployment
+records of npm ``@cartesi/rollups@1.4.3`` say so). The local node deploys ``V2_2_0`` (``V1_4`` in its
+v1 mode) and checks every address it lands at against this table; the backend's default portals, the client's
 default addresses and the tests read them from here. Addresses are EIP-55 checksummed text; no
 third-party package is imported (this module runs inside the Cartesi machine too).
 
