@@ -27,7 +27,8 @@ import numpy as np  # noqa: E402
 
 from dapp.app import App, Result  # noqa: E402
 from dapp.codec import abi  # noqa: E402
-from dapp.codec.chunks import MAX_PAYLOAD, max_data_bytes, plan_upload  # noqa: E402
+from dapp.codec.chunk_codecs import ChunkCodec, codec_byte  # noqa: E402
+from dapp.codec.chunks import MAX_PAYLOAD, Chunk, max_data_bytes, plan_upload  # noqa: E402
 from dapp.codec.cid import cid_of, cid_to_text  # noqa: E402
 from dapp.codec.commitment import submission_commitment, test_commitment  # noqa: E402
 from dapp.codec.hexbytes import to_hex  # noqa: E402
@@ -44,7 +45,14 @@ NAMES = {SPONSOR: "sponsor", CAROL: "carol", DAVE: "dave", TOKEN: "token", APP: 
 DEADLINE = NOW + 3600
 
 
+def codec_text(chunk: Chunk) -> str:
+    """A chunk's codec byte and what it means, e.g. ``0x12 (bz2, columns)``."""
+    name = chunk.codec.name.lower() + (", columns" if chunk.columns else "")
+    return f"{codec_byte(chunk.codec, chunk.columns):#04x} ({name})"
+
+
 # --- data ------------------------------------------------------------------------------------
+
 
 def csv(rows: int, seed: int) -> bytes:
     """A small classification CSV: two integer features, label ``(x1 >= 5 and x2 >= 3)``, 10% noise."""
@@ -101,8 +109,8 @@ class Session:
     def put(self, sender: Address, data: bytes) -> bytes:
         plan = plan_upload(data)
         for chunk in plan.chunks:
-            self.send(sender, chunk.payload, f"uploadChunk({cid_to_text(plan.cid)[:14]}…, size={plan.size}, "
-                      f"offset={chunk.offset}, deflated={str(chunk.deflated).lower()}, data=…)")
+            self.send(sender, chunk.payload, f"uploadChunkCoded({cid_to_text(plan.cid)[:14]}…, size={plan.size}, "
+                      f"offset={chunk.offset}, codec={codec_text(chunk)}, data=…)")
         return plan.cid
 
     def commit(self, sender: Address, job: int, model: bytes, data: bytes, at: int | None = None) -> Result:
@@ -230,7 +238,8 @@ def session_blocks() -> dict[str, str]:
     credited = s.deposit(SPONSOR, 10, "createJob", TOKEN.raw, 10, spec_tuple(bad_spec))
     blob = np.random.default_rng(9).bytes(100_000)
     first = plan_upload(blob).chunks[0]
-    progress = s.send(DAVE, first.payload, f"uploadChunk(…, size=100000, offset=0, deflated=false, data=<{first.length} bytes>)")
+    progress = s.send(DAVE, first.payload, f"uploadChunkCoded(…, size=100000, offset=0, codec={codec_text(first)}, "
+                      f"data=<{first.length} bytes>)")
     s.send(DAVE, b"\xde\xad\xbe\xef", "0xdeadbeef (not a protocol call)")
     ledger = transcript(s, mark)
     deposited = next(o for o in s.log[mark][3].outputs if isinstance(o, Notice)).payload
@@ -290,10 +299,10 @@ def sequences() -> str:
     add("Ether deposit + `withdraw(address(0), 5)` (v2)", s.deposit_ether(CAROL, 5, "withdraw", ETHER.raw, 5))
     blob = np.random.default_rng(3).bytes(100_000)
     plan = plan_upload(blob)
-    add("`uploadChunk`, file not complete yet", s.send(CAROL, plan.chunks[0].payload, ""))
-    add("`uploadChunk` resending the same chunk", s.send(CAROL, plan.chunks[0].payload, ""))
-    add("`uploadChunk` completing the file", s.send(CAROL, plan.chunks[1].payload, ""))
-    add("`uploadChunk` of a file already stored", s.send(DAVE, plan.chunks[0].payload, ""))
+    add("`uploadChunkCoded`, file not complete yet", s.send(CAROL, plan.chunks[0].payload, ""))
+    add("`uploadChunkCoded` resending the same chunk", s.send(CAROL, plan.chunks[0].payload, ""))
+    add("`uploadChunkCoded` completing the file", s.send(CAROL, plan.chunks[1].payload, ""))
+    add("`uploadChunkCoded` of a file already stored", s.send(DAVE, plan.chunks[0].payload, ""))
     s.send(DAVE, plan_upload(blob[:70_000]).chunks[0].payload, "")
     add("`abortUpload`", s.call(DAVE, "abortUpload", cid_of(blob[:70_000])))
     job = s.job(reward_per_accept=300, min_score=850_000)
@@ -389,14 +398,19 @@ def upload_figures() -> str:
     data = numeric_csv(1 << 20)
     plan = plan_upload(data)
     raw = -(-len(data) // max_data_bytes(plan.cid, len(data)))
+    zlib_only = plan_upload(data, codecs=(ChunkCodec.ZLIB,), columns=False)
+    rows_only = plan_upload(data, columns=False)
     first = plan.chunks[0]
     return table(("quantity", "value"), [
         ("file", f"`numeric_csv(1 MiB)` of `bench/upload_size.py`: {len(data):,} bytes, 8 float features + label"),
         ("CID", f"`{cid_to_text(plan.cid)}` (dag-pb root: the file is over 262,144 bytes)"),
         ("largest `data` per input", f"{max_data_bytes(plan.cid, len(data)):,} bytes (payload limit {MAX_PAYLOAD:,})"),
         ("inputs, raw chunks only", raw),
-        ("inputs as planned (deflated)", f"{len(plan.chunks)} ({sum(c.deflated for c in plan.chunks)} deflated)"),
-        ("first chunk", f"offset 0, {first.length:,} original bytes in a {len(first.payload):,}-byte payload"),
+        ("inputs, zlib chunks only (what the old `uploadChunk` can carry)", len(zlib_only.chunks)),
+        ("inputs, every codec on the rows as they are", len(rows_only.chunks)),
+        ("inputs as planned", f"{len(plan.chunks)} (" + ", ".join(sorted({codec_text(c) for c in plan.chunks})) + ")"),
+        ("first chunk", f"offset 0, {first.length:,} original bytes in a {len(first.payload):,}-byte payload, "
+                        f"codec {codec_text(first)}"),
         ("calldata in total", f"{plan.payload_bytes:,} bytes ({plan.payload_bytes / len(data):.0%} of the file)"),
     ])
 

@@ -153,8 +153,10 @@ def _original_bytes(cmd: UploadChunk | UploadChunkCoded, size: int, limits: Limi
         raise DomainError(f"{noun} chunk at offset {cmd.offset} inflates to more than {bound} bytes "
                           f"({why})", code="chunk_too_large") from exc
     except chunk_codecs.BadStream as exc:
-        raise InvalidInput(f"{noun} chunk at offset {cmd.offset} {exc}",
-                           code="bad_deflate" if noun == "deflated" else "bad_chunk_stream") from exc
+        message = f"{noun} chunk at offset {cmd.offset} {exc}"
+        if noun == "deflated":  # codec 1 and the old input keep their code
+            raise InvalidInput(message, code="bad_deflate") from exc
+        raise InvalidInput(message, code="bad_chunk_stream") from exc
 
 
 def _codec(cmd: UploadChunk | UploadChunkCoded) -> tuple[ChunkCodec, bool]:
