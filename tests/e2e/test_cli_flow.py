@@ -234,7 +234,7 @@ def test_an_interrupted_submission_resumes_with_the_same_commitment_and_only_the
     job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "10")["job"]
     lines = files["train"].read_bytes().splitlines(keepends=True)
     train = tmp_path / "train3.csv"
-    train.write_bytes(lines[0] + b"".join(lines[1:] * 3))  # valid, and more than one chunk
+    train.write_bytes(lines[0] + b"".join(lines[1:] * 13))  # valid, and over 1 MiB: more than one chunk
     chunks = plan_upload(train.read_bytes()).chunks
     assert len(chunks) >= 2
     real_upload = submission_flow.upload
