@@ -23,7 +23,7 @@ $(STAMP_VENV): requirements/dapp.txt requirements/host.txt pyproject.toml
 	touch $@
 
 $(STAMP_NPM): package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error  # @cartesi/rollups 2.0.0-rc.14 has a preinstall "npx only-allow pnpm"
 	touch $@
 
 $(STAMP_SOL): $(STAMP_NPM) $(wildcard contracts/src/*.sol) scripts/compile-contracts.js
