@@ -6,8 +6,9 @@ codec, data)`` and ``abortUpload(cid)``):
 - An upload belongs to one (uploader, CID) pair; two accounts uploading the same CID do not share
   progress. ``data`` holds the original bytes ``[offset, offset + n)`` of a file of ``size`` bytes:
   raw, or one zlib stream (RFC 1950) when ``deflated``; in ``uploadChunkCoded``, encoded with the
-  chunk codec ``codec`` (stored, zlib, bz2, lzma: ``dapp.codec.chunk_codecs``), an unknown codec
-  byte being invalid input (``bad_chunk_codec``). The CID (``dapp.codec.cid``) is always over the
+  chunk codec ``codec`` (stored, zlib, bz2, lzma, the last three optionally over a CSV column
+  layout: ``dapp.codec.chunk_codecs``), an unknown codec byte being invalid input
+  (``bad_chunk_codec``). The CID (``dapp.codec.cid``) is always over the
   original bytes.
 - Chunks append in order. ``offset`` may not exceed the bytes already received (a gap is rejected
   naming the expected offset). Bytes before the received mark must equal those already stored, byte

@@ -1,4 +1,4 @@
-"""Uploading a file to the dApp's content store in ``uploadChunk`` inputs (``dapp.codec.chunks``).
+"""Uploading a file to the dApp's content store in ``uploadChunkCoded`` inputs (``dapp.codec.chunks``).
 
 Nothing already stored is sent again: a file the store holds (inspect ``contents/<cid>``) sends no
 input, and a partial upload of the account resumes at the byte the machine holds (inspect
@@ -65,7 +65,7 @@ def read_file(path: str | Path, max_bytes: int = MAX_UPLOAD_BYTES) -> bytes:
 @dataclass(frozen=True)
 class PendingUpload:
     """What is left to send of a file: nothing if ``already_stored``, else ``chunks`` from byte
-    ``received`` on (each an ``uploadChunk`` input; ``plan`` tells their offsets and lengths)."""
+    ``received`` on (each an ``uploadChunkCoded`` input; ``plan`` tells their offsets and lengths)."""
 
     cid: str
     size: int
