@@ -55,12 +55,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dapp.codec import chunk_codecs
-from dapp.codec.chunk_codecs import ChunkCodec, codec_of_flag, parse_codec_byte
 from dapp.codec.cid import check_cid, cid_of, cid_to_text
 from dapp.domain import content_budget as budget
 from dapp.domain import partial_uploads as pending
 from dapp.domain import reveal_priority
+from dapp.domain.chunk_data import original_bytes
 from dapp.domain.commands import AbortUpload, Context, UploadChunk, UploadChunkCoded
 from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
@@ -69,7 +68,7 @@ from dapp.domain.limits import Limits
 from dapp.domain.partial_uploads import CHUNKS, PENDING, UPLOADS, Upload
 from dapp.domain.store import Reader, Tx
 from dapp.domain.values import Address
-from dapp.errors import DomainError, InvalidInput
+from dapp.errors import DomainError
 
 CLOCK = "content_clock"          # "now" -> latest block time a content input changed the store with
 
@@ -100,7 +99,7 @@ def upload_chunk(tx: Tx, cmd: UploadChunk | UploadChunkCoded, ctx: Context, env:
     if cmd.offset > upload.received:
         raise DomainError(f"chunk offset {cmd.offset} leaves a gap: {upload.received} bytes received, "
                           f"expected offset <= {upload.received}", code="upload_gap")
-    data = _original_bytes(cmd, upload.size, env.limits)
+    data = original_bytes(cmd, upload.size, env.limits)
     if not data and upload.size > 0:
         raise DomainError(f"empty chunk at offset {cmd.offset}", code="empty_chunk")
     overlap_end = min(upload.received, cmd.offset + len(data))
@@ -133,44 +132,6 @@ def _start(tx: Tx, ctx: Context, cid: bytes, size: int, limits: Limits, priority
     _tick(tx, ctx.timestamp)
     budget.require_room(tx, size, ctx.timestamp, limits, priority)
     return pending.start(tx, ctx.sender, cid, size, ctx.timestamp, limits, priority)
-
-
-def _original_bytes(cmd: UploadChunk | UploadChunkCoded, size: int, limits: Limits) -> bytes:
-    """The chunk's original bytes: ``data`` itself, or its stream decoded under a bound."""
-    room = size - cmd.offset
-    codec, columns = _codec(cmd)
-    if codec is ChunkCodec.STORED:
-        if len(cmd.data) > room:
-            raise DomainError(f"chunk of {len(cmd.data)} bytes at offset {cmd.offset} ends past the "
-                              f"file size {size}", code="chunk_past_end")
-        return cmd.data
-    bound = min(room, limits.max_inflated_chunk)
-    noun = ("deflated" if codec is ChunkCodec.ZLIB else codec.name.lower()) + (" column" if columns else "")
-    try:
-        return chunk_codecs.decode(codec, cmd.data, bound, columns)
-    except chunk_codecs.ChunkTooLarge as exc:
-        why = (f"the {room} bytes left in the file of {size}" if bound == room
-               else f"max_inflated_chunk = {limits.max_inflated_chunk}")
-        raise DomainError(f"{noun} chunk at offset {cmd.offset} inflates to more than {bound} bytes "
-                          f"({why})", code="chunk_too_large") from exc
-    except chunk_codecs.BadStream as exc:
-        message = f"{noun} chunk at offset {cmd.offset} {exc}"
-        if noun == "deflated":  # codec 1 and the old input keep their code
-            raise InvalidInput(message, code="bad_deflate") from exc
-        raise InvalidInput(message, code="bad_chunk_stream") from exc
-
-
-def _codec(cmd: UploadChunk | UploadChunkCoded) -> tuple[ChunkCodec, bool]:
-    """The chunk's codec and column flag: the old input's ``deflated`` flag, or the coded input's byte."""
-    if isinstance(cmd, UploadChunk):
-        return codec_of_flag(cmd.deflated), False
-    try:
-        return parse_codec_byte(cmd.codec)
-    except ValueError:
-        raise InvalidInput(f"unknown chunk codec {cmd.codec} at offset {cmd.offset} (known: "
-                           f"{', '.join(f'{c.value} {c.name.lower()}' for c in ChunkCodec)}, "
-                           f"and {chunk_codecs.COLUMNS} + a compressed one for a column layout)",
-                           code="bad_chunk_codec") from None
 
 
 def _stored_range(reader: Reader, key: tuple[Address, bytes], chunks: int, start: int, end: int) -> bytes:
