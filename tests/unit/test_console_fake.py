@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect as pyinspect
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -97,6 +98,11 @@ class FakeChain:
 
     def decimals_of(self, token: str) -> int:
         return 18
+
+    def contract(self, kind: str, address: str) -> Any:
+        """An ERC-20 whose ``symbol()`` is ``TEST`` (the only contract the console reads directly)."""
+        assert kind == "ERC20"
+        return SimpleNamespace(functions=SimpleNamespace(symbol=lambda: SimpleNamespace(call=lambda: "TEST")))
 
     def balance_of(self, token: str, account: str) -> int:
         return 7 * 10**18 if int(token, 16) else 3 * 10**17

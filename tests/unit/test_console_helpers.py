@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, deadline, spec_fields, token_choice
 from mlmarket.console.modelform import ModelFormError, catalogue_fields, model_from_form, param_value
-from mlmarket.console.present import amount_text, notice_summary, short_address
+from mlmarket.client.units import TokenInfo, Units, short_address
+from mlmarket.console.present import notice_summary, voucher_summary
 from mlmarket.console.sending import wallet_tx
 
 from dapp.ml.catalogue import CATALOGUE
@@ -142,15 +143,36 @@ def test_token_choice() -> None:
         token_choice({"token": "test"}, None)
 
 
-def test_display_helpers() -> None:
-    fmt = lambda amount, token: amount_text(amount, 18, "TEST")
-    assert amount_text("1500000000000000000", 18, "ETH") == "1.5 ETH"
+class JobsMarket:
+    """Answers ``jobs/<id>`` with the job's metric, as inspect does; no chain (token facts are given)."""
+
+    def query(self, path: str) -> dict:
+        return {"ok": True, "job": {"id": int(path.split("/")[1]), "metric": "f1"}}
+
+
+def test_notice_and_voucher_summaries_use_the_units_of_the_cli() -> None:
+    token = "0x" + "7e" * 20
+    units = Units(JobsMarket(), tokens={token: TokenInfo("TEST", 18)})
     assert short_address("0x" + "ab" * 20) == "0xabab…abab"
     assert notice_summary("SubmissionScored", {"jobId": 2, "submissionId": 5, "score": 912500, "accepted": True},
-                          fmt) == "job 2: submission 5 scored 0.9125 (accepted)"
+                          units) == "job 2: submission 5 scored f1 0.912500 (accepted)"
     assert notice_summary("RewardPaid", {"job_id": 1, "submission_id": 1, "amount": "10000000000000000000",
-                                         "contributor": "0x" + "c0" * 20, "token": "t"}, fmt) \
+                                         "contributor": "0x" + "c0" * 20, "token": token}, units) \
         == "job 1: submission 1 paid 10 TEST to 0xc0c0…c0c0"
+    assert voucher_summary({"function": "ether", "amount": 15 * 10**17, "to": "0x" + "c0" * 20}, 0, units) \
+        == "pays 1.5 ETH to 0xc0c0…c0c0"
+
+
+def test_messages_name_amounts_in_the_token_they_are_about() -> None:
+    token = "0x" + "7e" * 20
+    units = Units(JobsMarket(), tokens={token: TokenInfo("TEST", 18)})
+    spec = f"reward_per_accept must be positive and at most the budget ({20 * 10**18}); it is 0"
+    assert units.humanize(spec, token) == "reward_per_accept must be positive and at most the budget (20 TEST); it is 0 TEST"
+    assert units.humanize(spec) == spec  # no token: bare amounts stay as they are
+    short = f"insufficient balance: 0x{'c0' * 20} has 0 of {token}, needs {2 * 10**18}"
+    assert units.humanize(short).endswith("has 0 TEST, needs 2 TEST")
+    assert units.humanize(f"the stake of {5 * 10**17} would be slashed: bad model", token) \
+        == "the stake of 0.5 TEST would be slashed: bad model"
 
 
 def test_wallet_transactions_use_hex_quantities() -> None:

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from mlmarket.client.accounts import dev_signer
 from mlmarket.client.outputs import DecodedNotice, DecodedReport
 from mlmarket.console.forms import FormErrors, cid_field
-from mlmarket.console.present import relative_time, report_lines
+from mlmarket.console.present import report_lines
 
 from tests.unit.test_console_actions import decoded, job_form
 from tests.unit.test_console_fake import JOB, TOKEN, World, csrf, make_client, populated_world, voucher
@@ -243,10 +243,7 @@ def test_a_bad_cid_is_explained_in_a_sentence(raw: str) -> None:
     assert raw[:20] in message
 
 
-def test_times_and_reports_read_as_text() -> None:
-    assert relative_time(1_000 + 3 * 3600 + 59, 1_000) == "in 3 h"
-    assert relative_time(1_000, 1_000 + 300) == "5 min ago"
-    assert relative_time(1_000 + 2 * 86400, 1_000) == "in 2 d" and relative_time(5, 0) == "now"
+def test_reports_read_as_text() -> None:
     report = {"ok": False, "error": {"code": "bad_spec", "message": "max_depth is required"}, "fields": ["a", "b"]}
     assert report_lines(report) == [("error.code", "bad_spec"), ("error.message", "max_depth is required"),
                                     ("fields", "a, b")]
@@ -254,8 +251,8 @@ def test_times_and_reports_read_as_text() -> None:
 
 PROBLEMS = [{"code": "bad_label", "message": "label column 'y' is not in the validation data's header (a, b, label)",
              "fix": "set label to one of a, b, label", "field": "label"},
-            {"code": "bad_spec", "message": "reward_per_accept must be more than 0", "fix": "give a reward",
-             "field": "reward_per_accept"},
+            {"code": "bad_spec", "message": f"reward_per_accept must be positive and at most the budget ({20 * 10**18}); "
+                                            "it is 0", "fix": "give a reward", "field": "reward_per_accept"},
             {"code": "not_csv", "message": "the validation data is not a CSV (it looks like a PNG)",
              "fix": "choose the CSV file", "field": "validation_cid"}]
 
@@ -272,6 +269,7 @@ def test_a_job_the_machine_would_refuse_lists_every_problem_and_sends_nothing(wo
     for problem in PROBLEMS:
         assert html.count(problem["fix"]) >= 1
     assert 'data-error-for="label"' in html  # next to its field too
+    assert "at most the budget (20 TEST); it is 0 TEST" in html and str(20 * 10**18) not in html  # the job's token
     (query,) = world.preflights
     assert query.startswith("preflight/job?sender=") and "&content=0x89504e47" in query and "&deposit=" in query
     world.preflight_problems.clear()
@@ -281,8 +279,9 @@ def test_a_job_the_machine_would_refuse_lists_every_problem_and_sends_nothing(wo
 
 
 def test_a_submission_the_machine_would_refuse_sends_nothing_and_keeps_no_state(world: World, tmp_path: Path) -> None:
-    world.preflight_problems[:] = [{"code": "insufficient_balance", "message": "the stake needs 2 TEST",
-                                    "fix": "deposit the stake with the commit", "field": ""}]
+    world.preflight_problems[:] = [{"code": "insufficient_balance", "fix": "deposit the stake with the commit",
+                                    "message": f"insufficient balance: 0x{'d0' * 20} has 0 of {TOKEN.lower()}, "
+                                               f"needs {2 * 10**18}", "field": ""}]
     _, client = make_client(world, tmp_path)
     response = client.post("/submit", data={"csrf_token": csrf(client), "job": "1", "source": "cid",
                                             "data_file": "", "data_cid_file": (io.BytesIO(b"a,label\n1,0\n"), "t.csv")},
@@ -290,8 +289,25 @@ def test_a_submission_the_machine_would_refuse_sends_nothing_and_keeps_no_state(
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and not world.sent
     assert 'data-problem="insufficient_balance"' in html and "deposit the stake with the commit" in html
+    assert "has 0 TEST, needs 2 TEST" in html and str(2 * 10**18) not in html
     assert world.preflights[0].startswith("preflight/submission?") and "&reveal=0x" in world.preflights[0]
     assert not list((tmp_path / "staged" / "submissions").glob("**/*.json"))
+
+
+def test_a_refused_input_shows_its_error_and_report_in_token_units_and_utc(world: World, tmp_path: Path) -> None:
+    me = dev_signer(0).address
+    closes = world.now - 2 * 3600
+    world.outcome_notices[:] = [deposited(10 * 10**18, me)]
+    world.outcome_reports[:] = [error_report("bad_spec", f"reward_per_accept must be positive and at most the budget "
+                                                         f"({10 * 10**18}); it is 0; submissions close at {closes}")]
+    _, client = make_client(world, tmp_path)
+    html = client.get(client.post("/jobs/new", data=job_form(csrf(client), budget="10")).headers["Location"]
+                      ).get_data(as_text=True)
+    error = re.search(r"<strong data-outcome-error>(.*?)</strong>", html, re.DOTALL).group(1)
+    report = re.search(r"<dt>error.message</dt><dd>(.*?)</dd>", html, re.DOTALL).group(1)
+    for text in (error, report):
+        assert "at most the budget (10 TEST); it is 0 TEST" in text and str(10 * 10**18) not in text
+        assert "(2 h ago; unix" in text and f"close at {str(closes)}" not in text
 
 
 def test_a_slashed_stake_is_shown_with_its_reason(world: World, tmp_path: Path) -> None:

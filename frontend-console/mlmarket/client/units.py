@@ -1,11 +1,11 @@
 """Human units for text output: token amounts with their symbol, dates in UTC with "in 3 h" / "2 d
 ago", scores in the metric's units.
 
-The pure functions (``utc``, ``relative``, ``when``, ``score_text``, ``tokens_text``) take what
-they show; ``Units`` binds them to a market: it reads each token's ``symbol()`` and ``decimals()``
-from the ERC-20 once (Ether is ``ETH`` with 18 decimals) and counts relative times from the latest
-block's timestamp (the clock deadlines use). ``--json`` output never goes through here: it keeps
-the raw values.
+The pure functions (``utc``, ``relative``, ``when``, ``duration``, ``score_text``, ``tokens_text``,
+``short_address``) take what they show; ``Units`` binds them to a market: it reads each token's
+``symbol()`` and ``decimals()`` from the ERC-20 once (Ether is ``ETH`` with 18 decimals) and counts
+relative times from the latest block's timestamp (the clock deadlines use). The CLI and the web
+console both show values through here; ``--json`` output never does: it keeps the raw values.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ _TIMESTAMP = re.compile(r"\b(at|until|after|before|by) (1[5-9]\d{8}|[2-3]\d{9})\
 """A unix time in a message (2017..2096), after a word that introduces a time."""
 _BALANCE = re.compile(r"has (\d+) of (ETH|0x[0-9a-fA-F]{40}), needs (\d+)")
 """The machine's ``insufficient balance: <account> has N of <token>, needs M`` (base units)."""
+_AMOUNT = re.compile(r"(at most the budget \(|; it is |the stake of |positive uint256, got |holds |cannot release )"
+                     r"(\d+)\b")
+"""An amount in base units of a token the message does not name (the spec's rules, a stake, a pot)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class TokenInfo:
 def has_raw_values(message: str) -> bool:
     """Whether ``message`` holds a unix time or a balance ``Units.humanize`` would rewrite."""
     return _TIMESTAMP.search(message) is not None or _BALANCE.search(message) is not None
+
+
+def short_address(address: Any) -> str:
+    """``0x1234…abcd`` of an address (other values as text)."""
+    text = str(address or "")
+    return f"{text[:6]}…{text[-4:]}" if text.startswith("0x") and len(text) == 42 else text
 
 
 def utc(timestamp: int) -> str:
@@ -90,9 +99,11 @@ def tokens_text(base_units: int | str, info: TokenInfo) -> str:
 class Units:
     """The human forms of one market's values (module docstring); token facts are read once."""
 
-    def __init__(self, market: Any) -> None:
+    def __init__(self, market: Any, tokens: dict[str, TokenInfo] | None = None) -> None:
+        """``tokens``: a cache of token facts by lower-case address to share between ``Units`` (a
+        long-lived one, as the console keeps, while each request gets its own clock)."""
         self.market = market
-        self._tokens: dict[str, TokenInfo] = {}
+        self._tokens: dict[str, TokenInfo] = {} if tokens is None else tokens
         self._jobs: dict[int, dict[str, Any]] = {}
         self._now: int | None = None
 
@@ -117,7 +128,7 @@ class Units:
             symbol = str(self.market.chain.contract("ERC20", token).functions.symbol().call()).strip()
         except (ContractLogicError, Web3Exception, ValueError, OverflowError):  # no symbol(): the address says
             symbol = ""
-        return TokenInfo(symbol or f"{token[:6]}…{token[-4:]}", decimals)
+        return TokenInfo(symbol or short_address(token), decimals)
 
     def job(self, job_id: int) -> dict[str, Any]:
         """Inspect ``jobs/<id>``'s job (its token and metric say what its amounts and scores are
@@ -135,14 +146,22 @@ class Units:
         """``10 TEST`` for ``10**19`` base units of the test token."""
         return tokens_text(base_units, self.token(token))
 
+    def score(self, millionths: int | None, job_id: int) -> str:
+        """``accuracy 0.964497``: a score of job ``job_id`` in its metric (``score`` when the job is
+        not known)."""
+        return score_text(millionths, str(self.job(int(job_id)).get("metric") or "score"))
+
     def time(self, timestamp: int) -> str:
         """``2026-12-04 05:20 UTC (in 3 h)``, relative to the chain's latest block."""
         return when(int(timestamp), self.now)
 
-    def humanize(self, message: str) -> str:
+    def humanize(self, message: str, token: str | None = None) -> str:
         """``message`` with each unix time after "at", "until", "after", "before" or "by" shown as
         a UTC date and relative time (``submissions close at 2026-12-03 10:32:26 UTC (3 h ago; unix
-        1796284346)``), and a balance shortfall in token units (``has 0 MLT, needs 2 MLT``)."""
+        1796284346)``), and a balance shortfall in token units (``has 0 MLT, needs 2 MLT``). Given
+        the ``token`` the message is about (a job's, a deposit's), the amounts that do not name
+        theirs are shown in it too (``at most the budget (20 MLT); it is 0 MLT``, ``the stake of 2
+        MLT``)."""
         def shown(match: re.Match[str]) -> str:
             stamp = int(match.group(2))
             return f"{match.group(1)} {utc(stamp)} ({relative(stamp - self.now)}; unix {stamp})"
@@ -151,4 +170,8 @@ class Units:
             token = ETHER if match.group(2) == "ETH" else match.group(2)
             return f"has {self.amount(match.group(1), token)}, needs {self.amount(match.group(3), token)}"
 
-        return _BALANCE.sub(balance, _TIMESTAMP.sub(shown, message))
+        def amount(match: re.Match[str]) -> str:
+            return f"{match.group(1)}{self.amount(match.group(2), str(token))}"
+
+        text = _BALANCE.sub(balance, _TIMESTAMP.sub(shown, message))
+        return _AMOUNT.sub(amount, text) if token else text

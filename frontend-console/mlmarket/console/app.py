@@ -16,17 +16,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from mlmarket.client.errors import ClientError
+from mlmarket.client.units import score_text, short_address, utc
 from mlmarket.console.csrf import csrf_token, init_csrf
 from mlmarket.console.gateway import MarketPool, identity_address
 from mlmarket.console.idempotency import Receipts, form_fields
-from mlmarket.console.present import (
-    notice_summary,
-    relative_time,
-    report_lines,
-    score_text,
-    short_address,
-    utc_time,
-)
+from mlmarket.console.present import notice_summary, report_lines
 from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
@@ -55,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     app.context_processor(_page_context)
-    app.jinja_env.filters.update(utc=utc_time, short=short_address, score=score_text, when=_when)
+    app.jinja_env.filters.update(utc=utc, short=short_address, score=score_text, when=_when, human=_human)
     app.jinja_env.globals["report_lines"] = report_lines
     app.register_error_handler(ClientError, _client_error)
     app.register_error_handler(OSError, _network_error)
@@ -76,18 +70,32 @@ def _page_context() -> dict[str, Any]:
         who, dev, node, problem = None, [], None, getattr(exc, "message", None) or f"network error: {exc}"
     return {"who": who, "who_address": identity_address(rt.pool, who), "dev_accounts": dev,
             "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label,
-            "summary": lambda name, args: notice_summary(name, args, rt.tokens.fmt)}
+            "summary": lambda name, args: notice_summary(name, args, rt.tokens.units())}
 
 
 def _when(seconds: Any) -> str:
-    """A time as ``2026-11-21 21:48:00 UTC (in 3 h)``, relative to the chain's latest block."""
-    if "chain_now" not in g:
+    """A time as ``2026-11-21 21:48 UTC (in 3 h)``, relative to the chain's latest block (``Units.time``;
+    without the relative part when the chain does not answer)."""
+    try:
+        stamp = int(seconds)
+    except (TypeError, ValueError):
+        return str(seconds)
+    if not g.get("chain_down"):
         try:
-            g.chain_now = runtime().pool.market().now()
+            return runtime().tokens.units().time(stamp)
         except (ClientError, OSError):
-            g.chain_now = None
-    relative = relative_time(seconds, g.chain_now) if g.chain_now is not None else ""
-    return f"{utc_time(seconds)} ({relative})" if relative else utc_time(seconds)
+            g.chain_down = True
+    return utc(stamp)
+
+
+def _human(message: Any, token: str | None = None) -> str:
+    """A machine message in human units (``Units.humanize``; ``token``: the one its bare amounts are
+    in); as it was when the chain does not answer."""
+    text = "" if message is None else str(message)
+    try:
+        return runtime().tokens.units().humanize(text, token)
+    except (ClientError, OSError):
+        return text
 
 
 def _wants_json() -> bool:

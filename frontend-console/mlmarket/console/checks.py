@@ -1,18 +1,21 @@
 """The console's pre-flight (``mlmarket.client.preflight``): before any deposit or transaction of a
 new job or a submission, the machine dry-runs the exact input by inspect and lists every problem
-with its fix; the form comes back with all of them (``Refused``) and nothing is sent. A backend
+with its fix, in human units (``Units.humanize``: token amounts and UTC dates, not base units and
+unix times); the form comes back with all of them (``Refused``) and nothing is sent. A backend
 that answers no pre-flight queries (``unknown_query``) lets the input go as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from mlmarket.client import actions, preflight
 from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import InspectFailed
 from mlmarket.client.submission_state import SubmissionState
+from mlmarket.client.units import Units
 
 FIELDS = {"deadline": "duration", "spec": "", "token": "token", "budget": "budget", "amount": "budget"}
 """Form fields of the spec keys a problem may name, where they differ."""
@@ -26,7 +29,7 @@ class Refused(Exception):
         super().__init__("; ".join(p.text() for p in self.problems))
 
 
-def _gate(check: Callable[[], preflight.Preflight]) -> None:
+def _gate(check: Callable[[], preflight.Preflight], units: Units, token: str | None) -> None:
     try:
         result = check()
     except InspectFailed as exc:
@@ -34,25 +37,28 @@ def _gate(check: Callable[[], preflight.Preflight]) -> None:
             return
         raise
     if not result.ok:
-        raise Refused(result.problems)
+        raise Refused(replace(p, message=units.humanize(p.message, token), fix=units.humanize(p.fix, token))
+                      for p in result.problems)
 
 
-def job(market: Any, request: InputRequest, files: Iterable[bytes] = ()) -> None:
+def job(market: Any, request: InputRequest, units: Units, token: str, files: Iterable[bytes] = ()) -> None:
     """Raises ``Refused`` if the machine would refuse ``request`` (a ``createJob``, with its deposit);
-    ``files``: the validation data or base model not uploaded yet (sent inline)."""
+    its amounts shown in the job's ``token``; ``files``: the validation data or base model not
+    uploaded yet (sent inline)."""
     _gate(lambda: preflight.check_job(market, request, sender=market.account, now=market.now(),
-                                      files=list(files)))
+                                      files=list(files)), units, token)
 
 
-def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None]) -> None:
+def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None], units: Units) -> None:
     """Raises ``Refused`` if the machine would refuse the commit or the reveal of ``state`` (a new
-    submission: its stake deposit, the job's rules, the contents not stored yet, read by CID)."""
+    submission: its stake deposit, the job's rules, the contents not stored yet, read by CID); its
+    amounts shown in the job's token."""
     commit = actions.commit_submission(state.job, state.commitment, stake=state.stake, token=state.token)
     reveal = actions.reveal_submission(state.job, state.model_cid, state.data_cid, state.salt)
     files = [data for c in state.contents if market.content_info(c.cid) is None
              for data in [read(c.cid)] if data is not None]
     _gate(lambda: preflight.check_submission(market, commit, reveal, sender=market.account, now=market.now(),
-                                             files=files))
+                                             files=files), units, state.token)
 
 
 def field_errors(problems: Iterable[preflight.Problem]) -> dict[str, str]:

@@ -16,8 +16,7 @@ from typing import Any
 
 from mlmarket.client.amounts import format_amount
 from mlmarket.client.outputs import EXECUTABLE, EXECUTED, DecodedVoucher
-
-ETHER = "0x" + "00" * 20
+from mlmarket.client.units import ETHER
 
 
 @dataclass(frozen=True)

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 
 from mlmarket.client.errors import ClientError
+from mlmarket.client.units import TokenInfo, Units
 from mlmarket.console.gateway import Identity, MarketPool, acting_market, current_identity, identity_address
 from mlmarket.console.idempotency import Receipts, once
 from mlmarket.console.money import Money, money
-from mlmarket.console.present import ETHER, amount_text, token_label
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
 
 
 class TokenBook:
-    """Token decimals (asked once per token from the chain) and labels, for showing amounts."""
+    """Token facts (symbol and decimals, read once per token from the chain and shared by every
+    request) and each request's ``Units`` (``mlmarket.client.units``: amounts, times, scores and
+    messages in human units, counted from the chain's latest block at that request)."""
 
     def __init__(self, pool: MarketPool) -> None:
         self.pool = pool
-        self._decimals: dict[str, int] = {ETHER: 18}
-        self._lock = threading.Lock()
+        self._infos: dict[str, TokenInfo] = {}
 
     def test_token(self) -> str | None:
         """The local node's test token, if the configuration names one."""
@@ -32,29 +32,32 @@ class TokenBook:
         except ClientError:
             return None
 
+    def units(self) -> Units:
+        """This request's ``Units`` (one clock per request, the token facts of the whole app)."""
+        if "units" not in g:
+            g.units = Units(self.pool.market(), tokens=self._infos)
+        return g.units
+
     def decimals(self, token: str) -> int:
-        """``decimals()`` of ``token`` (18 when the chain cannot tell)."""
-        key = str(token).lower()
-        with self._lock:
-            if key in self._decimals:
-                return self._decimals[key]
-        value = self.pool.market().chain.decimals_of(token)
-        with self._lock:
-            self._decimals[key] = value
-        return value
+        """``decimals()`` of ``token``."""
+        return self.units().token(str(token)).decimals
 
     def label(self, token: Any) -> str:
-        """``ETH``, ``TEST`` or the short address."""
-        return token_label(token, self.test_token())
+        """The token's symbol (``ETH``, ``MLT``…; its short address when it has none)."""
+        return self.units().token(str(token)).symbol
 
     def money(self, token: str, amount: int) -> Money:
-        """``amount`` base units of ``token`` with its label and the withdraw form's fields."""
+        """``amount`` base units of ``token`` with its symbol and the withdraw form's fields."""
         return money(str(token), int(amount), decimals=self.decimals(str(token)), label=self.label(token),
                      test_token=self.test_token())
 
     def fmt(self, base_units: Any, token: Any) -> str:
-        """An amount in base units shown in token units with the token's label."""
-        return amount_text(base_units, self.decimals(str(token)), self.label(token))
+        """An amount in base units shown in token units with the token's symbol (as given when it
+        is not a number)."""
+        try:
+            return self.units().amount(int(base_units), str(token))
+        except (TypeError, ValueError):
+            return str(base_units)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 
 from mlmarket.client.chain import InputRequest
 from mlmarket.client.outputs import InputOutcome
-from mlmarket.console.present import AmountFormatter, notice_summary, voucher_summary
+from mlmarket.client.units import Units
+from mlmarket.console.present import notice_summary, voucher_summary
 
 
 def wallet_tx(tx: Mapping[str, Any]) -> dict[str, str]:
@@ -36,11 +37,13 @@ def prepare_for_wallet(market: Any, request: InputRequest) -> list[dict[str, str
 
 @dataclass(frozen=True)
 class OutcomeView:
-    """An input's outcome as the outcome page shows it."""
+    """An input's outcome as the outcome page shows it: ``error`` in human units (``Units.humanize``),
+    ``token`` the one its deposit was in (the amounts of its reports are shown in it)."""
 
     index: int
     status: str
     error: str | None
+    token: str | None = None
     notices: list[dict[str, Any]] = field(default_factory=list)
     vouchers: list[dict[str, Any]] = field(default_factory=list)
     reports: list[Any] = field(default_factory=list)
@@ -52,14 +55,16 @@ class OutcomeView:
         return self.error is None
 
 
-def outcome_view(outcome: InputOutcome, fmt: AmountFormatter, transactions: list[dict[str, Any]] | None = None
+def outcome_view(outcome: InputOutcome, units: Units, transactions: list[dict[str, Any]] | None = None
                  ) -> OutcomeView:
     """The page's view of ``outcome``."""
-    notices = [{"index": n.index, "name": n.name, "summary": notice_summary(n.name, n.args, fmt), "args": n.args}
+    notices = [{"index": n.index, "name": n.name, "summary": notice_summary(n.name, n.args, units), "args": n.args}
                for n in outcome.notices]
-    vouchers = [{"index": v.index, "summary": voucher_summary(v.call, v.value, fmt)} for v in outcome.vouchers]
+    vouchers = [{"index": v.index, "summary": voucher_summary(v.call, v.value, units)} for v in outcome.vouchers]
     reports = [r.value for r in outcome.reports]
-    return OutcomeView(outcome.index, outcome.status, outcome.error, notices, vouchers, reports, transactions or [])
+    token = next((str(n.args.get("token")) for n in outcome.notices if n.name == "Deposited"), None)
+    error = units.humanize(outcome.error, token) if outcome.error is not None else None
+    return OutcomeView(outcome.index, outcome.status, error, token, notices, vouchers, reports, transactions or [])
 
 
 def sent_transactions(sent: Any) -> list[dict[str, Any]]:

@@ -77,7 +77,7 @@ def send_next(cid: str) -> Any:
         if not who.signs_here:
             return jsonify(ok=True, txs=prepare_for_wallet(market, step.request), **step.progress.to_json())
         sent = market.send(step.request, check=False)
-        view = outcome_view(sent.outcome, runtime().tokens.fmt, sent_transactions(sent))
+        view = outcome_view(sent.outcome, runtime().tokens.units(), sent_transactions(sent))
         if not view.ok:
             return _fail(f"chunk refused: {view.error}")
         stored = any(n["name"] == "ContentStored" and n["args"].get("cid") == cid for n in view.notices)

@@ -9,9 +9,10 @@ from flask import Blueprint, render_template, request, url_for
 from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
+from mlmarket.client.units import ETHER
 from mlmarket.console import money
 from mlmarket.console.forms import FormErrors, amount, token_choice
-from mlmarket.console.present import ETHER, voucher_summary
+from mlmarket.console.present import voucher_summary
 from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
 from mlmarket.console.views.common import deliver
 
@@ -35,7 +36,7 @@ def _held(market: Any, address: str) -> dict[str, Any]:
             continue
         history = _answer(market.query(query_path("jobs", job["id"], "history")), "history") or []
         stakes += [{"job": job, "submission": s} for s in money.locked_stakes(subs, history, address)]
-    vouchers = [{"voucher": v, "summary": voucher_summary(v.call, v.value, runtime().tokens.fmt),
+    vouchers = [{"voucher": v, "summary": voucher_summary(v.call, v.value, runtime().tokens.units()),
                  "provable": money.provable(v)} for v in money.pending_vouchers(market.outputs(), address)]
     return {"escrow": money.escrow(jobs, address), "stakes": stakes, "vouchers": vouchers,
             "claims_forced": runtime().pool.dev_accounts_allowed()}

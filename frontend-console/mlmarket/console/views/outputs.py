@@ -20,16 +20,16 @@ bp = Blueprint("outputs", __name__)
 
 
 def _rows(found: list[Any]) -> list[dict[str, Any]]:
-    fmt = runtime().tokens.fmt
+    units = runtime().tokens.units()
     rows = []
     for output in found:
         if isinstance(output, DecodedVoucher):
             rows.append({"type": "voucher", "index": output.index, "input_index": output.input_index,
-                         "summary": voucher_summary(output.call, output.value, fmt), "state": output.state,
+                         "summary": voucher_summary(output.call, output.value, units), "state": output.state,
                          "destination": output.destination, "executable": output.state != EXECUTED})
         else:
             rows.append({"type": "notice", "index": output.index, "input_index": output.input_index,
-                         "name": output.name, "summary": notice_summary(output.name, output.args, fmt),
+                         "name": output.name, "summary": notice_summary(output.name, output.args, units),
                          "args": output.args})
     return rows
 
@@ -101,7 +101,7 @@ def show_input(index: int) -> Any:
     receipt = runtime().receipts.get(request.args.get("receipt"), owner())
     if receipt is None or receipt.input != index:
         receipt = Receipt(f"Input {index}", _back(url_for("outputs.list_outputs")))
-    view = outcome_view(outcome, runtime().tokens.fmt, list(receipt.transactions))
+    view = outcome_view(outcome, runtime().tokens.units(), list(receipt.transactions))
     return render_template("outcome.html", title=receipt.title, outcome=view, back=receipt.back,
                            secret=receipt.secret, credits=_credits(view), slashes=_slashes(view))
 

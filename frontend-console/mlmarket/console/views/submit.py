@@ -108,7 +108,7 @@ def submit() -> Any:
                                   token=str(job.get("token")) if stake else None)
         if state.stage == NEW:  # before the commit, its stake deposit or any chunk
             try:
-                checks.submission(market, state, runtime().staging.get)
+                checks.submission(market, state, runtime().staging.get, runtime().tokens.units())
             except checks.Refused:
                 submissions.store().delete(state)
                 raise
