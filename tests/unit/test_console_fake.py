@@ -57,6 +57,8 @@ class World:
     status: str = "ACCEPTED"
     chain_id: int = 31337
     now: int = 1_800_000_000
+    wallet_tokens: int = 70 * 10**18
+    """What every wallet holds of the test token (Ether: 0.3)."""
 
     def factory(self, kind: str, value: Any) -> FakeMarket:
         account = dev_signer(int(value)).address if kind == "dev" else value
@@ -105,7 +107,7 @@ class FakeChain:
         return SimpleNamespace(functions=SimpleNamespace(symbol=lambda: SimpleNamespace(call=lambda: "TEST")))
 
     def balance_of(self, token: str, account: str) -> int:
-        return 7 * 10**18 if int(token, 16) else 3 * 10**17
+        return self.world.wallet_tokens if int(token, 16) else 3 * 10**17
 
     def chain_id(self) -> int:
         return self.world.chain_id

@@ -74,7 +74,7 @@ def test_outputs_show_vouchers_with_state_and_an_execute_button(world: World, tm
 
 def test_balances_show_the_dapp_and_the_wallet(world: World, tmp_path: Path) -> None:
     html = make_client(world, tmp_path)[1].get("/balances").get_data(as_text=True)
-    assert "5 TEST" in html and "7 TEST" in html and "0.3 ETH" in html
+    assert "5 TEST" in html and "70 TEST" in html and "0.3 ETH" in html
 
 
 POSTS = ["/jobs/new", "/submit", "/jobs/1/action", "/jobs/1/access", "/outputs/3/execute", "/balances/withdraw",

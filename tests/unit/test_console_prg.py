@@ -310,6 +310,21 @@ def test_a_refused_input_shows_its_error_and_report_in_token_units_and_utc(world
         assert "(2 h ago; unix" in text and f"close at {str(closes)}" not in text
 
 
+def test_a_deposit_the_wallet_cannot_pay_is_refused_with_the_machines_problems(world: World, tmp_path: Path) -> None:
+    world.wallet_tokens = 5 * 10**18
+    world.preflight_problems[:] = PROBLEMS[:1]
+    _, client = make_client(world, tmp_path)
+    response = client.post("/jobs/new", data=job_form(csrf(client), budget="30"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and not world.sent and not world.prepared
+    assert re.findall(r'data-problem="(\w+)"', html) == ["bad_label", "wallet_balance"]
+    assert "the budget needs 30 TEST deposited from your wallet, which holds 5 TEST" in html
+    assert "lower the budget to at most 5 TEST" in html and 'data-error-for="budget"' in html
+    world.preflight_problems.clear()
+    world.wallet_tokens = 30 * 10**18  # exactly enough
+    assert client.post("/jobs/new", data=job_form(csrf(client), budget="30")).status_code == 303
+
+
 def test_a_slashed_stake_is_shown_with_its_reason(world: World, tmp_path: Path) -> None:
     world.outcome_notices[:] = [DecodedNotice(1, 1, "StakeSlashed", {"jobId": 1, "submissionId": 2,
                                                                      "contributor": "0x" + "d0" * 20,

@@ -29,36 +29,56 @@ class Refused(Exception):
         super().__init__("; ".join(p.text() for p in self.problems))
 
 
-def _gate(check: Callable[[], preflight.Preflight], units: Units, token: str | None) -> None:
+def _wallet(market: Any, request: InputRequest, units: Units, what: str, fix: str, field: str
+            ) -> list[preflight.Problem]:
+    """The problem of a deposit the acting wallet cannot pay (the machine cannot see wallets: its dry
+    run assumes the deposit arrives; on chain the approval would go and the deposit revert)."""
+    if request.token is None or not request.amount:
+        return []
+    held = market.chain.balance_of(request.token, market.account)
+    if held >= request.amount:
+        return []
+    need, has = units.amount(request.amount, request.token), units.amount(held, request.token)
+    return [preflight.Problem("wallet_balance", f"{what} needs {need} deposited from your wallet, which holds {has}",
+                              fix.format(has=has, need=need), field)]
+
+
+def _gate(check: Callable[[], preflight.Preflight], units: Units, token: str | None,
+          wallet: list[preflight.Problem]) -> None:
+    """Raises ``Refused`` with the machine's problems (humanized) and ``wallet``'s, if any."""
     try:
-        result = check()
+        problems = [replace(p, message=units.humanize(p.message, token), fix=units.humanize(p.fix, token))
+                    for p in check().problems]
     except InspectFailed as exc:
-        if exc.code == "unknown_query":
-            return
-        raise
-    if not result.ok:
-        raise Refused(replace(p, message=units.humanize(p.message, token), fix=units.humanize(p.fix, token))
-                      for p in result.problems)
+        if exc.code != "unknown_query":
+            raise
+        problems = []
+    if problems or wallet:
+        raise Refused(problems + wallet)
 
 
 def job(market: Any, request: InputRequest, units: Units, token: str, files: Iterable[bytes] = ()) -> None:
-    """Raises ``Refused`` if the machine would refuse ``request`` (a ``createJob``, with its deposit);
-    its amounts shown in the job's ``token``; ``files``: the validation data or base model not
-    uploaded yet (sent inline)."""
+    """Raises ``Refused`` if the machine would refuse ``request`` (a ``createJob``, with its deposit)
+    or the wallet cannot pay its deposit; amounts shown in the job's ``token``; ``files``: the
+    validation data or base model not uploaded yet (sent inline)."""
+    wallet = _wallet(market, request, units, "the budget", "lower the budget to at most {has}, get more tokens "
+                     "into this wallet, or take the budget from your dApp balance", "budget")
     _gate(lambda: preflight.check_job(market, request, sender=market.account, now=market.now(),
-                                      files=list(files)), units, token)
+                                      files=list(files)), units, token, wallet)
 
 
 def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None], units: Units) -> None:
     """Raises ``Refused`` if the machine would refuse the commit or the reveal of ``state`` (a new
-    submission: its stake deposit, the job's rules, the contents not stored yet, read by CID); its
-    amounts shown in the job's token."""
+    submission: its stake deposit, the job's rules, the contents not stored yet, read by CID) or the
+    wallet cannot pay the stake; amounts shown in the job's token."""
     commit = actions.commit_submission(state.job, state.commitment, stake=state.stake, token=state.token)
     reveal = actions.reveal_submission(state.job, state.model_cid, state.data_cid, state.salt)
     files = [data for c in state.contents if market.content_info(c.cid) is None
              for data in [read(c.cid)] if data is not None]
+    wallet = _wallet(market, commit, units, f"job {state.job}'s stake",
+                     "get {need} into this wallet (it holds {has}), or submit from an account that holds the stake", "")
     _gate(lambda: preflight.check_submission(market, commit, reveal, sender=market.account, now=market.now(),
-                                             files=files), units, state.token)
+                                             files=files), units, state.token, wallet)
 
 
 def field_errors(problems: Iterable[preflight.Problem]) -> dict[str, str]:
