@@ -2,7 +2,7 @@
 
 - ``run [--state-dir D] [--port 6751] [--anvil-port 8545] [--rpc-url URL] [--epoch-length N]
   [--backend CMD] [--fresh] [--no-auto-mine] [--rollup-port 0] [--machine host|cartesi]
-  [--machine-snapshot DIR] [--machine-dir DIR] [--rollups v2|v1]``: runs in the foreground; prints the
+  [--machine-snapshot DIR] [--machine-dir DIR] [--rollups v2|v1] [--contracts 2.2.0|2.0.0-rc.14]``: runs in the foreground; prints the
   node info JSON once ready; stops on Ctrl-C/SIGTERM; exits 1 with the reason if it cannot start or
   stops on a failure (e.g. a replay that diverged). ``--machine cartesi`` runs the backend inside the
   real Cartesi machine: the backend command becomes ``python -m devnode.machine_bridge`` on the stored
@@ -10,6 +10,9 @@
   ``make machine-image``) with the emulator of ``--machine-dir`` (default ``$CARTESI_MACHINE_DIR`` or
   ``../shared/cartesi-machine``); ``--backend`` is then ignored. ``--rollups v1`` runs Cartesi Rollups v1.4
   (what Cartesi CLI 1.x and sunodo use; ``devnode.v1``) instead of v2; it needs a state directory of its own.
+  ``--contracts 2.0.0-rc.14`` deploys that Rollups v2 release instead of 2.2.0: the addresses
+  ``@cartesi/cli@2.0.0-alpha.2`` hard-wires, so its ``cartesi send`` reaches the node (``devnode.releases``);
+  a state directory keeps the release it was started with (``--fresh`` to change it).
 - ``up [same options] [--timeout S]``: starts ``run`` in the background (its output goes to
   ``D/node.log``), waits until it is ready and prints the info JSON.
 - ``down [--state-dir D]``: stops the node running on ``D``.
@@ -66,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                              "(default $CARTESI_MACHINE_DIR or ../shared/cartesi-machine)")
         command.add_argument("--rollups", choices=("v2", "v1", "2", "1"), default="v2",
                              help="the Cartesi Rollups release: v2 (default) or v1 (CLI 1.x / sunodo)")
+        command.add_argument("--contracts", default="2.2.0",
+                             help="the Rollups v2 contracts release: 2.2.0 (default) or 2.0.0-rc.14 (the one "
+                                  "@cartesi/cli 2.0.0-alpha.2 sends to)")
         if name == "up":
             command.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
     down = commands.add_parser("down", help="stop the running node")
@@ -117,7 +123,7 @@ def _config(args: argparse.Namespace) -> NodeConfig:
     return NodeConfig(state_dir=args.state_dir, port=args.port, anvil_port=args.anvil_port, rpc_url=args.rpc_url,
                       epoch_length=args.epoch_length, backend=backend, rollup_port=args.rollup_port,
                       fresh=args.fresh, auto_mine=not args.no_auto_mine, machine=args.machine,
-                      rollups=int(args.rollups.lstrip("v")), **extra)
+                      rollups=int(args.rollups.lstrip("v")), contracts=args.contracts, **extra)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -171,7 +177,7 @@ def up(args: argparse.Namespace) -> int:
         command += ["--machine", "cartesi", "--machine-snapshot", str(args.machine_snapshot)]
         command += ["--machine-dir", str(args.machine_dir.resolve())] if args.machine_dir else []
     command += ["--rpc-url", args.rpc_url] if args.rpc_url else []
-    command += ["--rollups", args.rollups]
+    command += ["--rollups", args.rollups, "--contracts", args.contracts]
     command += ["--fresh"] if args.fresh else []
     command += ["--no-auto-mine"] if args.no_auto_mine else []
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -236,10 +242,17 @@ def info(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m devnode`` and ``mlmarket-devnode``."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     args.state_dir = (args.state_dir or default_state_dir()).expanduser().resolve()
     if args.command in ("run", "up"):
         args.machine_snapshot = (args.machine_snapshot or default_snapshot()).expanduser().resolve()
+        from devnode.releases import release  # web3 loads only for `run` and `up`
+
+        try:
+            release(args.contracts)
+        except ValueError as exc:
+            parser.error(str(exc))
     return {"run": run, "up": up, "down": down, "info": info}[args.command](args)
 
 

@@ -28,7 +28,9 @@ last block ``k*L + L-1``, which must be in the past; one claim per epoch)
 - ``submit_claim(w3, deployment, owner, last_block, root) -> TxReceipt`` (``TransactionFailed`` with
   ``.error`` NotEpochFinalBlock / NotPastBlock / NotFirstClaim / OwnableUnauthorizedAccount).
 - ``is_root_valid(w3, deployment, root) -> bool``; ``accepted_claims(w3, deployment) -> list[Claim]``
-  with ``Claim(last_block, root, transaction_hash)``.
+  with ``Claim(last_block, root, transaction_hash)``. Both read the Authority of the deployment's release
+  (``Deployment.release``: ``ClaimAccepted`` / ``isOutputsMerkleRootValid`` on 2.2.0, ``ClaimAcceptance`` /
+  ``wasClaimAccepted`` on 2.0.0-rc.14); every contract here is called with its release's ABI.
 - ``mine(w3, n=1)``, ``mine_to(w3, block_number)``, ``increase_time(w3, seconds)`` (applies to the
   next mined block).
 
@@ -49,6 +51,7 @@ import eth_abi
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
+from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxReceipt
 
@@ -61,6 +64,11 @@ EVM_ADVANCE_SIGNATURE = "EvmAdvance(uint256,address,address,uint256,uint256,uint
 EVM_ADVANCE_SELECTOR = function_signature_to_4byte_selector(EVM_ADVANCE_SIGNATURE)
 assert EVM_ADVANCE_SELECTOR.hex() == "415bf363"
 _EVM_ADVANCE_TYPES = ["uint256", "address", "address", "uint256", "uint256", "uint256", "uint256", "bytes"]
+
+
+def _at(w3: Web3, deployment: Deployment, name: str, address: str) -> Contract:
+    """Contract ``name`` of the deployment's release at ``address``."""
+    return deployment.release.contract_at(w3, name, address)
 
 
 class InputDecodeError(ValueError):
@@ -126,7 +134,7 @@ class InputWatcher:
                  next_index: int = 0, max_block_range: int = 1000) -> None:
         self._w3 = w3
         self._app = Web3.to_checksum_address(deployment.application)
-        self._input_box = contract_at(w3, "InputBox", deployment.input_box)
+        self._input_box = _at(w3, deployment, "InputBox", deployment.input_box)
         self.next_block = deployment.input_box_block if start_block is None else start_block
         self.next_index = next_index
         self.max_block_range = max_block_range
@@ -179,7 +187,7 @@ class SentInput:
 
 
 def _input_index(w3: Web3, deployment: Deployment, receipt: TxReceipt) -> int:
-    event = contract_at(w3, "InputBox", deployment.input_box).events.InputAdded()
+    event = _at(w3, deployment, "InputBox", deployment.input_box).events.InputAdded()
     for log in receipt["logs"]:
         if log["address"] == deployment.input_box:
             return int(event.process_log(log)["args"]["index"])
@@ -188,7 +196,7 @@ def _input_index(w3: Web3, deployment: Deployment, receipt: TxReceipt) -> int:
 
 def add_input(w3: Web3, deployment: Deployment, account: LocalAccount, payload: bytes) -> SentInput:
     """Sends ``InputBox.addInput(application, payload)`` from ``account``."""
-    box = contract_at(w3, "InputBox", deployment.input_box)
+    box = _at(w3, deployment, "InputBox", deployment.input_box)
     receipt = send(w3, account, box.functions.addInput(deployment.application, payload))
     return SentInput(_input_index(w3, deployment, receipt), (receipt,))
 
@@ -205,7 +213,7 @@ def deposit_erc20(w3: Web3, deployment: Deployment, account: LocalAccount, amoun
     receipts = []
     if token_contract.functions.allowance(account.address, deployment.erc20_portal).call() < amount:
         receipts.append(send(w3, account, token_contract.functions.approve(deployment.erc20_portal, amount)))
-    portal = contract_at(w3, "ERC20Portal", deployment.erc20_portal)
+    portal = _at(w3, deployment, "ERC20Portal", deployment.erc20_portal)
     call = portal.functions.depositERC20Tokens(token_contract.address, deployment.application, amount,
                                                exec_layer_data)
     receipts.append(send(w3, account, call))
@@ -215,7 +223,7 @@ def deposit_erc20(w3: Web3, deployment: Deployment, account: LocalAccount, amoun
 def deposit_ether(w3: Web3, deployment: Deployment, account: LocalAccount, value: int, *,
                   exec_layer_data: bytes = b"") -> SentInput:
     """``EtherPortal.depositEther(application, data)`` with ``value`` wei."""
-    portal = contract_at(w3, "EtherPortal", deployment.ether_portal)
+    portal = _at(w3, deployment, "EtherPortal", deployment.ether_portal)
     receipt = send(w3, account, portal.functions.depositEther(deployment.application, exec_layer_data),
                    value=value)
     return SentInput(_input_index(w3, deployment, receipt), (receipt,))
@@ -256,19 +264,21 @@ class Claim:
 def submit_claim(w3: Web3, deployment: Deployment, owner: LocalAccount, last_block: int,
                  root: bytes) -> TxReceipt:
     """``Authority.submitClaim(application, last_block, root)`` signed by the Authority owner."""
-    authority = contract_at(w3, "Authority", deployment.authority)
+    authority = _at(w3, deployment, "Authority", deployment.authority)
     return send(w3, owner, authority.functions.submitClaim(deployment.application, last_block, root))
 
 
 def is_root_valid(w3: Web3, deployment: Deployment, root: bytes) -> bool:
-    """Whether the Authority accepted a claim with this outputs Merkle root."""
-    authority = contract_at(w3, "Authority", deployment.authority)
-    return bool(authority.functions.isOutputsMerkleRootValid(deployment.application, root).call())
+    """Whether the Authority accepted a claim with this outputs Merkle root (the release's view)."""
+    authority = _at(w3, deployment, "Authority", deployment.authority)
+    view = getattr(authority.functions, deployment.release.root_valid_view)
+    return bool(view(deployment.application, root).call())
 
 
 def accepted_claims(w3: Web3, deployment: Deployment, *, max_block_range: int = 10_000) -> list[Claim]:
-    """Every claim accepted for the application, oldest first (from ``ClaimAccepted`` events)."""
-    event = contract_at(w3, "Authority", deployment.authority).events.ClaimAccepted()
+    """Every claim accepted for the application, oldest first (the release's acceptance events)."""
+    release = deployment.release
+    event = getattr(_at(w3, deployment, "Authority", deployment.authority).events, release.claim_event)()
     claims: list[Claim] = []
     latest = w3.eth.block_number
     for start in range(deployment.block_number, latest + 1, max_block_range):
@@ -277,7 +287,7 @@ def accepted_claims(w3: Web3, deployment: Deployment, *, max_block_range: int = 
                               from_block=start, to_block=end)
         for log in sorted(logs, key=lambda entry: (entry["blockNumber"], entry["logIndex"])):
             claims.append(Claim(int(log["args"]["lastProcessedBlockNumber"]),
-                                bytes(log["args"]["outputsMerkleRoot"]),
+                                bytes(log["args"][release.claim_root]),
                                 "0x" + bytes(log["transactionHash"]).hex()))
     return claims
 
@@ -310,19 +320,20 @@ def output_validity_proof(index: int, siblings: Sequence[bytes]) -> tuple[int, l
 def execute_output(w3: Web3, deployment: Deployment, account: LocalAccount, output: bytes, index: int,
                    siblings: Sequence[bytes]) -> TxReceipt:
     """``Application.executeOutput(output, proof)`` from ``account`` (``TransactionFailed`` on revert)."""
-    app = contract_at(w3, "Application", deployment.application)
+    app = _at(w3, deployment, "Application", deployment.application)
     return send(w3, account, app.functions.executeOutput(output, output_validity_proof(index, siblings)))
 
 
 def was_output_executed(w3: Web3, deployment: Deployment, index: int) -> bool:
     """``Application.wasOutputExecuted(index)``."""
-    return bool(contract_at(w3, "Application", deployment.application).functions.wasOutputExecuted(index).call())
+    app = _at(w3, deployment, "Application", deployment.application)
+    return bool(app.functions.wasOutputExecuted(index).call())
 
 
 def is_output_valid(w3: Web3, deployment: Deployment, output: bytes, index: int,
                     siblings: Sequence[bytes]) -> bool:
     """Whether the proof ties ``output`` to a root the Authority accepted (``validateOutput``)."""
-    app = contract_at(w3, "Application", deployment.application)
+    app = _at(w3, deployment, "Application", deployment.application)
     try:
         app.functions.validateOutput(output, output_validity_proof(index, siblings)).call()
     except (ContractCustomError, ContractLogicError):

@@ -1,24 +1,28 @@
-"""Deploys Cartesi Rollups v2.2.0, the test token and one Application + Authority on a dev chain.
+"""Deploys a Cartesi Rollups v2 release, the test token and one Application + Authority on a dev chain.
+
+The release (``devnode.releases``: 2.2.0 by default, or 2.0.0-rc.14) says which factory, artifacts and
+factory call to use; every contract must land at its address in the release's ``dapp.codec.releases`` table.
 
 Public API:
 
-- ``CREATE2_DEPLOYER``, ``ZERO_SALT``, ``DEV_TEMPLATE_HASH`` = keccak256("mlmarket devnode"),
-  ``TOKEN_AMOUNT_EACH``. The expected addresses are ``dapp.codec.releases.V2_2_0.addresses``.
-- ``create2_address(init_code, salt=ZERO_SALT) -> str``: where the CREATE2 deployer puts ``init_code``.
-- ``deploy_cartesi(w3, deployer) -> dict[str, str]``: the Cartesi contracts at their deterministic
-  addresses (skips those already deployed; asserts each address equals the ``V2_2_0`` table).
+- ``CREATE2_DEPLOYER``, ``ZERO_SALT`` (from ``devnode.create2``), ``DEV_TEMPLATE_HASH`` =
+  keccak256("mlmarket devnode"), ``TOKEN_AMOUNT_EACH``, ``DeploymentError``.
+- ``deploy_cartesi(w3, deployer, release=V2_2_0) -> (dict[str, str], int | None)``: the release's contracts
+  at their deterministic addresses (skips those already deployed; ``DeploymentError`` if one lands off its
+  table) and the InputBox's deployment block if this call deployed it.
 - ``deploy(w3, deployer, *, epoch_length, owner=None, salt=ZERO_SALT, token_holders=None,
-  token_amount=TOKEN_AMOUNT_EACH) -> Deployment``: the above, then ``TestToken`` (also through CREATE2,
-  so its address is deterministic; holders default to the 10 dev accounts), then
-  ``SelfHostedApplicationFactory.deployContracts`` (owner = Authority owner = app owner, default the
-  deployer). Idempotent: running it twice on the same chain returns the same Deployment.
-- ``Deployment`` (frozen): ``chain_id``, ``rpc_url``, ``addresses`` (InputBox, EtherPortal, ERC20Portal,
-  ERC721Portal, ERC1155SinglePortal, ERC1155BatchPortal, AuthorityFactory, ApplicationFactory,
-  SelfHostedApplicationFactory, Token, Application, Authority), ``deployer``, ``authority_owner``,
-  ``epoch_length``, ``template_hash`` (0x hex), ``block_number`` (the Application's deployment block),
-  ``input_box_block`` (the InputBox's deployment block: where input scans start); properties
-  ``application``, ``authority``, ``input_box``, ``token``, ``erc20_portal``, ``ether_portal``;
-  ``to_json()``, ``from_json(text)``, ``to_dict()``, ``from_dict(d)``.
+  token_amount=TOKEN_AMOUNT_EACH, release=V2_2_0, known_block=0, known_input_box_block=0) -> Deployment``:
+  the above, then ``TestToken`` (through ``CREATE2_DEPLOYER``, so its address is the same for every
+  release; holders default to the 10 dev accounts), then ``SelfHostedApplicationFactory.deployContracts``
+  (owner = Authority owner = app owner, default the deployer). Idempotent: running it twice on the same
+  chain returns the same Deployment. Deployment blocks come from the contracts' views when the release
+  has them, else from this call's receipts, else ``known_block`` / ``known_input_box_block`` (the record).
+- ``Deployment`` (frozen): ``chain_id``, ``rpc_url``, ``addresses`` (the release's contracts, ``Token``,
+  ``Application``, ``Authority``), ``deployer``, ``authority_owner``, ``epoch_length``, ``template_hash``
+  (0x hex), ``block_number`` (the Application's deployment block), ``input_box_block`` (the InputBox's
+  deployment block: where input scans start), ``contracts`` (the release's name; None: the default, and
+  v1 deployments); properties ``application``, ``authority``, ``input_box``, ``token``, ``erc20_portal``,
+  ``ether_portal``, ``release``; ``to_json()``, ``from_json(text)``, ``to_dict()``, ``from_dict(d)``.
 """
 
 from __future__ import annotations
@@ -32,23 +36,18 @@ from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
 from web3 import Web3
 
-from dapp.codec.releases import V2_2_0
 from devnode.anvil import dev_accounts
-from devnode.contracts import artifact, contract_at
+from devnode.contracts import artifact
+from devnode.create2 import (CREATE2_DEPLOYER, SAFE_SINGLETON_FACTORY, ZERO_SALT, DeploymentError, create2,
+                             ensure_safe_factory)
+from devnode import releases
+from devnode.releases import V2_2_0, ContractsRelease
 from mlmarket.client.tx import send
 
-CREATE2_DEPLOYER = "0x4e59b44847b379578588920cA78FbF26c0B4956C"
-ZERO_SALT = bytes(32)
 DEV_TEMPLATE_HASH = keccak(b"mlmarket devnode")
 TOKEN_AMOUNT_EACH = 1_000_000 * 10**18
 # Data availability of the application: DataAvailability.InputBox(address) (CARTESI-FACTS §7).
 DATA_AVAILABILITY_INPUT_BOX = bytes.fromhex("b12c9ede")
-
-_PORTALS = ("EtherPortal", "ERC20Portal", "ERC721Portal", "ERC1155SinglePortal", "ERC1155BatchPortal")
-
-
-class DeploymentError(RuntimeError):
-    """A contract did not land where it must (wrong artifacts or chain)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +63,7 @@ class Deployment:
     template_hash: str
     block_number: int
     input_box_block: int
+    contracts: str | None = None
 
     @property
     def application(self) -> str:
@@ -95,6 +95,11 @@ class Deployment:
         """The EtherPortal."""
         return self.addresses["EtherPortal"]
 
+    @property
+    def release(self) -> ContractsRelease:
+        """The Rollups v2 contracts release deployed (``devnode.releases``)."""
+        return releases.release(self.contracts)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return asdict(self)
@@ -114,69 +119,57 @@ class Deployment:
         return cls.from_dict(json.loads(text))
 
 
-def create2_address(init_code: bytes, salt: bytes = ZERO_SALT) -> str:
-    """The address the CREATE2 deployer gives ``init_code`` with ``salt`` (EIP-1014)."""
-    digest = keccak(b"\xff" + bytes.fromhex(CREATE2_DEPLOYER[2:]) + salt + keccak(init_code))
-    return Web3.to_checksum_address(digest[12:])
-
-
-def _init_code(name: str, types: list[str], args: list[Any]) -> bytes:
-    return artifact(name).bytecode + (eth_abi.encode(types, args) if types else b"")
-
-
-def _create2(w3: Web3, deployer: LocalAccount, init_code: bytes, salt: bytes = ZERO_SALT) -> str:
-    """Deploys ``init_code`` through the CREATE2 deployer unless code is already there."""
-    address = create2_address(init_code, salt)
-    if not w3.eth.get_code(address):
-        if not w3.eth.get_code(CREATE2_DEPLOYER):
-            raise DeploymentError(f"no CREATE2 deployer at {CREATE2_DEPLOYER} on this chain")
-        send(w3, deployer, {"to": CREATE2_DEPLOYER, "data": salt + init_code})
-        if not w3.eth.get_code(address):
-            raise DeploymentError(f"CREATE2 deployment to {address} left no code")
-    return address
-
-
-def deploy_cartesi(w3: Web3, deployer: LocalAccount) -> dict[str, str]:
-    """Deploys (or finds) the Cartesi v2.2.0 contracts at their deterministic addresses."""
-    addresses = {"InputBox": _create2(w3, deployer, _init_code("InputBox", [], []))}
-    for portal in _PORTALS:
-        addresses[portal] = _create2(w3, deployer, _init_code(portal, ["address"], [addresses["InputBox"]]))
-    addresses["AuthorityFactory"] = _create2(w3, deployer, _init_code("AuthorityFactory", [], []))
-    addresses["ApplicationFactory"] = _create2(w3, deployer, _init_code("ApplicationFactory", [], []))
-    addresses["SelfHostedApplicationFactory"] = _create2(w3, deployer, _init_code(
-        "SelfHostedApplicationFactory", ["address", "address"],
-        [addresses["AuthorityFactory"], addresses["ApplicationFactory"]]))
-    for name, expected in V2_2_0.addresses.items():
+def deploy_cartesi(w3: Web3, deployer: LocalAccount,
+                   release: ContractsRelease = V2_2_0) -> tuple[dict[str, str], int | None]:
+    """Deploys (or finds) the release's contracts at their deterministic addresses (module docstring)."""
+    if release.factory == SAFE_SINGLETON_FACTORY:
+        ensure_safe_factory(w3)
+    addresses: dict[str, str] = {}
+    input_box_block = None
+    for name in release.cartesi:
+        addresses[name], receipt = create2(w3, deployer, release.factory, release.init_code(name, addresses))
+        if name == "InputBox" and receipt is not None:
+            input_box_block = int(receipt["blockNumber"])
+    for name, expected in release.table.addresses.items():
         if addresses[name] != expected:
-            raise DeploymentError(f"{name} landed at {addresses[name]}, expected {expected}: wrong artifacts?")
-    return addresses
+            raise DeploymentError(f"{name} landed at {addresses[name]}, the {release.name} release says {expected}: "
+                                  "wrong artifacts?")
+    return addresses, input_box_block
 
 
 def deploy_token(w3: Web3, deployer: LocalAccount, holders: list[str], amount_each: int) -> str:
     """Deploys (or finds) ``TestToken(holders, amount_each)`` through CREATE2."""
-    return _create2(w3, deployer, _init_code("TestToken", ["address[]", "uint256"], [holders, amount_each]))
+    init_code = artifact("TestToken").bytecode + eth_abi.encode(["address[]", "uint256"], [holders, amount_each])
+    return create2(w3, deployer, CREATE2_DEPLOYER, init_code)[0]
 
 
 def deploy(w3: Web3, deployer: LocalAccount, *, epoch_length: int, owner: str | None = None,
            salt: bytes = ZERO_SALT, token_holders: list[str] | None = None,
-           token_amount: int = TOKEN_AMOUNT_EACH) -> Deployment:
+           token_amount: int = TOKEN_AMOUNT_EACH, release: ContractsRelease = V2_2_0,
+           known_block: int = 0, known_input_box_block: int = 0) -> Deployment:
     """Deploys everything the local node needs and returns where it is (idempotent)."""
     if epoch_length < 1:
         raise ValueError("epoch_length must be at least 1 block")
-    addresses = deploy_cartesi(w3, deployer)
+    addresses, input_box_block = deploy_cartesi(w3, deployer, release)
     holders = token_holders if token_holders is not None else [a.address for a in dev_accounts(10)]
     addresses["Token"] = deploy_token(w3, deployer, holders, token_amount)
     owner = Web3.to_checksum_address(owner or deployer.address)
-    factory = contract_at(w3, "SelfHostedApplicationFactory", addresses["SelfHostedApplicationFactory"])
+    factory = release.contract_at(w3, "SelfHostedApplicationFactory", addresses["SelfHostedApplicationFactory"])
     data_availability = DATA_AVAILABILITY_INPUT_BOX + eth_abi.encode(["address"], [addresses["InputBox"]])
-    args = (owner, epoch_length, owner, DEV_TEMPLATE_HASH, data_availability, salt)
+    args = (owner, epoch_length, owner, DEV_TEMPLATE_HASH,
+            *((data_availability,) if release.data_availability else ()), salt)
     application, authority = factory.functions.calculateAddresses(*args).call()
+    block = known_block
     if not w3.eth.get_code(application):
-        send(w3, deployer, factory.functions.deployContracts(*args))
+        block = int(send(w3, deployer, factory.functions.deployContracts(*args))["blockNumber"])
     addresses["Application"] = Web3.to_checksum_address(application)
     addresses["Authority"] = Web3.to_checksum_address(authority)
-    app = contract_at(w3, "Application", application)
-    input_box = contract_at(w3, "InputBox", addresses["InputBox"])
+    input_box_block = known_input_box_block if input_box_block is None else input_box_block
+    if release.deployment_block_views:
+        app = release.contract_at(w3, "Application", application)
+        block = app.functions.getDeploymentBlockNumber().call()
+        box = release.contract_at(w3, "InputBox", addresses["InputBox"])
+        input_box_block = box.functions.getDeploymentBlockNumber().call()
     return Deployment(
         chain_id=w3.eth.chain_id,
         rpc_url=_rpc_url(w3),
@@ -185,8 +178,9 @@ def deploy(w3: Web3, deployer: LocalAccount, *, epoch_length: int, owner: str | 
         authority_owner=owner,
         epoch_length=epoch_length,
         template_hash="0x" + DEV_TEMPLATE_HASH.hex(),
-        block_number=app.functions.getDeploymentBlockNumber().call(),
-        input_box_block=input_box.functions.getDeploymentBlockNumber().call(),
+        block_number=block,
+        input_box_block=input_box_block,
+        contracts=release.name,
     )
 
 

@@ -1,7 +1,8 @@
 """Closing epochs: claims of the outputs Merkle root, mining to close epochs, voucher executions.
 
 ``EpochCloser(w3, deployment, owner, store)`` is driven by the node's loop thread:
-- ``reconcile()`` at start: learns the claims the Authority already accepted (a claim the node sent
+- ``reconcile()`` at start: learns the claims the Authority already accepted (``chain.accepted_claims``
+  reads the acceptance event of the deployment's contracts release; a claim the node sent
   but could not record before a crash is recorded when its epoch comes due, after checking its root).
 - ``claim_due(scanned_block)``: for every epoch holding processed inputs, in order, whose last block
   ``k*L+L-1`` is below ``scanned_block`` (all its inputs known and processed), submits
@@ -25,7 +26,6 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from devnode import chain, merkle
-from devnode.contracts import contract_at
 from devnode.deploy import Deployment
 from devnode.server import ACCEPTED
 from devnode.store import ClaimRecord, Store
@@ -145,7 +145,8 @@ class EpochCloser:
 
     def scan_executions(self) -> None:
         """Reads new ``OutputExecuted`` events."""
-        event = contract_at(self.w3, "Application", self.deployment.application).events.OutputExecuted()
+        app = self.deployment.release.contract_at(self.w3, "Application", self.deployment.application)
+        event = app.events.OutputExecuted()
         latest = self.w3.eth.block_number
         while self._executions_from <= latest:
             end = min(latest, self._executions_from + MAX_BLOCK_RANGE - 1)

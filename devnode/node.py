@@ -16,7 +16,9 @@ it at once. ``stop()`` ends everything it started. ``failure`` holds what stoppe
 ERC20Portal, …, Token, Application, Authority), ``epoch_length, authority_owner, deployment_block,
 input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the command), ``rollup_url,
 state_dir, logs, started_at, ready, machine`` (``host`` or ``cartesi``: what runs the backend),
-``machine_snapshot, machine_note`` (whose answer is authoritative), ``rollups`` (2, or 1 with
+``machine_snapshot, machine_note`` (whose answer is authoritative), ``contracts`` (the Rollups v2
+contracts release deployed, ``NodeConfig.contracts``: ``2.2.0`` or ``2.0.0-rc.14``, whose addresses
+``@cartesi/cli@2.0.0-alpha.2`` hard-wires; see ``devnode.releases``; null in v1 mode), ``rollups`` (2, or 1 with
 ``NodeConfig(rollups=1)``: the Rollups v1.4 contracts, inputs, claims and backend settings of ``devnode.v1``;
 ``addresses`` then name the v1 contracts, ``Application`` being the CartesiDApp, plus ``History``;
 ``graphql_url``: the v1 GraphQL reader, ``devnode.graphql_v1``, served beside ``/rpc``).
@@ -36,7 +38,7 @@ from typing import Any
 
 from web3 import Web3
 
-from devnode import chain, lifecycle, onchain
+from devnode import chain, lifecycle, onchain, releases
 from devnode.anvil import Anvil, dev_accounts, repo_root, start_anvil
 from devnode.deploy import Deployment
 from devnode.epochs import ClaimMismatch, EpochCloser
@@ -86,6 +88,7 @@ class NodeConfig:
     machine: str = "host"  # what runs the backend: "host" (a process) or "cartesi" (devnode.machine_bridge)
     machine_snapshot: Path | None = None
     rollups: int = 2  # the Cartesi Rollups release the node runs: 2, or 1 (devnode.v1: CLI 1.x / sunodo users)
+    contracts: str = releases.DEFAULT  # the Rollups v2 contracts release (devnode.releases), e.g. "2.0.0-rc.14"
 
 
 class Node:
@@ -148,6 +151,9 @@ class Node:
             self._w3 = web3_for(cfg.rpc_url, 30)
         self.chain_id = self._w3.eth.chain_id
         owner = dev_accounts(NODE_ACCOUNT + 1)[NODE_ACCOUNT]
+        release = releases.release(cfg.contracts)
+        if cfg.rollups == 1 and release.name != releases.DEFAULT:
+            raise ValueError("--contracts chooses a Rollups v2 release: not with --rollups v1")
         if cfg.rollups == 1:  # Rollups v1: its contracts, inputs, claims and backend settings (devnode.v1)
             if cfg.machine != "host":
                 raise ValueError("--rollups v1 runs the backend as a host process only (no --machine cartesi)")
@@ -158,7 +164,7 @@ class Node:
             self._watcher = v1.watcher  # type: ignore[assignment]  # same poll/next_block protocol
             version_env = v1.backend_env
         else:
-            self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner)
+            self.deployment = onchain.ensure_deployment(self._w3, self.store, cfg.epoch_length, owner, release)
             self._watcher = chain.InputWatcher(self._w3, self.deployment)
             self._closer = EpochCloser(self._w3, self.deployment, owner, self.store)
             version_env = {"MLMARKET_ROLLUPS_VERSION": "2", "MLMARKET_ETHER_PORTAL": self.deployment.ether_portal,
@@ -236,6 +242,7 @@ class Node:
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
             "started_at": self._info.get("started_at", now()), "ready": ready, "rollups": self.config.rollups,
+            "contracts": self.deployment.contracts,
             **({"graphql_url": f"{base}/graphql"} if self.config.rollups == 1 else {}),
             **machine_info(self.config.machine, self.config.machine_snapshot),
         }

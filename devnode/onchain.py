@@ -1,7 +1,8 @@
 """What the node finds on chain when it starts: its deployment and the inputs it already processed.
 
-- ``ensure_deployment(w3, store, epoch_length, deployer) -> Deployment``: deploys (idempotently) with the
-  recorded epoch length if there is one, checks the addresses against ``deployment.json`` and records it.
+- ``ensure_deployment(w3, store, epoch_length, deployer, release=V2_2_0) -> Deployment``: deploys
+  ``release`` (``devnode.releases``; idempotently) with the recorded epoch length if there is one, checks
+  the release and the addresses against ``deployment.json`` (``ChainMismatch``: use --fresh) and records it.
 - ``unprocessed_inputs(store, on_chain) -> list[ChainInput]``: checks every recorded input against the
   chain's (same bytes, none missing) and returns the chain's inputs that come after them.
 - ``application_of(deployment, name) -> Application``: the reader API's view of the application.
@@ -17,6 +18,7 @@ from web3 import Web3
 
 from devnode.chain import ChainInput
 from devnode.deploy import DATA_AVAILABILITY_INPUT_BOX, Deployment, deploy
+from devnode.releases import DEFAULT, V2_2_0, ContractsRelease
 from devnode.records import Application
 from devnode.store import DEPLOYMENT, Store, now
 
@@ -27,14 +29,20 @@ class ChainMismatch(RuntimeError):
     """The chain does not hold what the node's records say it processed."""
 
 
-def ensure_deployment(w3: Web3, store: Store, epoch_length: int, deployer: LocalAccount) -> Deployment:
+def ensure_deployment(w3: Web3, store: Store, epoch_length: int, deployer: LocalAccount,
+                      release: ContractsRelease = V2_2_0) -> Deployment:
     """The application's deployment on ``w3`` (see the module docstring)."""
     recorded = store.load_json(DEPLOYMENT)
+    if recorded and (recorded.get("contracts") or DEFAULT) != release.name:
+        raise ChainMismatch(f"{store.path(DEPLOYMENT)} records the contracts release "
+                            f"{recorded.get('contracts') or DEFAULT}, not {release.name}: use --fresh")
     if recorded and recorded["epoch_length"] != epoch_length:
         log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",
                     recorded["epoch_length"], epoch_length)
         epoch_length = recorded["epoch_length"]
-    deployment = deploy(w3, deployer, epoch_length=epoch_length)
+    deployment = deploy(w3, deployer, epoch_length=epoch_length, release=release,
+                        known_block=recorded["block_number"] if recorded else 0,
+                        known_input_box_block=recorded["input_box_block"] if recorded else 0)
     if recorded and recorded["addresses"] != deployment.addresses:
         raise ChainMismatch(f"the chain's contracts differ from {store.path(DEPLOYMENT)}: use --fresh")
     store.save_json(DEPLOYMENT, deployment.to_dict())

@@ -3,8 +3,9 @@
 The contracts of each release sit at deterministic addresses, the same on every chain: CREATE2 with a
 zero salt through ``0x4e59b44847b379578588920cA78FbF26c0B4956C`` for v2 (CARTESI-FACTS §4), through
 the Safe singleton factory ``0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7`` for v1.4 (the deployment
-records of npm ``@cartesi/rollups@1.4.3`` say so). The local node deploys ``V2_2_0`` (``V1_4`` in its
-v1 mode) and checks every address it lands at against this table; the backend's default portals, the client's
+records of npm ``@cartesi/rollups@1.4.3`` say so) and for v2.0.0-rc.14 (``RC_14``: the release
+``@cartesi/cli@2.0.0-alpha.2`` hard-wires). The local node deploys ``V2_2_0`` (``RC_14`` with
+``--contracts 2.0.0-rc.14``, ``V1_4`` in its v1 mode) and checks every address it lands at against this table; the backend's default portals, the client's
 default addresses and the tests read them from here. Addresses are EIP-55 checksummed text; no
 third-party package is imported (this module runs inside the Cartesi machine too).
 
@@ -13,7 +14,7 @@ Public API:
 - ``Release(name, rollups, addresses, source, deployable)``: frozen; ``rollups`` is the major version
   of the Rollups protocol (``dapp.codec.metadata.V1`` / ``V2``), ``addresses`` maps a contract name to
   its address, ``deployable`` says whether the local node can deploy it (its artifacts are on npm).
-- ``V2_2_0``, ``V2_0``, ``V1_4``, ``VIEM_ALPHA_31``; ``RELEASES``: ``name`` -> ``Release``.
+- ``V2_2_0``, ``RC_14``, ``V2_0``, ``V1_4``, ``VIEM_ALPHA_31``; ``RELEASES``: ``name`` -> ``Release``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,21 @@ V2_2_0 = _release(
     AuthorityFactory="0x5E96408CFE423b01dADeD3bc867E6013135990cc",
     ApplicationFactory="0x26E758238CB6eC5aB70ce0dd52aF2d7b82e1972E",
     SelfHostedApplicationFactory="0x010D3CbB4223F5bCc7b7B03cEE59f3aAea8eDb8A",
+)
+RC_14 = _release(
+    "v2.0.0-rc.14", V2, "npm @cartesi/rollups 2.0.0-rc.14, deployments/<network> (the same on every network; "
+    "what @cartesi/cli 2.0.0-alpha.2 hard-wires in dist/contracts.js), Safe singleton factory, zero salt",
+    InputBox="0x593E5BCf894D6829Dd26D0810DA7F064406aebB6",
+    EtherPortal="0xfa2292f6D85ea4e629B156A4f99219e30D12EE17",
+    ERC20Portal="0xB0e28881FF7ee9CD5B1229d570540d74bce23D39",
+    ERC721Portal="0x874b3245ead7474Cb9f3b83cD1446dC522f6bd36",
+    ERC1155SinglePortal="0x2f0D587DD6EcF67d25C558f2e9c3839c579e5e38",
+    ERC1155BatchPortal="0x4a218D331C0933d7E3EB496ac901669f28D94981",
+    AuthorityFactory="0xB897F7Fe78f220aE34B7FA9493092701a873Ed45",
+    ApplicationFactory="0xd7d4d184b82b1a4e08f304DDaB0A2A7a301C2620",
+    QuorumFactory="0x22AFD9162079c7Ac0aF874054298Bf46F29157F1",
+    SafeERC20Transfer="0x817b126F242B5F184Fa685b4f2F91DC99D8115F9",
+    SelfHostedApplicationFactory="0xF925E1467DfCb1be6904bcF70621A974b5eA8708",
 )
 V2_0 = _release(
     "v2.0.x", V2, "rollups-contracts 2.0.x, vanity salts (CARTESI-FACTS §4); not on npm here",
@@ -93,5 +109,5 @@ VIEM_ALPHA_31 = _release(
     UsdWithdrawalOutputBuilderFactory="0xdB4EC04a2792A04cF7421f99A70F624681dd8e50",
 )
 
-RELEASES: Mapping[str, Release] = MappingProxyType({r.name: r for r in (V2_2_0, V2_0, V1_4, VIEM_ALPHA_31)})
+RELEASES: Mapping[str, Release] = MappingProxyType({r.name: r for r in (V2_2_0, RC_14, V2_0, V1_4, VIEM_ALPHA_31)})
 """Release name -> ``Release``."""

@@ -4,11 +4,11 @@ The canonical v1 addresses (InputBox 0x59b22D57…, EtherPortal 0xFfdbe43d…, E
 are CREATE2 addresses of the Safe singleton factory ``0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7`` with a
 zero salt (hardhat-deploy's ``deterministicDeployment``), not of the ``0x4e59b448…`` deployer anvil
 pre-installs. Both factories run the same code (salt ‖ init code in, CREATE2, address out), so on a dev
-chain without the Safe factory the node installs it with ``anvil_setCode`` from ``0x4e59b448…``'s code.
+chain without the Safe factory the node installs it with ``anvil_setCode`` from ``0x4e59b448…``'s code
+(``devnode.create2``, shared with the v2.0.0-rc.14 deployment).
 
 Public API:
 
-- ``SAFE_SINGLETON_FACTORY``; ``create2_address(init_code, salt=ZERO_SALT) -> str`` (through that factory).
 - ``deploy_cartesi_v1(w3, deployer) -> (dict[str, str], int | None)``: every contract of
   ``contracts.CANONICAL`` at its recorded address, checked against ``dapp.codec.releases.V1_4`` (skips those
   already there; ``DeploymentError`` if one lands elsewhere), and the InputBox's block if it deployed it.
@@ -24,47 +24,25 @@ Public API:
 from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
 from web3 import Web3
 
 from dapp.codec.releases import V1_4
 from devnode.anvil import dev_accounts
-from devnode.deploy import (CREATE2_DEPLOYER, DEV_TEMPLATE_HASH, TOKEN_AMOUNT_EACH, ZERO_SALT, Deployment,
-                            DeploymentError, deploy_token)
+from devnode.create2 import (SAFE_SINGLETON_FACTORY, ZERO_SALT, DeploymentError, create2_address,
+                             ensure_safe_factory)
+from devnode.deploy import DEV_TEMPLATE_HASH, TOKEN_AMOUNT_EACH, Deployment, deploy_token
 from devnode.v1.contracts import CANONICAL, contract_at, record
 from mlmarket.client.tx import send
-
-SAFE_SINGLETON_FACTORY = "0x914d7Fec6aaC8cd542e72Bca78B30650d45643d7"
-
-
-def create2_address(init_code: bytes, salt: bytes = ZERO_SALT) -> str:
-    """Where the Safe singleton factory puts ``init_code`` with ``salt`` (EIP-1014)."""
-    digest = keccak(b"\xff" + bytes.fromhex(SAFE_SINGLETON_FACTORY[2:]) + salt + keccak(init_code))
-    return Web3.to_checksum_address(digest[12:])
-
-
-def _ensure_factory(w3: Web3) -> None:
-    if w3.eth.get_code(SAFE_SINGLETON_FACTORY):
-        return
-    code = w3.eth.get_code(CREATE2_DEPLOYER)
-    if not code:
-        raise DeploymentError(f"neither the Safe singleton factory nor {CREATE2_DEPLOYER} is on this chain")
-    answer = w3.provider.make_request("anvil_setCode",  # type: ignore[arg-type]
-                                      [SAFE_SINGLETON_FACTORY, "0x" + bytes(code).hex()])
-    if "error" in answer or not w3.eth.get_code(SAFE_SINGLETON_FACTORY):
-        raise DeploymentError(f"no Safe singleton factory at {SAFE_SINGLETON_FACTORY} and this chain refused "
-                              f"anvil_setCode: {answer.get('error')}")
-
 
 def deploy_cartesi_v1(w3: Web3, deployer: LocalAccount) -> tuple[dict[str, str], int | None]:
     """The canonical v1 contracts (name -> address) and the block the InputBox was deployed in by this
     call (``None`` if it was already there)."""
-    _ensure_factory(w3)
+    ensure_safe_factory(w3)
     addresses: dict[str, str] = {}
     input_box_block = None
     for name in CANONICAL:
         entry = record(name)
-        address = create2_address(entry.init_code)
+        address = create2_address(SAFE_SINGLETON_FACTORY, entry.init_code)
         if address != entry.address:
             raise DeploymentError(f"{name} would land at {address}, its record says {entry.address}")
         if not w3.eth.get_code(address):
