@@ -28,7 +28,7 @@ from devnode_harness import deployment_of, start_node, user, w3_of
 
 pytestmark = pytest.mark.e2e
 
-CLI = repo_root() / "node_modules" / ".bin" / "cartesi"
+CLI = repo_root() / "node_modules" / "cartesi-cli-1" / "bin" / "run.js"  # @cartesi/cli 1.5.0 (.bin/cartesi may be 2.x)
 ZERO_ADDRESS = "0x" + "00" * 20
 # CARTESI-FACTS §4 (v1.4) and the @cartesi/rollups 1.4.3 Sepolia records
 CANONICAL = {"InputBox": "0x59b22D57D4f067708AB0c00552767405926dc768",

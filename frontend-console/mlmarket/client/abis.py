@@ -6,7 +6,10 @@ Hand-written on purpose: a deployed console or CLI must not need ``node_modules`
 Also the ABI helpers: ``signature(entry)`` (``name(type,...)``), ``selector(entry)`` (4 bytes), and
 ``describe_revert(data, abi=()) -> Revert``, the one revert describer of the project (the client and
 the local node): a custom error declared here or in ``abi`` (e.g. the called contract's full ABI) with
-its arguments named, the reason of ``Error(string)``, or the raw data.
+its arguments named, the reason of ``Error(string)``, or the raw data. ``release_errors(contracts)``:
+the errors another Rollups v2 contracts release declares in place of 2.2.0's (a node's ``node.json``
+``contracts``), to pass as ``abi``: e.g. 2.0.0-rc.14's ``ClaimNotAccepted(bytes32)`` where 2.2.0 says
+``InvalidOutputsMerkleRoot(bytes32)``.
 """
 
 from __future__ import annotations
@@ -89,6 +92,20 @@ ERC20 = [
 ALL = {"InputBox": INPUT_BOX, "EtherPortal": ETHER_PORTAL, "ERC20Portal": ERC20_PORTAL,
        "Application": APPLICATION, "Authority": AUTHORITY, "ERC20": ERC20}
 """Contract name -> its ABI entries used here."""
+
+
+RELEASE_ERRORS = {
+    "2.0.0-rc.14": [  # Application (npm @cartesi/rollups 2.0.0-rc.14, as deployed)
+        _err("ClaimNotAccepted", [_p("bytes32", "claim")]),
+        _err("InsufficientFunds", [_p("address", "caller"), _p("uint256", "value"), _p("uint256", "balance")]),
+    ],
+}
+"""Contracts release (other than 2.2.0) -> the errors it names differently."""
+
+
+def release_errors(contracts: str | None) -> list[dict]:
+    """The error entries of contracts release ``contracts`` that ``ALL`` (2.2.0) lacks (none if unknown)."""
+    return list(RELEASE_ERRORS.get(contracts or "", ()))
 
 
 def _types(entry: dict) -> list[str]:

@@ -88,7 +88,7 @@ class Chain:
         except TimeExhausted as exc:
             raise TransactionFailed(f"{what}: no receipt within {self.receipt_timeout:.0f}s") from exc
         except (Web3Exception, ValueError) as exc:
-            raise failure(what, exc) from exc
+            raise failure(what, exc, abis.release_errors(self.config.contracts)) from exc
         except OSError as exc:
             raise ConfigError(f"cannot reach the chain at {self.config.rpc_url}: {exc}") from exc
         result = TxResult("0x" + bytes(receipt["transactionHash"]).hex(), receipt["blockNumber"],
@@ -189,7 +189,7 @@ class Chain:
         try:
             tx = dict(call.build_transaction(params))
         except (ContractLogicError, Web3Exception, ValueError) as exc:
-            raise failure(call.fn_name, exc) from exc
+            raise failure(call.fn_name, exc, abis.release_errors(self.config.contracts)) from exc
         if not estimate:
             tx.pop("gas", None)
         return tx

@@ -81,6 +81,8 @@ class NodeConfig:
     source: str = "defaults"
     rollups: int = 2
     """The node's Rollups major version: 2 (JSON-RPC reader) or 1 (GraphQL reader, ``reader_v1``)."""
+    contracts: str | None = None
+    """The node's contracts release (``node.json`` ``contracts``, e.g. ``2.0.0-rc.14``); None: unknown/2.2.0."""
 
     @property
     def app(self) -> str | None:
@@ -115,6 +117,7 @@ class NodeConfig:
             "addresses": {k: self.addresses[k] for k in ADDRESS_KEYS if self.addresses.get(k)},
             "source": self.source,
             "rollups": self.rollups,
+            "contracts": self.contracts,
         }
 
 
@@ -135,6 +138,7 @@ def load_node_json(path: Path) -> NodeConfig:
     addresses = {k: _check_address(v, f"{path}: addresses.{k}") for k, v in raw.items() if k in ADDRESS_KEYS}
     chain_id = data.get("chain_id")
     rollups = rollups_version(data.get("rollups", 2), f"{path}: rollups")
+    contracts = data.get("contracts")
     return NodeConfig(
         rpc_url=str(data["rpc_url"]),
         reader_url=str(data["reader_url"]),
@@ -143,6 +147,7 @@ def load_node_json(path: Path) -> NodeConfig:
         addresses={**default_addresses(rollups), **addresses},
         source=str(path),
         rollups=rollups,
+        contracts=str(contracts) if contracts else None,
     )
 
 
