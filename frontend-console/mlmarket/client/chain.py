@@ -67,8 +67,10 @@ class Chain:
         self.receipt_timeout = receipt_timeout
 
     def contract(self, kind: str, address: str) -> Contract:
-        """A web3 contract of ABI ``kind`` (a key of ``abis.ALL``) at ``address``."""
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abis.ALL[kind])
+        """A web3 contract of ABI ``kind`` (a key of ``abis.ALL``) at ``address``, with the errors the node's
+        contracts release names differently (``abis.release_errors``) so that reverts are named."""
+        abi = abis.ALL[kind] + abis.release_errors(self.config.contracts)
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
 
     def _named(self, name: str) -> Contract:
         return self.contract(name, self.config.address(name))
@@ -88,7 +90,7 @@ class Chain:
         except TimeExhausted as exc:
             raise TransactionFailed(f"{what}: no receipt within {self.receipt_timeout:.0f}s") from exc
         except (Web3Exception, ValueError) as exc:
-            raise failure(what, exc, abis.release_errors(self.config.contracts)) from exc
+            raise failure(what, exc) from exc
         except OSError as exc:
             raise ConfigError(f"cannot reach the chain at {self.config.rpc_url}: {exc}") from exc
         result = TxResult("0x" + bytes(receipt["transactionHash"]).hex(), receipt["blockNumber"],
@@ -189,7 +191,7 @@ class Chain:
         try:
             tx = dict(call.build_transaction(params))
         except (ContractLogicError, Web3Exception, ValueError) as exc:
-            raise failure(call.fn_name, exc, abis.release_errors(self.config.contracts)) from exc
+            raise failure(call.fn_name, exc) from exc
         if not estimate:
             tx.pop("gas", None)
         return tx
