@@ -77,3 +77,18 @@ def test_selectors_are_those_of_the_artifacts() -> None:
     for entry in abis.INPUT_BOX:
         if entry["type"] == "function":
             assert abis.selector(entry).hex() == identifiers[abis.signature(entry)]
+
+
+RC14_ABIS = ROOT / "devnode" / "abis" / "rollups-2.0.0-rc.14.json"
+
+
+def test_rc_14_errors_are_the_deployed_application_s_and_named_only_for_that_release() -> None:
+    deployed = {(e["name"], tuple(i["type"] for i in e["inputs"]))
+                for e in json.loads(RC14_ABIS.read_text())["Application"] if e["type"] == "error"}
+    extra = abis.release_errors("2.0.0-rc.14")
+    assert extra and {(e["name"], tuple(i["type"] for i in e["inputs"])) for e in extra} <= deployed
+    root = b"\x07" * 32
+    data = keccak(b"ClaimNotAccepted(bytes32)")[:4] + root
+    assert abis.describe_revert(data).signature is None and abis.release_errors("2.2.0") == []
+    revert = abis.describe_revert(data, extra)
+    assert revert.signature == "ClaimNotAccepted(bytes32)" and revert.text == f"ClaimNotAccepted(claim=0x{root.hex()})"
