@@ -142,6 +142,7 @@ def describe(info: dict[str, Any]) -> str:
             f"reader      {info.get('reader_url')}\n"
             f"inspect     {info.get('inspect_url')}/<application>\n"
             f"epoch       {info.get('epoch_length')} blocks; auto mine {info.get('auto_mine')}\n"
+            f"contracts   Rollups v{info.get('rollups', 2)}: @cartesi/rollups {info.get('contracts') or '2.2.0'}\n"
             f"node pid    {info.get('pid')} (running: {info.get('running')})\n"
             f"backend     {' '.join(info.get('backend') or [])} (pid {info.get('backend_pid')})\n"
             f"state dir   {info.get('state_dir')}\n"

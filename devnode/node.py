@@ -18,7 +18,7 @@ input_box_block, template_hash, pid, anvil_pid, backend_pid, backend`` (the comm
 state_dir, logs, started_at, ready, machine`` (``host`` or ``cartesi``: what runs the backend),
 ``machine_snapshot, machine_note`` (whose answer is authoritative), ``contracts`` (the Rollups v2
 contracts release deployed, ``NodeConfig.contracts``: ``2.2.0`` or ``2.0.0-rc.14``, whose addresses
-``@cartesi/cli@2.0.0-alpha.2`` hard-wires; see ``devnode.releases``; null in v1 mode), ``rollups`` (2, or 1 with
+``@cartesi/cli@2.0.0-alpha.2`` hard-wires; see ``devnode.releases``; ``1.4.3`` in v1 mode), ``rollups`` (2, or 1 with
 ``NodeConfig(rollups=1)``: the Rollups v1.4 contracts, inputs, claims and backend settings of ``devnode.v1``;
 ``addresses`` then name the v1 contracts, ``Application`` being the CartesiDApp, plus ``History``;
 ``graphql_url``: the v1 GraphQL reader, ``devnode.graphql_v1``, served beside ``/rpc``).
@@ -242,7 +242,7 @@ class Node:
             "logs": {name: str(self.store.path(f)) for name, f in
                      (("node", NODE_LOG), ("anvil", ANVIL_LOG), ("backend", BACKEND_LOG))},
             "started_at": self._info.get("started_at", now()), "ready": ready, "rollups": self.config.rollups,
-            "contracts": self.deployment.contracts,
+            "contracts": self.deployment.contracts or "1.4.3",  # v1 deployments name none: npm @cartesi/rollups 1.4.3
             **({"graphql_url": f"{base}/graphql"} if self.config.rollups == 1 else {}),
             **machine_info(self.config.machine, self.config.machine_snapshot),
         }
