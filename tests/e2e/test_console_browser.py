@@ -119,6 +119,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return breast_cancer_csvs(tmp_path_factory.mktemp("files"))
 
 
+@pytest.fixture(scope="module")
+def symbol(w3: Web3, node: Node) -> str:
+    """The test token's ``symbol()``, read from the chain: what amounts in it are shown with."""
+    return w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken")).functions.symbol().call()
+
+
 def token_balance(w3: Web3, node: Node, owner: str) -> int:
     token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken"))
     return token.functions.balanceOf(owner).call()
@@ -148,7 +154,7 @@ def upload_into(page: Any, field: str, path: Path) -> str:
 
 
 def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: Node, w3: Web3,
-                                                              files: dict[str, Path]) -> None:
+                                                              files: dict[str, Path], symbol: str) -> None:
     act_as(page, SPONSOR)
     page.goto("/jobs/new")
     page.fill("#title", "breast cancer (console)")
@@ -179,7 +185,7 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
     page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)  # the progress page opens the reveal's outcome
     assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
     scored = page.inner_text("[data-notice='SubmissionScored']")
-    score = float(re.search(r"scored ([0-9.]+)", scored).group(1))
+    score = float(re.search(r"scored accuracy ([0-9.]+)", scored).group(1))  # in the job's metric
     assert 0.8 <= score <= 1.0 and "(accepted)" in scored
     shot(page, "outcome")
 
@@ -194,7 +200,7 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
 
     before = token_balance(w3, node, address(CONTRIBUTOR))
     page.goto("/outputs?vouchers=1")
-    row = page.locator("[data-output]").filter(has_text=f"pays 10 TEST to {address(CONTRIBUTOR)[:6].lower()}")
+    row = page.locator("[data-output]").filter(has_text=f"pays 10 {symbol} to {address(CONTRIBUTOR)[:6].lower()}")
     index = row.first.get_attribute("data-output")
     with page.expect_navigation():
         page.click(f"[data-execute='{index}']")
@@ -222,8 +228,8 @@ window.ethereum = {
 
 
 def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: Any, node: Node, w3: Web3,
-                                                                          tmp_path: Path,
-                                                                          files: dict[str, Path]) -> None:
+                                                                          tmp_path: Path, files: dict[str, Path],
+                                                                          symbol: str) -> None:
     user = address(WALLET_USER)
     sent: list[dict[str, Any]] = []
 
@@ -251,17 +257,17 @@ def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: 
     page.click("[data-sign-button]")
     page.wait_for_selector("[data-outcome]")
     assert page.get_attribute("[data-outcome]", "data-outcome") == "ok"
-    assert "deposited 5 TEST" in page.inner_text("[data-notice='Deposited']")
+    assert f"deposited 5 {symbol}" in page.inner_text("[data-notice='Deposited']")
 
     page.goto("/balances")
     page.fill("[name='withdraw_amount']", "2")
     page.click("[data-withdraw-form] button")
     page.click("[data-sign-button]")
     page.wait_for_selector("[data-outcome]")
-    assert "withdrew 2 TEST" in page.inner_text("[data-notice='Withdrawn']")
+    assert f"withdrew 2 {symbol}" in page.inner_text("[data-notice='Withdrawn']")
 
     page.goto("/outputs?vouchers=1")
-    row = page.locator("[data-output]").filter(has_text=f"pays 2 TEST to {user[:6].lower()}")
+    row = page.locator("[data-output]").filter(has_text=f"pays 2 {symbol} to {user[:6].lower()}")
     index = row.first.get_attribute("data-output")
     page.click(f"[data-execute='{index}']")
     page.wait_for_selector("[data-sign]")
@@ -451,9 +457,16 @@ def resend(page: Any, action: str, fields: dict[str, str]) -> str:
     return response.headers["location"]
 
 
+WIDER = """(limit) => [...document.querySelectorAll('main *')].filter((e) => e.getBoundingClientRect().right > limit
+    && ![...e.children].some((c) => c.getBoundingClientRect().right > limit)).slice(0, 5)
+    .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${(e.textContent || e.value || '').trim().slice(0, 60)}`)"""
+"""The innermost elements that reach past ``limit`` px (what makes a page too wide)."""
+
+
 def no_overflow(page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"{page.url} is {width} px wide"
+    limit = page.viewport_size["width"]
+    assert width <= limit, f"{page.url} is {width} px wide: {page.evaluate(WIDER, limit)}"
 
 
 def create_threshold_job(page: Any, title: str, valid_cid: str, budget: str = "20") -> None:
@@ -515,8 +528,8 @@ def test_reload_double_click_and_resubmit_send_one_transaction(page: Any, w3: We
 
 
 def test_a_refused_deposit_shows_where_the_money_is_and_balances_show_the_voucher(browser: Any, page: Any, w3: Web3,
-                                                                                   node: Node,
-                                                                                   files: dict[str, Path]) -> None:
+                                                                                   node: Node, files: dict[str, Path],
+                                                                                   symbol: str) -> None:
     valid = cid_to_text(cid_of(files["valid"].read_bytes()))
     act_as(page, SPONSOR)
     create_threshold_job(page, "cancelled (console)", valid, budget="10")
@@ -537,7 +550,7 @@ def test_a_refused_deposit_shows_where_the_money_is_and_balances_show_the_vouche
     page.wait_for_selector("[data-credited]")
     assert page.get_attribute("[data-outcome]", "data-outcome") == "failed"
     assert "job_closed" in page.inner_text("[data-report]")
-    assert page.inner_text("[data-credited-amount]") == "3 TEST"
+    assert page.inner_text("[data-credited-amount]") == f"3 {symbol}"
     assert "are in your dApp balance" in page.inner_text("[data-credited]")
     shot(page, "refused-deposit")
     page.set_viewport_size({"width": 420, "height": 900})
@@ -547,16 +560,16 @@ def test_a_refused_deposit_shows_where_the_money_is_and_balances_show_the_vouche
 
     page.click("[data-credited-withdraw] button")
     page.wait_for_selector("[data-notice='Withdrawn']")
-    assert "withdrew 3 TEST" in page.inner_text("[data-notice='Withdrawn']")
+    assert f"withdrew 3 {symbol}" in page.inner_text("[data-notice='Withdrawn']")
     page.goto("/balances")
-    row = page.locator("[data-pending-voucher]").filter(has_text="pays 3 TEST")
+    row = page.locator("[data-pending-voucher]").filter(has_text=f"pays 3 {symbol}")
     assert row.count() == 1
     index = row.get_attribute("data-pending-voucher")
     assert page.locator(f"[data-escrow-job='{job}']").count() == 0  # cancelled: nothing escrowed
     shot(page, "balances-pending")
     page.set_viewport_size({"width": 420, "height": 900})
     no_overflow(page)
-    shot(page, "balances-420")
+    shot(page, "balances-pending-420")
     page.set_viewport_size({"width": 1280, "height": 900})
     before = token_balance(w3, node, address(SPONSOR))
     with page.expect_navigation(url=re.compile(r"/balances$")):
@@ -565,8 +578,8 @@ def test_a_refused_deposit_shows_where_the_money_is_and_balances_show_the_vouche
     assert token_balance(w3, node, address(SPONSOR)) - before == 3 * 10**18
 
 
-def test_the_preflight_lists_every_problem_before_anything_is_sent(page: Any, w3: Web3,
-                                                                  files: dict[str, Path]) -> None:
+def test_the_preflight_lists_every_problem_before_anything_is_sent(page: Any, w3: Web3, files: dict[str, Path],
+                                                                  symbol: str) -> None:
     valid = cid_to_text(cid_of(files["valid"].read_bytes()))
     act_as(page, SPONSOR)
     create_threshold_job(page, "refused (console)", valid)
@@ -579,11 +592,12 @@ def test_the_preflight_lists_every_problem_before_anything_is_sent(page: Any, w3
     assert len(codes) >= 2, page.inner_text("[data-preflight]")
     text = page.inner_text("[data-preflight]")
     assert "no_such_column" in text and text.count("Fix:") == len(codes)
+    assert f"at most the budget (20 {symbol}); it is 0 {symbol}" in text and not re.search(r"\d{16}", text)
     assert nonce(w3, SPONSOR) == before
     shot(page, "preflight")
     page.set_viewport_size({"width": 420, "height": 900})
     no_overflow(page)
-    shot(page, "create-job-420")
+    shot(page, "preflight-420")
     page.goto("/jobs")
     no_overflow(page)
     shot(page, "jobs-420")
@@ -591,6 +605,116 @@ def test_the_preflight_lists_every_problem_before_anything_is_sent(page: Any, w3
     page.goto(f"/jobs/{job}")
     no_overflow(page)
     shot(page, "job-420")
+
+
+STAKE = 2_000_000
+"""A job's stake in whole tokens, more than a dev account's wallet holds (devnode: 1,000,000 each)."""
+
+
+def refused_before_sending(page: Any, w3: Web3, node: Node, account: int, send: str) -> tuple[list[str], str]:
+    """Clicks ``send``; answers the pre-flight's problem codes and text, once it is checked that every
+    problem has its fix and that no transaction left ``account`` and no input reached the dApp."""
+    before, count = nonce(w3, account), inputs(w3, node)
+    with page.expect_navigation():
+        page.click(send)
+    assert page.locator("[data-preflight]").count() == 1, page.inner_text("main")
+    codes = [p.get_attribute("data-problem") for p in page.locator("[data-problem]").all()]
+    text = page.inner_text("[data-preflight]")
+    assert text.count("Fix:") == len(codes) > 0, text
+    assert not re.search(r"\d{16}", text), text  # amounts in token units, never in base units
+    assert (nonce(w3, account), inputs(w3, node)) == (before, count)
+    return codes, text
+
+
+@pytest.fixture(scope="module")
+def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("png") / "validation.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    return path
+
+
+JOB_CASES = {  # what is wrong on the create form: (how to make it so, the machine's codes, what the text says)
+    "wrong label column": (lambda page, png: page.fill("#label", "no_such_column"), ["dataset_missing_label"],
+                           "'no_such_column'"),
+    "a PNG as validation data": (lambda page, png: upload_into(page, "validation_cid", png), ["dataset_not_utf8"],
+                                 "PNG"),
+    "empty reward per submission": (lambda page, png: page.fill("#reward_per_accept", ""), ["bad_spec"],
+                                    "at most the budget (20 {symbol}); it is 0 {symbol}"),
+    "reveal_window without a hidden test set": (lambda page, png: page.fill("#reveal_window", "600"), ["bad_spec"],
+                                                "reveal_window is only for a hidden test set"),
+}
+
+
+@pytest.mark.parametrize("case", JOB_CASES)
+def test_a_bad_job_is_refused_by_the_preflight_with_nothing_sent(case: str, page: Any, w3: Web3, node: Node,
+                                                                files: dict[str, Path], png: Path, symbol: str) -> None:
+    make_wrong, expected, says = JOB_CASES[case]
+    act_as(page, SPONSOR)
+    create_threshold_job(page, f"refused: {case}", cid_to_text(cid_of(files["valid"].read_bytes())))
+    make_wrong(page, png)  # a chosen file is uploaded now (an input without a deposit), before the count
+    codes, text = refused_before_sending(page, w3, node, SPONSOR, "[data-submit]")
+    assert codes == expected and says.format(symbol=symbol) in text, text
+
+
+@pytest.fixture(scope="module")
+def stake_job(browser: Any, console_url: str, files: dict[str, Path]) -> int:
+    """An open threshold job whose stake (``STAKE`` tokens) no dev account's wallet can pay."""
+    context = browser.new_context(base_url=console_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        act_as(page, SPONSOR)
+        create_threshold_job(page, "staked (console)", cid_to_text(cid_of(files["valid"].read_bytes())))
+        page.fill("#stake", str(STAKE))
+        page.click("[data-submit]")
+        page.wait_for_selector("[data-job-link], [data-preflight], [data-form-errors]")
+        return int(re.search(r"Open job (\d+)", page.inner_text("[data-job-link]")).group(1))
+    finally:
+        context.close()
+
+
+def seeded_forest(page: Any, path: Path) -> None:
+    """A model file that sets ``random_state`` and leaves a forest's ``max_depth`` unbounded."""
+    path.write_text(json.dumps({"estimator": "RandomForestClassifier", "params": {"random_state": 1}}))
+    page.check("input[name='source'][value='cid']")
+    page.set_input_files("#model_cid_file", str(path))
+
+
+def composed(page: Any, path: Path) -> None:
+    page.select_option("#estimator", "LogisticRegression")
+    page.fill("[name='p.LogisticRegression.max_iter']", "1000")
+
+
+SUBMISSION_CASES = {  # (the model, the problems listed: every one, in the machine's order, the wallet's last)
+    "random_state set and a forest without max_depth": (seeded_forest, ["param_not_allowed", "param_required",
+                                                                        "wallet_balance"]),
+    "a stake the account has not deposited": (composed, ["wallet_balance"]),
+}
+
+
+@pytest.mark.parametrize("case", SUBMISSION_CASES)
+def test_a_bad_submission_is_refused_by_the_preflight_with_nothing_sent(case: str, page: Any, w3: Web3, node: Node,
+                                                                       files: dict[str, Path], stake_job: int,
+                                                                       tmp_path: Path, symbol: str) -> None:
+    model, expected = SUBMISSION_CASES[case]
+    act_as(page, CONTRIBUTOR)
+    page.goto(f"/submit?job={stake_job}")
+    assert f"stake {STAKE} {symbol}" in page.locator(f"#job option[value='{stake_job}']").inner_text()
+    model(page, tmp_path / "model.json")
+    page.fill("#data_cid", cid_to_text(cid_of(files["train"].read_bytes())))
+    codes, text = refused_before_sending(page, w3, node, CONTRIBUTOR, "[data-submit]")
+    assert codes == expected, text
+    held = token_balance(w3, node, address(CONTRIBUTOR)) // 10**18
+    assert f"job {stake_job}'s stake needs {STAKE} {symbol} deposited from your wallet" in text, text
+    assert f"which holds {held}" in text  # whole tokens at least: the dev accounts' balances are whole
+    if "random_state" in case:
+        assert "'random_state' cannot be set" in text and "'max_depth' is required" in text
+    else:
+        shot(page, "preflight-submission")
+        page.set_viewport_size({"width": 420, "height": 900})
+        no_overflow(page)
+        shot(page, "preflight-submission-420")
+    assert page.locator("[data-kept]").count() == 0  # a refused submission keeps no state
 
 
 def test_the_look_labels_token_box_chart_and_favicon(page: Any, console_url: str) -> None:

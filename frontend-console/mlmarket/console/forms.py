@@ -180,9 +180,7 @@ def spec_fields(form: Mapping[str, str], *, validation_cid: str, base_model_cid:
     if policy in HIDDEN_TEST_POLICIES and test_commitment:
         values["test_commitment"] = test_commitment
         values["reveal_window"] = whole(form, "reveal_window", lo=1, hi=MAX_DURATION, default=86400)
-    elif "reveal_window" in values:
-        del values["reveal_window"]
-    return values
+    return values  # a reveal window without a hidden test set goes to the pre-flight, which refuses it
 
 
 def to_spec(values: Mapping[str, Any], *, now: Callable[[], int], decimals: int) -> JobSpec:
