@@ -717,8 +717,9 @@ def test_a_bad_submission_is_refused_by_the_preflight_with_nothing_sent(case: st
     assert page.locator("[data-kept]").count() == 0  # a refused submission keeps no state
 
 
-def test_the_look_labels_token_box_chart_and_favicon(page: Any, console_url: str) -> None:
+def test_the_look_labels_token_box_chart_and_favicon(page: Any, console_url: str, symbol: str) -> None:
     page.goto("/jobs/new")
+    assert f"test token ({symbol}, local node)" in page.inner_text("#token")  # the symbol amounts are shown with
     assert not page.is_visible("[name='token_address']")
     page.select_option("#token", "custom")
     assert page.is_visible("[name='token_address']")

@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.context_processor(_page_context)
     app.jinja_env.filters.update(utc=utc, short=short_address, score=score_text, when=_when, human=_human)
     app.jinja_env.globals["report_lines"] = report_lines
+    app.jinja_env.globals["token_label"] = lambda token: runtime().tokens.label(token)  # macros see globals only
     app.register_error_handler(ClientError, _client_error)
     app.register_error_handler(OSError, _network_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -69,7 +70,7 @@ def _page_context() -> dict[str, Any]:
     except (ClientError, OSError) as exc:
         who, dev, node, problem = None, [], None, getattr(exc, "message", None) or f"network error: {exc}"
     return {"who": who, "who_address": identity_address(rt.pool, who), "dev_accounts": dev,
-            "node": node, "node_problem": problem, "amount": rt.tokens.fmt, "token_label": rt.tokens.label,
+            "node": node, "node_problem": problem, "amount": rt.tokens.fmt,
             "summary": lambda name, args: notice_summary(name, args, rt.tokens.units())}
 
 

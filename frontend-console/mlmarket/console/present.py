@@ -71,7 +71,7 @@ def notice_summary(name: str | None, args: Mapping[str, Any], units: Units) -> s
 
 
 def voucher_summary(call: Mapping[str, Any] | None, value: Any, units: Units) -> str:
-    """What a voucher pays: ``transfer 10 TEST to 0x7099…79c8``."""
+    """What a voucher pays: ``pays 10 MLT to 0x7099…79c8``."""
     if not call:
         return f"unknown call (value {value})"
     if call.get("function") == "ether":
