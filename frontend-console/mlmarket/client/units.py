@@ -26,8 +26,8 @@ _TIMESTAMP = re.compile(r"\b(at|until|after|before|by) (1[5-9]\d{8}|[2-3]\d{9})\
 """A unix time in a message (2017..2096), after a word that introduces a time."""
 _BALANCE = re.compile(r"has (\d+) of (ETH|0x[0-9a-fA-F]{40}), needs (\d+)")
 """The machine's ``insufficient balance: <account> has N of <token>, needs M`` (base units)."""
-_AMOUNT = re.compile(r"(at most the budget \(|; it is |the stake of |positive uint256, got |holds |cannot release )"
-                     r"(\d+)\b")
+_AMOUNT = re.compile(r"(at most the budget \(|; it is |the stake of |positive uint256, got |holds "
+                     r"|cannot release )(\d+)\b")
 """An amount in base units of a token the message does not name (the spec's rules, a stake, a pot)."""
 
 

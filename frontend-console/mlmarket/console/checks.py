@@ -39,8 +39,8 @@ def _wallet(market: Any, request: InputRequest, units: Units, what: str, fix: st
     if held >= request.amount:
         return []
     need, has = units.amount(request.amount, request.token), units.amount(held, request.token)
-    return [preflight.Problem("wallet_balance", f"{what} needs {need} deposited from your wallet, which holds {has}",
-                              fix.format(has=has, need=need), field)]
+    message = f"{what} needs {need} deposited from your wallet, which holds {has}"
+    return [preflight.Problem("wallet_balance", message, fix.format(has=has, need=need), field)]
 
 
 def _gate(check: Callable[[], preflight.Preflight], units: Units, token: str | None,
@@ -67,7 +67,8 @@ def job(market: Any, request: InputRequest, units: Units, token: str, files: Ite
                                       files=list(files)), units, token, wallet)
 
 
-def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None], units: Units) -> None:
+def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes | None],
+               units: Units) -> None:
     """Raises ``Refused`` if the machine would refuse the commit or the reveal of ``state`` (a new
     submission: its stake deposit, the job's rules, the contents not stored yet, read by CID) or the
     wallet cannot pay the stake; amounts shown in the job's token."""
@@ -76,7 +77,8 @@ def submission(market: Any, state: SubmissionState, read: Callable[[str], bytes 
     files = [data for c in state.contents if market.content_info(c.cid) is None
              for data in [read(c.cid)] if data is not None]
     wallet = _wallet(market, commit, units, f"job {state.job}'s stake",
-                     "get {need} into this wallet (it holds {has}), or submit from an account that holds the stake", "")
+                     "get {need} into this wallet (it holds {has}), or submit from an account that holds "
+                     "the stake", "")
     _gate(lambda: preflight.check_submission(market, commit, reveal, sender=market.account, now=market.now(),
                                              files=files), units, state.token, wallet)
 

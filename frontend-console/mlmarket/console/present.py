@@ -21,7 +21,8 @@ def _amount(units: Units, base_units: Any, token: Any) -> str:
 def _score(units: Units, a: Mapping[str, Any]) -> str:
     """The score in ``a`` (millionths) in its job's metric (``units.score``)."""
     try:
-        return units.score(int(a.get("score")), int(a.get("jobId", a.get("job_id"))))  # type: ignore[arg-type]
+        score, job = int(a.get("score")), int(a.get("jobId", a.get("job_id")))  # type: ignore[arg-type]
+        return units.score(score, job)
     except (TypeError, ValueError):
         return str(a.get("score"))
 
@@ -38,18 +39,22 @@ def notice_summary(name: str | None, args: Mapping[str, Any], units: Units) -> s
     """One line saying what a notice means (``args`` as decoded notices or history events give them)."""
     a = args
     token = str(a.get("token") or "")
+
+    def money(key: str) -> str:
+        return _amount(units, a.get(key), token)
+
     summaries: dict[str, Callable[[], str]] = {
-        "Deposited": lambda: f"{short_address(a.get('account'))} deposited {_amount(units, a.get('amount'), token)}",
-        "Withdrawn": lambda: f"{short_address(a.get('account'))} withdrew {_amount(units, a.get('amount'), token)} (a voucher pays it)",
+        "Deposited": lambda: f"{short_address(a.get('account'))} deposited {money('amount')}",
+        "Withdrawn": lambda: f"{short_address(a.get('account'))} withdrew {money('amount')} (a voucher pays it)",
         "JobCreated": lambda: f"{_job(a)} created by {short_address(a.get('sponsor'))} with a budget of "
-                              f"{_amount(units, a.get('budget'), token)}",
+                              f"{money('budget')}",
         "JobFunded": lambda: f"{_job(a)} topped up by {short_address(a.get('from'))}",
         "SubmissionCommitted": lambda: f"{_job(a)}: {_sub(a)} committed by {short_address(a.get('contributor'))}",
         "SubmissionReceived": lambda: f"{_job(a)}: {_sub(a)} received from {short_address(a.get('contributor'))}",
         "SubmissionScored": lambda: f"{_job(a)}: {_sub(a)} scored {_score(units, a)}"
                                     f"{' (accepted)' if a.get('accepted') else ''}",
         "SubmissionReviewed": lambda: f"{_job(a)}: {_sub(a)} {'accepted' if a.get('accepted') else 'rejected'} by review",
-        "RewardPaid": lambda: f"{_job(a)}: {_sub(a)} paid {_amount(units, a.get('amount'), token)} to "
+        "RewardPaid": lambda: f"{_job(a)}: {_sub(a)} paid {money('amount')} to "
                               f"{short_address(a.get('contributor'))}",
         "StakeReturned": lambda: f"{_job(a)}: stake of {_sub(a)} returned",
         "StakeSlashed": lambda: f"{_job(a)}: stake of {_sub(a)} slashed",

@@ -58,13 +58,15 @@ class OutcomeView:
 def outcome_view(outcome: InputOutcome, units: Units, transactions: list[dict[str, Any]] | None = None
                  ) -> OutcomeView:
     """The page's view of ``outcome``."""
-    notices = [{"index": n.index, "name": n.name, "summary": notice_summary(n.name, n.args, units), "args": n.args}
-               for n in outcome.notices]
-    vouchers = [{"index": v.index, "summary": voucher_summary(v.call, v.value, units)} for v in outcome.vouchers]
+    notices = [{"index": n.index, "name": n.name, "summary": notice_summary(n.name, n.args, units),
+                "args": n.args} for n in outcome.notices]
+    vouchers = [{"index": v.index, "summary": voucher_summary(v.call, v.value, units)}
+                for v in outcome.vouchers]
     reports = [r.value for r in outcome.reports]
     token = next((str(n.args.get("token")) for n in outcome.notices if n.name == "Deposited"), None)
     error = units.humanize(outcome.error, token) if outcome.error is not None else None
-    return OutcomeView(outcome.index, outcome.status, error, token, notices, vouchers, reports, transactions or [])
+    return OutcomeView(outcome.index, outcome.status, error, token, notices, vouchers, reports,
+                       transactions or [])
 
 
 def sent_transactions(sent: Any) -> list[dict[str, Any]]:

@@ -99,7 +99,8 @@ def create() -> Any:
         values.update(_aggregation(form))
         spec = to_spec(values, now=reader().now, decimals=decimals)
         req = actions.create_job(spec, token, budget, from_balance=checked(form, "from_balance"))
-        checks.job(market, req, runtime().tokens.units(), token, [d for d, _ in later])  # before any deposit or tx
+        # before any upload, deposit or transaction:
+        checks.job(market, req, runtime().tokens.units(), token, [data for data, _ in later])
         for data, name in later:
             store_bytes(data, name)
         return deliver(req, title="Create a job", back=url_for("jobs.list_jobs"), secret=secret)
