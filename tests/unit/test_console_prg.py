@@ -7,6 +7,7 @@ import io
 import json
 import re
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -336,3 +337,15 @@ def test_a_slashed_stake_is_shown_with_its_reason(world: World, tmp_path: Path) 
                        follow_redirects=True).get_data(as_text=True)
     box = re.search(r'data-slashed="1-2">(.*?)</div>', html, re.DOTALL).group(1)
     assert "2 TEST" in box and "the model file is not JSON" in box and 'href="/jobs/1"' in box
+
+
+def test_the_job_page_shows_submission_errors_scores_and_history_in_human_units(world: World, tmp_path: Path) -> None:
+    expired = world.now - 90 * 60
+    subs = [dict(s) for s in world.answers["jobs/1"]["submissions"]]
+    subs[1]["error"] = f"revealed after its commit expired at {expired}"
+    world.answers["jobs/1"] = {**world.answers["jobs/1"], "submissions": subs}
+    html = make_client(world, tmp_path)[1].get("/jobs/1").get_data(as_text=True)
+    assert "bar accuracy 0.800000" in html  # the spec's min_score, in the job's metric
+    assert f"expired at {datetime.fromtimestamp(expired, UTC):%Y-%m-%d %H:%M}" in html
+    assert f"(1 h ago; unix {expired})" in html and f"expired at {expired}" not in html
+    assert "model published (round 0, score accuracy 0.950000)" in html  # history: the job's metric

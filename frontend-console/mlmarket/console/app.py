@@ -21,7 +21,7 @@ from mlmarket.console.csrf import csrf_token, init_csrf
 from mlmarket.console.gateway import MarketPool, identity_address
 from mlmarket.console.idempotency import Receipts, form_fields
 from mlmarket.console.present import notice_summary, report_lines
-from mlmarket.console.runtime import Runtime, TokenBook, identity, runtime
+from mlmarket.console.runtime import Runtime, TokenBook, human, identity, runtime
 from mlmarket.console.settings import Settings
 from mlmarket.console.staging import Staging
 from mlmarket.console.views import access, account, api, create, funds, jobs, outputs, submit
@@ -49,7 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     app.context_processor(_page_context)
-    app.jinja_env.filters.update(utc=utc, short=short_address, score=score_text, when=_when, human=_human)
+    app.jinja_env.filters.update(utc=utc, short=short_address, score=score_text, when=_when, human=human)
     app.jinja_env.globals["report_lines"] = report_lines
     app.jinja_env.globals["token_label"] = lambda token: runtime().tokens.label(token)  # macros see globals only
     app.register_error_handler(ClientError, _client_error)
@@ -88,15 +88,6 @@ def _when(seconds: Any) -> str:
             g.chain_down = True
     return utc(stamp)
 
-
-def _human(message: Any, token: str | None = None) -> str:
-    """A machine message in human units (``Units.humanize``; ``token``: the one its bare amounts are
-    in); as it was when the chain does not answer."""
-    text = "" if message is None else str(message)
-    try:
-        return runtime().tokens.units().humanize(text, token)
-    except (ClientError, OSError):
-        return text
 
 
 def _wants_json() -> bool:

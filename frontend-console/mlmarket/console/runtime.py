@@ -76,6 +76,16 @@ def runtime() -> Runtime:
     return current_app.extensions["mlmarket"]
 
 
+def human(message: Any, token: str | None = None) -> str:
+    """A machine message in human units (``Units.humanize``; ``token``: the one its bare amounts are
+    in); as it was when the chain does not answer."""
+    text = "" if message is None else str(message)
+    try:
+        return runtime().tokens.units().humanize(text, token)
+    except (ClientError, OSError):
+        return text
+
+
 def sent_once(view: Any) -> Any:
     """``idempotency.once`` with this app's receipts: a POST view that sends at most once per form."""
     return once(lambda: runtime().receipts, lambda: runtime().settings.wait_timeout)(view)

@@ -11,7 +11,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from mlmarket.client.errors import ClientError
 from mlmarket.console.forms import FormErrors
 from mlmarket.console.modelform import ModelFormError, model_from_form
-from mlmarket.console.runtime import acting, runtime
+from mlmarket.console.runtime import acting, human, runtime
 from mlmarket.console.sending import outcome_view, prepare_for_wallet, sent_transactions
 from mlmarket.console.staging import StagingError
 from mlmarket.console.uploads import Progress, after_chunk, next_step, partial_uploads
@@ -21,7 +21,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def _fail(message: str, status: int = 400) -> Any:
-    return jsonify(ok=False, error=message), status
+    return jsonify(ok=False, error=human(message)), status
 
 
 def _staged_progress(cid: str, data: bytes) -> dict[str, Any]:
