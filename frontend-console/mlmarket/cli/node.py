@@ -35,7 +35,9 @@ def up(ctx: click.Context) -> None:
 
     --rollups v2|v1 chooses the Cartesi Rollups release (default v2: 2.2.0; v1: 1.4.3 at its
     canonical addresses with a GraphQL reader, what Cartesi CLI 1.x / sunodo users run; every
-    mlmarket command then reads `rollups: 1` from node.json).
+    mlmarket command then reads `rollups: 1` from node.json). --contracts 2.2.0|2.0.0-rc.14 chooses
+    the v2 contracts release: 2.0.0-rc.14 sits at the addresses Cartesi CLI 2.0.0-alpha.2's
+    `cartesi send` hard-wires (docs/CLI.md: which Cartesi tools work with which node).
 
     --machine host|cartesi chooses what runs the backend: a host process (default; quick, but the
     Cartesi machine's answer is the authoritative one: scores may differ in their last bits across
@@ -48,6 +50,7 @@ def up(ctx: click.Context) -> None:
       mlmarket node up && mlmarket node info
       mlmarket node up --machine cartesi --fresh
       mlmarket node up --rollups v1 --fresh
+      mlmarket node up --contracts 2.0.0-rc.14 --fresh
     """
     _devnode("up", ctx.args)
 
