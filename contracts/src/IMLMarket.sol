@@ -33,6 +33,12 @@ struct JobSpec {
     uint32 maxSubmissions;   // per contributor; 0 = the machine's limit
     bool gated;              // contributors need access granted by the sponsor or a delegate
     string aggregation;      // rounds: "fedavg" (or empty) | "median" | "trimmed_mean"
+    string reward;           // how the budget is shared: "" (the policy's own rule) | rounds: "loo" | "shapley";
+                             // best: "top_k" (PROTOCOL.md §4.7)
+    uint32 topK;             // best with reward "top_k": how many of the best are paid
+    uint32 permutations;     // rounds with reward "shapley": Monte-Carlo permutations per round
+    uint64 clipNorm;         // rounds: millionths; an update's L2 distance from the global model is at most this
+                             // (0: the default bound); what a differentially private update is clipped to
 }
 
 interface IMLMarketInputs {
@@ -113,6 +119,18 @@ interface IMLMarketNotices {
     function ModelPublished(uint256 jobId, uint32 round, bytes calldata modelCid, int64 score) external;
     function TestSetRevealed(uint256 jobId, bytes calldata testCid) external;
     function RoundClosed(uint256 jobId, uint32 round, uint32 updates, bytes calldata modelCid, int64 score)
+        external;
+    function ContributionMeasured(
+        uint256 jobId,
+        uint256 submissionId,
+        uint32 round,
+        string calldata rule,
+        int64 score,
+        int64 baseline,
+        int64 contribution,
+        uint256 amount
+    ) external;
+    function PrivacyDeclared(uint256 jobId, uint256 submissionId, uint64 epsilon, uint64 delta, uint64 norm)
         external;
     function AccessRequested(uint256 jobId, address account, bytes calldata publicKey) external;
     function AccessChanged(uint256 jobId, address account, bool granted) external;

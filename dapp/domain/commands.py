@@ -38,6 +38,10 @@ class JobSpec:
     max_submissions: int
     gated: bool
     aggregation: str = ""
+    reward: str = ""
+    top_k: int = 0
+    permutations: int = 0
+    clip_norm: int = 0
 
 
 @dataclass(frozen=True, slots=True)

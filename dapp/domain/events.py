@@ -182,6 +182,36 @@ class RoundClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class ContributionMeasured:
+    """What one submission added, under a job's contribution ``rule`` (``loo``, ``shapley``,
+    ``top_k``), and what it was paid for it (docs/PROTOCOL.md §4.7): ``score`` and ``baseline`` are the
+    two scores compared, ``contribution`` the signed value the share is in proportion to (floored at
+    zero when shared)."""
+
+    job_id: int
+    submission_id: int
+    round: int
+    rule: str
+    score: int
+    baseline: int
+    contribution: int
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacyDeclared:
+    """A differentially private update: the (``epsilon`` in millionths, ``delta`` in 10⁻¹² units) its
+    contributor declared, and its measured L2 distance from the global model (``norm``, millionths),
+    which the machine checked against the job's ``clip_norm``."""
+
+    job_id: int
+    submission_id: int
+    epsilon: int
+    delta: int
+    norm: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccessRequested:
     job_id: int
     account: Address
@@ -205,7 +235,8 @@ class DelegateChanged:
 NOTICE_EVENTS: tuple[type, ...] = (
     Deposited, Withdrawn, ContentStored, JobCreated, JobFunded, JobCancelled, JobSettled,
     SubmissionReceived, SubmissionCommitted, SubmissionScored, SubmissionReviewed, RewardPaid, StakeReturned,
-    StakeSlashed, ModelPublished, TestSetRevealed, RoundClosed, AccessRequested, AccessChanged, DelegateChanged,
+    StakeSlashed, ModelPublished, TestSetRevealed, RoundClosed, ContributionMeasured, PrivacyDeclared,
+    AccessRequested, AccessChanged, DelegateChanged,
 )
 """Events that become notices, one per ``IMLMarketNotices`` function of the same name."""
 

@@ -71,6 +71,9 @@ class Submission:
     round: int = 0
     base_cid: bytes = b""  # a data-only submission: the job's model it trains (fixed when revealed)
     commitment: bytes = b""  # keccak256(abi.encode(sender, jobId, modelCid, dataCid, salt))
+    contribution: int | None = None  # under a contribution rule (JobSpec.reward): the measured value
+    epsilon: int = 0  # a differentially private update: the declared epsilon (millionths), 0: none
+    delta: int = 0  # ... and delta (10^-12 units)
 
 
 def job_pot(job_id: int) -> tuple[str, int]:

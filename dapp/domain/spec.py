@@ -20,12 +20,17 @@ __all__ = ["LOSSES", "SpecError", "gain", "meets", "problems", "submission_cap",
 POLICIES = ("threshold", "manual", "best", "rounds")
 AGGREGATIONS = ("fedavg", "median", "trimmed_mean")  # rounds; "" is fedavg
 HIDDEN_TEST_POLICIES = ("best", "threshold")  # may keep a hidden test set (test_commitment)
+REWARDS = {"loo": "rounds", "shapley": "rounds", "top_k": "best"}  # JobSpec.reward -> its policy; "": the policy's own
+CONTRIBUTION_REWARDS = ("loo", "shapley")  # rounds: each round's budget shared by measured contribution
 
 MAX_DURATION = 366 * 24 * 3600
 MAX_ROUNDS = 100
 MAX_SUBMISSIONS_PER_CONTRIBUTOR = 100
 DEFAULT_SUBMISSIONS_PER_CONTRIBUTOR = 20
 MAX_SCORE = 10**15  # millionths; bounds min_score, min_gain and tolerance
+MAX_TOP_K = 100
+MAX_PERMUTATIONS = 1000  # shapley; the job's work bound (dapp.domain.policy.rounds) is usually lower
+MAX_CONTRIBUTION_QUOTA = 64  # loo / shapley: updates per round, each valued at the round's close
 
 
 class SpecError(DomainError):
@@ -121,12 +126,43 @@ def _check_policy(spec: JobSpec, budget: int) -> Iterator[SpecError]:
         yield _fail("rounds, round_quota, round_duration, tolerance and aggregation are for policy 'rounds'",
                     "rounds", "drop rounds, round_quota, round_duration, tolerance and aggregation, or use "
                     "policy rounds")
+    yield from _check_reward(spec)
     if spec.min_gain and spec.policy != "threshold":
         yield _fail("min_gain is for policy 'threshold'", "min_gain",
                     "drop min_gain, or use policy threshold")
     if spec.accept_by_default and spec.policy != "manual":
         yield _fail("accept_by_default is for policy 'manual'", "accept_by_default",
                     "drop accept_by_default, or use policy manual")
+
+
+def _check_reward(spec: JobSpec) -> Iterator[SpecError]:
+    rule = spec.reward
+    if rule and REWARDS.get(rule) is None:
+        yield _fail(f"reward {rule!r} is not one of {', '.join(REWARDS)}", "reward",
+                    "set reward to loo or shapley (policy rounds), top_k (policy best), or drop it")
+    elif rule and REWARDS[rule] != spec.policy:
+        yield _fail(f"reward {rule!r} is for policy {REWARDS[rule]!r}", "reward",
+                    f"drop reward, or use policy {REWARDS[rule]}")
+    if rule == "top_k" and not 1 <= spec.top_k <= MAX_TOP_K:
+        yield _fail(f"reward top_k needs top_k, how many of the best are paid: 1 to {MAX_TOP_K}", "top_k",
+                    f"set top_k to 1 to {MAX_TOP_K}")
+    elif rule != "top_k" and spec.top_k:
+        yield _fail("top_k is for reward 'top_k'", "top_k", "drop top_k, or set reward to top_k")
+    if rule == "shapley" and not 1 <= spec.permutations <= MAX_PERMUTATIONS:
+        yield _fail(f"reward shapley needs permutations (Monte-Carlo samples per round): 1 to {MAX_PERMUTATIONS}",
+                    "permutations", f"set permutations to 1 to {MAX_PERMUTATIONS}")
+    elif rule != "shapley" and spec.permutations:
+        yield _fail("permutations is for reward 'shapley'", "permutations",
+                    "drop permutations, or set reward to shapley")
+    if rule in CONTRIBUTION_REWARDS and not 1 <= spec.round_quota <= MAX_CONTRIBUTION_QUOTA:
+        yield _fail(f"reward {rule} values every update of a round when it closes: round_quota must bound "
+                    f"them, 1 to {MAX_CONTRIBUTION_QUOTA}", "round_quota",
+                    f"set round_quota to 1 to {MAX_CONTRIBUTION_QUOTA}")
+    if spec.clip_norm and spec.policy != "rounds":
+        yield _fail("clip_norm is for policy 'rounds'", "clip_norm", "drop clip_norm, or use policy rounds")
+    if not 0 <= spec.clip_norm <= MAX_SCORE:
+        yield _fail(f"clip_norm is out of range (0 to {MAX_SCORE} millionths)", "clip_norm",
+                    f"give clip_norm in millionths, 0 to {MAX_SCORE}")
 
 
 def problems(spec: JobSpec, budget: int, now: int, limits: Limits) -> list[SpecError]:

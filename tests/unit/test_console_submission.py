@@ -189,7 +189,7 @@ def test_the_create_form_sets_the_aggregation_of_rounds_jobs(world: World, tmp_p
     response = client.post("/jobs/new", data=job_form(csrf(client), policy=policy, aggregation=chosen, **extra), follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     (_, request), = world.sent
-    assert decoded(request.payload)[1][2][-1] == expected
+    assert decoded(request.payload)[1][2][21] == expected  # JobSpec.aggregation
 
 
 def test_an_unknown_aggregation_is_explained(world: World, tmp_path: Path) -> None:

@@ -26,11 +26,13 @@ from mlmarket.client.errors import SpecError
 
 REQUIRED = ("policy", "task", "label", "metric", "deadline")
 SCORES = ("min_score", "min_gain", "tolerance")
+NORMS = ("clip_norm",)  # a length in the model's parameter space, as millionths
 AMOUNTS = ("reward_per_accept", "stake")
 CIDS = ("validation_cid", "base_model_cid")
-STRINGS = ("title", "policy", "task", "label", "metric", "aggregation")
+STRINGS = ("title", "policy", "task", "label", "metric", "aggregation", "reward")
 BOOLS = ("accept_by_default", "gated")
-UINT_BITS = {"reveal_window": 64, "rounds": 32, "round_quota": 32, "round_duration": 64, "max_submissions": 32}
+UINT_BITS = {"reveal_window": 64, "rounds": 32, "round_quota": 32, "round_duration": 64, "max_submissions": 32,
+             "top_k": 32, "permutations": 32}
 KEYS = tuple(f.name for f in fields(JobSpec))
 MAX_SPEC_FILE = 64 * 1024
 _RELATIVE = re.compile(r"^\+(\d+)$")
@@ -80,6 +82,11 @@ def _convert(key: str, value: Any, now: Callable[[], int], decimals: int) -> Any
         return parse_cid(value, key) if value else b""
     if key in SCORES:
         return to_millionths(value, key)
+    if key in NORMS:
+        norm = to_millionths(value, key)
+        if not 0 <= norm < 1 << 64:
+            raise SpecError(f"{key}: expected a length from 0 (the default bound) up, got {value!r}")
+        return norm
     if key in AMOUNTS:
         return parse_amount(value, decimals=decimals, what=key)
     if key in BOOLS:
@@ -108,7 +115,7 @@ def spec_from_dict(data: Mapping[str, Any], *, now: Callable[[], int],
     if missing:
         raise SpecError(f"the job spec lacks {', '.join(missing)}")
     defaults: dict[str, Any] = {k: 0 for k in KEYS}
-    defaults.update(title="", aggregation="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
+    defaults.update(title="", aggregation="", reward="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
                     accept_by_default=False, gated=False)
     values = {**defaults, **{k: _convert(k, v, now, decimals) for k, v in data.items()}}
     return JobSpec(**values)
