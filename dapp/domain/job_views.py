@@ -40,14 +40,21 @@ def submission_view(sub: Submission) -> dict[str, Any]:
         "reward": str(sub.reward), "stake": str(sub.stake), "samples": sub.samples,
         "trained_model_cid": jsonable("trained_cid", sub.trained_cid), "error": sub.error or None,
         "created_at": sub.created_at, "round": sub.round,
+        "contribution": None if sub.contribution is None else sub.contribution / SCALE,
+        "contribution_millionths": sub.contribution,
+        "privacy": {"epsilon": sub.epsilon / SCALE, "delta": sub.delta / 10**12} if sub.epsilon else None,
     }
 
 
 def leaderboard(reader: Reader, job: Job) -> list[Submission]:
-    """Scored submissions, best first (ties: the earliest first)."""
+    """Scored submissions, best first (ties: the earliest first). With a contribution reward
+    (``JobSpec.reward``), best means the largest measured contribution (unmeasured ones last), then
+    the best score."""
     scored = [s for s in submissions_of(reader, job) if s.score is not None and s.status != "invalid"]
     sign = 1 if job.spec.metric in LOSSES else -1
     scored.sort(key=lambda s: (sign * s.score, s.id))
+    if job.spec.reward:
+        scored.sort(key=lambda s: (s.contribution is None, -(s.contribution or 0)))  # stable: score order kept
     return scored
 
 
