@@ -38,7 +38,12 @@ class MLEngine(Protocol):
         """The aggregate of ``(trained model bytes, weight)`` pairs: their weighted average
         (``fedavg``), or the coordinate-wise ``median`` or ``trimmed_mean`` of their parameters."""
 
-    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes) -> None:
+    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes,
+                     clip_norm: int = 0) -> Any:
         """Raises unless the trained ``update`` can join a round of a federated job whose current
         model is ``base`` (a trained global model, or the untrained base spec) and whose validation
-        set is ``validation``: same spec, shapes consistent with them, bounded distance."""
+        set is ``validation``: same spec, shapes consistent with them, bounded distance (at most
+        ``clip_norm`` millionths when it is positive), a privacy declaration only under a clip_norm.
+        Returns a value with ``distance`` (the update's measured L2 distance from ``base``, from zero
+        while ``base`` is untrained, in millionths), ``epsilon`` and ``delta`` (what the update
+        declares, in millionths and 10⁻¹² units; 0 and 0: no declaration)."""

@@ -9,7 +9,7 @@
     engine.estimate(task=, label=, model=, train=None, evaluation=None) -> int   # work units (dapp.ml.cost)
     engine.score(task=, metric=, label=, validation=, model=, train=None, base_model=None, seed=) -> Scored
     engine.aggregate([(model, sample_count), ...], method="fedavg") -> bytes
-    engine.check_update(update, base, task=, label=, validation=) -> None   # federated rounds
+    engine.check_update(update, base, task=, label=, validation=, clip_norm=) -> UpdateChecked   # rounds
     gain / better / meets (metric-aware comparisons of scores in millionths, from dapp.ml.metrics)
 
 Every error is an :class:`dapp.ml.errors.MLError` (a DomainError) with a specific ``code``.
@@ -44,8 +44,10 @@ from dapp.ml.spec import MAX_SEED, spec_problems
 from dapp.ml.train import fit, single_thread
 
 EVALUATION_UNITS = 1_000  # estimated work per (row x feature) evaluating a model not trained yet
+MILLION = 1_000_000
+MAX_UINT64 = 2**64 - 1
 
-__all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "better", "gain", "meets"]
+__all__ = ["METRICS", "DatasetInfo", "Engine", "ModelInfo", "Scored", "UpdateChecked", "better", "gain", "meets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,17 @@ class Scored:
     score: int
     model_bytes: bytes | None
     samples: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateChecked:
+    """A federated update the machine accepted for a round: its L2 distance from the job's current
+    model (millionths, capped at 2**64 - 1), and the (``epsilon`` millionths, ``delta`` trillionths)
+    its file declares (0, 0: none)."""
+
+    distance: int
+    epsilon: int
+    delta: int
 
 
 @dataclass(slots=True)
@@ -222,17 +235,22 @@ class Engine:
         assert outcome.data is not None  # the work above always returns bytes
         return outcome.data
 
-    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes) -> None:
-        """AggregationError (or ModelError) unless the trained ``update`` may join a round of a federated
-        job whose current model is ``base`` and whose validation set is ``validation``: the base's spec,
-        its features, classes and shapes once trained (then also within the distance bound of
-        :func:`dapp.ml.fedavg.check_update`), else the validation set's columns and classes."""
+    def check_update(self, update: bytes, base: bytes, *, task: str, label: str, validation: bytes,
+                     clip_norm: int = 0) -> UpdateChecked:
+        """What the machine can check of an update joining a round of a federated job whose current
+        model is ``base`` and whose validation set is ``validation`` (AggregationError or ModelError
+        otherwise): the base's spec, its features, classes and shapes once trained, else the validation
+        set's columns and classes, and the distance bound of :func:`dapp.ml.fedavg.check_update`
+        (``clip_norm`` in millionths, 0: the default bound). Returns the measured distance and the
+        update's privacy declaration."""
         loaded, reference = self._load(update, task), self._load(base, task)
         valid = self._dataset(validation, label, task)
         if loaded.trained:  # the arrays fit the update's own features and classes (shapes)
             restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
         classes = np.unique(valid.y) if task == CLASSIFICATION else None
-        fedavg.check_update(loaded, reference, valid.features, classes)
+        far = fedavg.check_update(loaded, reference, valid.features, classes, clip_norm / MILLION)
+        privacy = loaded.privacy
+        return UpdateChecked(_millionths(far), privacy.epsilon if privacy else 0, privacy.delta if privacy else 0)
 
     def _load(self, data: bytes, task: str | None) -> Model:
         loaded = read_model(data, self.limits)
@@ -273,6 +291,12 @@ class Engine:
         while len(self._cache) > self._cache_entries or sum(
                 entry.nbytes(key) for key, entry in self._cache.items()) > self._cache_bytes:
             self._cache.popitem(last=False)
+
+
+def _millionths(value: float) -> int:
+    """A non-negative length in millionths, capped at :data:`MAX_UINT64` (an infinite one too)."""
+    scaled = value * MILLION
+    return MAX_UINT64 if not scaled < MAX_UINT64 else round(scaled)
 
 
 def _classes(task: str, data: Dataset) -> int:

@@ -11,8 +11,12 @@ Sums run in the order given, so the caller must pass the models in a determinist
 
 Federated rounds check every update against the job's current model, never against another update
 (:func:`check_update`): the same spec, and the same features, classes and array shapes (those of the
-global model once trained, else those the validation set implies), and, once the global model is
-trained, a parameter distance from it of at most ``MAX_UPDATE_DISTANCE x max(||global||, 1)``.
+global model once trained, else those the validation set implies), and a bounded parameter distance
+from it: with a job's ``clip_norm`` (differentially private updates), at most that L2 length from the
+global model (from zero while the global model is an untrained spec), up to :data:`CLIP_TOLERANCE`;
+without, once the global model is trained, at most ``MAX_UPDATE_DISTANCE x max(||global||, 1)``. A
+model file's privacy declaration is only accepted under a ``clip_norm`` (the bound is what gives a
+declared epsilon its meaning).
 
 Robust alternatives to FedAvg, coordinate by coordinate (linear models and MLPs): :func:`median`
 (each update one vote, sample counts ignored) and :func:`trimmed_mean` (the extreme values of each
@@ -31,6 +35,11 @@ from dapp.ml.errors import AggregationError
 from dapp.ml.modelfile import Model
 
 MAX_UPDATE_DISTANCE = 10  # ||update - global|| <= MAX_UPDATE_DISTANCE * max(||global||, 1) (parameters)
+CLIP_TOLERANCE = 1e-9
+"""Relative slack of the ``clip_norm`` bound: an update passes at a distance up to ``clip x (1 +
+CLIP_TOLERANCE)``. The contributor clips in float64 and the machine measures ``update - global`` from
+the file's weights, so an update clipped exactly to the bound may measure a few ulps over it; 1e-9 is
+far above that rounding and far below any change of the model that matters."""
 
 
 def check_compatible(first: Model, other: Model) -> None:
@@ -69,27 +78,50 @@ def _require_same_spec(reference: Model, other: Model) -> None:
                                f"vs {spec.estimator})", code="aggregate_spec_mismatch")
 
 
-def check_update(update: Model, base: Model, features: tuple[str, ...], classes: np.ndarray | None) -> None:
-    """AggregationError unless ``update`` may join a round of a job whose current model is ``base``.
+def check_update(update: Model, base: Model, features: tuple[str, ...], classes: np.ndarray | None,
+                 clip: float = 0.0) -> float:
+    """The update's parameter distance from ``base`` (from zero while ``base`` is untrained), once it
+    may join a round of a job whose current model is ``base``; AggregationError otherwise.
 
     The update must be trained, of ``base``'s spec (estimator, hyper-parameters, preprocessing). A
-    trained ``base`` fixes the features, classes and array shapes (as :func:`check_compatible`) and the
-    update's parameters must lie within :data:`MAX_UPDATE_DISTANCE` ``x max(||base||, 1)`` of it; an
+    trained ``base`` fixes the features, classes and array shapes (as :func:`check_compatible`); an
     untrained ``base`` (a spec) leaves them to the job's validation set: ``features`` (its columns, in
-    order) and ``classes`` (its labels, None for regression). The caller checks that the update's
-    arrays fit its own features and classes (a model file's checks), so every update accepted this
-    way can be averaged with every other."""
+    order) and ``classes`` (its labels, None for regression). The distance must be at most ``clip``
+    (the job's ``clip_norm`` in parameter units, up to :data:`CLIP_TOLERANCE`) if it is positive,
+    else, once ``base`` is trained, :data:`MAX_UPDATE_DISTANCE` ``x max(||base||, 1)``. An update that
+    declares privacy needs a ``clip``. The caller checks that the update's arrays fit its own features
+    and classes (a model file's checks), so every update accepted this way can be averaged with every
+    other."""
     if not update.trained:
         raise AggregationError("only trained models can be averaged", code="aggregate_untrained")
     _require_same_spec(base, update)
+    if update.privacy is not None and clip <= 0:
+        raise AggregationError("the update declares differential privacy, but the job has no clip_norm: "
+                               "without a bound on each update's distance a declared epsilon means nothing; "
+                               "submit it without the declaration, or to a job with a clip_norm",
+                               code="privacy_without_clip_norm")
     if base.trained:
         _require_same_shape(base, update)
-        far, limit = distance(update, base), MAX_UPDATE_DISTANCE * max(norm(base), 1.0)
-        if far > limit:
-            raise AggregationError(f"the update lies {far:.6g} from the global model, more than "
-                                   f"{MAX_UPDATE_DISTANCE} x max(its norm, 1) = {limit:.6g}",
-                                   code="aggregate_update_too_far")
-        return
+        far = distance(update, base)
+    else:
+        _require_validation_shape(update, features, classes)
+        far = norm(update)
+    if clip > 0:
+        if far > clip * (1 + CLIP_TOLERANCE):
+            raise AggregationError(f"the update lies {far:.9g} from the global model, more than the job's "
+                                   f"clip_norm {clip:.9g} (clip the update to it before adding noise, and "
+                                   "again after)", code="update_beyond_clip_norm")
+    elif base.trained and far > MAX_UPDATE_DISTANCE * max(norm(base), 1.0):
+        raise AggregationError(f"the update lies {far:.6g} from the global model, more than "
+                               f"{MAX_UPDATE_DISTANCE} x max(its norm, 1) = "
+                               f"{MAX_UPDATE_DISTANCE * max(norm(base), 1.0):.6g}",
+                               code="aggregate_update_too_far")
+    return far
+
+
+def _require_validation_shape(update: Model, features: tuple[str, ...], classes: np.ndarray | None) -> None:
+    """AggregationError unless an update of a job without a trained model has the validation set's
+    features and classes."""
     if update.features != features:
         raise AggregationError(f"the update's features {list(update.features)[:20]} are not the validation "
                                f"columns {list(features)[:20]}", code="aggregate_features_mismatch")

@@ -5,6 +5,12 @@
   format 1.0, dtypes float64 / int64 / uint8 only) and ``model.json``:
   ``{"format": "mlmarket-model/1", "spec": {...}, "features": [...], "arrays": [...names]}``.
   Every timestamp is 1980-01-01 and every attribute fixed, so writing is byte-deterministic.
+- A trained model may also declare the differential privacy its contributor gave it (a noised
+  federated update, docs/MODELS.md "Private updates"): ``model.json`` then has a fifth key
+  ``"privacy": {"epsilon_millionths": <int>, "delta_trillionths": <int>}`` (integers, so the
+  declaration is exact and canonical: 0 < epsilon <= 100, 0 < delta < 1). Nothing in the file can
+  prove it: the machine records it and checks the one thing it can, the update's distance from the
+  global model (``JobSpec.clip_norm``, :func:`dapp.ml.fedavg.check_update`).
 
 Pickles, joblib files (plain or compressed), bare ``.npy`` files and zips holding pickles are
 recognised and refused with :class:`UnsafeModelError` before anything is parsed; nothing in this
@@ -30,6 +36,8 @@ from dapp.ml.spec import ModelSpec, canonical_json, parse_spec
 
 FORMAT = "mlmarket-model/1"
 MANIFEST = "model.json"
+MAX_EPSILON = 100_000_000  # millionths: a declared epsilon is in (0, 100]
+DELTA_UNITS = 10**12  # a declared delta is in trillionths, in (0, 1)
 _DTYPES = ("<f8", "<i8", "|u1")
 _ARRAY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -40,13 +48,44 @@ _COMPRESSED = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Privacy:
+    """A declared (epsilon, delta) of differential privacy: epsilon in millionths (1 to
+    :data:`MAX_EPSILON`), delta in trillionths (1 to ``DELTA_UNITS - 1``)."""
+
+    epsilon: int
+    delta: int
+
+    def __post_init__(self) -> None:
+        for name, value, top in (("epsilon_millionths", self.epsilon, MAX_EPSILON),
+                                 ("delta_trillionths", self.delta, DELTA_UNITS - 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+                raise ModelError(f"privacy '{name}' must be an integer from 1 to {top}, got {value!r} "
+                                 "(0 < epsilon <= 100 in millionths, 0 < delta < 1 in trillionths)",
+                                 code="model_bad_privacy")
+
+    def to_json(self) -> dict[str, int]:
+        """The ``privacy`` object of ``model.json``."""
+        return {"epsilon_millionths": self.epsilon, "delta_trillionths": self.delta}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Privacy:
+        """Parses ``model.json``'s ``privacy`` object (ModelError unless exactly its two integers)."""
+        if not isinstance(value, dict) or set(value) != {"epsilon_millionths", "delta_trillionths"}:
+            raise ModelError("'privacy' must be an object with exactly the integers epsilon_millionths and "
+                             "delta_trillionths", code="model_bad_privacy")
+        return cls(value["epsilon_millionths"], value["delta_trillionths"])
+
+
 @dataclass(frozen=True)
 class Model:
-    """A decoded model file: the spec, and for a trained model its feature names and arrays."""
+    """A decoded model file: the spec, and for a trained model its feature names and arrays (and the
+    differential privacy its contributor declared, if any)."""
 
     spec: ModelSpec
     features: tuple[str, ...] | None = None
     arrays: Mapping[str, np.ndarray] | None = None
+    privacy: Privacy | None = None
 
     @property
     def trained(self) -> bool:
@@ -76,6 +115,8 @@ def write_model(model: Model) -> bytes:
     names = sorted(model.arrays)
     manifest = {"format": FORMAT, "spec": model.spec.to_json(), "features": list(model.features),
                 "arrays": names}
+    if model.privacy is not None:
+        manifest["privacy"] = model.privacy.to_json()
     members = {MANIFEST: canonical_json(manifest)}
     for name in names:
         buffer = io.BytesIO()
@@ -173,7 +214,7 @@ def _read_zip(data: bytes, limits: MLLimits) -> Model:
             infos = archive.infolist()
             _check_members(infos, len(data), limits)
             manifest = load_json(archive.read(MANIFEST), MANIFEST)
-            spec, features, names = _parse_manifest(manifest, limits)
+            spec, features, names, privacy = _parse_manifest(manifest, limits)
             expected = {MANIFEST, *(f"arrays/{name}.npy" for name in names)}
             if expected != {info.filename for info in infos}:
                 raise ModelError("zip members do not match the arrays listed in model.json",
@@ -190,7 +231,7 @@ def _read_zip(data: bytes, limits: MLLimits) -> Model:
                          code="model_array_missing")
     if "classes" in arrays and arrays["classes"].size > limits.max_classes:
         raise ModelError(f"a model may have at most {limits.max_classes} classes", code="model_array_shape")
-    return Model(spec, features, arrays)
+    return Model(spec, features, arrays, privacy)
 
 
 def _check_members(infos: list[zipfile.ZipInfo], size: int, limits: MLLimits) -> None:
@@ -211,10 +252,12 @@ def _check_members(infos: list[zipfile.ZipInfo], size: int, limits: MLLimits) ->
                              code="model_bad_zip")
 
 
-def _parse_manifest(manifest: Any, limits: MLLimits) -> tuple[ModelSpec, tuple[str, ...], list[str]]:
-    if not isinstance(manifest, dict) or set(manifest) != {"format", "spec", "features", "arrays"}:
-        raise ModelError("model.json must have exactly the keys format, spec, features, arrays",
-                         code="model_bad_manifest")
+def _parse_manifest(manifest: Any, limits: MLLimits
+                    ) -> tuple[ModelSpec, tuple[str, ...], list[str], Privacy | None]:
+    keys = {"format", "spec", "features", "arrays"}
+    if not isinstance(manifest, dict) or not keys <= set(manifest) <= keys | {"privacy"}:
+        raise ModelError("model.json must have exactly the keys format, spec, features, arrays (and "
+                         "optionally privacy)", code="model_bad_manifest")
     if manifest["format"] != FORMAT:
         raise ModelError(f"unsupported model format {manifest['format']!r}; expected {FORMAT!r}",
                          code="model_bad_manifest")
@@ -227,7 +270,8 @@ def _parse_manifest(manifest: Any, limits: MLLimits) -> tuple[ModelSpec, tuple[s
     if (not isinstance(names, list) or not all(isinstance(n, str) and _ARRAY_NAME.match(n) for n in names)
             or names != sorted(set(names))):
         raise ModelError("'arrays' must be a sorted list of distinct array names", code="model_bad_manifest")
-    return parse_spec(manifest["spec"]), tuple(features), names
+    privacy = Privacy.from_json(manifest["privacy"]) if "privacy" in manifest else None
+    return parse_spec(manifest["spec"]), tuple(features), names, privacy
 
 
 def valid_column_name(name: Any, limits: MLLimits = DEFAULT_LIMITS) -> bool:

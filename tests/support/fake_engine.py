@@ -5,7 +5,8 @@ for its work estimate, ``"crash"`` to make scoring raise a non-ML exception turn
 failure, as the real engine's sandbox does); the
 score it gets is that number, plus 0.01 per training CSV line when data is given, so tests pick
 scores freely. Datasets are any bytes not starting with ``bad``. For federated rounds a model may
-carry a ``"shape"`` (default 1): an update joins a round only with the shape of the job's current model.
+carry a ``"shape"`` (default 1): an update joins a round only with the shape of the job's current model;
+and a ``"distance"`` from it (millionths) and a declared ``"epsilon"``/``"delta"`` (private updates).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ class Scored:
     score: int
     model_bytes: bytes | None
     samples: int
+
+
+@dataclass(frozen=True)
+class UpdateChecked:
+    distance: int
+    epsilon: int
+    delta: int
 
 
 class FakeEngine:
@@ -68,9 +76,19 @@ class FakeEngine:
     def shape(model: bytes) -> int:
         return json.loads(model).get("shape", 1)
 
-    def check_update(self, update: bytes, base: bytes, *, task, label, validation) -> None:
-        """Engine.check_update: the update must have the shape of the job's current model ``base``."""
+    def check_update(self, update: bytes, base: bytes, *, task, label, validation, clip_norm=0) -> UpdateChecked:
+        """Engine.check_update: the update must have the shape of the job's current model ``base``,
+        lie within ``clip_norm`` (its ``"distance"`` field, millionths, default 0) when the job has
+        one, and declare ``"epsilon"``/``"delta"`` (millionths, trillionths) only under a clip_norm."""
         self.check_dataset(validation, label, task)
         if self.shape(update) != self.shape(base):
             raise AggregationError("the update's shape is not the global model's",
                                    code="aggregate_shape_mismatch")
+        fields = json.loads(update)
+        distance, epsilon, delta = (int(fields.get(k, 0)) for k in ("distance", "epsilon", "delta"))
+        if epsilon and not clip_norm:
+            raise AggregationError("privacy declared without a clip_norm", code="privacy_without_clip_norm")
+        if clip_norm and distance > clip_norm:
+            raise AggregationError(f"the update lies {distance} from the global model, more than the job's "
+                                   f"clip_norm {clip_norm}", code="update_beyond_clip_norm")
+        return UpdateChecked(distance, epsilon, delta)

@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.cid import cid_of
-from dapp.domain import content, payouts
+from dapp.domain import content, payouts, privacy
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished, RoundClosed, SubmissionScored
@@ -74,15 +74,17 @@ def _update_bytes(tx: Tx, sub: Submission, scored: Any) -> bytes:
 def check_update(tx: Tx, job: Job, sub: Submission, scored: Any, env: Env) -> None:
     """MLError unless the scored update may join a round of ``job`` (checked when it is revealed,
     against the job's current model)."""
-    env.engine.check_update(_update_bytes(tx, sub, scored), content.get_content(tx, job.model_cid),
-                            task=job.spec.task, label=job.spec.label,
-                            validation=content.get_content(tx, job.spec.validation_cid))
+    checked = env.engine.check_update(_update_bytes(tx, sub, scored), content.get_content(tx, job.model_cid),
+                                      task=job.spec.task, label=job.spec.label,
+                                      validation=content.get_content(tx, job.spec.validation_cid),
+                                      clip_norm=job.spec.clip_norm)
+    privacy.note(tx, sub, checked)  # a declared (epsilon, delta) and the measured distance
 
 
 def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
     """Decides a checked, scored update (:func:`check_update`): accepted ones wait for the round to
-    close."""
-    sub = replace(sub, score=scored.score, samples=scored.samples, round=job.round)
+    close. A declared privacy is recorded either way, and noticed when the update joins the round."""
+    sub, declared = privacy.take(tx, replace(sub, score=scored.score, samples=scored.samples, round=job.round))
     update = _update_bytes(tx, sub, scored)
     accepted_ids = tx.get(UPDATES, (job.id, job.round), ())
     if not meets_bar(job, scored.score):
@@ -97,7 +99,7 @@ def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env:
         tx.put(ROUND_WORK, (job.id, job.round, key), sub.id)
     tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="scored", trained_cid=cid))
     tx.put(UPDATES, (job.id, job.round), (*accepted_ids, sub.id))
-    events = stored + [SubmissionScored.of(sub, True)]
+    events = stored + [SubmissionScored.of(sub, True)] + privacy.notices(sub, declared)
     if job.spec.round_quota and len(accepted_ids) + 1 >= job.spec.round_quota:
         events += close_round(tx, job, ctx, env, ctx.timestamp)[1]
     return events
