@@ -58,6 +58,17 @@ interface IMLMarketInputs {
     /// trained) and optional training data (empty bytes: none).
     function revealSubmission(uint256 jobId, bytes calldata modelCid, bytes calldata dataCid, bytes32 salt)
         external;
+    /// Contributor: `revealSubmission` carrying small contents itself (`model`, `data`: the bytes of
+    /// `modelCid` / `dataCid`, or empty when already stored; at most 8 KiB together), so a small model
+    /// spec needs no upload of its own.
+    function revealSubmissionInline(
+        uint256 jobId,
+        bytes calldata modelCid,
+        bytes calldata dataCid,
+        bytes32 salt,
+        bytes calldata model,
+        bytes calldata data
+    ) external;
     /// Sponsor or delegate, manual jobs: accept or reject a scored submission.
     function reviewSubmission(uint256 jobId, uint256 submissionId, bool accept) external;
     /// Sponsor, best jobs with a commitment: reveals the hidden test set after the deadline.

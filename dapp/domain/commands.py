@@ -82,6 +82,18 @@ class RevealSubmission:
 
 
 @dataclass(frozen=True, slots=True)
+class RevealSubmissionInline:
+    """``RevealSubmission`` with the bytes of small contents (empty: already stored)."""
+
+    job_id: int
+    model_cid: bytes
+    data_cid: bytes
+    salt: bytes
+    model: bytes
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewSubmission:
     job_id: int
     submission_id: int
@@ -147,7 +159,7 @@ class AbortUpload:
 
 
 Command = (
-    CreateJob | TopUpJob | CancelJob | SettleJob | CommitSubmission | RevealSubmission
+    CreateJob | TopUpJob | CancelJob | SettleJob | CommitSubmission | RevealSubmission | RevealSubmissionInline
     | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk
     | UploadChunkCoded | AbortUpload
 )
@@ -160,6 +172,7 @@ CALLS: dict[str, type] = {
     "settleJob": SettleJob,
     "commitSubmission": CommitSubmission,
     "revealSubmission": RevealSubmission,
+    "revealSubmissionInline": RevealSubmissionInline,
     "reviewSubmission": ReviewSubmission,
     "revealTestSet": RevealTestSet,
     "requestAccess": RequestAccess,

@@ -174,11 +174,33 @@ def _complete(tx: Tx, ctx: Context, cid: bytes, upload: Upload, env: Env, priori
                           f"{cid_to_text(actual)}; abort the upload and send it again", code="cid_mismatch")
     _tick(tx, ctx.timestamp)
     pending.drop(tx, ctx.sender, cid)
-    budget.require_room(tx, upload.size, ctx.timestamp, env.limits, priority)
+    return _store_sent(tx, ctx, cid, data, env, priority)
+
+
+def _store_sent(tx: Tx, ctx: Context, cid: bytes, data: bytes, env: Env, priority: bool) -> list[Any]:
+    """Stores a checked file the sender sent (room made as for any upload; a CSV decoded ahead)."""
+    budget.require_room(tx, len(data), ctx.timestamp, env.limits, priority)
     budget.add(tx, cid, Content(data, ctx.sender, ctx.input_index, ctx.timestamp))
     if env.engine is not None:
         env.engine.prepare(data)
-    return [ContentStored(cid, upload.size, ctx.sender)]
+    return [ContentStored(cid, len(data), ctx.sender)]
+
+
+def store_inline(tx: Tx, cid: bytes, data: bytes, ctx: Context, env: Env) -> list[Any]:
+    """A whole file sent inside another input (``revealSubmissionInline``), under the rules of an
+    upload completed in one chunk: ``data`` must hash to ``cid``; already stored: nothing to do; a
+    partial upload of it by the sender is dropped."""
+    cid = check_cid(cid)
+    actual = cid_of(data)
+    if actual != cid:
+        raise DomainError(f"CID mismatch: announced {cid_to_text(cid)}, the inline content hashes to "
+                          f"{cid_to_text(actual)}", code="cid_mismatch")
+    if tx.get(UPLOADS, (ctx.sender, cid)) is not None:
+        pending.drop(tx, ctx.sender, cid)
+    if tx.get(CONTENTS, cid) is not None:
+        return []
+    _tick(tx, ctx.timestamp)
+    return _store_sent(tx, ctx, cid, data, env, reveal_priority.due_for_reveal(tx, ctx.sender, ctx.timestamp))
 
 
 # Read-only queries (inspect, ML engine): JSON-ready dicts with CIDs as text and addresses as hex.

@@ -63,6 +63,7 @@ HANDLERS: dict[type, Handler] = {
     c.SettleJob: reveal.settle,
     c.CommitSubmission: submissions.commit,
     c.RevealSubmission: submissions.reveal_submission,
+    c.RevealSubmissionInline: submissions.reveal_inline,
     c.ReviewSubmission: submissions.review,
     c.RevealTestSet: reveal.reveal,
     c.RequestAccess: access.request_access,

@@ -23,6 +23,7 @@ class Limits:
     content_ttl: int = 7 * 24 * 3600            # seconds after which a file no job uses is reclaimable
     max_inspect_bytes: int = MIB - 1024         # raw file bytes per inspect answer (2x as hex + JSON: 2 MiB)
     max_title_bytes: int = 200
+    max_inline_bytes: int = 8 * 1024           # contents a revealSubmissionInline carries, together
     max_input_work: int = 20_000_000_000       # estimated machine cycles of ML work one input may do
                                                # (dapp.ml.cost): two trainings at MLLimits.max_cycles
     max_job_work: int = 500_000_000_000        # estimated machine cycles a hidden-test job may defer to

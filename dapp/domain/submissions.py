@@ -20,8 +20,9 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.commitment import submission_commitment
-from dapp.domain import access, decisions, ledger, payouts, policies, policy
-from dapp.domain.commands import CommitSubmission, Context, RevealSubmission, ReviewSubmission
+from dapp.domain import access, content, decisions, ledger, payouts, policies, policy
+from dapp.domain.commands import (CommitSubmission, Context, RevealSubmission, RevealSubmissionInline,
+                                  ReviewSubmission)
 from dapp.domain.env import Env
 from dapp.domain.events import SubmissionCommitted, SubmissionReceived, SubmissionReviewed, SubmissionScored
 from dapp.domain.jobs import require_content, require_open, touch
@@ -120,6 +121,24 @@ def reveal_submission(tx: Tx, cmd: RevealSubmission, ctx: Context, env: Env) -> 
         raise DomainError(f"submission {sub.id} of job {job.id} had to be revealed before "
                           f"{decisions.reveal_by(job, sub, env)}", code="reveal_too_late")
     return events + _receive(tx, job, sub, cmd.model_cid, cmd.data_cid, ctx, env)
+
+
+def reveal_inline(tx: Tx, cmd: RevealSubmissionInline, ctx: Context, env: Env) -> list[Any]:
+    """``revealSubmissionInline``: stores the small contents it carries (``content.store_inline``),
+    then reveals as ``revealSubmission``; a refused reveal stores nothing (the input is rejected)."""
+    carried = len(cmd.model) + len(cmd.data)
+    if carried > env.limits.max_inline_bytes:
+        raise DomainError(f"the reveal carries {carried} bytes of content, at most {env.limits.max_inline_bytes}: "
+                          "upload larger files (uploadChunkCoded) and reveal with revealSubmission",
+                          code="inline_too_large")
+    events: list[Any] = []
+    for cid, data, role in ((cmd.model_cid, cmd.model, "model"), (cmd.data_cid, cmd.data, "data")):
+        if data and not cid:
+            raise DomainError(f"inline {role} bytes without a {role} CID", code="bad_submission")
+        if data:
+            events += content.store_inline(tx, cid, data, ctx, env)
+    return events + reveal_submission(tx, RevealSubmission(cmd.job_id, cmd.model_cid, cmd.data_cid, cmd.salt),
+                                      ctx, env)
 
 
 def _receive(tx: Tx, job: Job, sub: Submission, model_cid: bytes, data_cid: bytes, ctx: Context,

@@ -40,17 +40,18 @@ class Judged(Machine):
     def process(self, sender: str, request: InputRequest) -> int:
         index = super().process(sender, request)
         name, args, _ = self.sent[-1]
-        if name != "revealSubmission" or self.status == "accepted" or self.outcomes[index].error:
+        if not name.startswith("revealSubmission") or self.status == "accepted" or self.outcomes[index].error:
             return index
-        job, model_cid, data_cid, _salt = args
-        sub = self.outcomes[index].notices[0].args["submissionId"]
+        job, model_cid, data_cid, _salt = args[:4]
+        carried = [n for n in self.outcomes[index].notices if n.name == "ContentStored"]  # inline contents
+        sub = next(n.args["submissionId"] for n in self.outcomes[index].notices if "submissionId" in n.args)
         out = [("SubmissionReceived", (job, sub, sender, model_cid, data_cid, self.stake)),
                ("SubmissionScored", (job, sub, sender, model_cid, data_cid, self.score, False))]
         if self.stake:
             slashed = self.status == "invalid"
             out.append(("StakeSlashed" if slashed else "StakeReturned", (job, sub, sender, self.stake)))
-        del self.notices[-len(self.outcomes[index].notices):]
-        notices = []
+        del self.notices[-len(self.outcomes[index].notices) + len(carried):]
+        notices = list(carried)
         for notice_name, values in out:
             payload = abi.notices().encode(notice_name, *values)
             notices.append(DecodedNotice(len(self.notices), index, *decode_notice_payload(payload), payload))
@@ -112,8 +113,9 @@ def test_submit_prints_each_stage_and_the_outcome(machine: Machine, tmp_path: Pa
     err = result.stderr
     assert "committed as submission 1" in err
     chunks = [line for line in err.splitlines() if line.startswith("uploading data ")]
-    total = len([name for name in machine.names() if name == "uploadChunkCoded"]) - 1  # the model is one chunk
+    total = len([name for name in machine.names() if name == "uploadChunkCoded"])  # the model travels inline
     assert chunks[-1] == f"uploading data {total}/{total} chunks"
+    assert machine.names()[-1] == "revealSubmissionInline" and machine.sent[-1][1][4] == (tmp_path / "model.json").read_bytes()
     assert "revealed: submission 1 of job 1, accuracy 0.930000, accepted, paid 10 TEST" in result.stdout
     assert list((tmp_path / "state" / "submissions").iterdir()) == []
 
@@ -122,8 +124,8 @@ def test_submit_json_is_the_reveals_outcome_with_the_submission(machine: Machine
     result = submit("--json")
     answer = json.loads(result.stdout)
     assert answer["ok"] is True and answer["submission"] == 1 and answer["resumed"] is False
-    assert [n["name"] for n in answer["notices"]][:2] == ["SubmissionReceived", "SubmissionScored"]
-    assert {u["cid"] for u in answer["uploads"]} == {cid_to_text(cid_of(MODEL)), cid_to_text(cid_of(DATA))}
+    assert [n["name"] for n in answer["notices"]][:3] == ["ContentStored", "SubmissionReceived", "SubmissionScored"]
+    assert {u["cid"] for u in answer["uploads"]} == {cid_to_text(cid_of(DATA))}  # the model travels in the reveal
     assert "revealed: submission 1" in result.stderr
 
 

@@ -84,8 +84,8 @@ class Machine:
                 self.stored.add(text)
                 del self.received[text]
                 out.append(("ContentStored", (cid, size, sender)))
-        elif function.name == "revealSubmission":
-            job, model_cid, data_cid, salt = args
+        elif function.name in ("revealSubmission", "revealSubmissionInline"):
+            job, model_cid, data_cid, salt = args[:4]
             commitment = keccak(eth_abi.encode(["address", "uint256", "bytes", "bytes", "bytes32"],
                                                [sender, job, model_cid, data_cid, salt]))
             sub = self.commitments.pop(commitment, None)
@@ -95,6 +95,10 @@ class Machine:
                 error = "bad_reveal"
             else:
                 self.revealed.add(commitment)
+                for carried in args[4:]:  # revealSubmissionInline: the contents it carries
+                    if carried and cid_to_text(cid_of(carried)) not in self.stored:
+                        self.stored.add(cid_to_text(cid_of(carried)))
+                        out.append(("ContentStored", (cid_of(carried), len(carried), sender)))
                 out += [("SubmissionReceived", (job, sub, sender, model_cid, data_cid, self.stake)),
                         ("SubmissionScored", (job, sub, sender, model_cid, data_cid, 930_000, True)),
                         ("RewardPaid", (job, sub, sender, TOKEN, 10 * 10**18))]
@@ -214,8 +218,11 @@ def test_one_run_commits_uploads_reveals_and_forgets_its_state(tmp_path: Path) -
     machine, store = Machine(), StateStore(tmp_path)
     result = submit(FakeMarket(machine), store)
     names = machine.names()
-    assert names[0] == "commitSubmission" and names[-1] == "revealSubmission"
+    assert names[0] == "commitSubmission" and names[-1] == "revealSubmissionInline"
     assert set(names[1:-1]) == {"uploadChunkCoded"} and len(names) - 2 >= 4
+    uploaded = {cid_to_text(args[0]) for name, args, _ in machine.sent if name == "uploadChunkCoded"}
+    assert uploaded == {cid_to_text(cid_of(DATA))}  # the small model travels in the reveal, the data is uploaded
+    assert machine.sent[-1][1][4:] == (MODEL, b"")
     assert machine.stored == {cid_to_text(cid_of(MODEL)), cid_to_text(cid_of(DATA))}
     assert result.state.submission == 1 and result.outcome.first("SubmissionScored")["accepted"] is True
     assert list(tmp_path.iterdir()) == []  # revealed: nothing left to keep
@@ -250,14 +257,15 @@ def test_an_interruption_after_the_commit_resumes_without_a_second_commit(tmp_pa
     machine.fail_at = lambda name, args: False
     result = submit(FakeMarket(machine), store)
     assert machine.names().count("commitSubmission") == 1 and result.resumed
-    assert machine.names()[-1] == "revealSubmission" and machine.outcomes[len(machine.sent)].error is None
+    assert machine.names()[-1] == "revealSubmissionInline" and machine.outcomes[len(machine.sent)].error is None
     assert store.all(chain_id=31337, app=APP, sender=SENDER) == []
 
 
 def test_an_interrupted_upload_resumes_with_only_the_missing_chunks(tmp_path: Path) -> None:
     machine, store = Machine(), StateStore(tmp_path)
     whole = submit(FakeMarket(Machine()), StateStore(tmp_path / "reference"))
-    all_chunks = len(whole.uploads[1].inputs)
+    (data_upload,) = whole.uploads  # the model travels in the reveal
+    all_chunks = len(data_upload.inputs)
     data_cid = cid_to_text(cid_of(DATA))
     machine.fail_at = lambda name, args: name == "uploadChunkCoded" and cid_to_text(args[0]) == data_cid and args[2] > 0
     with pytest.raises(Interrupted):  # the data's first chunk went through, the second did not
@@ -270,7 +278,7 @@ def test_an_interrupted_upload_resumes_with_only_the_missing_chunks(tmp_path: Pa
     assert machine.names().count("commitSubmission") == 1
     assert again and all(cid == data_cid and offset > 0 for cid, offset in again)
     assert len(again) == all_chunks - 1
-    assert data_cid in machine.stored and machine.names()[-1] == "revealSubmission"
+    assert data_cid in machine.stored and machine.names()[-1] == "revealSubmissionInline"
 
 
 def test_a_commit_whose_input_was_not_noted_is_found_by_its_notice(tmp_path: Path) -> None:
@@ -280,7 +288,7 @@ def test_a_commit_whose_input_was_not_noted_is_found_by_its_notice(tmp_path: Pat
     machine.process(SENDER, actions.commit_submission(1, state.commitment))  # sent, then the run died
     store.save(state.at(COMMITTING))
     submit(FakeMarket(machine), store)
-    assert machine.names().count("commitSubmission") == 1 and machine.names()[-1] == "revealSubmission"
+    assert machine.names().count("commitSubmission") == 1 and machine.names()[-1] == "revealSubmissionInline"
 
 
 def test_a_stake_short_of_the_free_balance_is_deposited_with_the_commit(tmp_path: Path) -> None:
@@ -305,7 +313,7 @@ def test_a_bad_reveal_forgets_the_state(tmp_path: Path) -> None:
     model, data = contents()
     state, _ = flow.begin(FakeMarket(machine), store, job=1, model=model, data=data)
     machine.commitments.clear()
-    machine.fail_at = lambda name, args: name == "revealSubmission" and machine.commitments.clear() is not None
+    machine.fail_at = lambda name, args: name.startswith("revealSubmission") and machine.commitments.clear() is not None
     with pytest.raises(InputFailed, match="bad_reveal"):
         flow.run(FakeMarket(machine), store, state, read)
     assert list(tmp_path.glob("*.json")) == []
@@ -377,5 +385,5 @@ def test_a_reveal_sent_again_shows_the_first_reveals_outcome(tmp_path: Path) -> 
 def test_contents_held_in_memory_are_submitted_in_one_call(tmp_path: Path) -> None:
     machine = Machine()
     result = flow.submit_bytes(FakeMarket(machine), StateStore(tmp_path), 1, model=MODEL, data=DATA)
-    assert machine.names()[0] == "commitSubmission" and machine.names()[-1] == "revealSubmission"
+    assert machine.names()[0] == "commitSubmission" and machine.names()[-1] == "revealSubmissionInline"
     assert result.outcome.first("SubmissionScored") is not None and list(tmp_path.iterdir()) == []

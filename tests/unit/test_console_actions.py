@@ -21,6 +21,7 @@ SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uin
         "uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64)")
 SIGNATURES = {"createJob": ["address", "uint256", SPEC], "commitSubmission": ["uint256", "bytes32"],
               "revealSubmission": ["uint256", "bytes", "bytes", "bytes32"],
+              "revealSubmissionInline": ["uint256", "bytes", "bytes", "bytes32", "bytes", "bytes"],
               "uploadChunk": ["bytes", "uint64", "uint64", "bool", "bytes"],
               "uploadChunkCoded": ["bytes", "uint64", "uint64", "uint8", "bytes"],
               "settleJob": ["uint256"], "cancelJob": ["uint256"], "reviewSubmission": ["uint256", "uint256", "bool"],

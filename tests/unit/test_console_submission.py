@@ -5,6 +5,7 @@ are decoded with eth-abi from the protocol's signatures; the fake node answers l
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -18,11 +19,11 @@ from mlmarket.client.outputs import DecodedNotice, DecodedReport, InputOutcome, 
 from web3 import Web3
 
 from dapp.codec import abi, chunk_codecs
-from dapp.codec.chunk_codecs import ChunkCodec
 from dapp.codec.cid import cid_of, cid_to_text
 from tests.unit.test_console_actions import VALID_CSV, connect_wallet, decoded, job_form
 from tests.unit.test_console_fake import TOKEN, World, csrf, make_client, populated_world
 
+BIG_CSV = b"f0,f1,label\n" + b"".join(b"%d,%d,%d\n" % (i, i * 7 % 13, i % 2) for i in range(2000))  # > 8 KiB
 MODEL = json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 500}}, separators=(",", ":"),
                    sort_keys=True).encode()
 FORM = {"job": "1", "source": "compose", "estimator": "LogisticRegression", "p.LogisticRegression.max_iter": "500"}
@@ -43,20 +44,25 @@ def machine(world: World) -> None:
             commitments[args[1]] = len(commitments) + 1
             out.append(("SubmissionCommitted", (args[0], commitments[args[1]], sender, args[1])))
         elif name in ("uploadChunk", "uploadChunkCoded"):
-            cid, size, offset, codec, data = args
+            cid, size, offset, codec_byte, data = args
             text = cid_to_text(cid)
-            received[text] = offset + len(chunk_codecs.decode(ChunkCodec(int(codec)), data, size))
+            codec, columns = chunk_codecs.parse_codec_byte(int(codec_byte))
+            received[text] = offset + len(chunk_codecs.decode(codec, data, size, columns))
             if received[text] == size:
                 world.stored[text] = size
                 out.append(("ContentStored", (cid, size, sender)))
-        elif name == "revealSubmission":
-            job, model, data, salt = args
+        elif name in ("revealSubmission", "revealSubmissionInline"):
+            job, model, data, salt = args[:4]
             commitment = keccak(eth_abi.encode(["address", "uint256", "bytes", "bytes", "bytes32"],
                                                [sender, job, model, data, salt]))
             if commitment not in commitments:
                 error = "bad_reveal"
             else:
                 sub = commitments[commitment]
+                for carried in args[4:]:  # revealSubmissionInline: the contents it carries
+                    if carried:
+                        world.stored[cid_to_text(cid_of(carried))] = len(carried)
+                        out.append(("ContentStored", (cid_of(carried), len(carried), sender)))
                 out += [("SubmissionReceived", (job, sub, sender, model, data, 0)),
                         ("SubmissionScored", (job, sub, sender, model, data, 910_000, True))]
         notices = []
@@ -105,25 +111,27 @@ def test_the_form_stages_the_contents_and_sends_nothing_before_the_commit(world:
 def test_a_dev_account_steps_through_commit_chunks_and_reveal(world: World, tmp_path: Path) -> None:
     job = dict(world.answers["jobs/1"]["job"], spec={**world.answers["jobs/1"]["job"]["spec"], "stake": "2000"})
     world.answers["jobs/1"] = {"ok": True, "job": job, "submissions": []}
-    world.stored[cid_to_text(cid_of(VALID_CSV))] = len(VALID_CSV)
     _, client = make_client(world, tmp_path)
     token = csrf(client)
-    commitment = start(client, token, data_cid=cid_to_text(cid_of(VALID_CSV)))
+    commitment = start(client, token, data_cid_file=(io.BytesIO(BIG_CSV), "train.csv"))
     answers = []
     for _ in range(10):
         answer = client.post(f"/api/submissions/{commitment}/step", headers={"X-CSRF-Token": token}).json
         answers.append(answer)
         if answer.get("done"):
             break
-    assert [a["message"] for a in answers] == ["committed as submission 1", "uploading model 1/1 chunks",
+    assert [a["message"] for a in answers] == ["committed as submission 1", "uploading data 1/1 chunks",
                                                 "contents stored", "revealed: score 0.91, accepted"]
     assert answers[-1]["url"] == f"/inputs/{len(world.sent)}"
     names = [decoded(request.payload)[0] for _, request in world.sent]
-    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"]
+    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmissionInline"]
     commit = world.sent[0][1]
     assert commit.token == TOKEN.lower() and commit.amount == 2000
     assert decoded(commit.payload)[1] == (1, bytes.fromhex(commitment[2:]))
-    assert decoded(world.sent[2][1].payload)[1][1:3] == (cid_of(MODEL), cid_of(VALID_CSV))
+    assert decoded(world.sent[1][1].payload)[1][0] == cid_of(BIG_CSV)  # the data is too large to travel inline
+    # the small model travels in the reveal
+    assert decoded(world.sent[2][1].payload)[1][1:] == (cid_of(MODEL), cid_of(BIG_CSV), decoded(
+        world.sent[2][1].payload)[1][3], MODEL, b"")
     assert kept_states(tmp_path) == []  # revealed: the salt is no longer kept
 
 
@@ -140,7 +148,7 @@ def test_an_interrupted_submission_is_listed_and_resumes_without_a_second_commit
     done = client.post(f"/submissions/{commitment}/run", data={"csrf_token": token})  # the no-JavaScript path
     assert done.status_code == 303 and done.headers["Location"] == f"/inputs/{len(world.sent)}"
     names = [decoded(request.payload)[0] for _, request in world.sent]
-    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"]
+    assert names == ["commitSubmission", "revealSubmissionInline"]
     assert f'data-kept="{commitment}"' not in client.get("/submit").get_data(as_text=True)
 
 
@@ -150,7 +158,7 @@ def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, t
     html = client.post("/submit", data={"csrf_token": token, **FORM}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", html).group(1))
     names = [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs]
-    assert names == ["commitSubmission", "uploadChunkCoded", "revealSubmission"] and world.sent == []
+    assert names == ["commitSubmission", "revealSubmissionInline"] and world.sent == []
     assert {tx["from"] for tx in txs} == {WALLET} and 'data-kind="input"' in html
     (state,) = kept_states(tmp_path)
     _, (job, commitment) = decoded(bytes.fromhex(txs[0]["data"][2:]))
@@ -160,7 +168,7 @@ def test_a_browser_wallet_gets_commit_chunks_and_reveal_in_order(world: World, t
         "SubmissionCommitted", 1, 4, WALLET, commitment)), b""))
     again = client.post(f"/submissions/{state['commitment']}/resume", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
     txs = json.loads(re.search(r"data-txs='([^']*)'", again).group(1))
-    assert [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs] == ["uploadChunkCoded", "revealSubmission"]
+    assert [decoded(bytes.fromhex(tx["data"][2:]))[0] for tx in txs] == ["revealSubmissionInline"]
     world.outputs.append(DecodedNotice(51, 10, *decode_notice_payload(abi.notices().encode(
         "SubmissionReceived", 1, 4, WALLET, cid_of(MODEL), b"", 0)), b""))
     assert "data-kept-submissions" not in client.get("/submit").get_data(as_text=True)

@@ -57,6 +57,14 @@ def reveal_submission(job: int, model_cid: bytes, data_cid: bytes, salt: bytes) 
     return InputRequest(inputs().encode("revealSubmission", job, model_cid, data_cid, salt))
 
 
+def reveal_submission_inline(job: int, model_cid: bytes, data_cid: bytes, salt: bytes, *, model: bytes = b"",
+                             data: bytes = b"") -> InputRequest:
+    """``revealSubmissionInline(job, modelCid, dataCid, salt, model, data)``: the reveal carrying the
+    bytes of small contents not stored yet (empty: already stored), so they need no upload."""
+    reveal_submission(job, model_cid, data_cid, salt)  # the same argument checks
+    return InputRequest(inputs().encode("revealSubmissionInline", job, model_cid, data_cid, salt, model, data))
+
+
 def review(job: int, submission: int, accept: bool) -> InputRequest:
     """``reviewSubmission(job, submission, accept)``."""
     return InputRequest(inputs().encode("reviewSubmission", job, submission, accept))

@@ -8,7 +8,9 @@ the chunks the machine does not hold (``upload.upload`` asks it).
 
 ``begin`` finds the kept state of the same submission or starts one (written before anything is
 sent); ``commit`` sends the commit (with the stake's deposit) and waits for ``SubmissionCommitted``;
-``upload_contents`` stores what is missing; ``reveal`` sends the reveal and waits for the outcome;
+``upload_contents`` stores what is missing, except small contents (together at most
+``INLINE_BYTES``), which travel inside the reveal (``revealSubmissionInline``): a model spec costs no
+upload input; ``reveal`` sends the reveal and waits for the outcome;
 ``run`` does all of them. A failed commit, and a reveal the machine can never accept
 (``bad_reveal``, ``reveal_too_late``), delete the state; any other failure keeps it for a re-run.
 """
@@ -23,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 from web3 import Web3
 
 from dapp.codec.cid import cid_of, cid_to_text
+from dapp.domain.limits import Limits
 from mlmarket.client import actions
+from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import ClientError, InputFailed
 from mlmarket.client.inspect import query_path
 from mlmarket.client.outputs import DecodedNotice, InputOutcome
@@ -41,6 +45,9 @@ from mlmarket.client.upload import UploadResult, pending_upload, upload
 
 if TYPE_CHECKING:
     from mlmarket.client.market import Market
+
+INLINE_BYTES = Limits().max_inline_bytes
+"""The machine's default bound on the contents one reveal may carry."""
 
 FINAL_REVEAL_ERRORS = frozenset({"bad_reveal", "reveal_too_late"})
 """Reveal errors no re-run can fix: the state is deleted."""
@@ -170,6 +177,35 @@ def missing_contents(market: Market, state: SubmissionState) -> list[Content]:
     return [c for c in state.contents if market.content_info(c.cid) is None]
 
 
+def inline_contents(market: Market, state: SubmissionState, read: ReadContent) -> dict[str, bytes]:
+    """``{role: bytes}`` of the missing contents the reveal carries: those whose bytes are here and
+    still hash to their CID, model first, while they fit in ``INLINE_BYTES`` together."""
+    carried: dict[str, bytes] = {}
+    room = INLINE_BYTES
+    for content in missing_contents(market, state):
+        data = read(content)
+        if data is not None and len(data) <= room and cid_to_text(cid_of(data)) == content.cid:
+            carried[content.role] = data
+            room -= len(data)
+    return carried
+
+
+def contents_to_upload(market: Market, state: SubmissionState, read: ReadContent) -> list[Content]:
+    """The missing contents that need an upload of their own (not carried by the reveal)."""
+    carried = inline_contents(market, state, read)
+    return [c for c in missing_contents(market, state) if c.role not in carried]
+
+
+def reveal_request(market: Market, state: SubmissionState, read: ReadContent | None) -> InputRequest:
+    """The reveal to send: ``revealSubmissionInline`` with the small missing contents, else
+    ``revealSubmission``."""
+    carried = inline_contents(market, state, read) if read is not None else {}
+    if not carried:
+        return actions.reveal_submission(state.job, state.model_cid, state.data_cid, state.salt)
+    return actions.reveal_submission_inline(state.job, state.model_cid, state.data_cid, state.salt,
+                                            model=carried.get("model", b""), data=carried.get("data", b""))
+
+
 def upload_contents(market: Market, store: StateStore, state: SubmissionState, read: ReadContent,
                     notify: Notify, progress: ChunkProgress | None = None, *, window: int = 8
                     ) -> tuple[SubmissionState, tuple[UploadResult, ...]]:
@@ -178,7 +214,7 @@ def upload_contents(market: Market, store: StateStore, state: SubmissionState, r
     if state.stage != COMMITTED:
         return state, ()
     results = []
-    for content in missing_contents(market, state):
+    for content in contents_to_upload(market, state, read):
         data = read(content)
         if data is None:
             raise ClientError(f"{content.role} {content.cid} is not stored and its file is not here: "
@@ -207,17 +243,18 @@ def _revealed_input(market: Market, state: SubmissionState) -> int | None:
                  if n.args.get("jobId") == state.job and n.args.get("submissionId") == state.submission), None)
 
 
-def reveal(market: Market, store: StateStore, state: SubmissionState, notify: Notify) -> InputOutcome:
-    """Sends the reveal (unless it was sent), waits for it and deletes the state once it went
-    through (or can never go through: ``FINAL_REVEAL_ERRORS``)."""
+def reveal(market: Market, store: StateStore, state: SubmissionState, notify: Notify,
+           read: ReadContent | None = None) -> InputOutcome:
+    """Sends the reveal (unless it was sent; carrying the small contents ``read`` gives, see
+    ``reveal_request``), waits for it and deletes the state once it went through (or can never go
+    through: ``FINAL_REVEAL_ERRORS``)."""
     if state.stage == REVEALING and state.reveal_input is None:
         found = _revealed_input(market, state)
         if found is not None:  # revealed by an interrupted run that did not note its input
             state = store.save(state.at(REVEALING, reveal_input=found))
     if state.reveal_input is None:
         state = store.save(state.at(REVEALING))
-        ref = market.chain.send_input(actions.reveal_submission(state.job, state.model_cid, state.data_cid,
-                                                                state.salt))
+        ref = market.chain.send_input(reveal_request(market, state, read))
         state = store.save(state.at(REVEALING, reveal_input=ref.index))
         notify(f"reveal sent (input {ref.index}), waiting for the node")
     outcome = market.reader.wait_for_input(state.reveal_input, timeout=market.wait_timeout)
@@ -243,7 +280,7 @@ def run(market: Market, store: StateStore, state: SubmissionState, read: ReadCon
         say(f"resuming the submission to job {state.job} kept in {store.path(state)} (stage {state.stage})")
     state = commit(market, store, state, say)
     state, uploads = upload_contents(market, store, state, read, say, progress, window=window)
-    outcome = reveal(market, store, state, say)
+    outcome = reveal(market, store, state, say, read)
     return FlowResult(state.at(REVEALING, reveal_input=outcome.index), outcome, uploads, resumed)
 
 

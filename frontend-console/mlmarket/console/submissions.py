@@ -113,12 +113,12 @@ def step(market: Any, state: SubmissionState) -> dict[str, Any]:
             state = flow.commit(market, store(), state, notes.append)
             return _progress(state, notes[-1])
         if state.stage == COMMITTED:
-            missing = flow.missing_contents(market, state)
+            missing = flow.contents_to_upload(market, state, _read)
             if not missing:
                 state = store().save(state.at(UPLOADED))
                 return _progress(state, "contents stored")
             return _upload_chunk(market, state, missing[0])
-        outcome = flow.reveal(market, store(), state, notes.append)
+        outcome = flow.reveal(market, store(), state, notes.append, _read)
         return _progress(state, _revealed(outcome), done=True, input=outcome.index)
 
 
@@ -166,11 +166,11 @@ def wallet_requests(market: Any, state: SubmissionState) -> list[InputRequest]:
                     and o.args.get("commitment") == commitment for o in market.outputs(states=False))
     requests = [] if committed else [actions.commit_submission(state.job, state.commitment, stake=state.stake,
                                                                token=state.token)]
-    for content in flow.missing_contents(market, state):
+    for content in flow.contents_to_upload(market, state, _read):
         data = _read(content)
         if data is None:
             raise ClientError(f"the {content.role} {content.cid} is not stored and this console no longer "
                               f"holds its file: choose it again on the submit page")
         requests += list(pending_upload(market, data).requests)
-    requests.append(actions.reveal_submission(state.job, state.model_cid, state.data_cid, state.salt))
+    requests.append(flow.reveal_request(market, state, _read))
     return requests
