@@ -56,6 +56,9 @@ STAKED_COMMIT = "deposit stake + commitSubmission (manual job)"
 STAKED_REVEAL = "revealSubmission (manual job)"
 STAKED_ONE_STEP = "deposit stake + one-step submit (removed; old payload)"
 APPROVE = ": ERC-20 approve"
+SPEC_UPLOAD = "uploadChunkCoded (a ~60-byte model spec)"
+SPEC_REVEAL = "revealSubmission (the spec uploaded before)"
+SPEC_INLINE = "revealSubmissionInline (the spec inside the reveal)"
 ONE_STEP_SIGNATURE = "submit(uint256,bytes,bytes)"
 
 
@@ -163,6 +166,25 @@ def _chunk_rows(market: Market, rows: Rows) -> None:
               market.send(InputRequest(chunk.payload)), chunk.payload)
 
 
+def _inline_rows(market: Market, rows: Rows, job: int, train: bytes) -> None:
+    """A one-file model spec submitted twice after its commit: uploaded in its own input then
+    revealed, and carried by the reveal (``revealSubmissionInline``); two specs that differ by one
+    parameter, so neither is stored before."""
+    rng = random.Random(5)
+    for max_iter, inline in ((150, False), (160, True)):
+        spec = json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": max_iter}}).encode()
+        salt = rng.randbytes(32)
+        _send(market, rows, COMMIT + (" (inline)" if inline else " (upload)"),
+              actions.commit_submission(job, submission_commitment(market.account, job, cid_of(spec), train, salt)))
+        if inline:
+            _send(market, rows, SPEC_INLINE, actions.reveal_submission_inline(job, cid_of(spec), train, salt,
+                                                                              model=spec))
+            continue
+        (chunk,) = plan_upload(spec).chunks
+        _send(market, rows, SPEC_UPLOAD, actions.raw(chunk.payload))
+        _send(market, rows, SPEC_REVEAL, actions.reveal_submission(job, cid_of(spec), train, salt))
+
+
 def measure(state_dir: Path) -> tuple[Rows, list[str]]:
     """Runs every transaction on a fresh node; returns the table and the node's verdicts on the
     one-step submissions."""
@@ -196,6 +218,7 @@ def measure(state_dir: Path) -> tuple[Rows, list[str]]:
         train = upload(contributor, _data(300, 3)).cid
         submission, verdicts = _submission_rows(contributor, rows, (threshold_job, manual_job), token,
                                                 (cid_from_text(model), cid_from_text(train)))
+        _inline_rows(contributor, rows, threshold_job, cid_from_text(train))
         run(sponsor, "reviewSubmission", actions.review(manual_job, submission, True))
         run(sponsor, "cancelJob", actions.cancel(threshold_job))
         first = run(sponsor, "withdraw (Ether), to be executed first", actions.withdraw(ETHER, TOKEN_UNIT // 4))
@@ -224,6 +247,10 @@ def main() -> None:
     print_table(comparison(gas))
     print(f"(the node's verdict on the one-step inputs: {', '.join(v.lower() for v in verdicts)}; "
           "the base layer charges the same either way)")
+    uploaded, inline = gas[SPEC_UPLOAD] + gas[SPEC_REVEAL], gas[SPEC_INLINE]
+    print(f"a one-file model spec after its commit: upload + reveal {uploaded:,} gas in 2 transactions, "
+          f"inline reveal {inline:,} gas in 1 ({uploaded - inline:,} less)")
+    record("gas: a model spec's upload + reveal -> inline reveal", f"{uploaded:,} -> {inline:,}")
     record(f"gas per user transaction, least – most ({len(gas)} transactions)",
            f"{min(gas.values()):,} – {max(gas.values()):,}")
     record(f"gas: {DEPOSIT}", f"{gas[DEPOSIT]:,}")
