@@ -2,7 +2,8 @@
 ago", scores in the metric's units.
 
 The pure functions (``utc``, ``relative``, ``when``, ``duration``, ``score_text``, ``tokens_text``,
-``short_address``) take what they show; ``Units`` binds them to a market: it reads each token's
+``short_address``, and for contribution rewards ``contribution_text``, ``norm_text``, ``privacy_text``,
+``reward_rule``) take what they show; ``Units`` binds them to a market: it reads each token's
 ``symbol()`` and ``decimals()`` from the ERC-20 once (Ether is ``ETH`` with 18 decimals) and counts
 relative times from the latest block's timestamp (the clock deadlines use). The CLI and the web
 console both show values through here; ``--json`` output never does: it keeps the raw values.
@@ -11,6 +12,7 @@ console both show values through here; ``--json`` output never does: it keeps th
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +91,53 @@ def score_text(millionths: int | None, metric: str) -> str:
     sign = "-" if millionths < 0 else ""
     whole, frac = divmod(abs(int(millionths)), MILLION)
     return f"{metric} {sign}{whole}.{frac:06d}"
+
+
+def contribution_text(millionths: int | None, metric: str) -> str:
+    """``accuracy +0.012000``: a measured contribution (millionths of the metric), signed; positive
+    means the update made the model better (for losses too: a lower loss); ``-`` when not measured."""
+    if millionths is None:
+        return "-"
+    sign = "+" if millionths > 0 else "-" if millionths < 0 else ""
+    whole, frac = divmod(abs(int(millionths)), MILLION)
+    return f"{metric} {sign}{whole}.{frac:06d}"
+
+
+def norm_text(millionths: int | str) -> str:
+    """``2.5``: an L2 length kept in millionths (a job's ``clip_norm``, an update's ``norm``)."""
+    return format_amount(int(millionths), 6)
+
+
+def _real(value: float) -> str:
+    """``1.5``, ``1e-5`` (up to 12 significant digits, no padded exponent)."""
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{value:.12g}").replace("e+", "e")
+
+
+def privacy_text(privacy: Mapping[str, Any] | None) -> str:
+    """``ε=1.5, δ=1e-5``: the differential privacy a contributor declared for an update (inspect's
+    ``privacy``); ``""`` when none was declared."""
+    if not privacy:
+        return ""
+    return f"ε={_real(float(privacy.get('epsilon', 0)))}, δ={_real(float(privacy.get('delta', 0)))}"
+
+
+def reward_rule(spec: Mapping[str, Any], policy: str, pool: str) -> str:
+    """How a job shares its money, in words (``JobSpec.reward``): ``leave-one-out share of each
+    round's 10 MLT``, ``Shapley, 50 permutations: a share of each round's 10 MLT``, ``top 3 by score
+    above baseline``, ``winner takes all``, ``a fixed 10 MLT per accepted update``; ``pool`` is the
+    spec's ``reward_per_accept`` as shown (the round's budget under ``loo`` and ``shapley``)."""
+    rule = str(spec.get("reward") or "")
+    if rule == "loo":
+        return f"leave-one-out share of each round's {pool}"
+    if rule == "shapley":
+        return f"Shapley, {spec.get('permutations', 0)} permutations: a share of each round's {pool}"
+    if rule == "top_k":
+        return f"top {spec.get('top_k', 0)} by score above baseline share the budget"
+    if rule:
+        return rule
+    if policy == "best":
+        return "winner takes all"
+    return f"a fixed {pool} per accepted {'update' if policy == 'rounds' else 'submission'}"
 
 
 def tokens_text(base_units: int | str, info: TokenInfo) -> str:

@@ -222,12 +222,25 @@ function initCreateForm() {
   const policy = form.querySelector("[data-policy-select]");
   const task = form.querySelector("[data-task-select]");
   const metric = form.querySelector("[data-metric-select]");
+  const reward = form.querySelector("[data-reward-select]");
   const sync = () => {
     form.querySelectorAll("[data-policies]").forEach((el) => {
       const on = el.dataset.policies.split(" ").includes(policy.value);
       el.hidden = !on;
+      if (el.tagName === "OPTION") el.disabled = !on;
       el.querySelectorAll("input, select").forEach((input) => { input.disabled = !on; });
     });
+    // The reward rules of the chosen policy only; the count a rule needs only with that rule.
+    if (reward) {
+      if (reward.selectedOptions[0] && reward.selectedOptions[0].hidden) {
+        reward.selectedIndex = [...reward.options].findIndex((o) => !o.hidden);
+      }
+      form.querySelectorAll("[data-rewards]").forEach((el) => {
+        const on = el.dataset.rewards.split(" ").includes(reward.value);
+        el.hidden = !on;
+        el.querySelectorAll("input").forEach((input) => { input.disabled = !on; });
+      });
+    }
     metric.querySelectorAll("option").forEach((o) => { o.hidden = o.dataset.task !== task.value; });
     if (metric.selectedOptions[0] && metric.selectedOptions[0].hidden) {
       metric.value = metric.querySelector(`option[data-task="${task.value}"]`).value;
@@ -235,6 +248,7 @@ function initCreateForm() {
   };
   policy.addEventListener("change", sync);
   task.addEventListener("change", sync);
+  if (reward) reward.addEventListener("change", sync);
   sync();
 }
 

@@ -1,5 +1,6 @@
 """Jobs: the list, one job's page (leaderboard, chart, history, access) and its actions (settle, cancel,
-review, reveal, top up; access and delegates in ``views.access``)."""
+review, reveal, top up; access and delegates in ``views.access``). A job with a reward rule
+(``JobSpec.reward``) shows the rule in words and each submission's measured contribution and pay."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import ClientError, InspectFailed
 from mlmarket.client.inspect import query_path
 from mlmarket.client.jobspec import parse_cid
+from mlmarket.client.units import contribution_text, norm_text, privacy_text, reward_rule
 from mlmarket.console.access_state import access_view
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
@@ -21,6 +23,14 @@ from mlmarket.console.views.common import content_cid, deliver
 
 bp = Blueprint("jobs", __name__)
 ACTIONS = ("settle", "cancel", "review", "reveal", "top_up")
+CONTRIBUTION_MEANS = {
+    "loo": "how much worse the round's model is without the update (leave-one-out); each round's reward is "
+           "shared in proportion to the positive contributions",
+    "shapley": "the update's average marginal value over random orders of the round's updates (Shapley); "
+               "each round's reward is shared in proportion to the positive contributions",
+    "top_k": "the score above the baseline; the best k share the budget in proportion to it",
+}
+"""What a contribution measures under each reward rule (docs/PROTOCOL.md §4.7), for the leaderboard."""
 
 
 def _answer(value: Any, key: str, default: Any) -> Any:
@@ -55,11 +65,36 @@ def job_context(job_id: int) -> dict[str, Any] | None:
     leaderboard = _answer(market.query(query_path("jobs", job_id, "leaderboard")), "leaderboard", [])
     history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
     access = market.query(query_path("jobs", job_id, "access"))
-    chart = score_chart(submissions, history, str(job.get("metric", "")))
+    metric = str(job.get("metric", ""))
+    chart = score_chart(submissions, history, metric)
     viewer = acting_address()
-    return {"job": job, "submissions": submissions, "leaderboard": leaderboard, "history": history,
-            "chart": chart, "spec": job.get("spec") or {},
+    spec = job.get("spec") or {}
+    return {"job": job, "submissions": _shown(submissions, metric),
+            "leaderboard": _shown(leaderboard, metric), "history": history, "chart": chart, "spec": spec,
+            "private": any(s.get("privacy") for s in submissions), **_reward_facts(job, spec),
             "access": access_view(job, access if isinstance(access, dict) else {}, viewer)}
+
+
+def _reward_facts(job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec panel's ``reward_rule`` in words (rounds and best jobs, and any job with a rule) and
+    ``clip_norm`` as a length (``None`` when the job keeps the default bound)."""
+    policy = str(job.get("policy", ""))
+    pool = runtime().tokens.fmt(spec.get("reward_per_accept", 0), job.get("token"))
+    shown = policy in ("rounds", "best") or bool(spec.get("reward"))
+    return {"reward_rule": reward_rule(spec, policy, pool) if shown else None,
+            "contribution_means": CONTRIBUTION_MEANS.get(str(spec.get("reward") or ""), "the measured value"),
+            "clip_norm": norm_text(spec["clip_norm"]) if spec.get("clip_norm") else None}
+
+
+def _shown(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Submissions with their ``contribution_text`` (signed, in the metric's units: from the exact
+    millionths) and ``privacy_text`` (``ε=…, δ=…``) added."""
+    def millionths(row: dict[str, Any]) -> int | None:
+        exact, value = row.get("contribution_millionths"), row.get("contribution")
+        return int(exact) if exact is not None else None if value is None else round(float(value) * 1_000_000)
+
+    return [{**row, "contribution_text": contribution_text(millionths(row), metric),
+             "privacy_text": privacy_text(row.get("privacy"))} for row in rows]
 
 
 @bp.get("/jobs/<int:job_id>")
