@@ -39,6 +39,8 @@ struct JobSpec {
     uint32 permutations;     // rounds with reward "shapley": Monte-Carlo permutations per round
     uint64 clipNorm;         // rounds: millionths; an update's L2 distance from the global model is at most this
                              // (0: the default bound); what a differentially private update is clipped to
+    bool payoutVouchers;     // rewards and returned stakes leave by voucher at once (default: they are credited
+                             // to the contributor's dApp balance, taken out with one `withdraw` when they want)
 }
 
 interface IMLMarketInputs {
@@ -81,6 +83,9 @@ interface IMLMarketInputs {
     function setDelegate(uint256 jobId, address account, bool enabled) external;
     /// Moves `amount` of `token` from the sender's balance to their wallet by voucher.
     function withdraw(address token, uint256 amount) external;
+    /// The sender's choice for the rewards and returned stakes they receive: by voucher at once
+    /// (`enabled`), or credited to their dApp balance (the default).
+    function setPayoutVouchers(bool enabled) external;
     /// One chunk of a file: original bytes [offset, offset + n) of a file of `size` bytes whose
     /// CID is `cid`; `data` is those bytes, raw or zlib-deflated (`deflated`).
     function uploadChunk(bytes calldata cid, uint64 size, uint64 offset, bool deflated, bytes calldata data)

@@ -42,6 +42,7 @@ class JobSpec:
     top_k: int = 0
     permutations: int = 0
     clip_norm: int = 0
+    payout_vouchers: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,13 @@ class Withdraw:
 
 
 @dataclass(frozen=True, slots=True)
+class SetPayoutVouchers:
+    """The sender's payout choice: vouchers at once (``enabled``) or their dApp balance."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
 class UploadChunk:
     cid: bytes
     size: int
@@ -160,7 +168,8 @@ class AbortUpload:
 
 Command = (
     CreateJob | TopUpJob | CancelJob | SettleJob | CommitSubmission | RevealSubmission | RevealSubmissionInline
-    | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | UploadChunk
+    | ReviewSubmission | RevealTestSet | RequestAccess | SetAccess | SetDelegate | Withdraw | SetPayoutVouchers
+    | UploadChunk
     | UploadChunkCoded | AbortUpload
 )
 """Commands sent as ABI calls (plain inputs or a deposit's ``execLayerData``)."""
@@ -179,6 +188,7 @@ CALLS: dict[str, type] = {
     "setAccess": SetAccess,
     "setDelegate": SetDelegate,
     "withdraw": Withdraw,
+    "setPayoutVouchers": SetPayoutVouchers,
     "uploadChunk": UploadChunk,
     "uploadChunkCoded": UploadChunkCoded,
     "abortUpload": AbortUpload,

@@ -19,7 +19,7 @@ from mlmarket.cli.main import cli
 from dapp.codec.cid import cid_of, cid_to_text
 
 SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,"
-        "uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64)")
+        "uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64,bool)")
 CREATE_JOB = f"createJob(address,uint256,{SPEC})"
 ETHER = "0x" + "00" * 20
 NOW = 1_700_000_000

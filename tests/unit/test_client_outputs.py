@@ -94,9 +94,9 @@ def test_notice_cids_are_shown_as_text() -> None:
 
 def test_job_created_spec_becomes_a_nested_object() -> None:
     validation, validation_text = raw_cid(b"csv")
-    spec_types = "(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64)"
+    spec_types = "(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64,bool)"
     spec = ("t", "threshold", "classification", "y", "accuracy", validation, b"", 900_000, 0, 10, 2_000_000_000,
-            False, bytes(32), 0, 0, 0, 0, 0, 0, 0, False, "", "", 0, 0, 0)
+            False, bytes(32), 0, 0, 0, 0, 0, 0, 0, False, "", "", 0, 0, 0, False)
     payload = call(f"JobCreated(uint256,address,address,uint256,{spec_types})",
                    ["uint256", "address", "address", "uint256", spec_types], [1, ALICE, TOKEN, 100, spec])
     notice = decode_output(notice_record(0, 0, payload))

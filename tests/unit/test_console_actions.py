@@ -18,7 +18,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from tests.unit.test_console_fake import ETHER, TOKEN, World, csrf, make_client, populated_world
 
 SPEC = ("(string,string,string,string,string,bytes,bytes,int64,int64,uint256,uint64,bool,bytes32,uint64,uint32,"
-        "uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64)")
+        "uint32,uint64,int64,uint256,uint32,bool,string,string,uint32,uint32,uint64,bool)")
 SIGNATURES = {"createJob": ["address", "uint256", SPEC], "commitSubmission": ["uint256", "bytes32"],
               "revealSubmission": ["uint256", "bytes", "bytes", "bytes32"],
               "revealSubmissionInline": ["uint256", "bytes", "bytes", "bytes32", "bytes", "bytes"],

@@ -30,7 +30,7 @@ NORMS = ("clip_norm",)  # a length in the model's parameter space, as millionths
 AMOUNTS = ("reward_per_accept", "stake")
 CIDS = ("validation_cid", "base_model_cid")
 STRINGS = ("title", "policy", "task", "label", "metric", "aggregation", "reward")
-BOOLS = ("accept_by_default", "gated")
+BOOLS = ("accept_by_default", "gated", "payout_vouchers")
 UINT_BITS = {"reveal_window": 64, "rounds": 32, "round_quota": 32, "round_duration": 64, "max_submissions": 32,
              "top_k": 32, "permutations": 32}
 KEYS = tuple(f.name for f in fields(JobSpec))
@@ -116,7 +116,7 @@ def spec_from_dict(data: Mapping[str, Any], *, now: Callable[[], int],
         raise SpecError(f"the job spec lacks {', '.join(missing)}")
     defaults: dict[str, Any] = {k: 0 for k in KEYS}
     defaults.update(title="", aggregation="", reward="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
-                    accept_by_default=False, gated=False)
+                    accept_by_default=False, gated=False, payout_vouchers=False)
     values = {**defaults, **{k: _convert(k, v, now, decimals) for k, v in data.items()}}
     return JobSpec(**values)
 
