@@ -42,12 +42,13 @@ SUBMITTED = [  # (score, contribution, paid in TEST, round, (epsilon, delta) dec
 ]
 
 
-def contribution_world(spec: JobSpec = SPEC) -> tuple[World, list[dict[str, Any]]]:
-    """``populated_world`` whose job 1 has ``spec`` and the submissions above, answered as the
-    machine's views answer (the leaderboard in the machine's order); also the leaderboard."""
+def machine_views(spec: JobSpec = SPEC) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Job 1 with ``spec`` and the submissions above as the machine's views give them: the spec
+    (``jsonable``), the submissions (``submission_view``) and the leaderboard (``leaderboard``,
+    in the machine's order)."""
     state = State()
-    job = Job(id=1, sponsor=Address(b"\x5a" * 20), token=Address.from_hex(TOKEN), spec=spec, created_at=1_800_000_000,
-              submissions=len(SUBMITTED), round=2)
+    job = Job(id=1, sponsor=Address(b"\x5a" * 20), token=Address.from_hex(TOKEN), spec=spec,
+              created_at=1_800_000_000, submissions=len(SUBMITTED), round=2)
     records = []
     with state.transaction() as tx:
         for n, (score, contribution, paid, round_, privacy) in enumerate(SUBMITTED, start=1):
@@ -58,11 +59,18 @@ def contribution_world(spec: JobSpec = SPEC) -> tuple[World, list[dict[str, Any]
                                 delta=delta)
             tx.put(SUBMISSIONS, (1, n), record)
             records.append(record)
-    board = [submission_view(s) for s in leaderboard(state, job)]
+    return (jsonable("spec", spec), [submission_view(s) for s in records],
+            [submission_view(s) for s in leaderboard(state, job)])
+
+
+def contribution_world(spec: JobSpec = SPEC) -> tuple[World, list[dict[str, Any]]]:
+    """``populated_world`` whose job 1 has ``spec`` and the submissions above, answered as the
+    machine's views answer; also the leaderboard."""
+    shown_spec, submissions, board = machine_views(spec)
     world = populated_world()
-    view = {**world.answers["jobs/1"]["job"], "policy": spec.policy, "metric": spec.metric, "round": job.round,
-            "spec": jsonable("spec", spec)}
-    world.answers.update({"jobs/1": {"ok": True, "job": view, "submissions": [submission_view(s) for s in records]},
+    view = {**world.answers["jobs/1"]["job"], "policy": spec.policy, "metric": spec.metric, "round": 2,
+            "spec": shown_spec}
+    world.answers.update({"jobs/1": {"ok": True, "job": view, "submissions": submissions},
                           "jobs/1/leaderboard": {"ok": True, "leaderboard": board},
                           "jobs/1/history": {"ok": True, "history": []}})
     return world, board

@@ -68,6 +68,18 @@ def create(session: Session, spec: str, reward: str, token: str | None, eth: boo
     Every job needs "validation_cid" (a hidden test set's fallback split is decided on it), else
     nothing is sent. "best" and "threshold" jobs may add "test_commitment" and "reveal_window".
 
+    "reward" chooses how the money is shared (leave it out for the policy's own rule: a fixed
+    "reward_per_accept", or for "best" winner takes all). "rounds" jobs: "loo" (leave-one-out) or
+    "shapley" (with "permutations", 1 to 1000) share each round's "reward_per_accept" by each
+    update's measured contribution, and need "round_quota" 1 to 64; "clip_norm" (e.g. 2.5) bounds
+    an update's L2 distance from the global model. "best" jobs: "top_k" with "top_k" (1 to 100):
+    the k best share the budget by score above a baseline. Spec keys for each:
+
+    \b
+      {"policy": "rounds", "reward": "loo", "reward_per_accept": 10, "round_quota": 4, ...}
+      {"policy": "rounds", "reward": "shapley", "permutations": 50, "clip_norm": 2.5, ...}
+      {"policy": "best", "reward": "top_k", "top_k": 3, ...}
+
     \b
     Example:
       mlmarket job create spec.json --reward 100 --account 0
@@ -112,6 +124,12 @@ def list_jobs(session: Session) -> None:
 def show(session: Session, job: int) -> None:
     """Show job JOB and its submissions (inspect "jobs/JOB" and "jobs/JOB/submissions").
 
+    In human units: amounts with the token's symbol, times in UTC, scores in the job's metric. A
+    job with a reward rule shows it in words (reward_rule), and each submission its measured
+    contribution (signed, in the metric: positive is better, for losses too) and what it was paid
+    (reward); a differentially private update shows its declared privacy (ε, δ). --json keeps
+    inspect's raw values (base units, unix times, contribution_millionths).
+
     \b
     Example:
       mlmarket job show 1 --json
@@ -123,11 +141,12 @@ def show(session: Session, job: int) -> None:
     subs = subs.get("submissions", subs) if isinstance(subs, dict) else subs
 
     def text() -> str:
-        from mlmarket.cli.render import human_job, human_submission, pretty
+        from mlmarket.cli.contributions import shown_job, shown_submission
+        from mlmarket.cli.render import pretty
 
         units = session.units()
-        return pretty({"job": human_job(record, units),
-                       "submissions": [human_submission(s, record, units) for s in subs]})
+        return pretty({"job": shown_job(record, units),
+                       "submissions": [shown_submission(s, record, units) for s in subs]})
 
     session.emit({"job": record, "submissions": subs}, text)
 

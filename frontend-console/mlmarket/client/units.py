@@ -2,10 +2,11 @@
 ago", scores in the metric's units.
 
 The pure functions (``utc``, ``relative``, ``when``, ``duration``, ``score_text``, ``tokens_text``,
-``short_address``, and for contribution rewards ``contribution_text``, ``norm_text``, ``privacy_text``,
-``reward_rule``) take what they show; ``Units`` binds them to a market: it reads each token's
-``symbol()`` and ``decimals()`` from the ERC-20 once (Ether is ``ETH`` with 18 decimals) and counts
-relative times from the latest block's timestamp (the clock deadlines use). The CLI and the web
+``short_address``, and for contribution rewards ``contribution_text``, ``contribution_of``,
+``norm_text``, ``privacy_text``, ``reward_rule``) take what they show; ``Units`` binds them to a
+market: it reads each token's ``symbol()`` and ``decimals()`` from the ERC-20 once (Ether is ``ETH``
+with 18 decimals) and counts relative times from the latest block's timestamp (the clock deadlines
+use). The CLI and the web
 console both show values through here; ``--json`` output never does: it keeps the raw values.
 """
 
@@ -101,6 +102,15 @@ def contribution_text(millionths: int | None, metric: str) -> str:
     sign = "+" if millionths > 0 else "-" if millionths < 0 else ""
     whole, frac = divmod(abs(int(millionths)), MILLION)
     return f"{metric} {sign}{whole}.{frac:06d}"
+
+
+def contribution_of(submission: Mapping[str, Any]) -> int | None:
+    """A submission's measured contribution in millionths, as inspect gives it: exact from
+    ``contribution_millionths``, else from ``contribution`` (metric units); ``None``: not measured."""
+    exact, value = submission.get("contribution_millionths"), submission.get("contribution")
+    if exact is not None:
+        return int(exact)
+    return None if value is None else round(float(value) * MILLION)
 
 
 def norm_text(millionths: int | str) -> str:

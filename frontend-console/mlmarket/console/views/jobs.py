@@ -14,7 +14,7 @@ from mlmarket.client.chain import InputRequest
 from mlmarket.client.errors import ClientError, InspectFailed
 from mlmarket.client.inspect import query_path
 from mlmarket.client.jobspec import parse_cid
-from mlmarket.client.units import contribution_text, norm_text, privacy_text, reward_rule
+from mlmarket.client.units import contribution_of, contribution_text, norm_text, privacy_text, reward_rule
 from mlmarket.console.access_state import access_view
 from mlmarket.console.chart import score_chart
 from mlmarket.console.forms import FormErrors, amount, salt_field, text, whole
@@ -87,13 +87,9 @@ def _reward_facts(job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shown(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Submissions with their ``contribution_text`` (signed, in the metric's units: from the exact
-    millionths) and ``privacy_text`` (``ε=…, δ=…``) added."""
-    def millionths(row: dict[str, Any]) -> int | None:
-        exact, value = row.get("contribution_millionths"), row.get("contribution")
-        return int(exact) if exact is not None else None if value is None else round(float(value) * 1_000_000)
-
-    return [{**row, "contribution_text": contribution_text(millionths(row), metric),
+    """Submissions with their ``contribution_text`` (signed, in the metric's units) and
+    ``privacy_text`` (``ε=…, δ=…``) added."""
+    return [{**row, "contribution_text": contribution_text(contribution_of(row), metric),
              "privacy_text": privacy_text(row.get("privacy"))} for row in rows]
 
 
