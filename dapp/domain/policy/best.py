@@ -2,22 +2,43 @@
 deadline (ties: the earliest commit); none → refund. With a hidden test set, submissions are only
 stored until the sponsor reveals it (``dapp.domain.reveal``) and the winner is the best on that set.
 Cancelling a job with qualifying submissions splits the budget among them
-(``dapp.domain.policies.split``), so a sponsor cannot cancel to keep the prize."""
+(``dapp.domain.policies.split``), so a sponsor cannot cancel to keep the prize.
+
+**reward top_k** (docs/PROTOCOL.md §4.7): the whole budget goes, when the job settles, to its
+``top_k`` best qualifying submissions (better score first, ties to the earliest commit) in proportion
+to their contribution, their score's gain over a **baseline** (``dapp.domain.shares.proportional``),
+each valued in a ``ContributionMeasured`` notice. One place per piece of work: a submission whose
+work (``payouts.work_keys``: its model and data, or the model it yields) an earlier submission of the
+job holds is rejected when scored (``payouts.hold``), so copies from any number of addresses take no
+place. The baseline is ``min_score`` unless the job has a trained base model: then its score on the
+validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
+hidden test set, the worse of that score and the base's score on the revealed test set, measured
+after the last batch (if it cannot be scored there: the validation score), so the bar can never be
+raised above what anyone could compute before submitting. Nothing above the baseline → refund; the
+best's model is published only when it is paid.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
-from dapp.domain import payouts
+from dapp.codec.cid import cid_of
+from dapp.domain import content, payouts, shares
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
-from dapp.domain.events import SubmissionScored
+from dapp.domain.events import ContributionMeasured, SubmissionScored
 from dapp.domain.policies import (beats_best, keep_best_model, publish_best, qualifies, record_score, split,
                                   split_shares)
 from dapp.domain.policy.base import Policy
-from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
+from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission, submissions_of
+from dapp.domain.spec import gain
 from dapp.domain.store import Tx
+from dapp.ml.errors import MLError
+from dapp.ml.metrics import INT64_MAX, INT64_MIN
+
+TOP_K = "top_k"
+BASELINE = "top_k_baseline"  # job_id -> a top_k job's trained base model's score on the validation set
 
 
 def consider(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
@@ -43,18 +64,103 @@ def pay_best(tx: Tx, job: Job, ctx: Context) -> list[Any]:
     return events + ended
 
 
+def is_top_k(job: Job) -> bool:
+    """Whether the job pays its top k by contribution (``JobSpec.reward`` ``top_k``)."""
+    return job.spec.reward == TOP_K
+
+
+def hold_work(tx: Tx, sub: Submission, scored: Any) -> Submission:
+    """top_k: notes ``sub`` as the holder of its work (its input, and the model it yields: the trained
+    one, else its own); a copy of work an earlier submission holds is rejected with the reason."""
+    model = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
+    first, why = payouts.hold(tx, replace(sub, trained_cid=model))
+    if first:
+        sub = replace(sub, status="rejected", error=why)
+        tx.put(SUBMISSIONS, (sub.job_id, sub.id), sub)
+    return sub
+
+
+def ranking(tx: Tx, job: Job) -> list[Submission]:
+    """The top_k candidates, best first: scored (on the test set, if revealed) and qualifying, copies
+    already rejected (:func:`hold_work`); ties to the earliest commit."""
+    candidates = [sub for sub in submissions_of(tx, job)
+                  if sub.status == "scored" and sub.score is not None and qualifies(job, sub.score)]
+    return sorted(candidates, key=lambda sub: (-gain(job.spec.metric, sub.score, 0), sub.id))
+
+
+def baseline(tx: Tx, job: Job, env: Env) -> int:
+    """What top_k contributions are measured from (module docstring)."""
+    on_validation = tx.get(BASELINE, job.id)
+    if on_validation is None:
+        return job.spec.min_score
+    if not job.test_cid:
+        return on_validation
+    try:
+        on_test = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
+                                   validation=content.get_content(tx, job.test_cid),
+                                   model=content.get_content(tx, job.spec.base_model_cid), seed=0).score
+    except MLError:
+        return on_validation
+    return on_test if gain(job.spec.metric, on_test, on_validation) < 0 else on_validation
+
+
+def contribution(job: Job, score: int, base: int) -> int:
+    """``score``'s gain over ``base`` (millionths), clamped to the int64 range as scores are."""
+    return max(INT64_MIN, min(INT64_MAX, gain(job.spec.metric, score, base)))
+
+
+def pay_top_k(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
+    """Shares the whole budget among the job's top k by contribution (``ContributionMeasured`` before
+    each ``RewardPaid``), publishes the best's model if it is paid, and ends the job (nothing
+    positive: refunded)."""
+    top = ranking(tx, job)[:job.spec.top_k]
+    base = baseline(tx, job, env) if top else job.spec.min_score
+    measured = {sub.id: contribution(job, sub.score or 0, base) for sub in top}
+    amounts = shares.proportional(payouts.budget(tx, job), measured)
+    events: list[Any] = []
+    for sub in top:
+        sub = replace(sub, contribution=measured[sub.id])
+        tx.put(SUBMISSIONS, (job.id, sub.id), sub)
+        events.append(ContributionMeasured(job.id, sub.id, 0, TOP_K, sub.score or 0, base, measured[sub.id],
+                                           amounts[sub.id]))
+        if amounts[sub.id]:
+            job, sub, paid = payouts.reward(tx, job, sub, amounts[sub.id])
+            events += paid
+    if job.paid:
+        job, published = publish_best(tx, job, ctx)
+        events += published
+    job, ended = payouts.end(tx, job, "paid" if job.paid else "refunded")
+    return events + ended
+
+
+def settle_best(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
+    """The job's end on its scores: top_k's shares, or the winner takes all."""
+    return pay_top_k(tx, job, ctx, env) if is_top_k(job) else pay_best(tx, job, ctx)
+
+
 class Best(Policy):
     """The best-model policy (module docstring)."""
 
+    def on_create(self, tx: Tx, job: Job, base: Any, validation: bytes | None, env: Env) -> Job:
+        """top_k with a trained base model: its score on the validation set, the baseline."""
+        if is_top_k(job) and base is not None and base.trained:
+            scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
+                                      validation=validation, model=content.get_content(tx, job.model_cid), seed=0)
+            tx.put(BASELINE, job.id, scored.score)
+        return job
+
     def on_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
-        """A candidate for the prize, decided at the deadline."""
+        """A candidate for the prize, decided at the deadline (top_k: unless a copy)."""
         sub = record_score(tx, job, sub, scored)
-        consider(tx, job, sub, scored, ctx, env)
+        if is_top_k(job):
+            sub = hold_work(tx, sub, scored)
+        if sub.status == "scored":
+            consider(tx, job, sub, scored, ctx, env)
         return [SubmissionScored.of(sub, False)]
 
     def on_deadline(self, tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
-        """The best takes the budget (none: refund)."""
-        events = pay_best(tx, job, ctx)
+        """The best takes the budget, or top_k share it (none: refund)."""
+        events = settle_best(tx, job, ctx, env)
         return tx.get(JOBS, job.id), events
 
     def on_cancel(self, tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
@@ -68,12 +174,16 @@ class Best(Policy):
 
     def on_test_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context,
                        env: Env) -> tuple[Job, list[Any]]:
-        """A candidate for the prize on the revealed test set."""
-        return consider(tx, job, sub, scored, ctx, env), [SubmissionScored.of(sub, False)]
+        """A candidate for the prize on the revealed test set (top_k: unless a copy)."""
+        if is_top_k(job):
+            sub = hold_work(tx, sub, scored)
+        if sub.status == "scored":
+            job = consider(tx, job, sub, scored, ctx, env)
+        return job, [SubmissionScored.of(sub, False)]
 
     def on_test_done(self, tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
-        """The best on the test set takes the budget (none: refund)."""
-        return pay_best(tx, job, ctx)
+        """The best on the test set takes the budget, or top_k share it (none: refund)."""
+        return settle_best(tx, job, ctx, env)
 
 
 POLICY = Best()
