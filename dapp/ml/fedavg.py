@@ -130,7 +130,7 @@ def _require_validation_shape(update: Model, features: tuple[str, ...], classes:
                                f"validation set's {classes.tolist()[:20]}", code="aggregate_classes_mismatch")
 
 
-def _parameters(model: Model) -> list[str]:
+def parameters(model: Model) -> list[str]:
     """The arrays that are the model's parameters, in a fixed order: every array but ``classes``; for
     GaussianNB ``theta``, ``var`` and ``class_prior`` (only the proportions of ``class_count`` are
     used and ``epsilon`` is derived)."""
@@ -141,13 +141,13 @@ def _parameters(model: Model) -> list[str]:
 
 def norm(model: Model) -> float:
     """The Euclidean norm of a trained model's parameters, all arrays taken as one vector."""
-    return math.sqrt(sum(float(np.square(model.arrays[name]).sum()) for name in _parameters(model)))
+    return math.sqrt(sum(float(np.square(model.arrays[name]).sum()) for name in parameters(model)))
 
 
 def distance(model: Model, other: Model) -> float:
     """The Euclidean distance between the parameters of two compatible trained models."""
     return math.sqrt(sum(float(np.square(model.arrays[name] - other.arrays[name]).sum())
-                         for name in _parameters(model)))
+                         for name in parameters(model)))
 
 
 def _checked(models: Sequence[tuple[Model, int]]) -> Model:
@@ -248,7 +248,7 @@ def _coordinatewise(models: Sequence[tuple[Model, int]],
                                "coordinate", code="aggregate_rule_unsupported")
     weights = np.array([float(weight) for _, weight in models])
     arrays = dict(first.arrays)
-    for name in _parameters(first):
+    for name in parameters(first):
         stacked = np.stack([model.arrays[name] for model, _ in models])
         order = np.argsort(stacked, axis=0, kind="stable")
         ordered = np.take_along_axis(stacked, order, axis=0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mlmarket.cli import access, content, funds, jobs, node
+from mlmarket.cli import access, content, funds, jobs, node, private
 
 EPILOG = """\b
 Connection: the local node's node.json ($MLMARKET_DEVNODE_DIR, default ~/.mlmarket/devnode),
@@ -29,7 +29,7 @@ def cli() -> None:
     """
 
 
-for module in (node, jobs, funds, content, access):
+for module in (node, jobs, funds, content, access, private):
     for command in module.COMMANDS:
         cli.add_command(command)
 
