@@ -196,6 +196,17 @@ def test_rounding_dust_goes_one_unit_each_to_the_largest_remainders_ties_to_the_
     assert amounts == {1: 334, 2: 333, 3: 333}
 
 
+def test_the_worked_example_of_the_protocol():
+    m = market()
+    job = top_k_job(m, budget=1000, k=3, min_score=600_000)
+    for i, score in enumerate((0.9, 0.8, 0.7)):
+        submit(m, sybil(i), job, score)
+    amounts = check_settlement(m, job, settle(m, job), top=[1, 2, 3], baseline=600_000)
+    assert amounts == {1: 500, 2: 333, 3: 167}  # docs/PROTOCOL.md §4.7, computed by hand
+    views = m.job(job)["submissions"]
+    assert [v["contribution_millionths"] for v in views] == [300_000, 200_000, 100_000]
+
+
 @pytest.mark.parametrize("budget", [1, 2, 7, 999_999_999_999_999_999_999])
 def test_odd_budgets_are_paid_whole(budget):
     m = market()
@@ -450,6 +461,18 @@ def test_with_a_hidden_test_set_a_base_that_cannot_be_scored_on_it_keeps_its_val
     job = hidden_job(m, budget=1000, k=3, min_score=600_000, base_model_cid=base)
     submit(m, CAROL, job, 0.9, test=0.8)
     check_settlement(m, job, reveal(m, job), top=[1], baseline=750_000)
+
+
+def test_with_a_hidden_test_set_not_revealed_in_time_the_fallback_split_still_applies():
+    m = market()
+    job = hidden_job(m, budget=1000, k=1, min_score=600_000)
+    submit(m, CAROL, job, 0.9)
+    submit(m, DAVE, job, 0.7)
+    assert m.call(DAVE, "settleJob", job, timestamp=DEADLINE).accepted  # enters the reveal window
+    done = m.call(DAVE, "settleJob", job, timestamp=DEADLINE + WINDOW)
+    assert not notice_args(done, "ContributionMeasured")
+    assert token_payments(done) == [(CAROL, 500), (DAVE, 500)]  # equal shares, k notwithstanding
+    assert notice_args(done, "JobSettled") == [(job, "split", 1000, 0)]
 
 
 # --- the real engine -------------------------------------------------------------------------------
