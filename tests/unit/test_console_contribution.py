@@ -90,8 +90,8 @@ def header(html: str) -> list[str]:
 
 
 def signed(millionths: int) -> str:
-    """A contribution as the page should write it: ``accuracy +0.012000``."""
-    return f"accuracy {'+' if millionths > 0 else '-'}{abs(millionths) / 10**6:.6f}"
+    """A contribution as the page should write it in a column naming the metric: ``+0.012000``."""
+    return f"{'+' if millionths > 0 else '-'}{abs(millionths) / 10**6:.6f}"
 
 
 def test_a_leave_one_out_job_shows_contributions_and_pay_in_the_order_inspect_gives(tmp_path: Path) -> None:
@@ -104,7 +104,8 @@ def test_a_leave_one_out_job_shows_contributions_and_pay_in_the_order_inspect_gi
     assert [int(row[columns.index("submission")]) for row in rows] == order
     for row, sub in zip(rows, board, strict=True):
         score, contribution, paid, round_, privacy = SUBMITTED[sub["id"] - 1]
-        assert row[columns.index("contribution")] == (signed(contribution) if contribution is not None else "-")
+        assert row[columns.index("contribution (accuracy)")] == (signed(contribution) if contribution is not None
+                                                                  else "-")
         assert row[columns.index("paid")] == f"{paid} TEST"
         assert row[columns.index("round")] == str(round_)
         assert row[columns.index("privacy")] == ("ε=1.5, δ=1e-5" if privacy else "")
@@ -128,13 +129,13 @@ def test_a_top_k_job_names_k_and_has_no_round_column(tmp_path: Path) -> None:
     html = make_client(world, tmp_path)[1].get("/jobs/1").get_data(as_text=True)
     assert "top 3 by score above baseline" in html
     columns = header(html)
-    assert "round" not in columns and "contribution" in columns
+    assert "round" not in columns and "contribution (accuracy)" in columns
     assert [int(r[columns.index("submission")]) for r in leaderboard_rows(html)] == [row["id"] for row in board]
 
 
 def test_a_job_without_a_reward_rule_keeps_its_leaderboard(tmp_path: Path) -> None:
     html = make_client(populated_world(), tmp_path)[1].get("/jobs/1").get_data(as_text=True)
-    assert "contribution" not in header(html) and "privacy" not in header(html)
+    assert not any(c.startswith("contribution") for c in header(html)) and "privacy" not in header(html)
     assert "data-reward-rule" not in html and "<dt>reward per accepted</dt><dd>10 TEST</dd>" in html
 
 

@@ -95,13 +95,14 @@ def score_text(millionths: int | None, metric: str) -> str:
 
 
 def contribution_text(millionths: int | None, metric: str) -> str:
-    """``accuracy +0.012000``: a measured contribution (millionths of the metric), signed; positive
-    means the update made the model better (for losses too: a lower loss); ``-`` when not measured."""
+    """``accuracy +0.012000`` (``+0.012000`` without a metric, for a column that names it): a
+    measured contribution (millionths of the metric), signed; positive means the update made the
+    model better (for losses too: a lower loss); ``-`` when not measured."""
     if millionths is None:
         return "-"
     sign = "+" if millionths > 0 else "-" if millionths < 0 else ""
     whole, frac = divmod(abs(int(millionths)), MILLION)
-    return f"{metric} {sign}{whole}.{frac:06d}"
+    return f"{metric} {sign}{whole}.{frac:06d}" if metric else f"{sign}{whole}.{frac:06d}"
 
 
 def contribution_of(submission: Mapping[str, Any]) -> int | None:

@@ -65,12 +65,11 @@ def job_context(job_id: int) -> dict[str, Any] | None:
     leaderboard = _answer(market.query(query_path("jobs", job_id, "leaderboard")), "leaderboard", [])
     history = _answer(market.query(query_path("jobs", job_id, "history")), "history", [])
     access = market.query(query_path("jobs", job_id, "access"))
-    metric = str(job.get("metric", ""))
-    chart = score_chart(submissions, history, metric)
+    chart = score_chart(submissions, history, str(job.get("metric", "")))
     viewer = acting_address()
     spec = job.get("spec") or {}
-    return {"job": job, "submissions": _shown(submissions, metric),
-            "leaderboard": _shown(leaderboard, metric), "history": history, "chart": chart, "spec": spec,
+    return {"job": job, "submissions": _shown(submissions), "leaderboard": _shown(leaderboard),
+            "history": history, "chart": chart, "spec": spec,
             "private": any(s.get("privacy") for s in submissions), **_reward_facts(job, spec),
             "access": access_view(job, access if isinstance(access, dict) else {}, viewer)}
 
@@ -86,10 +85,10 @@ def _reward_facts(job: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
             "clip_norm": norm_text(spec["clip_norm"]) if spec.get("clip_norm") else None}
 
 
-def _shown(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Submissions with their ``contribution_text`` (signed, in the metric's units) and
-    ``privacy_text`` (``ε=…, δ=…``) added."""
-    return [{**row, "contribution_text": contribution_text(contribution_of(row), metric),
+def _shown(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Submissions with their ``contribution_text`` (signed, in the metric's units, which the
+    column header names) and ``privacy_text`` (``ε=…, δ=…``) added."""
+    return [{**row, "contribution_text": contribution_text(contribution_of(row), ""),
              "privacy_text": privacy_text(row.get("privacy"))} for row in rows]
 
 
