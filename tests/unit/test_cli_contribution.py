@@ -106,3 +106,13 @@ def test_job_show_names_the_reward_rule_in_words(monkeypatch: pytest.MonkeyPatch
 def test_a_threshold_job_has_no_reward_rule_line(monkeypatch: pytest.MonkeyPatch) -> None:
     text = show(monkeypatch, replace(SPEC, policy="threshold", reward="", clip_norm=0))
     assert "reward_rule" not in text and "reward_per_accept: 10 TEST" in text
+
+
+def test_the_formatters_write_signs_small_deltas_and_lengths_as_people_read_them() -> None:
+    from mlmarket.client import units
+
+    assert units.contribution_text(0, "r2") == "r2 0.000000" and units.contribution_text(-1, "mae") == "mae -0.000001"
+    assert units.contribution_text(None, "accuracy") == "-" and units.contribution_text(2_000_000, "") == "+2.000000"
+    assert units.privacy_text({"epsilon": 0.25, "delta": 1e-12}) == "ε=0.25, δ=1e-12"
+    assert units.privacy_text(None) == "" and units.norm_text(1_000_001) == "1.000001"
+    assert units.contribution_of({"contribution": -0.004, "contribution_millionths": None}) == -4_000
