@@ -71,13 +71,19 @@ def clip(vector: np.ndarray, bound: float) -> np.ndarray:
     return vector if length <= bound else vector * (bound / length)
 
 
+def gaussian_noise(size: int, epsilon: float, delta: float, sensitivity: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """``size`` independent draws of ``N(0, sigma^2)`` with ``sigma`` = :func:`noise_scale`, and sigma."""
+    sigma = noise_scale(epsilon, delta, sensitivity)
+    return rng.normal(0.0, sigma, size=size), sigma
+
+
 def privatize(update: np.ndarray, bound: float, epsilon: float, delta: float,
               rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Steps 2 to 4 of the module docstring on a flat update: the noised update, within ``bound``,
     and the noise's ``sigma``."""
-    sigma = noise_scale(epsilon, delta, 2 * bound)
-    noised = clip(update, bound) + rng.normal(0.0, sigma, size=update.shape)
-    return clip(noised, bound * (1 - PROJECTION_MARGIN)), sigma
+    noise, sigma = gaussian_noise(update.size, epsilon, delta, 2 * bound, rng)
+    return clip(clip(update, bound) + noise, bound * (1 - PROJECTION_MARGIN)), sigma
 
 
 def check_budget(epsilon: float, delta: float) -> None:
