@@ -17,6 +17,10 @@ as the new global model only if it meets the bar the updates met (``global score
 so updates that each score well but average badly (a poisoned average) cannot lower the published
 model. Either way ``reward_per_accept`` goes to each accepted update's contributor, in order, while
 the budget lasts: each update met the bar alone, and nothing tells an honest one from a hostile one.
+With a contribution reward (``JobSpec.reward`` ``loo`` or ``shapley``) the round's pool,
+``min(reward_per_accept, budget)``, is shared instead by each update's measured marginal value
+(``dapp.domain.round_rewards``, docs/PROTOCOL.md §4.7), and a job whose valuation of a full
+round could not fit one input is refused at creation.
 Updates the machine trained weigh their training rows; weights-only updates, whose sample count
 the machine cannot verify, weigh the mean of the round's verified counts (1 if there are none).
 After the last round, or at the job's deadline, the job ends and the rest of the budget is refunded.
@@ -31,14 +35,14 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.codec.cid import cid_of
-from dapp.domain import content, payouts, privacy
+from dapp.domain import content, payouts, privacy, round_rewards
 from dapp.domain.commands import Context
 from dapp.domain.env import Env
 from dapp.domain.events import ModelPublished, RoundClosed, SubmissionScored
 from dapp.domain.policy.base import Policy
 from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
 from dapp.domain.seeds import round_seed
-from dapp.domain.spec import gain, meets
+from dapp.domain.spec import CONTRIBUTION_REWARDS, gain, meets
 from dapp.domain.store import Tx
 from dapp.errors import DomainError
 from dapp.ml.errors import MLError
@@ -136,25 +140,35 @@ def _kept(job: Job, subs: list[Submission]) -> RoundClosed:
     return RoundClosed(job.id, job.round, len(subs), job.model_cid, job.best_score or 0)
 
 
-def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context, env: Env) -> tuple[Job, list[Any]]:
-    models = [(content.get_content(tx, s.trained_cid), w) for s, w in zip(subs, _weights(subs))]
+def _merge(tx: Tx, job: Job, subs: list[Submission], weights: list[int], env: Env) -> tuple[bytes, int]:
+    """The aggregate of ``subs`` (each weighing its ``weights`` entry) and its score on the validation
+    set (seed: the round's); MLError if the engine cannot make or score it."""
+    models = [(content.get_content(tx, s.trained_cid), w) for s, w in zip(subs, weights)]
+    merged = env.engine.aggregate(models, job.spec.aggregation or "fedavg")
+    scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
+                              validation=content.get_content(tx, job.spec.validation_cid), model=merged,
+                              seed=round_seed(job.id, job.round))
+    return merged, scored.score
+
+
+def _aggregate(tx: Tx, job: Job, subs: list[Submission], ctx: Context,
+               env: Env) -> tuple[Job, list[Any], int | None]:
+    """Publishes the round's aggregate if it meets the bar; also returns its score (None if the engine
+    could not make or score it)."""
     try:
-        merged = env.engine.aggregate(models, job.spec.aggregation or "fedavg")
-        scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
-                                  validation=content.get_content(tx, job.spec.validation_cid), model=merged,
-                                  seed=round_seed(job.id, job.round))
+        merged, score = _merge(tx, job, subs, _weights(subs), env)
     except MLError:  # cannot happen for checked updates; never let a round get stuck on it
-        return job, [_kept(job, subs)]
-    if not meets_bar(job, scored.score):  # a worse average (e.g. poisoned): keep the previous model
-        return job, [_kept(job, subs)]
+        return job, [_kept(job, subs)], None
+    if not meets_bar(job, score):  # a worse average (e.g. poisoned): keep the previous model
+        return job, [_kept(job, subs)], score
     stored_as = content.store_if_room(tx, merged, job.sponsor, ctx, env.limits)
     if stored_as is None:  # no room even after reclaiming: the round closes on the previous model
-        return job, [_kept(job, subs)]
+        return job, [_kept(job, subs)], score
     cid, stored = stored_as
-    job = replace(job, model_cid=cid, best_score=scored.score)
+    job = replace(job, model_cid=cid, best_score=score)
     tx.put(JOBS, job.id, job)
-    return job, stored + [RoundClosed(job.id, job.round, len(subs), cid, scored.score),
-                          ModelPublished(job.id, job.round, cid, scored.score)]
+    return job, stored + [RoundClosed(job.id, job.round, len(subs), cid, score),
+                          ModelPublished(job.id, job.round, cid, score)], score
 
 
 def close_round(tx: Tx, job: Job, ctx: Context, env: Env, closed_at: int) -> tuple[Job, list[Any]]:
@@ -163,8 +177,15 @@ def close_round(tx: Tx, job: Job, ctx: Context, env: Env, closed_at: int) -> tup
     job = tx.get(JOBS, job.id)
     subs = [tx.get(SUBMISSIONS, (job.id, i)) for i in tx.get(UPDATES, (job.id, job.round), ())]
     events: list[Any] = []
-    if subs:
-        job, events = _aggregate(tx, job, subs, ctx, env)
+    if subs and job.spec.reward in CONTRIBUTION_REWARDS:
+        start = job
+        job, events, whole = _aggregate(tx, job, subs, ctx, env)
+        scoring = job  # the round's job once closed: its aggregation, validation set and seed
+        job, paid = round_rewards.pay(tx, start, job, subs, _weights(subs), whole,
+                                      lambda members, weights: _merge(tx, scoring, members, weights, env)[1])
+        events += paid
+    elif subs:
+        job, events, _ = _aggregate(tx, job, subs, ctx, env)
         for sub in subs:
             if payouts.budget(tx, job) < job.spec.reward_per_accept:
                 tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="accepted"))
@@ -196,6 +217,8 @@ class Rounds(Policy):
         if base.estimator.startswith("MLP") and not base.trained:
             raise DomainError("a federated MLP needs a trained base model: updates trained from random "
                               "starting weights cannot be averaged meaningfully", code="bad_spec")
+        if spec.reward in CONTRIBUTION_REWARDS:
+            round_rewards.check_job(tx, job, base, validation, env)
         if not base.trained:
             return job
         scored = env.engine.score(task=spec.task, metric=spec.metric, label=spec.label, validation=validation,
