@@ -10,7 +10,8 @@ to their contribution, their score's gain over a **baseline** (``dapp.domain.sha
 each valued in a ``ContributionMeasured`` notice. One place per piece of work: a submission whose
 work (``payouts.work_keys``: its model and data, or the model it yields) an earlier submission of the
 job holds is rejected when scored (``payouts.hold``), so copies from any number of addresses take no
-place. The baseline is ``min_score`` unless the job has a trained base model: then its score on the
+place. The k best so far are kept as submissions are decided (:func:`take_place`), so settling reads
+k submissions, however many were sent. The baseline is ``min_score`` unless the job has a trained base model: then its score on the
 validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
 hidden test set, the worse of that score and the base's score on the revealed test set, measured
 after the last batch (if it cannot be scored there: the validation score), so the bar can never be
@@ -31,7 +32,7 @@ from dapp.domain.events import ContributionMeasured, SubmissionScored
 from dapp.domain.policies import (beats_best, keep_best_model, publish_best, qualifies, record_score, split,
                                   split_shares)
 from dapp.domain.policy.base import Policy
-from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission, submissions_of
+from dapp.domain.records import JOBS, OPEN, SUBMISSIONS, Job, Submission
 from dapp.domain.spec import gain
 from dapp.domain.store import Tx
 from dapp.ml.errors import MLError
@@ -39,6 +40,7 @@ from dapp.ml.metrics import INT64_MAX, INT64_MIN
 
 TOP_K = "top_k"
 BASELINE = "top_k_baseline"  # job_id -> a top_k job's trained base model's score on the validation set
+PLACES = "top_k_places"  # job_id -> ((score, submission id), ...): a top_k job's k best so far, best first
 
 
 def consider(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
@@ -80,12 +82,27 @@ def hold_work(tx: Tx, sub: Submission, scored: Any) -> Submission:
     return sub
 
 
-def ranking(tx: Tx, job: Job) -> list[Submission]:
-    """The top_k candidates, best first: scored (on the test set, if revealed) and qualifying, copies
-    already rejected (:func:`hold_work`); ties to the earliest commit."""
-    candidates = [sub for sub in submissions_of(tx, job)
-                  if sub.status == "scored" and sub.score is not None and qualifies(job, sub.score)]
-    return sorted(candidates, key=lambda sub: (-gain(job.spec.metric, sub.score, 0), sub.id))
+def take_place(tx: Tx, job: Job, sub: Submission, score: int) -> None:
+    """top_k: ``sub`` (scored ``score``, qualifying, not a copy) joins the job's k best so far if it
+    ranks among them: better score first, ties to the earliest commit. Decisions come in commit
+    order, so settling reads these k places, never every submission."""
+    def rank(place: tuple[int, int]) -> tuple[int, int]:
+        return -gain(job.spec.metric, place[0], 0), place[1]
+
+    places = sorted((*tx.get(PLACES, job.id, ()), (score, sub.id)), key=rank)[:job.spec.top_k]
+    tx.put(PLACES, job.id, tuple(places))
+
+
+def candidate(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
+    """A scored submission's claim on the prize: under top_k none for a copy (:func:`hold_work`),
+    else a place among the k best if it qualifies; the best so far's model is kept (:func:`consider`)."""
+    if is_top_k(job):
+        sub = hold_work(tx, sub, scored)
+        if sub.status != "scored":
+            return job
+        if qualifies(job, scored.score):
+            take_place(tx, job, sub, scored.score)
+    return consider(tx, job, sub, scored, ctx, env)
 
 
 def baseline(tx: Tx, job: Job, env: Env) -> int:
@@ -113,7 +130,7 @@ def pay_top_k(tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
     """Shares the whole budget among the job's top k by contribution (``ContributionMeasured`` before
     each ``RewardPaid``), publishes the best's model if it is paid, and ends the job (nothing
     positive: refunded)."""
-    top = ranking(tx, job)[:job.spec.top_k]
+    top = [tx.get(SUBMISSIONS, (job.id, sub_id)) for _, sub_id in tx.get(PLACES, job.id, ())]
     base = baseline(tx, job, env) if top else job.spec.min_score
     measured = {sub.id: contribution(job, sub.score or 0, base) for sub in top}
     amounts = shares.proportional(payouts.budget(tx, job), measured)
@@ -152,11 +169,8 @@ class Best(Policy):
     def on_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
         """A candidate for the prize, decided at the deadline (top_k: unless a copy)."""
         sub = record_score(tx, job, sub, scored)
-        if is_top_k(job):
-            sub = hold_work(tx, sub, scored)
-        if sub.status == "scored":
-            consider(tx, job, sub, scored, ctx, env)
-        return [SubmissionScored.of(sub, False)]
+        candidate(tx, job, sub, scored, ctx, env)
+        return [SubmissionScored.of(tx.get(SUBMISSIONS, (job.id, sub.id)), False)]
 
     def on_deadline(self, tx: Tx, job: Job, ctx: Context, env: Env) -> tuple[Job, list[Any]]:
         """The best takes the budget, or top_k share it (none: refund)."""
@@ -175,11 +189,8 @@ class Best(Policy):
     def on_test_scored(self, tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context,
                        env: Env) -> tuple[Job, list[Any]]:
         """A candidate for the prize on the revealed test set (top_k: unless a copy)."""
-        if is_top_k(job):
-            sub = hold_work(tx, sub, scored)
-        if sub.status == "scored":
-            job = consider(tx, job, sub, scored, ctx, env)
-        return job, [SubmissionScored.of(sub, False)]
+        job = candidate(tx, job, sub, scored, ctx, env)
+        return job, [SubmissionScored.of(tx.get(SUBMISSIONS, (job.id, sub.id)), False)]
 
     def on_test_done(self, tx: Tx, job: Job, ctx: Context, env: Env) -> list[Any]:
         """The best on the test set takes the budget, or top_k share it (none: refund)."""
