@@ -222,3 +222,18 @@ def test_the_create_form_offers_each_policy_its_rules_and_keeps_the_choice(tmp_p
     page = again.get_data(as_text=True)
     assert re.search(r'<option value="top_k" data-policies="best" selected', page)
     assert re.search(r'<option value="" data-policies="best" selected', page) is None
+
+
+def test_the_history_says_what_contribution_and_privacy_notices_mean() -> None:
+    from mlmarket.console.present import notice_summary
+
+    class Plain:
+        def amount(self, value: Any, token: str) -> str:
+            return f"{value} units"
+
+    measured = notice_summary("ContributionMeasured", {"jobId": 1, "submissionId": 2, "rule": "loo",
+                                                      "contribution": -12_000, "amount": "5"}, Plain())
+    assert measured == "job 1: submission 2 contributed -0.012000 (loo), earning 5 units"
+    declared = notice_summary("PrivacyDeclared", {"jobId": 1, "submissionId": 2, "epsilon": 1_500_000,
+                                                 "delta": 10_000_000, "norm": 2_500_000}, Plain())
+    assert declared == "job 1: submission 2 declared ε=1.5, δ=1e-5, L2 distance 2.5"

@@ -9,7 +9,7 @@ from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher
 from mlmarket.client.units import Units, duration, score_text
 
 ETHER = "0x" + "00" * 20
-SCORE_ARGS = frozenset({"score"})
+SCORE_ARGS = frozenset({"score", "baseline", "contribution"})
 """Notice arguments in millionths of the metric, shown in the metric's units in text output."""
 AMOUNT_ARGS = frozenset({"amount", "budget", "refund", "paid", "stake"})
 """Notice arguments in base units of the job's (or the notice's) token."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from mlmarket.client.units import ETHER, Units, short_address
+from mlmarket.client.units import ETHER, Units, contribution_text, norm_text, privacy_text, short_address
 
 
 def _amount(units: Units, base_units: Any, token: Any) -> str:
@@ -16,6 +16,16 @@ def _amount(units: Units, base_units: Any, token: Any) -> str:
         return units.amount(int(base_units), str(token or ETHER))
     except (TypeError, ValueError):
         return str(base_units)
+
+
+def _int(value: Any) -> int:
+    """A decoded integer argument (0 when missing)."""
+    return int(value or 0)
+
+
+def _privacy(a: Mapping[str, Any]) -> str:
+    """``ε=1.5, δ=1e-5`` from a ``PrivacyDeclared`` notice (ε in millionths, δ in 10⁻¹² units)."""
+    return privacy_text({"epsilon": _int(a.get("epsilon")) / 10**6, "delta": _int(a.get("delta")) / 10**12})
 
 
 def _score(units: Units, a: Mapping[str, Any]) -> str:
@@ -61,6 +71,11 @@ def notice_summary(name: str | None, args: Mapping[str, Any], units: Units) -> s
         "ModelPublished": lambda: f"{_job(a)}: model published (round {a.get('round')}, score "
                                   f"{_score(units, a)})",
         "RoundClosed": lambda: f"{_job(a)}: round {a.get('round')} closed",
+        "ContributionMeasured": lambda: f"{_job(a)}: {_sub(a)} contributed "
+                                        f"{contribution_text(_int(a.get('contribution')), '')} ({a.get('rule')}), "
+                                        f"earning {money('amount')}",
+        "PrivacyDeclared": lambda: f"{_job(a)}: {_sub(a)} declared {_privacy(a)}, "
+                                   f"L2 distance {norm_text(_int(a.get('norm')))}",
         "JobSettled": lambda: f"{_job(a)} settled: {a.get('outcome')}",
         "JobCancelled": lambda: f"{_job(a)} cancelled",
         "TestSetRevealed": lambda: f"{_job(a)}: hidden test set revealed",
