@@ -21,6 +21,7 @@ from dapp.ml.modelfile import Privacy, read_model
 from tests.fixtures.ml.helpers import spec, to_csv
 from tests.support.market import CAROL, SPONSOR, Market
 from tests.support.rollup import notice_args
+from tests.support.rollup import notice_names as names
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -48,8 +49,9 @@ class DappReader:
 
 @pytest.fixture()
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """A dApp with a federated job (1, clip_norm 0.8), one without a clip_norm (2) and a threshold
-    job (3); the contributor's private.csv in the working directory."""
+    """A dApp with a federated job (1, clip_norm 0.8), one without a clip_norm (2), a threshold job
+    (3) and a federated job whose bar is 0.999 (4); the contributor's private.csv in the working
+    directory."""
     X, y = load_breast_cancer(return_X_y=True)
     X = (X - X.mean(0)) / X.std(0)
     order = np.random.default_rng(0).permutation(len(y))
@@ -60,8 +62,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     rounds = dict(policy="rounds", rounds=2, round_duration=100, reward_per_accept=100, min_score=0,
                   tolerance=1_000_000, validation_cid=validation, base_model_cid=base)
     jobs = [m.create_job(1000, clip_norm=800_000, **rounds), m.create_job(1000, **rounds),
-            m.create_job(1000, validation_cid=validation)]
-    assert jobs == [1, 2, 3]
+            m.create_job(1000, validation_cid=validation),
+            m.create_job(1000, clip_norm=800_000, **{**rounds, "min_score": 999_000})]
+    assert jobs == [1, 2, 3, 4]
     (tmp_path / "private.csv").write_bytes(to_csv(X[150:250], y[150:250]))
     monkeypatch.setattr(common.Session, "market", lambda self, read_only=False: DappReader(m))
     monkeypatch.chdir(tmp_path)
@@ -95,6 +98,17 @@ def test_update_json_names_the_noise_and_the_distance(world):
     assert answer["epsilon"] == 1 and answer["delta"] == 1e-5 and answer["clip_norm"] == 0.8
     assert answer["sigma"] > 0 and answer["distance"] <= 0.8 and answer["parameters"] == 31
     assert answer["size"] == len((world["dir"] / "update.zip").read_bytes())
+    assert answer["meets_bar"] is True  # job 1's bar is min_score 0
+
+
+def test_update_says_when_the_noised_update_would_miss_the_rounds_bar(world):
+    result = update("4", "--data", "private.csv", "--epsilon", "0.5", "-o", "update.zip", "--seed", "2")
+    assert result.exit_code == 0, result.output
+    assert "BELOW the round's bar: the machine would refuse it" in result.stdout
+    m = world["market"]
+    done = m.submit(CAROL, 4, m.put(CAROL, (world["dir"] / "update.zip").read_bytes()))
+    assert done.accepted and "PrivacyDeclared" not in names(done)  # as said: scored, not taken
+    assert m.inspect("jobs/4/submissions")["submissions"][0]["status"] == "rejected"
 
 
 @pytest.mark.parametrize("job, message", [

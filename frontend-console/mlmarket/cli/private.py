@@ -77,8 +77,11 @@ def update(session: Session, job: int, data: Path, epsilon: float, delta: float,
         "ok": True, "job": job, "round": record.get("round", 0), "output": str(output), "size": len(made.model),
         "epsilon": made.epsilon, "delta": made.delta, "clip_norm": made.clip, "sigma": made.sigma,
         "parameters": made.parameters, "trained_distance": made.trained_distance, "distance": made.distance,
-        "rows": made.samples, "score_millionths": made.score,
+        "rows": made.samples, "score_millionths": made.score, "meets_bar": meets_bar(record, made.score),
     }
+    verdict = ("meets the round's bar" if answer["meets_bar"] else
+               "BELOW the round's bar: the machine would refuse it (a smaller epsilon costs accuracy; "
+               "docs/MODELS.md \"Private updates\")")
 
     def text() -> str:
         return (f"wrote {output} ({len(made.model)} bytes): job {job}, round {answer['round']}\n"
@@ -87,10 +90,22 @@ def update(session: Session, job: int, data: Path, epsilon: float, delta: float,
                 f"update: {made.trained_distance:.6g} from the global model as trained on {made.samples} rows, "
                 f"{made.distance:.6g} as written (clip_norm {made.clip:g})\n"
                 f"its score on the job's validation set: {score_text(made.score, str(spec['metric']))} "
-                f"(the machine measures the same)\n"
+                f"(the machine measures the same), {verdict}\n"
                 f"next: mlmarket submit {job} --model {output}")
 
     session.emit(answer, text)
+
+
+def meets_bar(record: dict[str, Any], score: int) -> bool:
+    """Whether ``score`` (millionths) meets the bar of a rounds job as inspect shows it: the global
+    score minus the tolerance, or ``min_score`` before the global model has a score."""
+    from dapp.ml.metrics import gain, meets
+
+    spec, best = record["spec"], record.get("best_score")
+    metric = str(spec["metric"])
+    if best is None:
+        return meets(metric, score, int(spec.get("min_score") or 0))
+    return gain(metric, score, round(float(best) * 1_000_000)) >= -int(spec.get("tolerance") or 0)
 
 
 def _federated_spec(job: int, record: dict[str, Any]) -> dict[str, Any]:
