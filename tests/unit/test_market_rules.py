@@ -8,7 +8,7 @@ from dapp.codec import abi
 from dapp.codec.commitment import submission_commitment
 from dapp.domain.limits import Limits
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN, notice_names, report_json
+from tests.support.rollup import TOKEN, notice_args, notice_names, report_json
 from tests.support.rollup import token_payments as paid
 
 COMMIT_WINDOW = Limits().commit_window
@@ -210,6 +210,19 @@ def test_best_pays_the_best_score_after_the_deadline_ties_to_the_earliest():
     done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
     assert paid(done) == [(DAVE, 900)]
     assert m.job(job)["job"]["outcome"] == "paid"
+
+
+def test_best_rejects_a_copy_of_earlier_work_so_another_seed_cannot_take_the_prize():
+    m = Market()
+    job = m.create_job(900, policy="best", reward_per_accept=0, min_score=600_000)
+    model, data = m.put_model(CAROL, 0.8), m.put(CAROL, b"x,target\n1,0\n2,1\n")
+    m.submit(CAROL, job, model, data)
+    m.submit(DAVE, job, model, data)  # the same files again: a new training seed, the same work
+    subs = {s["contributor"]: s for s in m.job(job)["submissions"]}
+    assert subs[DAVE.hex]["status"] == "rejected" and "submission 1" in subs[DAVE.hex]["error"]
+    assert m.job(job)["job"]["best_submission"] == 1
+    done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
+    assert [(args[1], args[4]) for args in notice_args(done, "RewardPaid")] == [(1, 900)]
 
 
 def test_best_without_a_qualifying_score_refunds_everything():

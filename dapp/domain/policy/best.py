@@ -10,7 +10,7 @@ to their contribution, their score's gain over a **baseline** (``dapp.domain.sha
 each valued in a ``ContributionMeasured`` notice. One place per piece of work: a submission whose
 work (``payouts.work_keys``: its model and data, or the model it yields) an earlier submission of the
 job holds is rejected when scored (``payouts.hold``), so copies from any number of addresses take no
-place. The k best so far are kept as submissions are decided (:func:`take_place`), so settling reads
+place (nor, in a winner-takes-all job, the prize). The k best so far are kept as submissions are decided (:func:`take_place`), so settling reads
 k submissions, however many were sent. The baseline is ``min_score`` unless the job has a trained base model: then its score on the
 validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
 hidden test set, the worse of that score and the base's score on the revealed test set, measured
@@ -72,7 +72,7 @@ def is_top_k(job: Job) -> bool:
 
 
 def hold_work(tx: Tx, sub: Submission, scored: Any) -> Submission:
-    """top_k: notes ``sub`` as the holder of its work (its input, and the model it yields: the trained
+    """Notes ``sub`` as the holder of its work (its input, and the model it yields: the trained
     one, else its own); a copy of work an earlier submission holds is rejected with the reason."""
     model = cid_of(scored.model_bytes) if scored.model_bytes is not None else sub.model_cid
     first, why = payouts.hold(tx, replace(sub, trained_cid=model))
@@ -94,14 +94,15 @@ def take_place(tx: Tx, job: Job, sub: Submission, score: int) -> None:
 
 
 def candidate(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> Job:
-    """A scored submission's claim on the prize: under top_k none for a copy (:func:`hold_work`),
-    else a place among the k best if it qualifies; the best so far's model is kept (:func:`consider`)."""
-    if is_top_k(job):
-        sub = hold_work(tx, sub, scored)
-        if sub.status != "scored":
-            return job
-        if qualifies(job, scored.score):
-            take_place(tx, job, sub, scored.score)
+    """A scored submission's claim on the prize: none for a copy (:func:`hold_work`: the same model
+    and data sent again would otherwise draw another training seed and could win with a luckier
+    one), else, under top_k, a place among the k best if it qualifies; the best so far's model is
+    kept (:func:`consider`)."""
+    sub = hold_work(tx, sub, scored)
+    if sub.status != "scored":
+        return job
+    if is_top_k(job) and qualifies(job, scored.score):
+        take_place(tx, job, sub, scored.score)
     return consider(tx, job, sub, scored, ctx, env)
 
 
