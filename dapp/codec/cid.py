@@ -18,7 +18,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from multiformats import CID, multihash
+from multiformats import CID
 
 from dapp.errors import InvalidInput
 
@@ -41,8 +41,10 @@ class _Node:
 
 
 def _cid_bytes(codec: str, block: bytes) -> bytes:
-    digest = multihash.wrap(hashlib.sha256(block).digest(), "sha2-256")
-    return bytes(CID("base32", 1, codec, digest))
+    """The binary CIDv1 of ``block``: version 1, the codec (raw 0x55 or dag-pb 0x70), sha2-256 (0x12)
+    and its length (0x20), one varint byte each, then the digest: what ``multiformats`` builds, without
+    its run-time type checks, which cost ~0.3 ms a call (test_cid.py compares with the JS importer)."""
+    return bytes((1, {"raw": 0x55, "dag-pb": 0x70}[codec], 0x12, 0x20)) + hashlib.sha256(block).digest()
 
 
 def _varint(n: int) -> bytes:

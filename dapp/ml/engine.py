@@ -34,7 +34,7 @@ from dapp.ml.catalogue import CLASSIFICATION
 from dapp.ml.cost import check_work, estimate_cycles, evaluation_cycles, machine_cycles
 from dapp.ml.dataset import Dataset, Table, parse_table, select
 from dapp.ml.errors import DatasetError, MLError, ModelError, ParamError, TrainingError
-from dapp.ml.fitted import extract, restore
+from dapp.ml.fitted import check_fitted, extract, restore
 from dapp.ml.limits import DEFAULT_LIMITS, MLLimits
 from dapp.ml.metrics import (METRICS, better, check_evaluation, check_metric, evaluate, evaluation_cost, gain, meets,
                              quantise)
@@ -131,7 +131,7 @@ class Engine:
         With ``task``, also checks that the estimator is for that task."""
         loaded = self._load(model, task)
         if loaded.trained:
-            restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
+            check_fitted(loaded.spec, dict(loaded.arrays), len(loaded.features))
         classes = loaded.arrays.get("classes") if loaded.trained else None
         return ModelInfo(loaded.spec.estimator, loaded.spec.task, loaded.trained,
                          loaded.spec.definition.averageable, loaded.features,
@@ -314,7 +314,7 @@ def _train_and_score(loaded: Model, data: Dataset, valid: Dataset, metric: str, 
     # extract gives the shapes the reader wants; a fit those checks still refuse is degenerate (e.g.
     # GaussianNB on features that are all constant: zero variances, which would divide by zero)
     try:
-        restore(loaded.spec, dict(arrays), len(data.features))
+        check_fitted(loaded.spec, arrays, len(data.features))
     except ModelError as exc:
         raise TrainingError(f"the fitted {loaded.spec.estimator} is degenerate and is not published: {exc} "
                             f"({exc.code}; the training data may be constant or nearly 0)") from None
@@ -341,7 +341,8 @@ def _preload(loaded: Model) -> None:
     """Imports what training and scoring ``loaded`` use, and finds the thread pools, in this process,
     so that each forked worker inherits them instead of importing them again."""
     steps = ("sklearn.pipeline", "sklearn.preprocessing") if loaded.spec.preprocessing else ()
-    for module in ("sklearn.metrics", *steps):
+    trees = ("dapp.ml.trees",) if loaded.spec.definition.family in ("tree", "forest") else ()
+    for module in ("sklearn.metrics", *steps, *trees):
         importlib.import_module(module)
     loaded.spec.definition.load_class()
     with single_thread():

@@ -14,7 +14,7 @@ from typing import Any
 
 from dapp.ml.catalogue import CATALOGUE
 from dapp.ml.errors import ModelError
-from dapp.ml.fitted import extract, restore
+from dapp.ml.fitted import check_fitted, extract, restore
 from dapp.ml.modelfile import Model, read_model, write_model
 from dapp.ml.spec import build_estimator, parse_spec
 
@@ -68,5 +68,5 @@ def from_estimator(estimator: Any, features: Sequence[str]) -> bytes:
     spec = parse_spec({"estimator": name, "params": given, "preprocessing": preprocessing})
     data = write_model(Model(spec, tuple(features), extract(spec, estimator)))
     loaded = read_model(data)  # the result must load back, with arrays that fit the features
-    restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
+    check_fitted(loaded.spec, dict(loaded.arrays), len(loaded.features))
     return data

@@ -2,11 +2,13 @@
 
 ``extract`` reads the arrays a fitted estimator needs to predict; ``restore`` sets them on a fresh
 instance after checking every dtype, shape and value, so that a crafted file cannot make
-prediction fail in an unexpected way. Trees and forests are in :mod:`dapp.ml.trees`.
+prediction fail in an unexpected way; ``check_fitted`` makes the same checks where no estimator is
+needed. Trees and forests are in :mod:`dapp.ml.trees`.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -103,6 +105,22 @@ def restore(spec: ModelSpec, arrays: Arrays, n_features: int, seed: int = 0) -> 
         restore_trees(spec, model, arrays, n_features)
     model.n_features_in_ = n_features
     return estimator
+
+
+def check_fitted(spec: ModelSpec, arrays: Arrays, n_features: int) -> None:
+    """Every check :func:`restore` makes on ``arrays``, with the same ModelError at the first problem,
+    for a caller that needs no estimator (a model file being checked, or the arrays of a fit the
+    machine has just made, which must load back). For trees and forests nothing is built (``restore``
+    builds one scikit-learn ``Tree`` per tree); other estimators are cheap to restore, so they are."""
+    family = spec.definition.family
+    if family not in ("tree", "forest"):
+        restore(spec, arrays, n_features)
+        return
+    from dapp.ml.trees import check_trees
+
+    if spec.preprocessing:
+        _restore_scaler(SimpleNamespace(), arrays, n_features)
+    check_trees(spec, arrays, n_features)
 
 
 def expected_names(spec: ModelSpec, arrays: Arrays) -> set[str]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from dapp.ml.catalogue import CLASSIFICATION
 from dapp.ml.errors import ModelError, TrainingError
-from dapp.ml.fitted import restore
+from dapp.ml.fitted import check_fitted, restore
 from dapp.ml.modelfile import Model
 from dapp.ml.spec import build_estimator
 
@@ -82,12 +82,13 @@ def fit(model: Model, X: np.ndarray, y: np.ndarray, features: tuple[str, ...], s
     spec = model.spec
     warm = model.trained and spec.definition.warm_start
     # a trained starting model must be a valid one (its arrays checked), whether continued or refitted
-    restored = restore(spec, dict(model.arrays), len(model.features), seed) if model.trained else None
     if warm:
+        estimator = restore(spec, dict(model.arrays), len(model.features), seed)
         _check_same_data(model, features, y)
-        estimator = restored
         _prepare_warm_start(estimator[-1] if spec.preprocessing else estimator)
     else:
+        if model.trained:
+            check_fitted(spec, dict(model.arrays), len(model.features))
         estimator = build_estimator(spec, seed)
     try:
         with single_thread():

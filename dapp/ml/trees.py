@@ -11,6 +11,7 @@ and the depth is within the catalogue's bound. Prediction therefore stays in bou
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,12 +53,23 @@ def extract_trees(spec: ModelSpec, model: Any) -> Arrays:
     return arrays
 
 
-def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -> None:
-    """Sets the fitted trees of ``arrays`` on a fresh DecisionTree* or RandomForest* ``model``."""
-    from sklearn.tree._tree import NODE_DTYPE
+@dataclass(frozen=True, slots=True)
+class CheckedTrees:
+    """A model's node table once checked: every tree's ``(start, count)`` segment, seed and depth."""
 
-    is_forest = spec.definition.family == "forest"
-    n_trees = spec.param_dict()["n_estimators"] if is_forest else 1
+    columns: dict[str, np.ndarray]  # scikit-learn node field -> its column, trees one after the other
+    values: np.ndarray
+    starts: np.ndarray
+    counts: np.ndarray
+    seeds: np.ndarray
+    depths: np.ndarray
+    n_classes: int
+
+
+def check_trees(spec: ModelSpec, arrays: Arrays, n_features: int) -> CheckedTrees:
+    """The node table of ``arrays`` checked for a DecisionTree* or RandomForest* of ``spec`` (module
+    docstring); ModelError at the first problem. Builds no scikit-learn object."""
+    n_trees = spec.param_dict()["n_estimators"] if spec.definition.family == "forest" else 1
     counts = expect(arrays, "tree_node_counts", "<i8", (n_trees,))
     seeds = expect(arrays, "tree_seeds", "<i8", (n_trees,))
     bound = DEFAULT_LIMITS.max_tree_nodes
@@ -68,19 +80,29 @@ def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) 
     n_classes = classes_array(arrays).size if spec.task == CLASSIFICATION else 1
     values = expect(arrays, "node_values", "<f8", (total, 1, n_classes))
     columns = {field: expect(arrays, name, dtype, (total,)) for name, field, dtype in _NODE_FIELDS}
-    nodes = np.empty(total, dtype=NODE_DTYPE)
-    for field, column in columns.items():
-        nodes[field] = column
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    depths = _check_structure(nodes, starts, counts, n_features)
+    depths = _check_structure(columns, starts, counts, n_features)
     if depths.max() > spec.param_dict()["max_depth"]:
         raise ModelError(f"a tree is deeper ({depths.max()}) than the spec's max_depth", code="model_bad_tree")
+    return CheckedTrees(columns, values, starts, counts, seeds, depths, n_classes)
+
+
+def restore_trees(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -> None:
+    """Sets the fitted trees of ``arrays`` on a fresh DecisionTree* or RandomForest* ``model``."""
+    from sklearn.tree._tree import NODE_DTYPE
+
+    checked = check_trees(spec, arrays, n_features)
+    is_forest = spec.definition.family == "forest"
+    nodes = np.empty(checked.values.shape[0], dtype=NODE_DTYPE)
+    for field, column in checked.columns.items():
+        nodes[field] = column
     template = _template(spec, model, is_forest)
     trees = [
-        _make_tree(template, is_forest, seed, n_features, n_classes, {
+        _make_tree(template, is_forest, seed, n_features, checked.n_classes, {
             "max_depth": depth, "node_count": count, "nodes": nodes[start:start + count].copy(),
-            "values": np.ascontiguousarray(values[start:start + count])})
-        for start, count, seed, depth in zip(starts.tolist(), counts.tolist(), seeds.tolist(), depths.tolist())
+            "values": np.ascontiguousarray(checked.values[start:start + count])})
+        for start, count, seed, depth in zip(checked.starts.tolist(), checked.counts.tolist(),
+                                             checked.seeds.tolist(), checked.depths.tolist())
     ]
     if is_forest:
         model.estimators_ = trees
@@ -130,11 +152,12 @@ def _set_outputs(spec: ModelSpec, model: Any, arrays: Arrays, n_features: int) -
         model.n_classes_ = model.classes_.size
 
 
-def _check_structure(nodes: np.ndarray, starts: np.ndarray, counts: np.ndarray, n_features: int) -> np.ndarray:
-    """Raises ModelError unless the node table holds one real tree per ``(start, count)`` segment,
-    which scikit-learn can walk; returns the depth of each tree. Children are stored as indices local
-    to their tree; all checks run on the whole table at once."""
-    total = nodes.size
+def _check_structure(nodes: dict[str, np.ndarray], starts: np.ndarray, counts: np.ndarray,
+                     n_features: int) -> np.ndarray:
+    """Raises ModelError unless the node table (a column per scikit-learn node field) holds one real
+    tree per ``(start, count)`` segment, which scikit-learn can walk; returns the depth of each tree.
+    Children are stored as indices local to their tree; all checks run on the whole table at once."""
+    total = nodes["left_child"].size
     index = np.arange(total)
     offset = np.repeat(starts, counts)
     end = offset + np.repeat(counts, counts)
