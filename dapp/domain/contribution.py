@@ -136,8 +136,11 @@ def check_work(rule: str, quota: int, permutations: int, costs: Costs, budget: i
     if rule == "shapley":
         most = _largest(lambda p: work(rule, quota, p, costs) <= budget, min(permutations, MAX_PERMUTATIONS))
         if most:
-            raise SpecError(what, "permutations", f"set permutations to at most {most}")
+            raise SpecError(f"{what}: permutations {permutations}, at most {most} fit", "permutations",
+                            f"set permutations to at most {most}")
     most = _largest(lambda q: work(rule, q, max(permutations, 1), costs) <= budget, quota)
-    fix = f"set round_quota to at most {most}" if most else \
-        "use a smaller validation set or base model: not even one update fits"
-    raise SpecError(what, "round_quota", fix)
+    if not most:
+        raise SpecError(f"{what}: round_quota {quota}, and not even one update fits", "round_quota",
+                        "use a smaller validation set or base model")
+    raise SpecError(f"{what}: round_quota {quota}, at most {most} fit", "round_quota",
+                    f"set round_quota to at most {most}")

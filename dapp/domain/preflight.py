@@ -18,7 +18,7 @@ from typing import Any
 from dapp.codec.cid import cid_from_text, cid_of, cid_to_text
 from dapp.codec.hexbytes import from_hex
 from dapp.codec.inputs import decode_call
-from dapp.domain import content_budget, ledger, policies, spec, submissions
+from dapp.domain import content_budget, contribution, ledger, policies, round_rewards, spec, submissions
 from dapp.domain.commands import CommitSubmission, Context, CreateJob, Deposit, RevealSubmission
 from dapp.domain.content_budget import CONTENTS, Content
 from dapp.domain.env import Env
@@ -155,11 +155,28 @@ def dry_run_job(reader: Reader, req: Request, env: Env) -> dict[str, Any]:
         if model is not None:
             for problem in env.engine.model_problems(model, s.task if task_ok else None):
                 found.error(problem, "base model")
+    if not found.items:
+        found.run(lambda: _valuation_bound(tx, s, env))
     balance = _balance_check(tx, req, cmd.token, cmd.budget, found)
     _real_run(tx, req, cmd, env, found)
     kept = str(req.deposit) if found.items and req.deposit else "0"
     return _answer(found, budget=str(cmd.budget), token=cmd.token.hex, balance=str(balance),
                    deposit=str(req.deposit), deposit_kept=kept)
+
+
+def _valuation_bound(tx: Tx, s: Any, env: Env) -> None:
+    """A contribution-reward rounds job's bound on valuing a round (``Rounds.on_create``), checked here
+    once its spec and contents are valid so that its field and fix reach the answer (the real run's
+    failure carries only its message)."""
+    if s.policy != "rounds" or s.reward not in spec.CONTRIBUTION_REWARDS:
+        return
+    model = require_content(tx, s.base_model_cid, "base model")
+    validation = require_content(tx, s.validation_cid, "validation data")
+    base = env.engine.check_model(model, s.task)
+    if base.averageable:
+        contribution.check_work(s.reward, s.round_quota, s.permutations,
+                                round_rewards.costs(env.engine, s, model, base.trained, validation),
+                                round_rewards.budget(env.limits))
 
 
 def _check_contents(tx: Tx, job: Job, sub: Submission, req: Request, env: Env, found: Found) -> int | None:

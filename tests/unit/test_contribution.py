@@ -154,4 +154,4 @@ def test_a_round_that_fits_passes_and_nothing_fits_says_so():
     contribution.check_work("shapley", 6, MAX_PERMUTATIONS, COSTS, 10_000_000_000)  # 2^6 coalitions at most
     with pytest.raises(SpecError) as raised:
         contribution.check_work("loo", 3, 0, COSTS, 1_000)
-    assert raised.value.field == "round_quota" and "not even one update" in raised.value.fix
+    assert raised.value.field == "round_quota" and "not even one update" in raised.value.args[0]
