@@ -166,7 +166,7 @@ class Recomputed:
 
 
 def check_payments(m: Market, done, recomputed: Recomputed) -> dict[int, int]:
-    """The notices and vouchers of the closing input against the recomputation; {id: amount}."""
+    """The notices of the closing input and the submissions view against the recomputation; {id: amount}."""
     expected = recomputed.expected()
     assert notice_args(done, "ContributionMeasured") == expected
     amounts = {e[1]: e[-1] for e in expected}
