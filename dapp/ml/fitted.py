@@ -89,38 +89,42 @@ def restore(spec: ModelSpec, arrays: Arrays, n_features: int, seed: int = 0) -> 
     from dapp.ml.spec import build_estimator
 
     estimator = build_estimator(spec, seed)
-    model = estimator[-1] if spec.preprocessing else estimator
-    if spec.preprocessing:
-        _restore_scaler(estimator[0], arrays, n_features)
-    family = spec.definition.family
-    if family == "linear":
-        _restore_linear(spec, model, arrays, n_features)
-    elif family == "nb":
-        _restore_nb(model, arrays, n_features)
-    elif family == "mlp":
-        _restore_mlp(spec, model, arrays, n_features)
-    else:
-        from dapp.ml.trees import restore_trees
-
-        restore_trees(spec, model, arrays, n_features)
-    model.n_features_in_ = n_features
+    _set_fitted(spec, estimator[0] if spec.preprocessing else None,
+                estimator[-1] if spec.preprocessing else estimator, arrays, n_features)
     return estimator
 
 
 def check_fitted(spec: ModelSpec, arrays: Arrays, n_features: int) -> None:
     """Every check :func:`restore` makes on ``arrays``, with the same ModelError at the first problem,
-    for a caller that needs no estimator (a model file being checked, or the arrays of a fit the
-    machine has just made, which must load back). For trees and forests nothing is built (``restore``
-    builds one scikit-learn ``Tree`` per tree); other estimators are cheap to restore, so they are."""
-    family = spec.definition.family
-    if family not in ("tree", "forest"):
-        restore(spec, arrays, n_features)
-        return
-    from dapp.ml.trees import check_trees
+    building nothing (``restore`` builds the estimator, and one scikit-learn ``Tree`` per tree): for a
+    caller that needs no estimator, e.g. a model file being checked, or the arrays of a fit the
+    machine has just made, which must load back."""
+    _set_fitted(spec, SimpleNamespace(), None, arrays, n_features)
 
+
+def _set_fitted(spec: ModelSpec, scaler: Any, model: Any, arrays: Arrays, n_features: int) -> None:
+    """Checks ``arrays`` and sets them on ``scaler`` (the preprocessing step, if the spec has one) and
+    ``model``; with ``model`` None, only checks them (attributes go on a throwaway namespace, trees
+    are checked without being built)."""
     if spec.preprocessing:
-        _restore_scaler(SimpleNamespace(), arrays, n_features)
-    check_trees(spec, arrays, n_features)
+        _restore_scaler(scaler, arrays, n_features)
+    target = SimpleNamespace() if model is None else model
+    family = spec.definition.family
+    if family == "linear":
+        _restore_linear(spec, target, arrays, n_features)
+    elif family == "nb":
+        _restore_nb(target, arrays, n_features)
+    elif family == "mlp":
+        _restore_mlp(spec, target, arrays, n_features)
+    elif model is None:
+        from dapp.ml.trees import check_trees
+
+        check_trees(spec, arrays, n_features)
+    else:
+        from dapp.ml.trees import restore_trees
+
+        restore_trees(spec, model, arrays, n_features)
+    target.n_features_in_ = n_features
 
 
 def expected_names(spec: ModelSpec, arrays: Arrays) -> set[str]:

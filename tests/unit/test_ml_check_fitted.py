@@ -28,7 +28,11 @@ TREES = [
 OTHERS = [
     ("GaussianNB", {}, [], load_wine),
     ("LogisticRegression", {"max_iter": 200}, ["standard_scaler"], load_breast_cancer),
+    ("LinearSVC", {}, [], load_breast_cancer),
+    ("MLPClassifier", {"hidden_layer_sizes": [4, 3], "max_iter": 20}, [], load_wine),
     ("MLPRegressor", {"hidden_layer_sizes": [5], "max_iter": 20}, [], load_diabetes),
+    ("Ridge", {"alpha": 0.3}, ["standard_scaler"], load_diabetes),
+    ("SGDRegressor", {}, [], load_diabetes),
 ]
 
 
@@ -123,13 +127,18 @@ def test_a_tree_deeper_than_the_spec_or_a_feature_count_too_small_gets_the_same_
 @pytest.mark.parametrize("estimator, params, preprocessing, loader", OTHERS)
 def test_other_families_get_the_same_errors_too(estimator, params, preprocessing, loader):
     spec, arrays, n_features = _fitted(estimator, params, preprocessing, loader)
-    name = sorted(arrays)[-1]
-    for change in (lambda a: a.astype(np.int64) if a.dtype.kind == "f" else a.astype(np.float64),
-                   lambda a: np.full_like(a, np.nan, dtype=np.float64), lambda a: a.reshape(-1)[:0]):
-        broken = dict(arrays, **{name: change(arrays[name])})
-        expected = _outcome(_restore, spec, broken, n_features)
-        assert expected is not None
-        assert _outcome(check_fitted, spec, broken, n_features) == expected
+    changes = (lambda a: a.astype(np.int64) if a.dtype.kind == "f" else a.astype(np.float64),
+               lambda a: np.full_like(a, np.nan, dtype=np.float64), lambda a: a.reshape(-1)[:0], None)
+    for name in arrays:
+        for change in changes:
+            broken = dict(arrays)
+            if change is None:
+                del broken[name]
+            else:
+                broken[name] = change(arrays[name])
+            expected = _outcome(_restore, spec, broken, n_features)
+            assert expected is not None, name
+            assert _outcome(check_fitted, spec, broken, n_features) == expected, name
 
 
 # A fresh backend-like process (one thread, every estimator module imported at boot, as `python -m
