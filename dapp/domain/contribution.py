@@ -6,6 +6,9 @@ A round's accepted updates ``N`` (submission ids) are valued through a *value fu
 gives it (the score of the aggregate of ``S`` on the validation set, ``v(∅)`` the global model's).
 Contributions are signed and "better" is positive for losses too (``gain``):
 
+- ``sequential``: in commit order (submission ids), ``c_i = gain(v(P_i ∪ {i}), v(P_i))`` where ``P_i``
+  are the round's updates committed before ``i``: what ``i`` adds to the work that came first, so a
+  later copy of an update adds nothing and takes nothing from it;
 - ``loo``: ``c_i = gain(v(N), v(N \\ {i}))``;
 - ``shapley``: over the given permutations of ``N``, ``c_i = floor(Σ (v(before ∪ {i}) ⊖ v(before)) / P)``
   (``⊖``: ``gain``), the marginal gain of ``i`` on the updates ahead of it, averaged.
@@ -73,6 +76,18 @@ def leave_one_out(ids: Sequence[int], value: Value, metric: str) -> list[Measure
     return measured
 
 
+def sequential(ids: Sequence[int], value: Value, metric: str) -> list[Measured]:
+    """Each update's gain over the updates committed before it (smaller ids), in the order of ``ids``:
+    ``score`` is ``v(P_i ∪ {i})`` and ``baseline`` ``v(P_i)``."""
+    before, coalition, measured = value(frozenset()), frozenset(), {}
+    for sid in sorted(ids):
+        coalition = coalition | {sid}
+        after = value(coalition)
+        measured[sid] = Measured(sid, after, before, gain(metric, after, before))
+        before = after
+    return [measured[sid] for sid in ids]
+
+
 def shapley(ids: Sequence[int], value: Value, metric: str, orders: Iterable[Sequence[int]]) -> list[Measured]:
     """Each update's marginal gain on the updates ahead of it, averaged over ``orders`` (each a
     permutation of ``ids``) and floored; in the order of ``ids``."""
@@ -92,9 +107,9 @@ def shapley(ids: Sequence[int], value: Value, metric: str, orders: Iterable[Sequ
 
 
 def evaluations(rule: str, quota: int, permutations: int) -> int:
-    """The most coalitions a round of ``quota`` updates is valued on: ``loo`` ``quota + 1``,
-    ``shapley`` ``min(permutations x quota, 2^quota)``."""
-    if rule == "loo":
+    """The most coalitions a round of ``quota`` updates is valued on: ``sequential`` and ``loo``
+    ``quota + 1``, ``shapley`` ``min(permutations x quota, 2^quota)``."""
+    if rule in ("sequential", "loo"):
         return quota + 1
     return min(permutations * quota, 2**quota)
 

@@ -1,4 +1,4 @@
-"""Contribution rewards of federated rounds (``JobSpec.reward`` ``loo`` or ``shapley``, docs/PROTOCOL.md
+"""Contribution rewards of federated rounds (``JobSpec.reward`` ``sequential``, ``loo`` or ``shapley``, docs/PROTOCOL.md
 §4.7): each round's pool is shared by the measured marginal value of its accepted updates
 (``dapp.domain.contribution``), and a job whose valuation of a full round could not fit one input is
 refused at creation.
@@ -57,6 +57,8 @@ def measure(start: Job, job: Job, subs: list[Submission], weights: list[int], wh
     empty = start.best_score if start.best_score is not None else spec.min_score
     value = contribution.Memo(coalition_value(subs, weights, empty, score_of),
                               {frozenset(): empty, frozenset(ids): empty if whole is None else whole})
+    if spec.reward == "sequential":
+        return contribution.sequential(ids, value, spec.metric)
     if spec.reward == "loo":
         return contribution.leave_one_out(ids, value, spec.metric)
     orders = shapley_orders(job.id, job.round, ids, spec.permutations)

@@ -20,8 +20,8 @@ __all__ = ["LOSSES", "SpecError", "gain", "meets", "problems", "submission_cap",
 POLICIES = ("threshold", "manual", "best", "rounds")
 AGGREGATIONS = ("fedavg", "median", "trimmed_mean")  # rounds; "" is fedavg
 HIDDEN_TEST_POLICIES = ("best", "threshold")  # may keep a hidden test set (test_commitment)
-REWARDS = {"loo": "rounds", "shapley": "rounds", "top_k": "best"}  # JobSpec.reward -> its policy; "": the policy's own
-CONTRIBUTION_REWARDS = ("loo", "shapley")  # rounds: each round's budget shared by measured contribution
+REWARDS = {"sequential": "rounds", "loo": "rounds", "shapley": "rounds", "top_k": "best"}  # JobSpec.reward -> its policy; "": the policy's own
+CONTRIBUTION_REWARDS = ("sequential", "loo", "shapley")  # rounds: each round's budget shared by measured contribution
 
 MAX_DURATION = 366 * 24 * 3600
 MAX_ROUNDS = 100
@@ -139,7 +139,7 @@ def _check_reward(spec: JobSpec) -> Iterator[SpecError]:
     rule = spec.reward
     if rule and REWARDS.get(rule) is None:
         yield _fail(f"reward {rule!r} is not one of {', '.join(REWARDS)}", "reward",
-                    "set reward to loo or shapley (policy rounds), top_k (policy best), or drop it")
+                    "set reward to sequential, loo or shapley (policy rounds), top_k (policy best), or drop it")
     elif rule and REWARDS[rule] != spec.policy:
         yield _fail(f"reward {rule!r} is for policy {REWARDS[rule]!r}", "reward",
                     f"drop reward, or use policy {REWARDS[rule]}")

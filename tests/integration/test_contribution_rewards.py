@@ -149,6 +149,11 @@ class Recomputed:
     def expected(self) -> list[tuple]:
         """Each ContributionMeasured's arguments, in round order."""
         everyone = frozenset(self.ids)
+        if self.rule == "sequential":  # each on the updates committed before it (smaller ids)
+            prefix = {i: frozenset(j for j in self.ids if j < i) for i in self.ids}
+            return self._paid({i: (self.v(prefix[i] | {i}), self.v(prefix[i]),
+                                   gain(self.metric, self.v(prefix[i] | {i}), self.v(prefix[i])))
+                               for i in self.ids})
         if self.rule == "loo":
             pairs = {i: (self.v(everyone - {i}), gain(self.metric, self.v(everyone), self.v(everyone - {i})))
                      for i in self.ids}
@@ -160,9 +165,12 @@ class Recomputed:
                     before, after = frozenset(order[:k]), frozenset(order[:k + 1])
                     totals[i] += gain(self.metric, self.v(after), self.v(before))
             pairs = {i: (self.empty, totals[i] // count) for i in self.ids}
-        amounts = split(self.pool, {i: c for i, (_, c) in pairs.items()})
-        return [(self.job, i, self.round, self.rule, self.v(everyone), *pairs[i], amounts[i])
-                for i in self.ids]
+        return self._paid({i: (self.v(everyone), *pairs[i]) for i in self.ids})
+
+    def _paid(self, measured: dict[int, tuple[int, int, int]]) -> list[tuple]:
+        """The notices' arguments from each update's (score, baseline, contribution)."""
+        amounts = split(self.pool, {i: c for i, (_, _, c) in measured.items()})
+        return [(self.job, i, self.round, self.rule, *measured[i], amounts[i]) for i in self.ids]
 
 
 def check_payments(m: Market, done, recomputed: Recomputed) -> dict[int, int]:
@@ -222,7 +230,7 @@ def nudged(model: bytes) -> bytes:
 
 # --- the rules, recomputed ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rule, extra", [("loo", {}), ("shapley", {"permutations": 40})])
+@pytest.mark.parametrize("rule, extra", [("sequential", {}), ("loo", {}), ("shapley", {"permutations": 40})])
 def test_data_only_updates_are_paid_by_the_validation_gain_of_adding_their_data(rule, extra):
     m = Market(engine=Engine())
     job = create(m, 1001, rule, quota=4, per_round=1001, **extra)
@@ -349,6 +357,38 @@ def test_limit_a_copy_of_a_revealed_update_cancels_it_under_loo_and_halves_it_un
     else:
         leads = sum(order[0] == 2 for order in orders(job, 0, [1, 2], 40))
         assert amounts[2] == 1000 * leads // 40 and amounts[1] == 1000 - amounts[2]
+
+
+def test_under_sequential_a_later_copy_of_a_revealed_update_takes_nothing_from_it():
+    """The attack above against the commit-order rule: the copy is valued on the original, to which it
+    adds nothing, so the original keeps the pool (the copier earns its marginal gain, here 0 or less)."""
+    m = Market(engine=Engine())
+    job = create(m, 1000, "sequential", quota=2, per_round=1000)
+    send(m, job, [(WHO[0], b"", rows(0, 60))])
+    (revealed,) = m.job(job)["submissions"]
+    done = send(m, job, [(SPONSOR, nudged(content(m, revealed["trained_model_cid"])), b"")])
+    amounts = check_payments(m, done, Recomputed(m, job, 0, MIN_SCORE, 1000))
+    assert amounts == {1: 1000, 2: 0}
+
+
+def test_under_sequential_sybils_following_an_update_cannot_change_its_value():
+    """One contributor's 36 rows sent whole, or split over three addresses, after an honest update: the
+    honest update's contribution is the same either way (commit order fixes what it is valued on), and
+    the parts' signed contributions telescope to their joint gain over it. (Flooring at zero still lets
+    parts whose gains straddle zero take a share: PROTOCOL §4.7.)"""
+    honest, mine = rows(100, 112), rows(0, 36)
+    first = []
+    for parts in ([mine], [rows(0, 12), rows(12, 24), rows(24, 36)]):
+        m = Market(engine=Engine())
+        job = create(m, 1000, "sequential", quota=len(parts) + 1, per_round=1000)
+        done = send(m, job, [(WHO[7], b"", honest), *[(WHO[k], b"", part) for k, part in enumerate(parts)]])
+        recomputed = Recomputed(m, job, 0, MIN_SCORE, 1000)
+        check_payments(m, done, recomputed)
+        contributions = {args[1]: args[6] for args in notice_args(done, "ContributionMeasured")}
+        first.append(contributions[1])
+        everyone = frozenset(contributions)
+        assert sum(c for i, c in contributions.items() if i > 1) == recomputed.v(everyone) - recomputed.v(frozenset({1}))
+    assert first[0] == first[1] > 0
 
 
 def test_cancelling_values_and_pays_the_open_round():

@@ -214,7 +214,7 @@ def test_the_create_form_offers_each_policy_its_rules_and_keeps_the_choice(tmp_p
     _, client = make_client(world, tmp_path)
     html = client.get("/jobs/new").get_data(as_text=True)
     options = dict(re.findall(r'<option value="(\w*)" data-policies="([\w ]+)"', html))
-    assert options == {"": "best", "loo": "rounds", "shapley": "rounds", "top_k": "best"}  # "" twice: the last
+    assert options == {"": "best", "sequential": "rounds", "loo": "rounds", "shapley": "rounds", "top_k": "best"}  # "" twice: the last
     assert re.findall(r'<option value="" data-policies="([\w ]+)"', html) == ["threshold manual rounds", "best"]
     assert 'data-rewards="shapley"' in html and 'data-rewards="top_k"' in html and 'name="clip_norm"' in html
     again = client.post("/jobs/new", data=job_form(csrf(client), **{**BEST, "reward": "top_k"}))

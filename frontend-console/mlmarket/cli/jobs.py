@@ -69,8 +69,9 @@ def create(session: Session, spec: str, reward: str, token: str | None, eth: boo
     nothing is sent. "best" and "threshold" jobs may add "test_commitment" and "reveal_window".
 
     "reward" chooses how the money is shared (leave it out for the policy's own rule: a fixed
-    "reward_per_accept", or for "best" winner takes all). "rounds" jobs: "loo" (leave-one-out) or
-    "shapley" (with "permutations", 1 to 1000) share each round's "reward_per_accept" by each
+    "reward_per_accept", or for "best" winner takes all). "rounds" jobs: "sequential" (what each
+    update adds to those committed before it), "loo" (leave-one-out) or "shapley" (with
+    "permutations", 1 to 1000) share each round's "reward_per_accept" by each
     update's measured contribution, and need "round_quota" 1 to 64; "clip_norm" (e.g. 2.5) bounds
     an update's L2 distance from the global model. "best" jobs: "top_k" with "top_k" (1 to 100):
     the k best share the budget by score above a baseline. Spec keys for each:

@@ -138,6 +138,8 @@ def reward_rule(spec: Mapping[str, Any], policy: str, pool: str) -> str:
     above baseline``, ``winner takes all``, ``a fixed 10 MLT per accepted update``; ``pool`` is the
     spec's ``reward_per_accept`` as shown (the round's budget under ``loo`` and ``shapley``)."""
     rule = str(spec.get("reward") or "")
+    if rule == "sequential":
+        return f"commit-order share of each round's {pool}"
     if rule == "loo":
         return f"leave-one-out share of each round's {pool}"
     if rule == "shapley":

@@ -42,6 +42,8 @@ AGGREGATIONS = (("fedavg", "FedAvg (mean weighted by samples)"), ("median", "coo
 """The rounds policy's aggregation rules (``JobSpec.aggregation``; the machine reads "" as fedavg)."""
 REWARD_RULES = (("", "threshold manual rounds", "fixed", "a fixed reward per accepted submission"),
                 ("", "best", "winner takes all", "the best score takes the budget"),
+                ("sequential", "rounds", "in commit order",
+                 "each round's reward shared by what each update adds to those committed before it"),
                 ("loo", "rounds", "leave-one-out", "each round's reward shared by how much each update adds"),
                 ("shapley", "rounds", "Shapley", "each round's reward shared by Shapley values (sampled)"),
                 ("top_k", "best", "top k", "the k best share the budget by score above a baseline"))

@@ -24,6 +24,8 @@ from mlmarket.console.views.common import content_cid, deliver
 bp = Blueprint("jobs", __name__)
 ACTIONS = ("settle", "cancel", "review", "reveal", "top_up")
 CONTRIBUTION_MEANS = {
+    "sequential": "how much the update improves the model of the updates committed before it; each round's "
+                  "reward is shared in proportion to the positive contributions",
     "loo": "how much worse the round's model is without the update (leave-one-out); each round's reward is "
            "shared in proportion to the positive contributions",
     "shapley": "the update's average marginal value over random orders of the round's updates (Shapley); "
