@@ -197,11 +197,11 @@ def _measure(spec: dict, task: str, metric: str, train: bytes, valid: bytes, arr
             reveal, plain = min(reveal, seconds), min(plain, plain_seconds)
             in_engine = min(in_engine, engine.last)
             ratios.append(seconds / plain_seconds)
-            agree &= abs(published - direct) <= 1e-6
+            agree = agree and abs(published - direct) <= 1e-6
     first = min(_submit(*_market_job(_Undecoded(), task, metric, valid, spec, train))[0] for _ in range(REPEATS))
     return {"decode": decode, "reveal": reveal, "engine": in_engine, "first": first, "plain": plain,
             "ratio": statistics.median(ratios), "published": published,
-            "direct": direct, "agree": agree}
+            "direct": direct, "agree": bool(agree)}
 
 
 def _cases():

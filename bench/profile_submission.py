@@ -53,7 +53,7 @@ ENGINE_STAGES = (
     ("imports + thread pools", [("dapp.ml.engine", "_preload")]),
     ("fit (scikit-learn)", [("dapp.ml.engine", "fit")]),
     ("fitted arrays (extract)", [("dapp.ml.engine", "extract")]),
-    ("arrays checked (restore)", [("dapp.ml.engine", "restore"), ("dapp.ml.engine", "check_fitted")]),
+    ("fitted arrays checked", [("dapp.ml.engine", "restore"), ("dapp.ml.engine", "check_fitted")]),
     ("model file written (npy + zip)", [("dapp.ml.engine", "write_model")]),
     ("evaluation gate", [("dapp.ml.engine", "check_evaluation")]),
     ("predict + metric", [("dapp.ml.engine", "_evaluate")]),
@@ -192,6 +192,8 @@ def profile_case(spec: dict, data: tuple[bytes, bytes]) -> dict[str, float]:
         seconds - sum(spent.get(label, 0.0) for label in ("engine", *(lb for lb, _ in INPUT_STAGES)))
         for seconds, spent in local)
     row["reveal input, work in process"] = statistics.median(seconds for seconds, _ in local)
+    row[FIXED] = statistics.median(seconds - spent.get("fit (scikit-learn)", 0.0) - spent.get("predict + metric", 0.0)
+                                   for seconds, spent in local)
     row["reveal input, forked worker"] = statistics.median(seconds for seconds, _ in isolated)
     row["sandbox (fork, page faults, exit)"] = (row["reveal input, forked worker"]
                                                 - row["reveal input, work in process"])
@@ -199,24 +201,43 @@ def profile_case(spec: dict, data: tuple[bytes, bytes]) -> dict[str, float]:
     return {label: value * 1e3 for label, value in row.items()}
 
 
+FIXED = "fixed work: input - fit - predict"
 ORDER = (*(label for label, _ in ENGINE_STAGES), "engine, other", *(label for label, _ in INPUT_STAGES),
-         "rest of the input", "reveal input, work in process", "sandbox (fork, page faults, exit)",
+         "rest of the input", "reveal input, work in process", FIXED, "sandbox (fork, page faults, exit)",
          "reveal input, forked worker", "plain scikit-learn")
 
 
-def measure() -> dict[str, dict[str, float]]:
-    """The profile of every case: case name -> stage -> median ms."""
-    return {name: profile_case(spec, data) for name, spec, data in _cases()}
+def empty_sandbox() -> float:
+    """Median CPU ms of the engine's sandbox running empty work in this process: fork, the worker's
+    start and exit, with no page written by the work."""
+    from dapp.ml.limits import DEFAULT_LIMITS
+    from dapp.ml.sandbox import Outcome, Sandbox
+
+    run = Sandbox(DEFAULT_LIMITS.max_cpu_seconds, DEFAULT_LIMITS.max_worker_memory)
+    spent = []
+    for _ in range(REPEATS + 1):
+        start = _cpu()
+        run(Outcome, "empty work")
+        spent.append(_cpu() - start)
+    return statistics.median(spent[1:]) * 1e3
 
 
-def print_profile(found: dict[str, dict[str, float]]) -> None:
-    names = list(found)
-    rows = [("stage (median ms per reveal input)", *names)]
+def measure() -> dict:
+    """The profile of every case (case name -> stage -> median ms), then the empty sandbox's ms."""
+    cases = {name: profile_case(spec, data) for name, spec, data in _cases()}
+    return {"cases": cases, "empty sandbox": empty_sandbox()}
+
+
+def print_profile(found: dict) -> None:
+    cases = found["cases"]
+    names = list(cases)
+    rows = [("stage (median CPU ms per reveal input)", *names)]
     for label in ORDER:
-        rows.append((label, *(f"{found[name][label]:.2f}" for name in names)))
-    rows.append(("reveal / plain", *(f"{found[n]['reveal input, forked worker'] / found[n]['plain scikit-learn']:.2f}"
+        rows.append((label, *(f"{cases[name][label]:.2f}" for name in names)))
+    rows.append(("reveal / plain", *(f"{cases[n]['reveal input, forked worker'] / cases[n]['plain scikit-learn']:.2f}"
                                      for n in names)))
     print_table(rows)
+    print(f"the sandbox running empty work in the same process: {found['empty sandbox']:.2f} CPU ms")
 
 
 def cprofile(name: str) -> None:
@@ -230,13 +251,19 @@ def cprofile(name: str) -> None:
 def main() -> None:
     """Prints the stage table (measured in a fresh one-thread process) and records the sandbox's share."""
     found = _fresh.run("bench.profile_submission", measure_and_print)
-    for name, row in found.items():
-        record(f"reveal input / plain sklearn, {name}",
-               f"{row['reveal input, forked worker'] / row['plain scikit-learn']:.2f}x "
-               f"(sandbox {row['sandbox (fork, page faults, exit)']:.1f} ms)")
+    cases = found["cases"]
+    record("fixed work of a reveal input in process (input - fit - predict), CPU",
+           ", ".join(f"{name} {row[FIXED]:.2f}" for name, row in cases.items()) + " ms")
+    record("the sandbox's share of a reveal input (forked - in process), CPU",
+           f"{min(row['sandbox (fork, page faults, exit)'] for row in cases.values()):.1f}–"
+           f"{max(row['sandbox (fork, page faults, exit)'] for row in cases.values()):.1f} ms "
+           f"(empty work {found['empty sandbox']:.1f} ms)")
+    record("reveal input / plain sklearn, CPU",
+           ", ".join(f"{name} {row['reveal input, forked worker'] / row['plain scikit-learn']:.2f}x"
+                     for name, row in cases.items()))
 
 
-def measure_and_print() -> dict[str, dict[str, float]]:
+def measure_and_print() -> dict:
     warnings.simplefilter("ignore")
     found = measure()
     print_profile(found)

@@ -46,10 +46,10 @@ def extract_trees(spec: ModelSpec, model: Any) -> Arrays:
     arrays: Arrays = {
         "tree_node_counts": np.array([s["node_count"] for s in states], dtype=np.int64),
         "tree_seeds": np.array([tree.random_state or 0 for tree in trees], dtype=np.int64),
-        "node_values": np.concatenate([s["values"] for s in states]).astype(np.float64),
+        "node_values": np.concatenate([s["values"] for s in states]).astype(np.float64, copy=False),
     }
-    for name, field, dtype in _NODE_FIELDS:
-        arrays[name] = np.concatenate([s["nodes"][field] for s in states]).astype(dtype)
+    for name, field, dtype in _NODE_FIELDS:  # concatenate copies: astype need not copy again
+        arrays[name] = np.concatenate([s["nodes"][field] for s in states]).astype(dtype, copy=False)
     return arrays
 
 
