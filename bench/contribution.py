@@ -88,15 +88,16 @@ class Round:
 
 
 def valuation_times(engine, updates: list[bytes], validation: bytes) -> list[tuple[str, int, float]]:
-    """(rule, coalitions evaluated, seconds) for FedAvg, loo and shapley at each of PERMUTATIONS."""
+    """(rule, coalitions evaluated, seconds) for FedAvg, sequential, loo and shapley at each of PERMUTATIONS."""
     game = Round(engine, updates, validation)
     fedavg = statistics.median(_best(lambda: game.score_of(game.subs, [ROWS] * UPDATES), 1) for _ in range(5))
     whole = game.score_of(game.subs, [ROWS] * UPDATES)
     rows = [("fedavg (aggregate + score)", 1, fedavg)]
-    memo = game.memo(whole)
-    began = time.perf_counter()
-    contribution.leave_one_out(game.ids, memo, "accuracy")
-    rows.append(("loo", memo.evaluated + 1, time.perf_counter() - began + fedavg))
+    for rule, value in (("sequential", contribution.sequential), ("loo", contribution.leave_one_out)):
+        memo = game.memo(whole)
+        began = time.perf_counter()
+        value(game.ids, memo, "accuracy")
+        rows.append((rule, memo.evaluated + 1, time.perf_counter() - began + fedavg))
     for p in PERMUTATIONS:
         memo = game.memo(whole)
         began = time.perf_counter()
@@ -128,12 +129,12 @@ def largest_rounds(engine, validation: bytes, trained_base: bytes) -> list[tuple
     job_spec = spec(policy="rounds", rounds=1, round_quota=1, round_duration=100)
     found = {"untrained": round_rewards.costs(engine, job_spec, LOGISTIC, False, validation),
              "trained": round_rewards.costs(engine, job_spec, trained_base, True, validation)}
-    rules = [("loo", 0), *(("shapley", p) for p in (1, 10, 100, 1000))]
+    rules = [("sequential", 0), ("loo", 0), *(("shapley", p) for p in (1, 10, 100, 1000))]
     rows = []
     for rule, p in rules:
         fits = [max((q for q in range(1, 65) if contribution.work(rule, q, p, costs) <= budget), default=0)
                 for costs in found.values()]
-        rows.append((rule if rule == "loo" else f"shapley P={p}", *map(str, fits)))
+        rows.append((f"shapley P={p}" if rule == "shapley" else rule, *map(str, fits)))
     return rows
 
 
