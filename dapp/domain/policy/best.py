@@ -10,9 +10,9 @@ to their contribution, their score's gain over a **baseline** (``dapp.domain.sha
 each valued in a ``ContributionMeasured`` notice. One place per piece of work: a submission whose
 work (``payouts.work_keys``: its model and data, or the model it yields) an earlier submission of the
 job holds is rejected when scored (``payouts.hold``), so copies from any number of addresses take no
-place (nor, in a winner-takes-all job, the prize). The k best so far are kept as submissions are decided (:func:`take_place`), so settling reads
-k submissions, however many were sent. The baseline is ``min_score`` unless the job has a trained base model: then its score on the
-validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
+place (nor, in a winner-takes-all job, the prize). The k best so far are kept as submissions are
+decided (:func:`take_place`), so settling reads k submissions, however many were sent. The baseline
+is ``min_score`` unless the job has a trained base model: then its score on the validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
 hidden test set, the worse of that score and the base's score on the revealed test set, measured
 after the last batch (if it cannot be scored there: the validation score), so the bar can never be
 raised above what anyone could compute before submitting. Nothing above the baseline → refund; the
@@ -163,7 +163,8 @@ class Best(Policy):
         """top_k with a trained base model: its score on the validation set, the baseline."""
         if is_top_k(job) and base is not None and base.trained:
             scored = env.engine.score(task=job.spec.task, metric=job.spec.metric, label=job.spec.label,
-                                      validation=validation, model=content.get_content(tx, job.model_cid), seed=0)
+                                      validation=validation, model=content.get_content(tx, job.model_cid),
+                                      seed=0)
             tx.put(BASELINE, job.id, scored.score)
         return job
 

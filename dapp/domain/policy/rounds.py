@@ -8,8 +8,9 @@ global model when no model is given). An update is accepted when it scores at le
 score) and passes the engine's ``check_update`` against the job's current model, never against
 another update (so no update can make a round refuse the honest ones): the current model's spec,
 its features, classes and shapes once trained (and a parameter distance from it of at most
-``MAX_UPDATE_DISTANCE x max(||global||, 1)``, see dapp.ml.fedavg), else the validation set's
-columns and classes. A round closes when ``round_quota`` updates were accepted, or
+``MAX_UPDATE_DISTANCE x max(||global||, 1)``, or the job's ``clip_norm`` when it has one: the bound a
+differentially private update is clipped to, ``dapp.domain.privacy``; see dapp.ml.fedavg), else the
+validation set's columns and classes. A round closes when ``round_quota`` updates were accepted, or
 ``round_duration`` seconds after it started (applied lazily, like every deadline). Closing averages
 the accepted updates with FedAvg weighted by sample count and scores the average. It is published
 as the new global model only if it meets the bar the updates met (``global score - tolerance``, or
@@ -17,7 +18,7 @@ as the new global model only if it meets the bar the updates met (``global score
 so updates that each score well but average badly (a poisoned average) cannot lower the published
 model. Either way ``reward_per_accept`` goes to each accepted update's contributor, in order, while
 the budget lasts: each update met the bar alone, and nothing tells an honest one from a hostile one.
-With a contribution reward (``JobSpec.reward`` ``loo`` or ``shapley``) the round's pool,
+With a contribution reward (``JobSpec.reward`` ``sequential``, ``loo`` or ``shapley``) the round's pool,
 ``min(reward_per_accept, budget)``, is shared instead by each update's measured marginal value
 (``dapp.domain.round_rewards``, docs/PROTOCOL.md §4.7), and a job whose valuation of a full
 round could not fit one input is refused at creation.
@@ -88,7 +89,8 @@ def check_update(tx: Tx, job: Job, sub: Submission, scored: Any, env: Env) -> No
 def on_update(tx: Tx, job: Job, sub: Submission, scored: Any, ctx: Context, env: Env) -> list[Any]:
     """Decides a checked, scored update (:func:`check_update`): accepted ones wait for the round to
     close. A declared privacy is recorded either way, and noticed when the update joins the round."""
-    sub, declared = privacy.take(tx, replace(sub, score=scored.score, samples=scored.samples, round=job.round))
+    sub, declared = privacy.take(tx, replace(sub, score=scored.score, samples=scored.samples,
+                                             round=job.round))
     update = _update_bytes(tx, sub, scored)
     accepted_ids = tx.get(UPDATES, (job.id, job.round), ())
     if not meets_bar(job, scored.score):
@@ -190,7 +192,8 @@ def close_round(tx: Tx, job: Job, ctx: Context, env: Env, closed_at: int) -> tup
             if payouts.budget(tx, job) < job.spec.reward_per_accept:
                 tx.put(SUBMISSIONS, (job.id, sub.id), replace(sub, status="accepted"))
                 continue
-            job, _, paid = payouts.reward(tx, job, tx.get(SUBMISSIONS, (job.id, sub.id)), job.spec.reward_per_accept)
+            job, _, paid = payouts.reward(tx, job, tx.get(SUBMISSIONS, (job.id, sub.id)),
+                                          job.spec.reward_per_accept)
             events += paid
     else:
         events.append(RoundClosed(job.id, job.round, 0, job.model_cid, job.best_score or 0))
