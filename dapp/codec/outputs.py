@@ -99,6 +99,9 @@ def encode_events(events: list[Any], ctx: OutputContext) -> list[Output]:
         elif isinstance(event, ev.UploadProgress):
             outputs.append(json_report({"ok": True, "upload": {
                 "cid": cid_to_text(event.cid), "received": event.received, "size": event.size}}))
+        elif isinstance(event, ev.PayoutsChosen):
+            outputs.append(json_report({"ok": True, "payouts": {
+                "account": event.account.hex, "vouchers": event.vouchers}}))
         elif isinstance(event, ev.CommandFailed):
             outputs.append(error_report(event.code, event.message, deposit="credited"))
         elif isinstance(event, ev.NOTICE_EVENTS):

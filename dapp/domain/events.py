@@ -1,7 +1,8 @@
 """Events: what the domain returns. The codec turns them into notices, vouchers and reports.
 
 A notice event's class name is its ``IMLMarketNotices`` function and its fields are the ABI
-arguments in order (checked by tests). ``Payment`` becomes a voucher; ``UploadProgress`` a report.
+arguments in order (checked by tests). ``Payment`` becomes a voucher; ``UploadProgress`` and
+``PayoutsChosen`` a report.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ class UploadProgress:
     cid: bytes
     received: int
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutsChosen:
+    """``setPayoutVouchers`` took effect (a JSON report): ``account``'s rewards and returned stakes
+    now leave by voucher at once (``vouchers``) or are credited to its dApp balance."""
+
+    account: Address
+    vouchers: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from dapp.domain import commands as c
-from dapp.domain import access, content, history, jobs, ledger, reveal, submissions
+from dapp.domain import access, content, history, jobs, ledger, payout_choice, reveal, submissions
 from dapp.domain.env import Env
 from dapp.domain.events import CommandFailed, Payment
 from dapp.domain.values import ETHER
@@ -54,6 +54,7 @@ HANDLERS: dict[type, Handler] = {
     c.Deposit: _deposit,
     c.RelayAppAddress: _relay_app_address,
     c.Withdraw: _withdraw,
+    c.SetPayoutVouchers: payout_choice.set_payout_vouchers,
     c.UploadChunk: content.upload_chunk,
     c.UploadChunkCoded: content.upload_chunk,
     c.AbortUpload: content.abort_upload,

@@ -4,6 +4,10 @@ A piece of work is paid at most once per job, whoever names it: a submission's *
 its input (model CID, or the job's model a data-only submission trains, with its data CID) and the
 CID of the model it yields (trained bytes, or the model itself). ``reward`` notes each key with the
 first submission paid for it (``PAID_WORK``); the policies ask ``first_paid`` before paying.
+
+Rewards and returned stakes go to the contributor's free balance in the dApp, or by voucher at once
+when the job or the contributor asks for that (``dapp.domain.payout_choice``); refunds to the
+sponsor are always vouchers.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from dapp.domain import ledger
+from dapp.domain import ledger, payout_choice
 from dapp.domain.events import JobSettled, RewardPaid, StakeReturned, StakeSlashed, SubmissionScored
 from dapp.domain.records import ENDED, HELD_WORK, JOBS, PAID_WORK, SUBMISSIONS, Job, Submission, job_pot, stake_pot
 from dapp.domain.store import Tx
+from dapp.domain.values import Address
 
 
 def budget(tx: Tx, job: Job) -> int:
@@ -59,27 +64,38 @@ def hold(tx: Tx, sub: Submission) -> tuple[int, str]:
     return 0, ""
 
 
+def _to_contributor(tx: Tx, job: Job, pot_id: Any, to: Address, amount: int) -> list[Any]:
+    """Moves ``amount`` out of a pot of ``job`` to a contributor: a voucher at once (the returned
+    ``Payment``) when the job or ``to`` asked for one, else a credit to ``to``'s free balance."""
+    if payout_choice.by_voucher(tx, job.spec, to):
+        return [ledger.pay(tx, pot_id, to, amount)]
+    ledger.release(tx, pot_id, to, amount)
+    return []
+
+
 def reward(tx: Tx, job: Job, sub: Submission, amount: int,
            trained_cid: bytes = b"") -> tuple[Job, Submission, list[Any]]:
-    """Pays ``amount`` of the job's budget to the contributor (a voucher) and records it, noting
-    the submission's work keys as paid (``trained_cid``: the CID of its model, when not recorded)."""
+    """Pays ``amount`` of the job's budget to the contributor (its balance, or a voucher: module
+    docstring) and records it, noting the submission's work keys as paid (``trained_cid``: the CID
+    of its model, when not recorded)."""
     for key in work_keys(sub, trained_cid):
         if not tx.get(PAID_WORK, (job.id, key)):
             tx.put(PAID_WORK, (job.id, key), sub.id)
-    payment = ledger.pay(tx, job_pot(job.id), sub.contributor, amount)
+    payment = _to_contributor(tx, job, job_pot(job.id), sub.contributor, amount)
     sub = replace(sub, status="accepted", reward=sub.reward + amount)
     job = replace(job, accepted=job.accepted + 1, paid=job.paid + amount)
     tx.put(SUBMISSIONS, (job.id, sub.id), sub)
     tx.put(JOBS, job.id, job)
-    return job, sub, [payment, RewardPaid(job.id, sub.id, sub.contributor, job.token, amount)]
+    return job, sub, [*payment, RewardPaid(job.id, sub.id, sub.contributor, job.token, amount)]
 
 
 def return_stake(tx: Tx, sub: Submission) -> list[Any]:
-    """A valid submission's stake goes back to its contributor's wallet."""
+    """A valid submission's stake goes back to its contributor (its balance, or a voucher)."""
     if not sub.stake:
         return []
-    payment = ledger.pay(tx, stake_pot(sub.job_id, sub.id), sub.contributor, sub.stake)
-    return [payment, StakeReturned(sub.job_id, sub.id, sub.contributor, sub.stake)]
+    payment = _to_contributor(tx, tx.get(JOBS, sub.job_id), stake_pot(sub.job_id, sub.id), sub.contributor,
+                              sub.stake)
+    return [*payment, StakeReturned(sub.job_id, sub.id, sub.contributor, sub.stake)]
 
 
 def slash_stake(tx: Tx, sub: Submission) -> list[Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from dapp.codec.cid import cid_from_text, cid_to_text
-from dapp.domain import content, job_views, ledger, preflight
+from dapp.domain import content, job_views, ledger, payout_choice, preflight
 from dapp.domain.env import Env
 from dapp.domain.paging import Page, shown, uint_param
 from dapp.domain.store import Reader
@@ -30,7 +30,7 @@ MAX_DATA_BYTES = (MAX_ANSWER_BYTES - DATA_ENVELOPE) // 2
 """File bytes one answer carries at most, whatever ``max_inspect_bytes`` says: hex doubles them."""
 
 QUERIES = {
-    "balances/<account>": "free balances of an account, per token (paged)",
+    "balances/<account>": "free balances of an account, per token (paged), and its payout choice",
     "totals": "per token: deposited, balances, escrowed, paid_out (paged)",
     "contents": "stored files (paged)",
     "contents/<cid>": "one stored file's size and uploader",
@@ -62,7 +62,7 @@ def _balances(reader: Reader, env: Env, parts: list[str], params: dict[str, list
     page = Page.from_params(params)
     found = sorted(ledger.balances_of(reader, account).items())
     return {"account": account.hex, "balances": {t.hex: str(v) for t, v in page.take(found)},
-            **page.fields(len(found))}
+            "payout_vouchers": payout_choice.wants_vouchers(reader, account), **page.fields(len(found))}
 
 
 def _totals(reader: Reader, env: Env, parts: list[str], params: dict[str, list[str]]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, spec, spec_tuple
 from tests.support.recorded import RecordedMarket
-from tests.support.rollup import TOKEN, notice_args, report_json, token_payments
+from tests.support.rollup import TOKEN, credits, notice_args, report_json, token_payments
 
 DEADLINE = NOW + 1000  # tests.support.market.spec's default
 LOSS_METRICS = {"mae", "rmse", "log_loss"}
@@ -148,8 +148,8 @@ def check_settlement(m: RecordedMarket, job: int, done, top: list[int], baseline
     paid = sum(expected.values())
     refund = pool - paid
     assert notice_args(done, "JobSettled") == [(job, "paid" if paid else "refunded", paid, refund)]
-    assert token_payments(done) == ([(contributors[sid], expected[sid]) for sid in top if expected[sid]]
-                                    + ([(SPONSOR, refund)] if refund else []))
+    assert credits(done) == [(contributors[sid], expected[sid]) for sid in top if expected[sid]]  # dApp balances
+    assert token_payments(done) == ([(SPONSOR, refund)] if refund else [])
     m.assert_value_conserved(job, pool_before_settlement(m, job) - sum(
         args[3] for args in job_notices(m, "StakeSlashed", job)))
     views = {s["id"]: s for s in m.job(job)["submissions"]}
@@ -384,7 +384,7 @@ def test_a_sponsor_cancelling_still_pays_the_fallback_split_one_share_per_piece_
     done = m.call(SPONSOR, "cancelJob", job)
     assert done.accepted, done.reports
     assert not notice_args(done, "ContributionMeasured")
-    assert token_payments(done) == [(CAROL, 451), (DAVE, 450)]
+    assert credits(done) == [(CAROL, 451), (DAVE, 450)] and not token_payments(done)
     assert notice_args(done, "JobSettled") == [(job, "split", 901, 0)]
     m.assert_value_conserved(job, 901)
 
@@ -471,7 +471,7 @@ def test_with_a_hidden_test_set_not_revealed_in_time_the_fallback_split_still_ap
     assert m.call(DAVE, "settleJob", job, timestamp=DEADLINE).accepted  # enters the reveal window
     done = m.call(DAVE, "settleJob", job, timestamp=DEADLINE + WINDOW)
     assert not notice_args(done, "ContributionMeasured")
-    assert token_payments(done) == [(CAROL, 500), (DAVE, 500)]  # equal shares, k notwithstanding
+    assert credits(done) == [(CAROL, 500), (DAVE, 500)]  # equal shares, k notwithstanding
     assert notice_args(done, "JobSettled") == [(job, "split", 1000, 0)]
 
 

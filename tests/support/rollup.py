@@ -101,6 +101,13 @@ def notice_args(finished: Finished, name: str) -> list[tuple[Any, ...]]:
     return [args for f, args in (abi.notices().decode(n) for n in finished.notices) if f.name == name]
 
 
+def credits(finished: Finished) -> list[tuple[Address, int]]:
+    """[(contributor, amount)] of a finished request's ``RewardPaid`` and ``StakeReturned`` notices, in
+    order: with the default payout, what it credited to contributors' dApp balances (no voucher)."""
+    return [(Address.from_hex(args[2]), args[-1]) for f, args in (abi.notices().decode(n) for n in finished.notices)
+            if f.name in ("RewardPaid", "StakeReturned")]
+
+
 def token_payments(finished: Finished) -> list[tuple[Address, int]]:
     """[(recipient, amount)] of a finished request's vouchers, each an ERC-20 ``transfer`` of ``TOKEN``."""
     transfer = abi.voucher_targets()["transfer"].selector

@@ -28,7 +28,9 @@ pays one equal share (the remainder to the first) per qualifying piece of work, 
 holder; a rounds job never publishes a model below its bar (global score - tolerance), and a
 hijacking update is never paid. (An honest commit a cancel releases before its reveal is not
 "revealed in time": the plain tests at the end show what a copier gets then.) At the end every job
-settles and every balance is withdrawn: the vouchers paid out all deposits.
+settles and every balance is withdrawn: the vouchers paid out all deposits. Rewards and returned stakes
+raise the contributor's free balance, except in jobs that ask for vouchers at once (``payout_vouchers``):
+there each is one voucher, paying exactly what its notice says.
 
 ``MARKET_EXAMPLES`` x ``MARKET_STEPS`` sets the length: the default 100 x 170 runs about 12,000 to
 16,000 steps (Hypothesis ends some examples early).
@@ -74,7 +76,8 @@ def job_plans(policy):
         min_score=st.sampled_from([0, 800_000, 900_000]),
         min_gain=st.sampled_from([0, 0, 50_000]), duration=st.sampled_from([600, 3600, 30_000]),
         window=st.sampled_from([300, 5000]), by_default=st.booleans(), rounds=st.integers(1, 3),
-        quota=st.sampled_from([0, 2]), tolerance=st.sampled_from([0, 50_000])))
+        quota=st.sampled_from([0, 2]), tolerance=st.sampled_from([0, 50_000]),
+        vouchers=st.sampled_from([False, False, True])))
 
 
 class PoisonableEngine(FederatedFakeEngine):
@@ -125,6 +128,7 @@ class Job:
     min_score: int
     min_gain: int
     tolerance: int = 0
+    vouchers: bool = False  # payout_vouchers: rewards and returned stakes by voucher at once
     test_csv: bytes = b""
     salt: bytes = b""
     budget: int = 0
@@ -266,7 +270,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
         for key in sub.keys():
             job.paid_keys[key] = sub
         job.budget -= a["amount"]
-        owed[sub.who] += a["amount"]
+        self.paid_to(job, sub.who, a["amount"], owed)
         event(f"paid: {sub.role}")
         if job.policy in ("threshold", "manual", "rounds") and not job.fallback:
             assert a["amount"] == job.reward
@@ -277,8 +281,15 @@ class CopierMarketMachine(RuleBasedStateMachine):
         self.stakes -= a["amount"]
         return sub
 
+    def paid_to(self, job, account, amount, owed):
+        """A reward or returned stake: a voucher at once when the job asks, else a credit."""
+        if job.vouchers:
+            owed[account] += amount
+        else:
+            self.balance[account] += amount
+
     def on_StakeReturned(self, a, owed):
-        owed[self._stake(a).who] += a["amount"]
+        self.paid_to(self.jobs[a["jobId"]], self._stake(a).who, a["amount"], owed)
 
     def on_StakeSlashed(self, a, owed):
         sub = self._stake(a)
@@ -352,13 +363,13 @@ class CopierMarketMachine(RuleBasedStateMachine):
         self.create_job(**plan)
 
     def create_job(self, policy, sponsor, budget, quarters, stake, min_score, min_gain, duration, window,
-                   by_default, rounds, quota, tolerance):
+                   by_default, rounds, quota, tolerance, vouchers):
         hidden = policy.startswith("hidden")
         policy = policy.split()[-1]
         reward = 0 if policy == "best" else max(1, budget * quarters // 4)
         job = Job(0, sponsor, policy, hidden, self.now + duration, window if hidden else 0, stake, reward,
                   min_score if policy != "rounds" else 0, min_gain if policy == "threshold" else 0,
-                  tolerance if policy == "rounds" else 0)
+                  tolerance if policy == "rounds" else 0, vouchers)
         commitment = bytes(32)
         if hidden:
             job.test_csv = b"x,target\n" + f"{self.now},{len(self.jobs)}\n".encode()
@@ -371,7 +382,7 @@ class CopierMarketMachine(RuleBasedStateMachine):
                  deadline=job.deadline, test_commitment=commitment, reveal_window=job.window, stake=stake,
                  base_model_cid=self.base if rounds_job else b"", rounds=rounds if rounds_job else 0,
                  round_quota=quota if rounds_job else 0, round_duration=duration // 3 if rounds_job else 0,
-                 tolerance=job.tolerance)
+                 tolerance=job.tolerance, payout_vouchers=vouchers)
         job.best = 850_000 if rounds_job else None  # the base model's score is a round's first bar
         self.pending = job
         self.deposit(sponsor, budget, encode("createJob", TOKEN.raw, budget, spec_tuple(s)))

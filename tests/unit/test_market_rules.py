@@ -8,7 +8,7 @@ from dapp.codec import abi
 from dapp.codec.commitment import submission_commitment
 from dapp.domain.limits import Limits
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import TOKEN, notice_args, notice_names, report_json
+from tests.support.rollup import TOKEN, credits, notice_args, notice_names, report_json
 from tests.support.rollup import token_payments as paid
 
 COMMIT_WINDOW = Limits().commit_window
@@ -16,6 +16,12 @@ COMMIT_WINDOW = Limits().commit_window
 
 def error_code(done):
     return report_json(done)["error"]["code"]
+
+
+def moves(done):
+    """What an input paid: (rewards and returned stakes, credited to the contributors' dApp balances
+    by default; vouchers, e.g. refunds to the sponsor)."""
+    return credits(done), paid(done)
 
 
 def committed(m, who, job, model, data=b"", **kw) -> bytes:
@@ -42,14 +48,14 @@ def test_threshold_pays_each_qualifying_submission_and_refunds_the_rest_at_the_d
     job = m.create_job(250, reward_per_accept=100)
     good, bad = m.put_model(CAROL, 0.9), m.put_model(DAVE, 0.5)
     first = m.submit(CAROL, job, good)
-    assert paid(first) == [(CAROL, 100)]
+    assert moves(first) == ([(CAROL, 100)], [])
     assert "ModelPublished" in notice_names(first)
     low = m.submit(DAVE, job, bad)
-    assert low.accepted and paid(low) == []
+    assert low.accepted and moves(low) == ([], [])
     sub = m.job(job)["submissions"][1]
     assert (sub["score"], sub["accepted"], sub["status"]) == (0.5, False, "rejected")
     settle = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(settle) == [(SPONSOR, 150)]
+    assert moves(settle) == ([], [(SPONSOR, 150)])
     view = m.job(job)["job"]
     assert (view["status"], view["outcome"], view["budget"]) == ("ended", "paid", "0")
 
@@ -60,7 +66,7 @@ def test_threshold_job_ends_when_the_budget_cannot_pay_another_reward():
     model = m.put_model(CAROL, 0.95)
     m.submit(CAROL, job, model)
     second = m.submit(DAVE, job, m.put_model(DAVE, 0.96))  # other work: the same model is paid once
-    assert paid(second) == [(DAVE, 100), (SPONSOR, 50)]
+    assert moves(second) == ([(DAVE, 100)], [(SPONSOR, 50)])
     assert m.job(job)["job"]["status"] == "ended"
     late = m.submit(CAROL, job, model)
     assert not late.accepted and error_code(late) == "job_closed"
@@ -70,8 +76,8 @@ def test_min_gain_requires_beating_the_best_accepted_score():
     m = Market()
     job = m.create_job(1000, reward_per_accept=100, min_gain=50_000)
     m.submit(CAROL, job, m.put_model(CAROL, 0.85))
-    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == []  # +0.03 < 0.05
-    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == [(DAVE, 100)]
+    assert moves(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == ([], [])  # +0.03 < 0.05
+    assert moves(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == ([(DAVE, 100)], [])
 
 
 def test_a_data_only_submission_that_trains_the_base_model_sets_the_bar_for_min_gain():
@@ -80,10 +86,10 @@ def test_a_data_only_submission_that_trains_the_base_model_sets_the_bar_for_min_
     base = m.put_model(SPONSOR, 0.80)
     job = m.create_job(1000, reward_per_accept=100, min_gain=50_000, base_model_cid=base)
     data = m.put(CAROL, b"x,target\n" + b"1,1\n" * 4)  # 5 lines: the base model trained scores 0.85
-    assert paid(m.submit(CAROL, job, b"", data)) == [(CAROL, 100)]
+    assert moves(m.submit(CAROL, job, b"", data)) == ([(CAROL, 100)], [])
     assert m.job(job)["job"]["best_score"] == 0.85
-    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == []  # +0.03 < 0.05 over the trained base
-    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.90))) == [(DAVE, 100)]
+    assert moves(m.submit(DAVE, job, m.put_model(DAVE, 0.88))) == ([], [])  # +0.03 < 0.05 over the trained base
+    assert moves(m.submit(DAVE, job, m.put_model(DAVE, 0.90))) == ([(DAVE, 100)], [])
 
 
 def test_training_data_is_used_and_the_trained_model_is_published_and_fetchable():
@@ -91,7 +97,7 @@ def test_training_data_is_used_and_the_trained_model_is_published_and_fetchable(
     job = m.create_job(1000, reward_per_accept=100)
     data = m.put(CAROL, b"x,target\n" + b"1,1\n" * 12)  # 13 lines: +0.13
     done = m.submit(CAROL, job, m.put_model(CAROL, 0.7), data)
-    assert paid(done) == [(CAROL, 100)]
+    assert moves(done) == ([(CAROL, 100)], [])
     view = m.job(job)
     trained = view["submissions"][0]["trained_model_cid"]
     assert view["job"]["model_cid"] == trained
@@ -138,13 +144,13 @@ def test_stake_is_returned_for_a_valid_submission_and_slashed_into_the_budget_ot
     job = m.create_job(1000, stake=30)
     m.deposit(TOKEN, CAROL, 100)
     good = m.submit(CAROL, job, m.put_model(CAROL, 0.9))
-    assert (CAROL, 30) in paid(good)
+    assert moves(good) == ([(CAROL, 30), (CAROL, 100)], [])  # the stake back, then the reward
     bad = m.submit(CAROL, job, m.put_model(CAROL, 0.9, bad=True))
-    assert bad.accepted and paid(bad) == []
+    assert bad.accepted and moves(bad) == ([], [])
     assert "StakeSlashed" in notice_names(bad)
     assert m.job(job)["job"]["budget"] == str(1000 - 100 + 30)
     assert m.job(job)["submissions"][1]["status"] == "invalid"
-    assert m.inspect(f"balances/{CAROL.hex}")["balances"] == {TOKEN.hex: "40"}
+    assert m.inspect(f"balances/{CAROL.hex}")["balances"] == {TOKEN.hex: str(100 - 30 + 30 + 100 - 30)}
 
 
 def test_submission_without_the_stake_in_balance_is_rejected():
@@ -160,24 +166,25 @@ def test_stake_can_travel_as_a_deposit_carrying_the_submission():
     model, salt = m.put_model(CAROL, 0.9), b"\x01" * 32
     commitment = submission_commitment(CAROL.hex, job, model, b"", salt)
     done = m.deposit(TOKEN, CAROL, 30, abi.inputs().encode("commitSubmission", job, commitment))
-    assert done.accepted and "SubmissionCommitted" in notice_names(done) and paid(done) == []
+    assert done.accepted and "SubmissionCommitted" in notice_names(done) and moves(done) == ([], [])
     assert m.inspect(f"balances/{CAROL.hex}")["balances"].get(TOKEN.hex, "0") == "0"  # locked as the stake
     revealed = m.reveal(CAROL, job, model, b"", salt)
-    assert revealed.accepted and (CAROL, 30) in paid(revealed) and (CAROL, 100) in paid(revealed)
+    assert revealed.accepted and moves(revealed) == ([(CAROL, 30), (CAROL, 100)], [])
+    assert m.inspect(f"balances/{CAROL.hex}")["balances"] == {TOKEN.hex: "130"}  # both credited
 
 
 def test_manual_review_pays_on_accept_and_default_applies_at_the_deadline():
     m = Market()
     job = m.create_job(1000, policy="manual", reward_per_accept=100, accept_by_default=True)
     for n, who in enumerate((CAROL, DAVE, CAROL)):  # three different models (the same one is paid once)
-        assert paid(m.submit(who, job, m.put_model(who, 0.9, n=n))) == []
+        assert moves(m.submit(who, job, m.put_model(who, 0.9, n=n))) == ([], [])
     assert not m.call(CAROL, "reviewSubmission", job, 1, True).accepted  # not the sponsor
-    assert paid(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
-    assert paid(m.call(SPONSOR, "reviewSubmission", job, 2, False)) == []
+    assert moves(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == ([(CAROL, 100)], [])
+    assert moves(m.call(SPONSOR, "reviewSubmission", job, 2, False)) == ([], [])
     again = m.call(SPONSOR, "reviewSubmission", job, 2, True)
     assert not again.accepted and error_code(again) == "not_reviewable"
     settle = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(settle) == [(CAROL, 100), (SPONSOR, 800)]
+    assert moves(settle) == ([(CAROL, 100)], [(SPONSOR, 800)])
     statuses = [s["status"] for s in m.job(job)["submissions"]]
     assert statuses == ["accepted", "rejected", "accepted"]
 
@@ -187,7 +194,7 @@ def test_a_delegate_may_review():
     job = m.create_job(1000, policy="manual", reward_per_accept=100)
     m.submit(CAROL, job, m.put_model(CAROL, 0.9))
     assert m.call(SPONSOR, "setDelegate", job, DAVE.raw, True).accepted
-    assert paid(m.call(DAVE, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
+    assert moves(m.call(DAVE, "reviewSubmission", job, 1, True)) == ([(CAROL, 100)], [])
 
 
 def test_cancel_refunds_the_remaining_budget_to_the_sponsor_only():
@@ -196,7 +203,7 @@ def test_cancel_refunds_the_remaining_budget_to_the_sponsor_only():
     m.submit(CAROL, job, m.put_model(CAROL, 0.9))
     assert error_code(m.call(CAROL, "cancelJob", job)) == "forbidden"
     done = m.call(SPONSOR, "cancelJob", job)
-    assert paid(done) == [(SPONSOR, 400)] and "JobCancelled" in notice_names(done)
+    assert moves(done) == ([], [(SPONSOR, 400)]) and "JobCancelled" in notice_names(done)
     assert error_code(m.call(SPONSOR, "cancelJob", job)) == "job_closed"
 
 
@@ -208,7 +215,7 @@ def test_best_pays_the_best_score_after_the_deadline_ties_to_the_earliest():
     m.submit(CAROL, job, m.put_model(CAROL, 0.9, other=1))
     assert m.inspect(f"jobs/{job}/leaderboard")["leaderboard"][0]["contributor"] == DAVE.hex
     done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(done) == [(DAVE, 900)]
+    assert moves(done) == ([(DAVE, 900)], [])
     assert m.job(job)["job"]["outcome"] == "paid"
 
 
@@ -230,7 +237,7 @@ def test_best_without_a_qualifying_score_refunds_everything():
     job = m.create_job(900, policy="best", reward_per_accept=0, min_score=950_000)
     m.submit(CAROL, job, m.put_model(CAROL, 0.8))
     done = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(done) == [(SPONSOR, 900)] and m.job(job)["job"]["outcome"] == "refunded"
+    assert moves(done) == ([], [(SPONSOR, 900)]) and m.job(job)["job"]["outcome"] == "refunded"
 
 
 def test_best_job_cancelled_after_submissions_splits_the_budget_among_the_qualifying_ones():
@@ -240,7 +247,7 @@ def test_best_job_cancelled_after_submissions_splits_the_budget_among_the_qualif
     m.submit(DAVE, job, m.put_model(DAVE, 0.1))
     m.submit(DAVE, job, m.put_model(DAVE, 0.9))
     done = m.call(SPONSOR, "cancelJob", job)
-    assert paid(done) == [(CAROL, 451), (DAVE, 450)]  # the 0.1 submission earns nothing
+    assert moves(done) == ([(CAROL, 451), (DAVE, 450)], [])  # the 0.1 submission earns nothing
     assert [s["reward"] for s in m.job(job)["submissions"]] == ["451", "0", "450"]
 
 
@@ -268,7 +275,7 @@ def test_hidden_test_set_reveal_scores_every_submission_and_pays_the_best():
     assert not wrong.accepted and error_code(wrong) == "bad_reveal"
     assert error_code(m.call(CAROL, "revealTestSet", job, test_cid, salt)) == "forbidden"
     done = m.call(SPONSOR, "revealTestSet", job, test_cid, salt)
-    assert done.accepted and paid(done) == [(DAVE, 600)]
+    assert done.accepted and moves(done) == ([(DAVE, 600)], [])
     assert "TestSetRevealed" in notice_names(done)
 
 
@@ -281,7 +288,7 @@ def test_no_reveal_in_time_splits_the_budget_among_submissions_qualifying_on_the
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)  # enters the reveal window
     assert m.job(job)["job"]["status"] == "revealing"
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)  # scores them, then splits
-    assert paid(done) == [(DAVE, 300), (CAROL, 300)]  # 0.7 is below min_score (0.8)
+    assert moves(done) == ([(DAVE, 300), (CAROL, 300)], [])  # 0.7 is below min_score (0.8)
     assert m.job(job)["job"]["outcome"] == "split"
     assert error_code(m.call(SPONSOR, "revealTestSet", job, test_cid, salt)) == "not_revealing"
 
@@ -294,7 +301,7 @@ def test_gated_job_needs_access_granted_by_the_sponsor():
     assert m.call(CAROL, "requestAccess", job, b"\x04pubkey").accepted
     assert error_code(m.call(DAVE, "setAccess", job, CAROL.raw, True)) == "forbidden"
     assert m.call(SPONSOR, "setAccess", job, CAROL.raw, True).accepted
-    assert paid(m.submit(CAROL, job, model)) == [(CAROL, 100)]
+    assert moves(m.submit(CAROL, job, model)) == ([(CAROL, 100)], [])
     m.call(SPONSOR, "setAccess", job, CAROL.raw, False)
     assert error_code(m.submit(CAROL, job, model)) == "no_access"
 
@@ -375,7 +382,7 @@ def test_threshold_current_model_is_the_best_accepted_one():
     best = m.put_model(CAROL, 0.9)
     m.submit(CAROL, job, best)
     lower = m.submit(DAVE, job, m.put_model(DAVE, 0.8))
-    assert paid(lower) == [(DAVE, 100)] and "ModelPublished" not in notice_names(lower)
+    assert moves(lower) == ([(DAVE, 100)], []) and "ModelPublished" not in notice_names(lower)
     view = m.job(job)["job"]
     assert (view["best_submission"], view["best_score"]) == (1, 0.9)
 
@@ -406,10 +413,10 @@ def test_a_copier_committing_after_the_honest_contributor_is_not_paid_even_when_
     honest = committed(m, CAROL, job, model)
     copy = committed(m, DAVE, job, model, timestamp=NOW + 10)
     early = m.reveal(DAVE, job, model, b"", copy, timestamp=NOW + 20)
-    assert early.accepted and paid(early) == [] and "SubmissionScored" not in notice_names(early)
+    assert early.accepted and moves(early) == ([], []) and "SubmissionScored" not in notice_names(early)
     assert [s["status"] for s in m.job(job)["submissions"]] == ["committed", "revealed"]
     done = m.reveal(CAROL, job, model, b"", honest, timestamp=NOW + 30)
-    assert paid(done) == [(CAROL, 100)]
+    assert moves(done) == ([(CAROL, 100)], [])
     first, second = m.job(job)["submissions"]
     assert (first["status"], first["reward"]) == ("accepted", "100")
     assert (second["status"], second["reward"]) == ("rejected", "0")
@@ -425,7 +432,7 @@ def test_a_copy_in_the_same_block_still_comes_after_the_earlier_commit():
     copy = committed(m, DAVE, job, model, timestamp=NOW + 5)  # the same timestamp: order is the inputs'
     early = m.reveal(DAVE, job, model, b"", copy, timestamp=NOW + 5)
     done = m.reveal(CAROL, job, model, b"", honest, timestamp=NOW + 5)
-    assert paid(early) == [] and paid(done) == [(CAROL, 100)]
+    assert moves(early) == ([], []) and moves(done) == ([(CAROL, 100)], [])
     assert [s["status"] for s in m.job(job)["submissions"]] == ["accepted", "rejected"]
     assert_conserved(m, 1000, [early, done])
 
@@ -443,7 +450,7 @@ def test_a_reveal_with_the_wrong_salt_or_from_another_account_is_bad_reveal_and_
     assert not done.accepted and error_code(done) == "bad_reveal" and not done.vouchers
     assert m.job(job) == before
     right = m.reveal(CAROL, job, model, b"", good_salt)  # the committer's own reveal still works
-    assert paid(right) == [(CAROL, 30), (CAROL, 100)]
+    assert moves(right) == ([(CAROL, 30), (CAROL, 100)], [])
     assert_conserved(m, 1030, [right])
 
 
@@ -472,12 +479,12 @@ def test_an_expired_commit_is_slashed_into_the_budget_and_the_queue_moves_on():
     model = m.put_model(DAVE, 0.95)
     salt = committed(m, DAVE, job, model, timestamp=NOW + 60)
     waiting = m.reveal(DAVE, job, model, b"", salt, timestamp=NOW + 120)
-    assert waiting.accepted and paid(waiting) == [(DAVE, 30)]  # the stake back; the decision waits
+    assert waiting.accepted and moves(waiting) == ([(DAVE, 30)], [])  # the stake back; the decision waits
     assert m.job(job)["submissions"][1]["status"] == "revealed"
     early = m.call(SPONSOR, "settleJob", job, timestamp=NOW + COMMIT_WINDOW - 1)
     assert not early.accepted and error_code(early) == "nothing_to_settle"
     done = m.call(SPONSOR, "settleJob", job, timestamp=NOW + COMMIT_WINDOW)
-    assert done.accepted and paid(done) == [(DAVE, 100)] and "StakeSlashed" in notice_names(done)
+    assert done.accepted and moves(done) == ([(DAVE, 100)], []) and "StakeSlashed" in notice_names(done)
     carol, dave = m.job(job)["submissions"]
     assert (carol["status"], dave["status"], dave["reward"]) == ("expired", "accepted", "100")
     assert m.job(job)["job"]["budget"] == str(1000 + 30 - 100)
@@ -494,13 +501,13 @@ def test_a_sponsor_holding_the_queue_with_its_own_commit_cannot_cancel_past_an_h
     model = m.put_model(CAROL, 0.9)
     salt = committed(m, CAROL, job, model)
     waiting = m.reveal(CAROL, job, model, b"", salt)
-    assert waiting.accepted and paid(waiting) == []  # waits behind the sponsor's commit
+    assert waiting.accepted and moves(waiting) == ([], [])  # waits behind the sponsor's commit
     done = m.call(SPONSOR, "cancelJob", job)  # takes effect once the open commit is revealed or expires
-    assert done.accepted and paid(done) == [] and m.job(job)["job"]["cancelling"] is True
+    assert done.accepted and moves(done) == ([], []) and m.job(job)["job"]["cancelling"] is True
     late = m.submit(DAVE, job, m.put_model(DAVE, 0.95))
     assert not late.accepted and error_code(late) == "job_closed"
     ended = m.call(DAVE, "settleJob", job, timestamp=NOW + 6 * 3600)  # the sponsor's commit expires
-    assert ended.accepted and paid(ended) == [(CAROL, 100), (SPONSOR, 400)]
+    assert ended.accepted and moves(ended) == ([(CAROL, 100)], [(SPONSOR, 400)])
     sponsors, carols = m.job(job)["submissions"]
     assert (sponsors["status"], carols["status"]) == ("expired", "accepted")
     assert m.job(job)["job"]["outcome"] == "cancelled"
@@ -518,5 +525,5 @@ def test_best_ties_go_to_the_earlier_commit_not_the_earlier_reveal():
     assert dave.accepted and carol.accepted
     assert m.job(job)["job"]["best_submission"] == 1
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(done) == [(CAROL, 900)] and m.job(job)["job"]["outcome"] == "paid"
+    assert moves(done) == ([(CAROL, 900)], []) and m.job(job)["job"]["outcome"] == "paid"
     assert_conserved(m, 900, [dave, carol, done])

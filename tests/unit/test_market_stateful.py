@@ -14,7 +14,9 @@ held + vouchers paid, and vouchers <= deposited; nothing is negative; the balanc
 notices imply equal the inspect answers (``totals`` only as a cross-check). A reveal is decided
 at once exactly when no earlier commit of its job is undecided (commit order); every decision,
 whenever it comes, follows the fake engine's score and the threshold rule. Within each input, the
-vouchers pay exactly what its notices say (withdrawals, rewards, stakes, refunds). Nobody is paid
+vouchers pay exactly what its notices say: withdrawals and refunds, and the rewards and returned
+stakes of a job that asks for vouchers or to a contributor who chose them (``setPayoutVouchers``,
+sent at random); other rewards and stakes raise the contributor's free balance instead. Nobody is paid
 twice for a submission, nor after the sponsor rejected it; a best-model job pays one winner or
 refunds, unless it splits. A rejected input posts no notice or voucher (a recording rollup keeps
 what a rejection discards) and leaves every tracked inspect answer unchanged. Rules predict whether
@@ -162,6 +164,7 @@ class JobInfo:
     reward: int
     gated: bool
     cap: int
+    vouchers: bool = False  # the spec's payout_vouchers: rewards and returned stakes by voucher at once
     min_score: int = 0
     min_gain: int = 0
     best: int | None = None  # threshold: the best score paid so far
@@ -200,7 +203,7 @@ def job_plans(policy):
         "base": st.booleans(), "test_ok": st.booleans(), "funding": st.sampled_from(["deposit", "balance"]),
         "broken": st.integers(0, 9).map(lambda n: n == 0), "rounds": st.sampled_from([2, 1, 3]),
         "quota": st.sampled_from([0, 1, 2]), "round_duration": st.sampled_from([1000, 300, 50]),
-        "tolerance": st.sampled_from([0, 50_000]),
+        "tolerance": st.sampled_from([0, 50_000]), "vouchers": st.sampled_from([False, False, True]),
     })
 
 
@@ -221,6 +224,7 @@ class MarketMachine(RuleBasedStateMachine):
         self.balance, self.budget = Counter(), Counter()
         self.jobs, self.subs, self.status = {}, {}, {}
         self.rewards, self.paid_subs, self.stake_done = Counter(), defaultdict(set), set()
+        self.by_voucher = set()  # accounts that chose vouchers at once (setPayoutVouchers)
         self.sub_work = {}  # (job, submission) -> its work: (model CID or the job's current model, data CID)
         self.model_names = {}  # model CID -> its name in MODELS (what the fake engine scores)
         self.made, self.granted, self.delegates, self.stored = Counter(), set(), set(), set()
@@ -303,6 +307,13 @@ class MarketMachine(RuleBasedStateMachine):
             self.vouchers[token] += amount
         assert paid == owed, (paid, owed)
         return decoded
+
+    def paid_to(self, job, account, amount, owed):
+        """A reward or returned stake: a voucher at once when the job or ``account`` asked, else a credit."""
+        if job.vouchers or account in self.by_voucher:
+            owed[job.token, account] += amount
+        else:
+            self.balance[job.token, account] += amount
 
     def on_Deposited(self, a, owed):
         self.balance[a["token"], a["account"]] += a["amount"]
@@ -399,7 +410,7 @@ class MarketMachine(RuleBasedStateMachine):
         job.paid_work.add(self.sub_work[key])
         self.status[key] = "paid"
         self.budget[job.id] -= a["amount"]
-        owed[job.token, a["contributor"]] += a["amount"]
+        self.paid_to(job, a["contributor"], a["amount"], owed)
 
     def _stake(self, a):
         key = (a["jobId"], a["submissionId"])
@@ -409,7 +420,8 @@ class MarketMachine(RuleBasedStateMachine):
         return self.jobs[key[0]].token
 
     def on_StakeReturned(self, a, owed):
-        owed[self._stake(a), a["contributor"]] += a["amount"]
+        self._stake(a)
+        self.paid_to(self.jobs[a["jobId"]], a["contributor"], a["amount"], owed)
 
     def on_StakeSlashed(self, a, owed):
         self._stake(a)
@@ -436,7 +448,7 @@ class MarketMachine(RuleBasedStateMachine):
         if self.cached is None:
             self.cached = {
                 "jobs": self.m.inspect("jobs")["jobs"], "totals": self.m.inspect("totals")["totals"],
-                "balances": {a.hex: self.m.inspect(f"balances/{a.hex}")["balances"] for a in self.accounts},
+                "balances": {a.hex: self.m.inspect(f"balances/{a.hex}") for a in self.accounts},
             }
         return self.cached
 
@@ -497,6 +509,14 @@ class MarketMachine(RuleBasedStateMachine):
         ok = 0 < amount <= self.balance[token, account]
         self.send(account, encode("withdraw", token.raw, amount), expect=ok)
 
+    @rule(account=st.sampled_from(ACCOUNTS), enabled=st.booleans())
+    def choose_payouts(self, account, enabled):
+        """An account's own payout choice; the answer is a report saying what now holds."""
+        done, _ = self.send(account, encode("setPayoutVouchers", enabled), expect=True)
+        assert [json.loads(r) for r in done.reports] == [
+            {"ok": True, "payouts": {"account": account.hex, "vouchers": enabled}}]
+        (self.by_voucher.add if enabled else self.by_voucher.discard)(account)
+
     @precondition(lambda self: len(self.jobs) < 8)
     @rule(plan=st.sampled_from(POLICIES).flatmap(job_plans))
     def create_job(self, plan):
@@ -505,7 +525,7 @@ class MarketMachine(RuleBasedStateMachine):
         reward = max(1, budget * plan["reward_quarters"] // 4) if policy != "best" else 0
         info = JobInfo(plan["token"], plan["sponsor"], plan["policy"], self.now + plan["duration"],
                        plan["window"] if hidden else 0, hidden, base, plan["stake"], reward,
-                       plan["gated"], plan["max_submissions"] or DEFAULT_CAP, plan["min_score"],
+                       plan["gated"], plan["max_submissions"] or DEFAULT_CAP, plan["vouchers"], plan["min_score"],
                        plan["min_gain"] if policy == "threshold" else 0)
         info.current = self.cids["fair"] if base else b""
         commitment = bytes(32)
@@ -522,7 +542,7 @@ class MarketMachine(RuleBasedStateMachine):
                  gated=plan["gated"], base_model_cid=self.cids["fair"] if base else b"",
                  rounds=plan["rounds"] if rounds else 0, round_quota=plan["quota"] if rounds else 0,
                  round_duration=plan["round_duration"] if rounds else 0,
-                 tolerance=plan["tolerance"] if rounds else 0)
+                 tolerance=plan["tolerance"] if rounds else 0, payout_vouchers=plan["vouchers"])
         call = encode("createJob", info.token.raw, budget, spec_tuple(s))
         self.pending = info
         if plan["funding"] == "deposit":
@@ -706,9 +726,10 @@ class MarketMachine(RuleBasedStateMachine):
         snap = self.snapshot()
         held, escrowed = Counter(), Counter()
         for account in self.accounts:
-            answer = snap["balances"][account.hex]
+            answer = snap["balances"][account.hex]["balances"]
             mine = {t.hex: str(self.balance[t, account]) for t in TOKENS if self.balance[t, account]}
             assert answer == mine
+            assert snap["balances"][account.hex]["payout_vouchers"] == (account in self.by_voucher)
             for token, amount in answer.items():
                 assert int(amount) > 0
                 held[token] += int(amount)
@@ -755,8 +776,8 @@ TestMarketMachine.settings = settings(max_examples=70, stateful_step_count=30, d
 
 def _hidden_job(m, test_csv, **overrides):
     salt = b"\x07" * 32
-    job = m.create_job(600, policy="best", reward_per_accept=0, reveal_window=500,
-                       test_commitment=m.commitment(raw_cid(test_csv), salt), **overrides)
+    job = m.create_job(600, policy="best", reward_per_accept=0, reveal_window=500, payout_vouchers=True,
+                       test_commitment=m.commitment(raw_cid(test_csv), salt), **overrides)  # who is paid: vouchers
     return job, salt
 
 

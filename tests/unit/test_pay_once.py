@@ -9,7 +9,7 @@ before the content can do that): the first submission of some work is the one pa
 from dapp.codec.cid import cid_from_text
 from dapp.domain.values import Address
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.unit.test_market_rules import error_code, hidden_job, paid
+from tests.unit.test_market_rules import error_code, hidden_job, moves
 from tests.unit.test_market_stateful import FederatedFakeEngine
 
 ERIN = Address(b"\xe0" * 20)
@@ -23,8 +23,8 @@ def test_one_address_sending_the_same_files_ten_times_is_paid_once():
     m = Market()
     job = m.create_job(1000, reward_per_accept=100)
     model, data = m.put_model(CAROL, 0.9), m.put(CAROL, b"x,target\n1,1\n")
-    payments = [paid(m.submit(CAROL, job, model, data)) for _ in range(10)]
-    assert payments[0] == [(CAROL, 100)] and payments[1:] == [[]] * 9
+    payments = [moves(m.submit(CAROL, job, model, data)) for _ in range(10)]
+    assert payments[0] == ([(CAROL, 100)], []) and payments[1:] == [([], [])] * 9
     rest = subs(m, job)[1:]
     assert {s["status"] for s in rest} == {"rejected"}
     assert all("already paid in submission 1" in s["error"] for s in rest)
@@ -37,9 +37,9 @@ def paid_then_copied(first, second):
     m = Market()
     job = m.create_job(1000, reward_per_accept=100)
     model = m.put_model(CAROL, 0.9)
-    assert paid(m.submit(first, job, model)) == [(first, 100)]
+    assert moves(m.submit(first, job, model)) == ([(first, 100)], [])
     copy = m.submit(second, job, model)
-    assert copy.accepted and paid(copy) == []
+    assert copy.accepted and moves(copy) == ([], [])
     return m, job
 
 
@@ -47,15 +47,15 @@ def test_a_copier_naming_paid_cids_is_not_paid_and_other_work_still_is():
     m, job = paid_then_copied(CAROL, DAVE)
     assert subs(m, job)[1]["status"] == "rejected"
     assert "the same model and data were already paid in submission 1" in subs(m, job)[1]["error"]
-    assert paid(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == [(DAVE, 100)]
+    assert moves(m.submit(DAVE, job, m.put_model(DAVE, 0.91))) == ([(DAVE, 100)], [])
 
 
 def test_an_unpaid_submission_does_not_block_the_same_work_later():
     m = Market()
     job = m.create_job(1000, reward_per_accept=100, min_score=950_000)
     model, data = m.put_model(CAROL, 0.9), m.put(CAROL, b"x,target\n" + b"1,1\n" * 5)
-    assert paid(m.submit(CAROL, job, model)) == []  # 0.9 < 0.95: not paid, so not "the same paid work"
-    assert paid(m.submit(DAVE, job, model, data)) == [(DAVE, 100)]  # 0.9 + 6 lines x 0.01 = 0.96
+    assert moves(m.submit(CAROL, job, model)) == ([], [])  # 0.9 < 0.95: not paid, so not "the same paid work"
+    assert moves(m.submit(DAVE, job, model, data)) == ([(DAVE, 100)], [])  # 0.9 + 6 lines x 0.01 = 0.96
 
 
 def test_a_copy_sent_first_is_the_one_paid_front_running_needs_commit_before_content():
@@ -69,10 +69,10 @@ def test_the_model_a_paid_submission_trained_is_not_paid_again_as_a_model():
     m = Market()
     job = m.create_job(1000, reward_per_accept=100)
     data = m.put(CAROL, b"x,target\n1,1\n")
-    assert paid(m.submit(CAROL, job, m.put_model(CAROL, 0.9), data)) == [(CAROL, 100)]
+    assert moves(m.submit(CAROL, job, m.put_model(CAROL, 0.9), data)) == ([(CAROL, 100)], [])
     trained = cid_from_text(subs(m, job)[0]["trained_model_cid"])  # published: anyone may name it
     copy = m.submit(DAVE, job, trained)
-    assert copy.accepted and paid(copy) == []
+    assert copy.accepted and moves(copy) == ([], [])
     assert "the same trained model was already paid in submission 1" in subs(m, job)[1]["error"]
 
 
@@ -87,9 +87,9 @@ def test_manual_copies_of_earlier_work_are_rejected_when_scored_so_neither_revie
     assert "submitted earlier in submission 1" in subs(m, job)[1]["error"]
     copy = m.call(SPONSOR, "reviewSubmission", job, 2, True)
     assert not copy.accepted and error_code(copy) == "not_reviewable"
-    assert paid(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == [(CAROL, 100)]
+    assert moves(m.call(SPONSOR, "reviewSubmission", job, 1, True)) == ([(CAROL, 100)], [])
     settle = m.call(CAROL, "settleJob", job, timestamp=NOW + 1000)
-    assert paid(settle) == [(ERIN, 100), (SPONSOR, 800)]  # submission 4 only: 2 and 3 copy 1's work
+    assert moves(settle) == ([(ERIN, 100)], [(SPONSOR, 800)])  # submission 4 only: 2 and 3 copy 1's work
     assert [s["status"] for s in subs(m, job)] == ["accepted", "rejected", "rejected", "accepted"]
 
 
@@ -108,11 +108,11 @@ def test_the_same_update_joins_a_round_once_and_is_not_paid_again_in_a_later_rou
     assert copy.accepted and subs(m, job)[1]["status"] == "rejected"
     assert "already update 1 of round 0" in subs(m, job)[1]["error"]
     close = m.call(ERIN, "settleJob", job, timestamp=NOW + 100)
-    assert paid(close) == [(CAROL, 100)]
+    assert moves(close) == ([(CAROL, 100)], [])
     later = m.submit(DAVE, job, update, timestamp=NOW + 150)
     assert later.accepted and subs(m, job)[2]["status"] == "rejected"
     assert "already paid in submission 1" in subs(m, job)[2]["error"]
-    assert paid(m.call(ERIN, "settleJob", job, timestamp=NOW + 200)) == [(SPONSOR, 900)]
+    assert moves(m.call(ERIN, "settleJob", job, timestamp=NOW + 200)) == ([], [(SPONSOR, 900)])
 
 
 def test_a_fallback_split_pays_each_piece_of_work_one_share_the_earliest_holder():
@@ -124,5 +124,5 @@ def test_a_fallback_split_pays_each_piece_of_work_one_share_the_earliest_holder(
     m.submit(DAVE, job, m.put_model(DAVE, 0.85))
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1500)
-    assert paid(done) == [(CAROL, 300), (DAVE, 300)]  # submissions 1 and 4; 2 and 3 copy 1
+    assert moves(done) == ([(CAROL, 300), (DAVE, 300)], [])  # submissions 1 and 4; 2 and 3 copy 1
     assert [s["reward"] for s in subs(m, job)] == ["300", "0", "0", "300"]

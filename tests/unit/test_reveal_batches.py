@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-from eth_abi import decode
 from sklearn.datasets import load_breast_cancer
 
 from dapp.codec.cid import cid_of
@@ -17,7 +16,7 @@ from dapp.ml.limits import MLLimits
 from tests.fixtures.ml.helpers import csv_split, spec
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, SPONSOR, Market
-from tests.support.rollup import ALICE
+from tests.support.rollup import ALICE, credits
 
 TEST_CSV = b"x,target\n2,1\n"
 SALT = b"\x07" * 32
@@ -31,11 +30,12 @@ def hidden_job(m: Market, **overrides) -> tuple[int, int]:
 
 
 def paid(done) -> dict[bytes, int]:
-    """Token amounts paid by the input's vouchers (ERC-20 transfer calls), per recipient."""
+    """Token amounts the input's rewards credited to the contributors' dApp balances (the default
+    payout, so no voucher), per recipient."""
+    assert not done.vouchers
     out: dict[bytes, int] = {}
-    for voucher in done.vouchers:
-        to, amount = decode(["address", "uint256"], voucher[2][4:])
-        out[bytes.fromhex(to[2:])] = out.get(bytes.fromhex(to[2:]), 0) + amount
+    for to, amount in credits(done):
+        out[to.raw] = out.get(to.raw, 0) + amount
     return out
 
 

@@ -18,7 +18,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from dapp.domain.limits import Limits
 from dapp.domain.values import Address
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import report_json, token_payments
+from tests.support.rollup import credits, report_json
 
 INPUTS = abi.inputs()
 MALLORY = Address(b"\x66" * 20)
@@ -109,7 +109,7 @@ def test_after_a_flood_the_sponsor_uploads_its_test_set_and_the_reveal_pays_the_
     assert {cid_to_text(c) for c in uses} <= stored(m)  # the submissions' files all survive
     done = m.call(SPONSOR, "revealTestSet", job, cid_of(TEST_CSV), SALT)
     assert done.accepted, done.reports
-    assert token_payments(done) == [(CAROL, BUDGET)]
+    assert credits(done) == [(CAROL, BUDGET)] and not done.vouchers
     assert m.job(job)["job"]["status"] == "ended"
 
 
@@ -180,4 +180,4 @@ def test_a_test_set_sent_in_several_chunks_after_a_flood_gets_in_too():
                                              test_csv[offset:offset + 50]), timestamp=DEADLINE + offset)
         assert done.accepted, done.reports
     done = m.call(SPONSOR, "revealTestSet", job, cid_of(test_csv), SALT)
-    assert done.accepted and token_payments(done) == [(CAROL, BUDGET)]
+    assert done.accepted and credits(done) == [(CAROL, BUDGET)] and not done.vouchers

@@ -23,7 +23,7 @@ from dapp.domain.partial_uploads import CHUNK_OVERHEAD, UPLOAD_OVERHEAD
 from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
-from tests.support.rollup import report_json, token_payments
+from tests.support.rollup import credits, report_json
 from tests.support.rollup import notice_args as notices
 
 INPUTS = abi.inputs()
@@ -239,7 +239,7 @@ def test_a_full_store_does_not_lock_a_best_job_whose_winner_the_machine_trained(
     assert fill(m)  # the attacker takes every byte left
     sender, at = (SPONSOR, NOW + 500) if end == "cancelJob" else (DAVE, NOW + 1000)
     done = m.call(sender, end, job, timestamp=at)
-    assert done.accepted and token_payments(done) == [(CAROL, 700)]
+    assert done.accepted and credits(done) == [(CAROL, 700)] and not done.vouchers
     assert m.job(job)["job"]["status"] == "ended"
     if end == "settleJob":  # the kept model was counted when kept: publishing it needs no room
         (published,) = notices(done, "ModelPublished")
@@ -255,7 +255,7 @@ def test_without_room_to_keep_its_model_the_winner_is_still_paid():
     fill(m)
     assert m.submit(CAROL, job, model, data).accepted  # a best job's submission needs no storage
     done = m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
-    assert done.accepted and token_payments(done) == [(CAROL, 700)]
+    assert done.accepted and credits(done) == [(CAROL, 700)] and not done.vouchers
     assert notices(done, "ModelPublished") == [] and m.job(job)["job"]["model_cid"] is None
 
 
@@ -270,7 +270,7 @@ def test_a_full_store_does_not_block_a_reveal():
     fill(m)
     m.call(DAVE, "settleJob", job, timestamp=NOW + 1000)
     done = m.call(SPONSOR, "revealTestSet", job, test_cid, salt)  # the winner's model finds no room
-    assert done.accepted and token_payments(done) == [(CAROL, 600)]
+    assert done.accepted and credits(done) == [(CAROL, 600)] and not done.vouchers
 
 
 class RoundsEngine(FakeEngine):
@@ -297,7 +297,7 @@ def test_a_full_store_closes_a_round_on_the_previous_model_and_pays(end):
     fill(m)
     sender, at = (SPONSOR, NOW + 50) if end == "cancelJob" else (DAVE, NOW + 100)
     done = m.call(sender, end, job, timestamp=at)
-    assert done.accepted and (CAROL, 100) in token_payments(done)
+    assert done.accepted and (CAROL, 100) in credits(done)
     (closed,) = notices(done, "RoundClosed")
     assert closed[3] == base and notices(done, "ModelPublished") == []
     assert m.job(job)["job"]["model_cid"] == cid_to_text(base)

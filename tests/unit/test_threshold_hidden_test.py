@@ -15,7 +15,7 @@ from dapp.domain.values import Address
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.recorded import RecordedMarket
-from tests.support.rollup import ALICE, BOB, notice_args, notice_names, report_json
+from tests.support.rollup import ALICE, BOB, credits, notice_args, notice_names, report_json
 
 TEST_CSV = b"x,target\n2,1\n"
 SALT = b"\x07" * 32
@@ -45,7 +45,7 @@ def threshold_job(m: Market, budget: int, **overrides) -> int:
 def submit(m: Market, who: Address, job: int, validation: float, test: float, data: bytes = b"") -> bytes:
     model = m.put_model(who, validation, test=test, by=who.hex)
     done = m.submit(who, job, model, m.put(who, data) if data else b"")
-    assert done.accepted and not done.vouchers  # nothing is paid before the reveal
+    assert done.accepted and not credits(done) and not done.vouchers  # nothing is paid before the reveal
     return model
 
 
@@ -62,7 +62,7 @@ def test_a_model_overfit_to_the_public_validation_set_is_not_paid_and_the_honest
     m = RecordedMarket(engine=HiddenTruth())
     visible = m.create_job(300, reward_per_accept=REWARD)
     overfit = m.put_model(ALICE, 1.0, test=0.6)  # e.g. a deep tree fitted on the validation CSV
-    assert m.submit(ALICE, visible, overfit).vouchers  # scored on the public set: paid at once
+    assert credits(m.submit(ALICE, visible, overfit))  # scored on the public set: paid at once
     job = threshold_job(m, 300)
     submit(m, ALICE, job, 1.0, 0.6)
     submit(m, CAROL, job, 0.8, 0.82)
