@@ -179,9 +179,10 @@ def output_text(output, brief: bool = False) -> str:
         return f"voucher {body}" if not brief else f"voucher {body.split('(')[0]}"
     if not brief:
         return f"report  {output.payload.decode()}"
-    error = json.loads(output.payload).get("error")
+    answer = json.loads(output.payload)
+    error = answer.get("error")
     if error is None:
-        return "report upload progress"
+        return "report payout choice" if "payouts" in answer else "report upload progress"
     return f"report error `{error['code']}`" + (" (deposit credited)" if "deposit" in error else "")
 
 
@@ -228,6 +229,7 @@ def session_blocks() -> dict[str, str]:
     s.put(DAVE, WEAK)
     s.reveal(DAVE, 1, weak, train)
     s.call(DAVE, "settleJob", 1, at=DEADLINE)
+    s.call(CAROL, "withdraw", TOKEN.raw, 300)  # her reward was credited to her dApp balance
     walkthrough = transcript(s)
     mark = len(s.log)
     s.deposit(DAVE, 50)
@@ -257,6 +259,8 @@ def session_blocks() -> dict[str, str]:
               "report-progress": fenced(progress.outputs[0].payload.decode(), "json")}
     for name, query in queries.items():
         blocks[f"inspect-{name}"] = f"`{query}`\n\n" + fenced(s.inspect(query))
+    chose = s.call(CAROL, "setPayoutVouchers", True)  # after the inspect answers: they show the default
+    blocks["report-payouts"] = fenced(chose.outputs[0].payload.decode(), "json")
     return blocks
 
 
@@ -320,6 +324,11 @@ def sequences() -> str:
     s.deposit(DAVE, 60)
     add("`revealSubmission` with stake, valid content", s.submit(DAVE, stake, weak, train))
     add("`revealSubmission` with stake, unsafe model (pickle)", s.submit(DAVE, stake, s.put(DAVE, PICKLE), b""))
+    add("`setPayoutVouchers(true)`", s.call(DAVE, "setPayoutVouchers", True))
+    add("`revealSubmission` with stake, valid content, the sender chose vouchers", s.submit(DAVE, stake, weak, train))
+    s.call(DAVE, "setPayoutVouchers", False)
+    by_voucher = s.job(reward_per_accept=100, min_score=850_000, payout_vouchers=True)
+    add("`revealSubmission`, threshold, qualifies, job with `payoutVouchers`", s.submit(CAROL, by_voucher, model, train))
     last = s.job(budget=300, reward_per_accept=300, min_score=850_000)
     add("`revealSubmission`, threshold, last reward the budget can pay", s.submit(CAROL, last, model, train))
     order = s.job(reward_per_accept=100, min_score=850_000)
