@@ -42,8 +42,8 @@ def no_local_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_issue_commands_all_exist() -> None:
     names = {" ".join(path) for path in leaf_commands()}
     expected = {"node up", "node down", "node info", "put", "job create", "job list", "job show", "submit",
-                "review", "reveal", "settle", "cancel", "withdraw", "deposit", "balance", "outputs", "execute",
-                "inspect", "send", "model export"}
+                "review", "reveal", "settle", "cancel", "withdraw", "deposit", "balance", "payouts", "outputs",
+                "execute", "inspect", "send", "model export"}
     assert expected <= names
 
 

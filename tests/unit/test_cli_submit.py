@@ -175,7 +175,8 @@ def test_a_refused_submission_says_why_and_exits_3(machine: Judged) -> None:
     assert result.exit_code == 3, result.output
     (head,) = [line for line in result.stdout.splitlines() if line.startswith("revealed:")]
     assert head == ("revealed: submission 1 of job 1, accuracy 0.512345, REFUSED because its score accuracy 0.512345 "
-                    "is below the job's min_score accuracy 0.900000, stake returned 2 TEST")
+                    "is below the job's min_score accuracy 0.900000, stake returned 2 TEST, 2 TEST credited to your "
+                    "dApp balance: `mlmarket withdraw --all` takes it out, one voucher for everything")
     assert "ACCEPTED" in result.stdout  # the input itself went through: only the submission was refused
     answer = json.loads(submit("--json").stdout)
     assert answer["ok"] is False and answer["submission_status"] == "rejected"

@@ -123,7 +123,9 @@ def test_balance_shows_free_escrowed_staked_pending_and_wallet_amounts(market: M
     assert text[text.index("escrowed as the budgets of your open jobs:") + 1] == "  90 TEST"  # job 2 is not mine
     assert text[text.index("locked as stakes of your commits not revealed yet:") + 1] == "  1.5 TEST"
     assert "  voucher #7: 2.5 TEST [waiting for claim]" in text
-    assert text[-2:] == ["  1 ETH", "  0.5 TEST"]
+    wallet = text.index("in the wallet:")
+    assert text[wallet + 1:wallet + 3] == ["  1 ETH", "  0.5 TEST"]
+    assert text[-2] == "rewards and returned stakes:" and text[-1].startswith("  credited to the dApp balance")
     data = json.loads(run("balance", "--json").stdout)
     assert data["escrow"] == {TOKEN: str(90 * 10**18)} and data["stakes"] == {TOKEN: str(15 * 10**17)}
     assert data["pending_vouchers"] == [{"index": 7, "token": TOKEN, "amount": str(25 * 10**17),

@@ -1,4 +1,4 @@
-"""Value commands: ``deposit``, ``withdraw``, ``balance``, ``outputs``, ``execute``."""
+"""Value commands: ``deposit``, ``withdraw``, ``balance``, ``payouts``, ``outputs``, ``execute``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from mlmarket.cli.common import Session, amount_options, command_options, run_input, to_base_units
+from mlmarket.cli.render import outcome_text
 
 
 @click.command()
@@ -29,24 +30,52 @@ def deposit(session: Session, amount: str, token: str | None, eth: bool, wei: bo
 
 
 @click.command()
-@click.argument("amount", metavar="AMOUNT")
+@click.argument("amount", metavar="[AMOUNT]", required=False)
+@click.option("--all", "all_", is_flag=True,
+              help="Take out the whole free balance: of every token (one withdraw, one voucher per token), or "
+                   "of the token --token/--eth names.")
 @amount_options
 @command_options
-def withdraw(session: Session, amount: str, token: str | None, eth: bool, wei: bool) -> None:
-    """Withdraw AMOUNT from your balance in the dApp; a voucher pays it to your wallet.
+def withdraw(session: Session, amount: str | None, all_: bool, token: str | None, eth: bool, wei: bool) -> None:
+    """Withdraw AMOUNT (or --all) from your balance in the dApp; a voucher pays it to your wallet.
 
-    Execute the voucher with `mlmarket execute` once its epoch is claimed.
+    Rewards and returned stakes are credited to that balance by default, so one withdraw takes out
+    what many jobs paid with a single voucher. Execute the voucher with `mlmarket execute` once its
+    epoch is claimed.
 
     \b
     Example:
       mlmarket withdraw 10                # test tokens (the default)
-      mlmarket withdraw 0.1 --eth && mlmarket execute --all
+      mlmarket withdraw --all && mlmarket execute --all
+      mlmarket withdraw 0.1 --eth
     """
     from mlmarket.client import actions
 
+    if (amount is None) == (not all_):
+        raise click.UsageError("give an AMOUNT or --all (not both)")
     market = session.market()
-    token_address = market.token(token, eth)
-    run_input(session, actions.withdraw(token_address, to_base_units(market, token_address, amount, wei)))
+    if not all_:
+        token_address = market.token(token, eth)
+        run_input(session, actions.withdraw(token_address, to_base_units(market, token_address, amount, wei)))
+        return
+    answer = market.query(f"balances/{market.account.lower()}")
+    free = {t.lower(): int(v) for t, v in (answer.get("balances") or {}).items() if int(v)}
+    if token is not None or eth:
+        chosen = market.token(token, eth).lower()
+        free = {chosen: free[chosen]} if chosen in free else {}
+    done = []
+    for token_address, value in sorted(free.items()):
+        session.note(f"withdrawing {session.units().amount(value, token_address)} ...")
+        done.append((token_address, value, market.send(actions.withdraw(token_address, value))))
+
+    def text() -> str:
+        if not done:
+            return "nothing to withdraw: the free balance is empty"
+        lines = [outcome_text(sent.outcome, session.units()) for _, _, sent in done]
+        return "\n".join(lines + ["execute the voucher(s) with `mlmarket execute --all` once claimed"])
+
+    session.emit({"ok": True, "withdrawn": [{"token": t, "amount": str(v), **sent.to_json()} for t, v, sent in done]},
+                 text)
 
 
 def _add(totals: dict[str, str], token: str, amount: int) -> None:
@@ -59,6 +88,8 @@ def holdings(market: Any, who: str) -> dict[str, Any]:
     ``balances/<who>``), escrowed as the budgets of the open jobs it sponsors, locked as the stakes
     of its commits not revealed yet, paid out by vouchers not executed yet, and in the wallet
     (Ether and the local test token)."""
+    from mlmarket.client.payouts import choice
+
     answer = market.query(f"balances/{who}")
     dapp = answer.get("balances", {}) if isinstance(answer, dict) else {}
     escrow: dict[str, str] = {}
@@ -84,11 +115,14 @@ def holdings(market: Any, who: str) -> dict[str, Any]:
     tokens = ["0x" + "00" * 20] + ([market.config.addresses["Token"]] if market.config.addresses.get("Token") else [])
     wallet = {t.lower(): str(market.chain.balance_of(t, who)) for t in tokens}
     return {"account": who, "dapp": dapp, "escrow": escrow, "stakes": stakes, "pending_vouchers": vouchers,
-            "wallet": wallet}
+            "wallet": wallet, "payout_vouchers": choice(answer)}
 
 
 def holdings_text(data: dict[str, Any], units: Any) -> str:
-    """``holdings`` for people: each amount with its token's symbol, vouchers with their state."""
+    """``holdings`` for people: each amount with its token's symbol, vouchers with their state, and
+    where rewards and returned stakes go."""
+    from mlmarket.client.payouts import choice_text
+
     def block(title: str, totals: dict[str, str]) -> list[str]:
         return [title] + ([f"  {units.amount(v, t)}" for t, v in totals.items()] or ["  -"])
 
@@ -100,6 +134,7 @@ def holdings_text(data: dict[str, Any], units: Any) -> str:
     lines += [f"  voucher #{v['index']}: {units.amount(v['amount'], v['token'])} [{v['state']}]"
               for v in data["pending_vouchers"]] or ["  -"]
     lines += block("in the wallet:", data["wallet"])
+    lines += ["rewards and returned stakes:", f"  {choice_text(bool(data.get('payout_vouchers')))}"]
     return "\n".join(lines)
 
 
@@ -108,7 +143,8 @@ def holdings_text(data: dict[str, Any], units: Any) -> str:
 @command_options
 def balance(session: Session, address: str | None) -> None:
     """Show where an account's value is: free in the dApp, escrowed in its open jobs, locked as
-    stakes, paid out by vouchers not executed yet, and in the wallet (Ether, test token).
+    stakes, paid out by vouchers not executed yet, and in the wallet (Ether, test token); and where
+    its rewards and returned stakes go (`mlmarket payouts`).
 
     ADDRESS defaults to the chosen account. Text output shows token units with the token's
     symbol; --json gives base units per token address.
@@ -121,6 +157,43 @@ def balance(session: Session, address: str | None) -> None:
     market = session.market(read_only=address is not None)
     data = holdings(market, (address or market.account).lower())
     session.emit(data, lambda: holdings_text(data, session.units()))
+
+
+@click.command()
+@click.argument("address", required=False, metavar="[ADDRESS]")
+@click.option("--vouchers", type=click.Choice(["on", "off"]), default=None,
+              help="on: your rewards and returned stakes leave by voucher at once; off (the default): they "
+                   "are credited to your dApp balance. Without it: show the choice.")
+@command_options
+def payouts(session: Session, address: str | None, vouchers: str | None) -> None:
+    """Show or set where your rewards and returned stakes go.
+
+    By default they are credited to your free balance in the dApp: one `mlmarket withdraw --all`
+    later takes out what many jobs paid with a single voucher (and the balance can pay your next
+    stakes). `--vouchers on` makes each a voucher at once instead, in every job (a job can also ask
+    for vouchers for all of its contributors: `payout_vouchers` in its spec). The choice is your
+    account's own: nobody else can change it.
+
+    \b
+    Example:
+      mlmarket payouts --account 1
+      mlmarket payouts --vouchers on --account 1
+    """
+    from mlmarket.client import actions
+    from mlmarket.client.payouts import choice, choice_text
+
+    if vouchers is not None and address is not None:
+        raise click.UsageError("--vouchers sets your own choice: give no ADDRESS")
+    if vouchers is not None:
+        run_input(session, actions.set_payout_vouchers(vouchers == "on"),
+                  lambda sent: {"payout_vouchers": vouchers == "on"},
+                  lambda sent: {"rewards and returned stakes": choice_text(vouchers == "on")})
+        return
+    market = session.market(read_only=address is not None)
+    who = (address or market.account).lower()
+    chosen = choice(market.query(f"balances/{who}"))
+    session.emit({"account": who, "payout_vouchers": chosen},
+                 f"account {who}\nrewards and returned stakes: {choice_text(chosen)}")
 
 
 @click.command()
@@ -187,4 +260,4 @@ def execute(session: Session, index: int | None, all_: bool, everyone: bool, no_
     session.emit({"ok": True, "executed": data}, lambda: "\n".join(
         f"{voucher_line(v, session.units())} tx {tx.tx_hash}" for v, tx in done) or "nothing to execute")
 
-COMMANDS = [deposit, withdraw, balance, outputs, execute]
+COMMANDS = [deposit, withdraw, balance, payouts, outputs, execute]

@@ -318,7 +318,8 @@ def scored_verdicts(session: Session, job: int, outcome: Any) -> dict[str, str]:
     market, units = session.market(), session.units()
     record = job_record(market, job)
     scored = sorted({int(n.args["submissionId"]) for n in outcome.notices if n.name == "SubmissionScored"})
-    return {f"submission {sub}": verdict(units, record, submission_record(market, job, sub), outcome).text
+    return {f"submission {sub}": verdict(units, record, submission_record(market, job, sub), outcome,
+                                         market.account).text
             for sub in scored}
 
 

@@ -24,7 +24,8 @@ def cli() -> None:
       mlmarket put validation.csv                       # prints its CID
       mlmarket job create spec.json --reward 100        # sponsor: dev account 0
       mlmarket put model.json --account 1
-      mlmarket submit 1 --model bafkrei... --account 1  # prints the score
+      mlmarket submit 1 --model bafkrei... --account 1  # prints the score; the reward goes to your dApp balance
+      mlmarket withdraw --all --account 1               # one voucher for all you were paid
       mlmarket execute --all --account 1                # collect the payment
     """
 

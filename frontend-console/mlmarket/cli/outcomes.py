@@ -5,7 +5,8 @@ says what happened: paid X, waiting (and for what), refused because …, invalid
 ``mlmarket submit`` exits with ``Verdict.exit_code``: 0 accepted or waiting, ``REFUSED`` (3) the
 machine refused the submission (score below ``min_score``, work already paid, rejected by review,
 expired), ``INVALID`` (4) its content failed the machine's checks (the stake, if any, slashed).
-``money_note`` says where the deposit of a rejected input went.
+``money_note`` says where the deposit of a rejected input went; a reward or returned stake says where
+it went too (``mlmarket.client.payouts``: the dApp balance by default, or a voucher).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from dapp.ml.metrics import LOSSES
 from mlmarket.client.inspect import query_path
 from mlmarket.client.outputs import InputOutcome
+from mlmarket.client.payouts import payments, where_text
 from mlmarket.client.units import Units, duration, score_text
 
 ACCEPTED_OR_WAITING, REFUSED, INVALID = 0, 3, 4
@@ -44,14 +46,19 @@ def submission_record(market: Any, job: int, submission: int) -> dict[str, Any]:
     return found[0]
 
 
-def money_moves(units: Units, outcome: InputOutcome, job: dict[str, Any], submission: int) -> list[str]:
-    """``paid 10 TEST``, ``stake returned 1 TEST`` … for ``submission`` in ``outcome``'s notices."""
+def money_moves(units: Units, outcome: InputOutcome, job: dict[str, Any], submission: int,
+                whose: str = "your") -> list[str]:
+    """``paid 10 TEST``, ``stake returned 1 TEST`` … for ``submission`` in ``outcome``'s notices, then
+    where the reward and the stake went (``11 TEST credited to your dApp balance: …``)."""
     moves = []
     for notice in outcome.notices:
         if notice.name in MONEY and int(notice.args.get("submissionId", -1)) == submission \
                 and int(notice.args.get("jobId", -1)) == int(job["id"]):
             token = notice.args.get("token") or job["token"]
             moves.append(f"{MONEY[notice.name]} {units.amount(int(notice.args['amount']), token)}")
+    mine = [p for p in payments(outcome) if (p.job, p.submission) == (int(job["id"]), submission)]
+    if mine:
+        moves.append(where_text(mine, units.amount, job["token"], whose))
     return moves
 
 
@@ -97,13 +104,17 @@ def _waiting(units: Units, job: dict[str, Any], sub: dict[str, Any]) -> str:
     return f"waiting ({sub['status']})"
 
 
-def verdict(units: Units, job: dict[str, Any], sub: dict[str, Any], outcome: InputOutcome) -> Verdict:
+def verdict(units: Units, job: dict[str, Any], sub: dict[str, Any], outcome: InputOutcome,
+            me: str | None = None) -> Verdict:
     """What happened to submission ``sub`` of ``job`` (records as inspect gives them, read after
-    ``outcome``): the text and the exit status (module docstring)."""
+    ``outcome``): the text and the exit status (module docstring). Its money is "yours" unless ``me``
+    (the account reading it) is not the submission's contributor."""
     status, metric = str(sub.get("status")), str(job.get("metric", ""))
     scored = [score_text(sub["score_millionths"], metric)] if sub.get("score_millionths") is not None \
         and status != "stored" else []
-    moves = money_moves(units, outcome, job, int(sub["id"]))
+    contributor = str(sub.get("contributor") or "").lower()
+    whose = "the contributor's" if me and contributor and contributor != me.lower() else "your"
+    moves = money_moves(units, outcome, job, int(sub["id"]), whose)
     if status == "accepted":
         if not any(m.startswith("paid") for m in moves) and int(sub.get("reward") or 0):
             moves.insert(0, f"paid {units.amount(sub['reward'], job['token'])}")

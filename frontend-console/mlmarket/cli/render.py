@@ -6,6 +6,7 @@ from typing import Any
 
 from mlmarket.client.amounts import format_amount, from_millionths
 from mlmarket.client.outputs import DecodedNotice, DecodedReport, DecodedVoucher, InputOutcome
+from mlmarket.client.payouts import payments, route_text
 from mlmarket.client.units import Units, duration, score_text
 
 ETHER = "0x" + "00" * 20
@@ -61,12 +62,13 @@ def _job_facts(units: Units | None, args: dict[str, Any]) -> tuple[str | None, s
     return token, metric
 
 
-def notice_line(notice: DecodedNotice, units: Units | None = None, paid: frozenset[tuple[int, int]] = frozenset()
-                ) -> str:
+def notice_line(notice: DecodedNotice, units: Units | None = None, paid: frozenset[tuple[int, int]] = frozenset(),
+                route: str = "") -> str:
     """``notice #3 JobCreated jobId=1 sponsor=0x… budget=100 MLT`` (a JobSpec argument is
     summarised; with ``units``, amounts carry their token's symbol and scores their metric). A
     ``SubmissionScored`` whose submission is in ``paid`` (job, submission) says ``paid`` rather than
-    ``accepted=False`` (a ``best`` winner is scored first, then paid by the same input)."""
+    ``accepted=False`` (a ``best`` winner is scored first, then paid by the same input); ``route``
+    (where a reward or returned stake went) ends the line in parentheses."""
     if notice.name is None:
         return f"notice #{notice.index} (not an IMLMarketNotices call) 0x{notice.payload.hex()[:64]}"
     token, metric = _job_facts(units, notice.args) if units is not None else (None, "")
@@ -83,7 +85,7 @@ def notice_line(notice: DecodedNotice, units: Units | None = None, paid: frozens
         elif isinstance(value, dict):
             value = f"{{{value.get('policy', '')} {value.get('metric', '')} {value.get('title', '')!r}}}"
         parts.append(f"{key}={value}")
-    return f"notice #{notice.index} {notice.name} " + " ".join(parts)
+    return f"notice #{notice.index} {notice.name} " + " ".join(parts) + (f" ({route})" if route else "")
 
 
 def voucher_line(voucher: DecodedVoucher, units: Units | None = None) -> str:
@@ -115,7 +117,9 @@ def outcome_text(outcome: InputOutcome, units: Units | None = None) -> str:
     outputs = sorted([*outcome.notices, *outcome.vouchers], key=lambda o: o.index)
     paid = frozenset((int(n.args["jobId"]), int(n.args["submissionId"])) for n in outcome.notices
                      if n.name == "RewardPaid")
-    lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units, paid)
+    routes = {p.notice: route_text(p) for p in payments(outcome)}
+    lines += [voucher_line(o, units) if isinstance(o, DecodedVoucher) else notice_line(o, units, paid,
+                                                                                         routes.get(o.index, ""))
               for o in outputs]
     lines += [report_line(r, units) for r in outcome.reports]
     return "\n".join(lines)

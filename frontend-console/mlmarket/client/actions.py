@@ -94,6 +94,12 @@ def withdraw(token: str, amount: int) -> InputRequest:
     return InputRequest(inputs().encode("withdraw", token, amount))
 
 
+def set_payout_vouchers(enabled: bool) -> InputRequest:
+    """``setPayoutVouchers(enabled)``: the sender's rewards and returned stakes by voucher at once
+    (``enabled``), or credited to its dApp balance (the default; docs/PROTOCOL.md §4.3)."""
+    return InputRequest(inputs().encode("setPayoutVouchers", enabled))
+
+
 def deposit(token: str, amount: int) -> InputRequest:
     """A plain portal deposit of ``amount`` of ``token`` (no attached call)."""
     if amount <= 0:
