@@ -52,6 +52,7 @@ class World:
     received: dict[str, int] = field(default_factory=dict)
     outcome_notices: list[DecodedNotice] = field(default_factory=list)
     outcome_reports: list[DecodedReport] = field(default_factory=list)
+    outcome_vouchers: list[DecodedVoucher] = field(default_factory=list)
     preflights: list[str] = field(default_factory=list)
     preflight_problems: list[dict[str, str]] = field(default_factory=list)
     status: str = "ACCEPTED"
@@ -59,13 +60,16 @@ class World:
     now: int = 1_800_000_000
     wallet_tokens: int = 70 * 10**18
     """What every wallet holds of the test token (Ether: 0.3)."""
+    payout_vouchers: bool = False
+    """Every account's payout choice, as inspect ``balances/<account>`` answers it."""
 
     def factory(self, kind: str, value: Any) -> FakeMarket:
         account = dev_signer(int(value)).address if kind == "dev" else value
         return FakeMarket(self, account)
 
     def outcome(self, index: int) -> InputOutcome:
-        return InputOutcome(index, self.status, tuple(self.outcome_notices), (), tuple(self.outcome_reports))
+        return InputOutcome(index, self.status, tuple(self.outcome_notices), tuple(self.outcome_vouchers),
+                            tuple(self.outcome_reports))
 
 
 class FakeReader:
@@ -148,7 +152,8 @@ class FakeMarket:
             self.world.preflights.append(query)
             return {"ok": True, "accepted": not self.world.preflight_problems, "problems": self.world.preflight_problems}
         if query.startswith("balances/"):
-            return {"ok": True, "balances": {TOKEN.lower(): "5000000000000000000"}}
+            return {"ok": True, "balances": {TOKEN.lower(): "5000000000000000000"},
+                    "payout_vouchers": self.world.payout_vouchers}
         if query in self.world.answers:
             return self.world.answers[query]
         raise InspectFailed(f"{query}: not found", code="not_found")

@@ -78,7 +78,7 @@ def test_balances_show_the_dapp_and_the_wallet(world: World, tmp_path: Path) -> 
 
 
 POSTS = ["/jobs/new", "/submit", "/jobs/1/action", "/jobs/1/access", "/outputs/3/execute", "/balances/withdraw",
-         "/balances/deposit", "/account", "/api/wallet/account", "/api/wallet/confirm", "/api/uploads", "/api/models",
+         "/balances/deposit", "/balances/payouts", "/account", "/api/wallet/account", "/api/wallet/confirm", "/api/uploads", "/api/models",
          "/api/uploads/bafkreiexample/next", "/api/cid", "/submissions/0x" + "ab" * 32 + "/resume",
          "/submissions/0x" + "ab" * 32 + "/run", "/api/submissions/0x" + "ab" * 32 + "/step"]
 

@@ -167,6 +167,7 @@ def spec_fields(form: Mapping[str, str], *, validation_cid: str, base_model_cid:
     values: dict[str, Any] = {"policy": policy, "task": task, "label": text(form, "label"),
                               "metric": text(form, "metric"), "title": text(form, "title"),
                               "deadline": deadline(form), "gated": checked(form, "gated"),
+                              "payout_vouchers": checked(form, "payout_vouchers"),
                               "validation_cid": validation_cid, "base_model_cid": base_model_cid}
     allowed = set(_COMMON) | set(POLICY_FIELDS[policy])
     for key in ("min_score", "min_gain", "tolerance", "reward_per_accept", "stake"):

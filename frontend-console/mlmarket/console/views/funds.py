@@ -1,4 +1,5 @@
-"""Balances (in the dApp and in the wallet), deposits and withdrawals."""
+"""Balances (in the dApp and in the wallet), deposits and withdrawals, and where the account's rewards
+and returned stakes go (its dApp balance by default, or a voucher at once: ``setPayoutVouchers``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from flask import Blueprint, render_template, request, url_for
 from mlmarket.client import actions
 from mlmarket.client.errors import ClientError
 from mlmarket.client.inspect import query_path
+from mlmarket.client.payouts import choice
 from mlmarket.client.units import ETHER
 from mlmarket.console import money
-from mlmarket.console.forms import FormErrors, amount, token_choice
+from mlmarket.console.forms import FormErrors, amount, text, token_choice
 from mlmarket.console.present import voucher_summary
 from mlmarket.console.runtime import acting, acting_address, reader, runtime, sent_once
 from mlmarket.console.views.common import deliver
@@ -48,15 +50,19 @@ def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str,
     dapp: dict[str, str] = {}
     wallet: list[tuple[str, int]] = []
     held: dict[str, Any] = {}
+    vouchers = False
     if address:
         answer = market.query(query_path("balances", address.lower()))
         dapp = answer.get("balances", {}) if isinstance(answer, dict) else {}
+        vouchers = choice(answer)
         test_token = runtime().tokens.test_token()
         tokens = [ETHER] + ([test_token] if test_token else [])
         wallet = [(t, market.chain.balance_of(t, address)) for t in tokens]
         held = _held(market, address)
-    return render_template("balances.html", address=address, dapp=dapp, wallet=wallet, errors=errors or {},
-                           form=request.values, test_token=runtime().tokens.test_token(), **held), status
+    whole = {token: runtime().tokens.money(token, int(value)) for token, value in dapp.items()}
+    return render_template("balances.html", address=address, dapp=dapp, whole=whole, wallet=wallet,
+                           payout_vouchers=vouchers, errors=errors or {}, form=request.values,
+                           test_token=runtime().tokens.test_token(), **held), status
 
 
 @bp.get("/balances")
@@ -85,6 +91,24 @@ def _move(kind: str) -> Any:
 def withdraw() -> Any:
     """``withdraw(token, amount)``: a voucher pays it to the wallet (execute it on the outputs page)."""
     return _move("withdraw")
+
+
+@bp.post("/balances/payouts")
+@sent_once
+def payouts() -> Any:
+    """``setPayoutVouchers``: the acting account's own choice, ``vouchers`` = ``on`` (a voucher at once
+    for each reward and returned stake) or ``off`` (credited to its dApp balance, the default)."""
+    chosen = text(request.form, "vouchers")
+    try:
+        acting()
+        if chosen not in ("on", "off"):
+            raise FormErrors({"vouchers": "choose on or off"})
+        return deliver(actions.set_payout_vouchers(chosen == "on"), title="Payout choice",
+                       back=url_for("funds.balances"))
+    except FormErrors as exc:
+        return _page(exc.errors, 400)
+    except ClientError as exc:
+        return _page({"": exc.message}, 400)
 
 
 @bp.post("/balances/deposit")

@@ -8,7 +8,8 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from mlmarket.client.errors import ClientError, NodeError
 from mlmarket.client.inspect import query_path
-from mlmarket.client.outputs import EXECUTED, DecodedVoucher
+from mlmarket.client.outputs import EXECUTED, DecodedVoucher, InputOutcome
+from mlmarket.client.payouts import payments
 from mlmarket.console.idempotency import Receipt
 from mlmarket.console.money import ETHER, credited, slashed
 from mlmarket.console.present import notice_summary, voucher_summary
@@ -103,7 +104,23 @@ def show_input(index: int) -> Any:
         receipt = Receipt(f"Input {index}", _back(url_for("outputs.list_outputs")))
     view = outcome_view(outcome, runtime().tokens.units(), list(receipt.transactions))
     return render_template("outcome.html", title=receipt.title, outcome=view, back=receipt.back,
-                           secret=receipt.secret, credits=_credits(view), slashes=_slashes(view))
+                           secret=receipt.secret, credits=_credits(view), slashes=_slashes(view),
+                           payouts=_payouts(outcome))
+
+
+def _payouts(outcome: InputOutcome) -> list[dict[str, Any]]:
+    """Each reward and returned stake of the input and where it went: the contributor's dApp balance,
+    or the voucher that paid it (``mlmarket.client.payouts``)."""
+    me, tokens, found = (acting_address() or "").lower(), {}, []
+    for paid in payments(outcome):
+        if paid.job not in tokens:
+            answer = reader().query(query_path("jobs", paid.job))
+            tokens[paid.job] = str((answer.get("job", {}) if isinstance(answer, dict) else {}).get("token") or ETHER)
+        found.append({"kind": "reward" if paid.kind == "RewardPaid" else "stake returned", "job": paid.job,
+                      "submission": paid.submission, "contributor": paid.contributor, "mine": paid.contributor == me,
+                      "voucher": paid.voucher.index if paid.voucher else None,
+                      "money": runtime().tokens.money(tokens[paid.job], paid.amount)})
+    return found
 
 
 def _slashes(view: OutcomeView) -> list[dict[str, Any]]:
