@@ -4,9 +4,16 @@ A ``best`` job with three trainers, run end to end on a fresh local node (anvil,
 contracts, the real backend) through the client library the CLI and the console use: the sponsor
 uploads a validation CSV and creates the job (approve + deposit carrying ``createJob``); each trainer
 commits, uploads its training CSV and reveals (its ~60-byte model spec travels inside the reveal);
-after the deadline ``settleJob`` pays the best, who executes the reward voucher. The staked variant
-adds a stake per submission: each trainer's commit is an ERC-20 deposit carrying the commit (with its
-approve), and each executes the voucher that returns its stake.
+after the deadline ``settleJob`` pays the best. The staked variants add a stake per submission: each
+trainer's commit is an ERC-20 deposit carrying the commit (with its approve).
+
+Where the reward and the returned stakes go (docs/PROTOCOL.md §4.3), both ways: by default they are
+credited to each trainer's dApp balance, and each trainer with a balance sends one ``withdraw`` of all
+of it at the end and executes that one voucher; with the job's ``payoutVouchers`` each reward and
+returned stake is a voucher at once, and each trainer executes every voucher paying it (one per stake,
+and the winner's reward). The last rows run three staked bounties in a row with the same sponsor and
+trainers: a trainer deposits (and approves) only the part of a stake its dApp balance lacks, as
+``mlmarket submit`` does, so a stake credited back pays the next commit.
 
 Every transaction the sponsor and the trainers sent is read back from the chain (receipts between the
 first and last block) and counted by kind: content uploads, other inputs and deposits, ERC-20
@@ -45,7 +52,7 @@ SPONSOR, TRAINERS = 1, (2, 3, 4)
 UNIT = 10**18
 DEADLINE = 600
 CONTENT = ("uploadChunk", "uploadChunkCoded")
-KINDS = ("content uploads", "other inputs and deposits", "ERC-20 approvals", "voucher executions")
+KINDS = ("content uploads", "other inputs and deposits", "withdrawals", "ERC-20 approvals", "voucher executions")
 
 
 def _csv(rows: int, seed: int) -> bytes:
@@ -58,12 +65,12 @@ def _csv(rows: int, seed: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _spec(market: Market, validation: str, stake: int) -> JobSpec:
+def _spec(market: Market, validation: str, stake: int, vouchers: bool) -> JobSpec:
     return JobSpec(title="bounty", policy="best", task="classification", label="label", metric="accuracy",
                    validation_cid=cid_from_text(validation), base_model_cid=b"", min_score=0, min_gain=0,
                    reward_per_accept=0, deadline=market.now() + DEADLINE, accept_by_default=False,
                    test_commitment=bytes(32), reveal_window=0, rounds=0, round_quota=0, round_duration=0,
-                   tolerance=0, stake=stake, max_submissions=0, gated=False)
+                   tolerance=0, stake=stake, max_submissions=0, gated=False, payout_vouchers=vouchers)
 
 
 def _kind(tx: dict, addresses: dict[str, str]) -> str:
@@ -77,7 +84,8 @@ def _kind(tx: dict, addresses: dict[str, str]) -> str:
     if to == addresses["InputBox"]:  # addInput(address appContract, bytes payload)
         _, payload = eth_abi.decode(["address", "bytes"], data[4:])
         name = abi.inputs().decode(payload)[0].name
-        return "content uploads" if name in CONTENT else "other inputs and deposits"
+        return "content uploads" if name in CONTENT else "withdrawals" if name == "withdraw" else \
+            "other inputs and deposits"
     return "other inputs and deposits"
 
 
@@ -91,8 +99,9 @@ def _gas_by_kind(w3: Web3, first: int, last: int, senders: set[str], addresses: 
     return totals
 
 
-def bounty(state_dir: Path, stake: int) -> Counter:
-    """Runs one bounty on a fresh node; its gas by kind."""
+def bounty(state_dir: Path, stake: int, vouchers: bool, jobs: int = 1) -> Counter:
+    """Runs ``jobs`` bounties in a row on a fresh node (``vouchers``: each pays by voucher at once, else
+    to the trainers' dApp balances, each taken out with one withdraw at the end); their gas by kind."""
     node = Node(NodeConfig(state_dir=state_dir, port=0, anvil_port=0)).start()
     try:
         env = {"MLMARKET_DEVNODE_DIR": str(state_dir)}
@@ -102,18 +111,23 @@ def bounty(state_dir: Path, stake: int) -> Counter:
         token = addresses["Token"]
         w3 = sponsor.chain.w3
         first = w3.eth.block_number + 1
-        validation = upload(sponsor, _csv(1500, 1)).cid
-        created = sponsor.send(actions.create_job(_spec(sponsor, validation, stake), token, 30 * UNIT))
-        job = created.outcome.first("JobCreated")["jobId"]
-        for n, (trainer, max_iter) in enumerate(zip(trainers, (50, 100, 200))):
-            model = json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": max_iter}}).encode()
-            store = StateStore(state_dir / f"submissions-{n}")
-            flow.submit_bytes(trainer, store, job, model=model, data=_csv(900, 10 + n), stake=stake,
-                              token=token if stake else None)
-        increase_time(w3, DEADLINE + 1)
-        mine(w3)
-        sponsor.send(actions.settle(job))
+        for round_ in range(jobs):
+            validation = upload(sponsor, _csv(1500, 1 + round_)).cid
+            spec = _spec(sponsor, validation, stake, vouchers)
+            job = sponsor.send(actions.create_job(spec, token, 30 * UNIT)).outcome.first("JobCreated")["jobId"]
+            for n, (trainer, max_iter) in enumerate(zip(trainers, (50, 100, 200))):
+                model = json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": max_iter}}).encode()
+                store = StateStore(state_dir / f"submissions-{n}")
+                deposit, _ = flow.stake_shortfall(trainer, job)  # what the dApp balance lacks of the stake
+                flow.submit_bytes(trainer, store, job, model=model, data=_csv(900, 10 + n + 100 * round_),
+                                  stake=deposit, token=token if deposit else None)
+            increase_time(w3, DEADLINE + 1)
+            mine(w3)
+            sponsor.send(actions.settle(job))
         for trainer in trainers:  # the reward, and with stakes each trainer's returned stake
+            free = int(trainer.query(f"balances/{trainer.account.lower()}")["balances"].get(token.lower(), 0))
+            if free:  # credited to the dApp balance: all of it in one withdraw
+                trainer.send(actions.withdraw(token, free))
             for voucher in trainer.pending_vouchers(trainer.account):
                 trainer.execute(voucher.index)
         senders = {Web3.to_checksum_address(m.account) for m in (sponsor, *trainers)}
@@ -125,16 +139,23 @@ def bounty(state_dir: Path, stake: int) -> Counter:
 
 def main() -> None:
     """Prints the bounty's gas by kind, without and with stakes, beside ModelMarket's."""
-    table = [("bounty (3 trainers)", *KINDS, "total", "without content", "/ ModelMarket")]
-    for label, stake in (("no stake", 0), ("stake 1 token each", UNIT)):
+    table = [("3 trainers", *KINDS, "total", "without content", "per bounty (without content)", "/ ModelMarket")]
+    runs = (("1 bounty, no stake, to the balance + 1 withdraw", 0, False, 1),
+            ("1 bounty, no stake, vouchers at once", 0, True, 1),
+            ("1 bounty, stake 1 token each, to the balance + 1 withdraw each", UNIT, False, 1),
+            ("1 bounty, stake 1 token each, vouchers at once", UNIT, True, 1),
+            ("3 bounties, stake 1 token each, to the balance + 1 withdraw each", UNIT, False, 3),
+            ("3 bounties, stake 1 token each, vouchers at once", UNIT, True, 3))
+    for label, stake, vouchers, jobs in runs:
         with tempfile.TemporaryDirectory(prefix="bounty-bench-") as tmp:
-            gas = bounty(Path(tmp) / "node", stake)
+            gas = bounty(Path(tmp) / "node", stake, vouchers, jobs)
         total = sum(gas.values())
         bare = total - gas["content uploads"]
         table.append((label, *(f"{gas[k]:,}" for k in KINDS), f"{total:,}", f"{bare:,}",
-                      f"{total / MODELMARKET_GAS:.2f}"))
-        record(f"gas: a 3-trainer bounty, {label} (without content)", f"{total:,} ({bare:,})")
-    table.append(("ModelMarket (issue 17, 2026-12-03)", "", "", "", "", f"{MODELMARKET_GAS:,}", "", "1.00"))
+                      f"{total // jobs:,} ({bare // jobs:,})", f"{total / jobs / MODELMARKET_GAS:.2f}"))
+        record(f"gas: {label}, 3 trainers (without content)", f"{total:,} ({bare:,})")
+    table.append(("ModelMarket (issue 17, 2026-12-03), 1 bounty", *[""] * len(KINDS), f"{MODELMARKET_GAS:,}", "",
+                  "", "1.00"))
     print_table(table)
 
 
