@@ -3,7 +3,8 @@
 Starts the local node in this process (unless one already runs on the state directory), posts a
 threshold job on scikit-learn's bundled breast-cancer data (validation set uploaded in chunks, 100 test
 tokens, 10 per model reaching 0.9 accuracy) with one scored submission from dev account 1 (its commit,
-the uploads, then its reveal; the salt kept under ``<state dir>/demo/submissions``), writes a
+the uploads, then its reveal; the salt kept under ``<state dir>/demo/submissions``; its reward is
+credited to that account's dApp balance, for you to withdraw from the console's Balances page), writes a
 training CSV and a model spec for you to submit yourself, serves the console on 127.0.0.1 and prints
 its URL. Ctrl-C stops what it started. A second run reuses the node's state and the demo job.
 
