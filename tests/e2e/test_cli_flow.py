@@ -121,16 +121,21 @@ def test_threshold_job_pays_the_contributor_on_chain(node: Node, w3: Web3, files
     submitted = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
                          account=CONTRIBUTOR)  # commit, upload, reveal
     assert submitted["job"] == job and isinstance(submitted["submission"], int) and not submitted["resumed"]
-    assert {u["cid"] for u in submitted["uploads"]} == {train, model} and kept_submissions(node) == []
+    assert {u["cid"] for u in submitted["uploads"]} == {train} and kept_submissions(node) == []  # the model: inline
     committed = [o for o in mlmarket(node, "outputs") if o.get("name") == "SubmissionCommitted"
                  and o["args"]["commitment"] == submitted["commitment"]]
     assert [c["args"]["submissionId"] for c in committed] == [submitted["submission"]]
     assert committed[0]["input_index"] < submitted["input"]
     scored = next(n["args"] for n in submitted["notices"] if n["name"] == "SubmissionScored")
     assert scored["accepted"] is True and 800_000 <= scored["score"] <= 1_000_000
-    (voucher,) = submitted["vouchers"]
-    assert voucher["call"] == {"function": "transfer", "token": node.info()["addresses"]["Token"].lower(),
+    assert "RewardPaid" in [n["name"] for n in submitted["notices"]] and submitted["vouchers"] == []
+    token = node.info()["addresses"]["Token"].lower()
+    assert mlmarket(node, "balance", account=CONTRIBUTOR)["dapp"] == {token: str(EXPECTED_REWARD)}  # credited
+    ((withdrawn,),) = [w["vouchers"] for w in mlmarket(node, "withdraw", "--all", account=CONTRIBUTOR)["withdrawn"]]
+    voucher = withdrawn
+    assert voucher["call"] == {"function": "transfer", "token": token,
                                "to": address(CONTRIBUTOR).lower(), "amount": str(EXPECTED_REWARD)}
+    assert mlmarket(node, "balance", account=CONTRIBUTOR)["dapp"] == {}
 
     shown = mlmarket(node, "job", "show", str(job))
     (submission,) = shown["submissions"]
@@ -155,8 +160,11 @@ def test_ether_job_pays_in_ether(node: Node, w3: Web3, files: dict[str, Path], t
     validation = mlmarket(node, "put", str(files["valid"]))["cid"]
     spec = spec_file(tmp_path, validation, reward_per_accept="0.25")
     job = mlmarket(node, "job", "create", str(spec), "--reward", "0.5", "--eth")["job"]
-    (voucher,) = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
-                          account=CONTRIBUTOR)["vouchers"]
+    submitted = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                         account=CONTRIBUTOR)
+    assert submitted["vouchers"] == []  # the reward is credited to the contributor's Ether balance in the dApp
+    (withdrawn,) = mlmarket(node, "withdraw", "--all", "--eth", account=CONTRIBUTOR)["withdrawn"]
+    (voucher,) = withdrawn["vouchers"]
     assert voucher["call"]["function"] == "ether" and voucher["value"] == str(25 * 10**16)
     before = w3.eth.get_balance(address(CONTRIBUTOR))
     mlmarket(node, "execute", str(voucher["index"]), account=BYSTANDER)  # anyone may execute; the bystander pays gas
@@ -304,13 +312,23 @@ def test_manual_job_with_stake_pays_on_review(node: Node, w3: Web3, files: dict[
     assert deposits[-1]["args"]["amount"] == str(10**18)  # the stake went in with the commit
     received = submitted["notices"][names.index("SubmissionReceived")]["args"]
     assert received["stake"] == str(10**18)
-    assert [v["call"]["amount"] for v in submitted["vouchers"]] == [str(10**18)]  # the stake comes back
+    assert submitted["vouchers"] == []  # the stake comes back to the dApp balance
+    token = node.info()["addresses"]["Token"].lower()
+    before = int(mlmarket(node, "balance", account=CONTRIBUTOR)["dapp"][token])  # with earlier jobs' rewards
 
     refused = mlmarket(node, "review", str(job), str(submitted["submission"]), "--accept", account=CONTRIBUTOR, ok=False)
     assert "forbidden" in refused["error"] or "sponsor" in refused["error"]
     reviewed = mlmarket(node, "review", str(job), str(submitted["submission"]), "--accept")
     assert [n["name"] for n in reviewed["notices"]][:2] == ["SubmissionReviewed", "RewardPaid"]
-    assert [v["call"]["amount"] for v in reviewed["vouchers"]] == [str(4 * 10**18)]
+    assert reviewed["vouchers"] == []
+    owed = before + 4 * 10**18
+    assert mlmarket(node, "balance", account=CONTRIBUTOR)["dapp"][token] == str(owed)
+    # one withdraw takes out the stake and the rewards of every job so far, with one voucher
+    ((voucher,),) = [w["vouchers"] for w in mlmarket(node, "withdraw", "--all", account=CONTRIBUTOR)["withdrawn"]]
+    assert voucher["call"]["amount"] == str(owed) and owed >= 5 * 10**18  # the stake and the reward at least
+    wallet = token_balance(w3, node, address(CONTRIBUTOR))
+    mlmarket(node, "execute", str(voucher["index"]), account=CONTRIBUTOR)
+    assert token_balance(w3, node, address(CONTRIBUTOR)) - wallet == owed
 
 
 def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web3, files: dict[str, Path],
@@ -323,6 +341,8 @@ def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web
                                 "metric": "accuracy", "min_score": 0.5, "deadline": "+60", "reveal_window": 600,
                                 "test_commitment": committed["test_commitment"], "validation_cid": validation}))
     job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
+    chosen = mlmarket(node, "payouts", "--vouchers", "on", account=CONTRIBUTOR)  # this contributor: vouchers at once
+    assert chosen["payout_vouchers"] is True and mlmarket(node, "payouts", account=CONTRIBUTOR)["payout_vouchers"]
     submitted = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
                          account=CONTRIBUTOR)
     assert "SubmissionScored" not in [n["name"] for n in submitted["notices"]]  # nothing to score on yet
@@ -337,6 +357,8 @@ def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web
     assert names[0] == "TestSetRevealed" and "SubmissionScored" in names and "RewardPaid" in names
     assert [v["call"]["to"] for v in revealed["vouchers"]] == [address(CONTRIBUTOR).lower()]
     assert [v["call"]["amount"] for v in revealed["vouchers"]] == [str(5 * 10**18)]
+    mlmarket(node, "payouts", "--vouchers", "off", account=CONTRIBUTOR)
+    assert mlmarket(node, "payouts", account=CONTRIBUTOR)["payout_vouchers"] is False
 
 
 def test_wallet_transactions_prepared_by_the_library_deliver_a_deposit(node: Node, w3: Web3) -> None:
