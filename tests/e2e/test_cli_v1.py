@@ -1,5 +1,5 @@
 """The mlmarket CLI on the local node in Rollups v1 mode: the README flow (a threshold job, a submission,
-its payment voucher executed on chain) through the GraphQL reader, v1 inspect and
+its reward credited, withdrawn and the voucher executed on chain) through the GraphQL reader, v1 inspect and
 ``CartesiDApp.executeVoucher``, with no option telling the CLI which protocol the node runs (it reads
 ``rollups: 1`` from ``node.json``). On-chain effects are read with web3 directly."""
 
@@ -112,8 +112,12 @@ def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, fi
                          str(files["train"]), account=CONTRIBUTOR)
     scored = next(n["args"] for n in submitted["notices"] if n["name"] == "SubmissionScored")
     assert scored["accepted"] is True
-    (voucher,) = submitted["vouchers"]
+    assert submitted["vouchers"] == []  # the reward is credited to the contributor's dApp balance
+    assert mlmarket(node, "balance", account=CONTRIBUTOR)["dapp"] == {token.address.lower(): str(REWARD)}
+    (withdrawn,) = mlmarket(node, "withdraw", "--all", account=CONTRIBUTOR)["withdrawn"]  # one voucher for it
+    (voucher,) = withdrawn["vouchers"]
     assert voucher["call"]["function"] == "transfer" and voucher["call"]["to"] == address(CONTRIBUTOR).lower()
+    assert voucher["call"]["amount"] == str(REWARD)
     listed = mlmarket(node, "outputs", "--input", str(voucher["input_index"]))
     assert [o["state"] for o in listed if o["type"] == "voucher"] == ["waiting for claim"]
 
