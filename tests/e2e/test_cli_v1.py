@@ -1,6 +1,6 @@
 """The mlmarket CLI on the local node in Rollups v1 mode: the README flow (a threshold job, a submission,
-its reward credited, withdrawn and the voucher executed on chain) through the GraphQL reader, v1 inspect and
-``CartesiDApp.executeVoucher``, with no option telling the CLI which protocol the node runs (it reads
+its reward credited, withdrawn and the voucher executed on chain) through the GraphQL reader, v1
+inspect and ``CartesiDApp.executeVoucher``, with no option telling the CLI which protocol the node runs (it reads
 ``rollups: 1`` from ``node.json``). On-chain effects are read with web3 directly."""
 
 from __future__ import annotations
