@@ -28,18 +28,23 @@ _RESULT = "BENCH_FRESH_RESULT"  # where the child writes measure()'s result (set
 
 
 def one_thread_env() -> dict[str, str]:
-    """This process's environment with the one-thread setting of ``python -m dapp``."""
+    """This process's environment with the one-thread setting of ``python -m dapp`` (this process's own
+    environment is left as it was: other benchmarks' children inherit it)."""
     sys.path.insert(0, str(REPO))
-    from dapp.__main__ import ONE_THREAD  # noqa: PLC0415 (importing it also sets them here)
-
-    return {**os.environ, **ONE_THREAD}
+    saved = dict(os.environ)
+    try:
+        from dapp.__main__ import ONE_THREAD  # noqa: PLC0415 (importing it sets the variables)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return {**saved, **ONE_THREAD}
 
 
 def one_thread_here() -> None:
     """Sets the one-thread variables in this process; a ValueError if numpy is loaded already."""
     if "numpy" in sys.modules:
         raise ValueError("numpy is loaded: the one-thread setting would come too late")
-    one_thread_env()
+    os.environ.update(one_thread_env())
 
 
 def run(module: str, measure: Callable[[], Any]) -> Any:
