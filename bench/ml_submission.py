@@ -4,8 +4,8 @@ For each case, through the real dispatch path (``App`` with the real engine, the
 rollup): the time of a submission's ``revealSubmission`` input, the one that does the work (ABI
 decode -> contents -> train -> evaluate -> canonical model bytes, checked to load back -> model
 stored under its CID -> notices and the reward, a credit or a voucher; its ``commitSubmission``
-input goes first, untimed), over the time of plain scikit-learn ``fit`` + metric on the already-parsed arrays, best of
-several runs each; and the published score against the one scikit-learn gives directly.
+input goes first, untimed), over the time of plain scikit-learn ``fit`` + metric on the already-parsed
+arrays, best of several runs each; and the published score against the one scikit-learn gives directly.
 
 CSV files are decoded by the engine when their upload completes (``Engine.prepare``), so the reveal
 input reads decoded arrays: "reveal" is that input. The decoding itself is timed apart ("decode", part

@@ -22,7 +22,6 @@ Run: ``.venv/bin/python -m bench.profile_submission``.
 from __future__ import annotations
 
 import cProfile
-import json
 import pstats
 import resource
 import statistics
@@ -59,7 +58,8 @@ ENGINE_STAGES = (
     ("predict + metric", [("dapp.ml.engine", "_evaluate")]),
 )
 INPUT_STAGES = (
-    ("CIDs of the model file", [("dapp.domain.content", "cid_of"), ("dapp.domain.policy.threshold", "cid_of")]),
+    ("CIDs of the model file", [("dapp.domain.content", "cid_of"),
+                                ("dapp.domain.policy.threshold", "cid_of")]),
     ("notices + voucher (ABI)", [("dapp.app", "encode_events")]),  # no voucher when the reward is a credit
 )
 ENGINE = ("dapp.ml.engine", "Engine.score")
@@ -70,7 +70,8 @@ def _cases():
 
     from bench.ml_submission import _split
 
-    lr = {"estimator": "LogisticRegression", "params": {"max_iter": 1000}, "preprocessing": ["standard_scaler"]}
+    lr = {"estimator": "LogisticRegression", "params": {"max_iter": 1000},
+          "preprocessing": ["standard_scaler"]}
     nb = {"estimator": "GaussianNB", "params": {}}
     rf10 = {"estimator": "RandomForestClassifier", "params": {"max_depth": 8, "n_estimators": 10}}
     rf100 = {"estimator": "RandomForestClassifier", "params": {"max_depth": 10, "n_estimators": 100}}
@@ -188,13 +189,15 @@ def profile_case(spec: dict, data: tuple[bytes, bytes]) -> dict[str, float]:
     for label, _ in (*ENGINE_STAGES, *INPUT_STAGES):
         row[label] = statistics.median(spent.get(label, 0.0) for _, spent in local)
     row["engine, other"] = statistics.median(
-        spent.get("engine", 0.0) - sum(spent.get(label, 0.0) for label, _ in ENGINE_STAGES) for _, spent in local)
+        spent.get("engine", 0.0) - sum(spent.get(label, 0.0) for label, _ in ENGINE_STAGES)
+        for _, spent in local)
     row["rest of the input"] = statistics.median(
         seconds - sum(spent.get(label, 0.0) for label in ("engine", *(lb for lb, _ in INPUT_STAGES)))
         for seconds, spent in local)
     row["reveal input, work in process"] = statistics.median(seconds for seconds, _ in local)
-    row[FIXED] = statistics.median(seconds - spent.get("fit (scikit-learn)", 0.0) - spent.get("predict + metric", 0.0)
-                                   for seconds, spent in local)
+    row[FIXED] = statistics.median(
+        seconds - spent.get("fit (scikit-learn)", 0.0) - spent.get("predict + metric", 0.0)
+        for seconds, spent in local)
     row["reveal input, forked worker"] = statistics.median(seconds for seconds, _ in isolated)
     row["sandbox (fork, page faults, exit)"] = (row["reveal input, forked worker"]
                                                 - row["reveal input, work in process"])
@@ -235,8 +238,8 @@ def print_profile(found: dict) -> None:
     rows = [("stage (median CPU ms per reveal input)", *names)]
     for label in ORDER:
         rows.append((label, *(f"{cases[name][label]:.2f}" for name in names)))
-    rows.append(("reveal / plain", *(f"{cases[n]['reveal input, forked worker'] / cases[n]['plain scikit-learn']:.2f}"
-                                     for n in names)))
+    ratios = (cases[n]["reveal input, forked worker"] / cases[n]["plain scikit-learn"] for n in names)
+    rows.append(("reveal / plain", *(f"{ratio:.2f}" for ratio in ratios)))
     print_table(rows)
     print(f"the sandbox running empty work in the same process: {found['empty sandbox']:.2f} CPU ms")
 

@@ -66,7 +66,7 @@ def _variants(arrays):
     yield "a NaN value", "node_values", _set(0, np.nan)
     yield "a child out of range", "node_left", _set(internal, 10**9)
     yield "a child pointing back", "node_right", _set(internal, 0)
-    yield "a child that is its sibling", "node_left", lambda a: _set(internal, arrays["node_right"][internal])(a)
+    yield "a child that is its sibling", "node_left", _set(internal, arrays["node_right"][internal])
     yield "a leaf with a right child", "node_right", _set(leaf, 1)
     yield "a leaf with a feature", "node_feature", _set(leaf, 0)
     yield "a feature out of range", "node_feature", _set(internal, 10**6)
@@ -117,7 +117,8 @@ def test_every_broken_tree_table_gets_the_same_error_as_restore(estimator, param
 def test_a_tree_deeper_than_the_spec_or_a_feature_count_too_small_gets_the_same_error(
         estimator, params, preprocessing, loader):
     spec, arrays, n_features = _fitted(estimator, params, preprocessing, loader)
-    shallow = parse_spec({"estimator": estimator, "params": dict(params, max_depth=1), "preprocessing": preprocessing})
+    shallow = parse_spec({"estimator": estimator, "params": dict(params, max_depth=1),
+                          "preprocessing": preprocessing})
     for check_spec, features in ((shallow, n_features), (spec, 1)):
         expected = _outcome(_restore, check_spec, arrays, features)
         assert expected is not None
@@ -164,8 +165,9 @@ for name, params in json.loads(sys.argv[1]):
             return Outcome(data=json.dumps(sorted(set(sys.modules) - before)).encode())
         return run(inner, what)
     scorer._run = counted
-    found[name] = json.loads(scorer.score(task="classification", metric="accuracy", label="target",
-                                          validation=valid, model=spec(name, **params), train=train).model_bytes)
+    scored = scorer.score(task="classification", metric="accuracy", label="target", validation=valid,
+                          model=spec(name, **params), train=train)
+    found[name] = json.loads(scored.model_bytes)
 print(json.dumps(found))
 """
 
