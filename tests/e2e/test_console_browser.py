@@ -3,8 +3,9 @@
 One node (real anvil, Cartesi v2.2.0 contracts, ``python -m dapp``) and one console server serve the
 module. The flows: a sponsor creates a job with an uploaded validation set, a contributor chooses
 data, composes a model from the catalogue and submits (commit, upload, reveal: the progress page
-steps through them), sees the score, executes the payment voucher
-and sees the balance change (dev accounts, signed by the console); a browser wallet (an EIP-1193
+steps through them), sees the score and the reward credited to its dApp balance, withdraws it all and
+executes that voucher, sees the balance change and flips its payout choice (dev accounts, signed by
+the console); a browser wallet (an EIP-1193
 provider backed by anvil's unlocked account, the key never on the page) deposits, withdraws,
 executes and submits (commit, chunk and reveal transactions in order); an upload cut off mid-way resumes after a reload; a gated job refuses a contributor until
 its sponsor grants the access the contributor asked for on the job page. On-chain effects are checked
@@ -187,6 +188,9 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
     scored = page.inner_text("[data-notice='SubmissionScored']")
     score = float(re.search(r"scored accuracy ([0-9.]+)", scored).group(1))  # in the job's metric
     assert 0.8 <= score <= 1.0 and "(accepted)" in scored
+    payout = page.locator("[data-payout]")  # where the reward went: the dApp balance, no voucher
+    assert payout.get_attribute("data-payout-route") == "balance"
+    assert f"10 {symbol}" in payout.inner_text() and "credited to your dApp balance" in payout.inner_text()
     shot(page, "outcome")
 
     page.goto(f"/jobs/{job}")
@@ -199,6 +203,12 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
     shot(page, "jobs")
 
     before = token_balance(w3, node, address(CONTRIBUTOR))
+    token = node.info()["addresses"]["Token"].lower()
+    page.goto("/balances")
+    assert page.inner_text(f"[data-dapp-balances] [data-token='{token}'] [data-value]") == f"10 {symbol}"
+    page.click(f"[data-withdraw-all='{token}'] button")  # all of it: one withdraw, one voucher
+    page.wait_for_selector("[data-notice='Withdrawn']")
+    assert f"withdrew 10 {symbol}" in page.inner_text("[data-notice='Withdrawn']")
     page.goto("/outputs?vouchers=1")
     row = page.locator("[data-output]").filter(has_text=f"pays 10 {symbol} to {address(CONTRIBUTOR)[:6].lower()}")
     index = row.first.get_attribute("data-output")
@@ -212,6 +222,12 @@ def test_a_job_is_created_scored_and_paid_through_the_console(page: Any, node: N
     wallet_test = page.inner_text(f"[data-wallet-balances] [data-token='{node.info()['addresses']['Token'].lower()}'] [data-value]")
     assert float(wallet_test.split()[0]) == (before + REWARD) / 10**18
     shot(page, "balances")
+    for now in ("voucher", "balance"):  # the payout choice, flipped and back
+        page.click("[data-payouts-form] button")
+        page.wait_for_selector("[data-outcome]")
+        assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
+        page.goto("/balances")
+        assert page.get_attribute("[data-payout-choice]", "data-payout-choice") == now
 
 
 WALLET_SHIM = """
@@ -260,7 +276,7 @@ def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: 
     assert f"deposited 5 {symbol}" in page.inner_text("[data-notice='Deposited']")
 
     page.goto("/balances")
-    page.fill("[name='withdraw_amount']", "2")
+    page.fill("[data-withdraw-form] [name='withdraw_amount']", "2")
     page.click("[data-withdraw-form] button")
     page.click("[data-sign-button]")
     page.wait_for_selector("[data-outcome]")
@@ -294,15 +310,14 @@ def test_a_browser_wallet_deposits_withdraws_executes_uploads_and_submits(page: 
     txs = json.loads(page.get_attribute("[data-sign]", "data-txs"))
     payloads = [eth_abi.decode(["address", "bytes"], bytes.fromhex(tx["data"][10:]))[1] for tx in txs]  # addInput
     selectors = [payload[:4] for payload in payloads]
-    assert selectors == [Web3.keccak(text=f)[:4] for f in ("commitSubmission(uint256,bytes32)",
-                                                            "uploadChunkCoded(bytes,uint64,uint64,uint8,bytes)",
-                                                            "revealSubmission(uint256,bytes,bytes,bytes32)")]
+    assert selectors == [Web3.keccak(text=f)[:4] for f in (  # the composed model travels inside the reveal
+        "commitSubmission(uint256,bytes32)", "revealSubmissionInline(uint256,bytes,bytes,bytes32,bytes,bytes)")]
     shot(page, "wallet-submit")
     page.click("[data-sign-button]")
     page.wait_for_selector("[data-outcome]", timeout=TIMEOUT_MS)
     assert page.get_attribute("[data-outcome]", "data-outcome") == "ok", page.inner_text("main")
     assert "(accepted)" in page.inner_text("[data-notice='SubmissionScored']")
-    assert len(sent) == 8 and all(tx["from"].lower() == user.lower() for tx in sent)
+    assert len(sent) == 7 and all(tx["from"].lower() == user.lower() for tx in sent)
     page.goto("/submit")
     assert page.locator("[data-kept-submissions]").count() == 0  # revealed: the console forgot the salt
 
@@ -516,7 +531,7 @@ def test_reload_double_click_and_resubmit_send_one_transaction(page: Any, w3: We
     assert page.locator("[data-submissions] tbody tr").count() == 1  # one commit, one submission
 
     page.goto("/balances")
-    page.fill("[name='withdraw_amount']", "1")
+    page.fill("[data-withdraw-form] [name='withdraw_amount']", "1")
     fields = page.evaluate(FORM_FIELDS, "[data-withdraw-form]")
     before = nonce(w3, CONTRIBUTOR)
     page.dblclick("[data-withdraw-form] button")
