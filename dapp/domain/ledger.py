@@ -1,7 +1,8 @@
 """The escrow ledger: balances per (token, account), pots per job, and what left by voucher.
 
 Value is conserved per token: deposited == sum(balances) + sum(pots) + paid_out, nothing is ever
-negative, and value leaves only through ``pay`` (one ``Payment`` event = one voucher). Pots are
+negative, and value leaves only through ``pay`` and ``withdraw`` (one ``Payment`` event = one
+voucher); ``release`` moves it from a pot to a balance. Pots are
 named escrow buckets such as ``("job", 7)`` (a job's budget) or ``("stake", 7, 3)`` (a stake),
 each holding a single token.
 """
@@ -118,8 +119,9 @@ def move(tx: Tx, source: Hashable, target: Hashable, amount: int) -> None:
 
 
 def release(tx: Tx, pot_id: Hashable, account: Address, amount: int) -> None:
-    """Moves ``amount`` from a pot back to ``account``'s free balance."""
-    _check_amount(amount, allow_zero=True)
+    """Moves ``amount`` (positive, as ``pay``) from a pot to ``account``'s free balance: a reward or a
+    returned stake credited inside the dApp instead of paid out by voucher."""
+    _check_amount(amount)
     token, _ = pot(tx, pot_id)
     if token is None:
         raise DomainError(f"pot {pot_id} is empty", code="insufficient_escrow")
