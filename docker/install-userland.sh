@@ -45,6 +45,14 @@ echo "install-userland: Debian packages"
 # shellcheck disable=SC2046  # one word per package, on purpose
 apt-get install -y -q --no-install-recommends $(names "$LISTS/debian-packages.txt") $(names "$LISTS/build-packages.txt")
 
+echo "install-userland: OpenBLAS (serial) as libblas.so.3 and liblapack.so.3"
+# Its package registers both with update-alternatives at a higher priority than the reference libblas3
+# and liblapack3 (which python3-numpy and python3-scipy may pull in too); set, not left to priorities.
+MULTIARCH=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("MULTIARCH"))')
+for lib in libblas.so.3 liblapack.so.3; do
+    update-alternatives --set "$lib-$MULTIARCH" "/usr/lib/$MULTIARCH/openblas-serial/$lib"
+done
+
 echo "install-userland: pip packages (pycryptodome built from source)"
 # --no-deps: every dependency is listed (pinned, hashed) or comes from Debian; --no-build-isolation:
 # pycryptodome builds with Debian's setuptools instead of whatever PyPI serves today.
@@ -77,4 +85,11 @@ assert keccak(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bf
 for name in ("numpy", "scipy", "scikit-learn", "threadpoolctl", "requests", "eth-abi", "eth-hash",
              "eth-utils", "pydantic", "multiformats", "pycryptodome"):
     print(f"install-userland:   {name} {md.version(name)}")
+# numpy's and scipy's BLAS is OpenBLAS without threads. The kernels it picks depend on the CPU it runs
+# on: riscv64_generic wherever the V extension is absent, as in the Cartesi machine (rv64imafdc).
+from threadpoolctl import threadpool_info
+blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+assert [(i["internal_api"], i["threading_layer"]) for i in blas] == [("openblas", "disabled")], blas
+print(f"install-userland:   BLAS openblas {blas[0]['version']} ({blas[0]['filepath']}; "
+      f"{blas[0]['architecture']} kernels here)")
 EOF

@@ -10,8 +10,10 @@
 #     report and outputs Merkle root compared per request with qemu-user and x86-64, and the table of
 #     cycles, wall time and machine/native ratio per input kind (also in .cache/machine/check/);
 #  4. bench/machine_cycles.py in the machine (from a second flash drive): CPU time of one small fit per
-#     estimator family, i.e. cycles per unit of the work estimate, into .cache/machine/cycles.json
-#     (cached until the image or the bench changes), then its table natively beside it;
+#     estimator family, i.e. cycles per unit of the work estimate, into .cache/machine/cycles.json; of
+#     an MLP's matrix products with the BLAS the image uses, into products.json; of a few evaluations,
+#     into evaluations.json (cached until the image or the bench changes); then its tables natively
+#     beside them;
 #  5. tests/e2e/test_machine_node.py (marker `machine`): `mlmarket` against a local node running the
 #     backend in the machine: a threshold job pays, the voucher is executed, claims are the machine's roots.
 #
@@ -57,7 +59,10 @@ if [ ! -e "$CACHE/.cycles-$KEY" ]; then
         --workdir=/opt/cartesi/dapp --env=PYTHONPATH=/mnt/bench -- python3 -m bench.machine_cycles --json \
         > "$CACHE/cycles.log" 2>&1 || { tail -20 "$CACHE/cycles.log"; log "FAILED: the fits in the machine"; exit 1; }
     sed -n 's/^MACHINE-CYCLES //p' "$CACHE/cycles.log" | tr -d '\r' > "$CACHE/cycles.json"
-    [ -s "$CACHE/cycles.json" ] || { tail -20 "$CACHE/cycles.log"; log "FAILED: no figures from the machine"; exit 1; }
+    sed -n 's/^MACHINE-PRODUCTS //p' "$CACHE/cycles.log" | tr -d '\r' > "$CACHE/products.json"
+    sed -n 's/^MACHINE-EVALUATIONS //p' "$CACHE/cycles.log" | tr -d '\r' > "$CACHE/evaluations.json"
+    [ -s "$CACHE/cycles.json" ] && [ -s "$CACHE/products.json" ] && [ -s "$CACHE/evaluations.json" ] \
+        || { tail -20 "$CACHE/cycles.log"; log "FAILED: no figures from the machine"; exit 1; }
     log "fits in the machine: $(( $(date +%s) - T0 ))s; $(grep -a '^Cycles' "$CACHE/cycles.log" || true)"
     touch "$CACHE/.cycles-$KEY"
 fi

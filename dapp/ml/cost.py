@@ -59,21 +59,27 @@ _PER_RESERVED_BYTE = 10       # allocating and filling the node arrays a tree bu
 
 
 # Machine cycles one unit of the estimate costs in the Cartesi machine, per estimator: the most that
-# `make machine-check` measured for it (bench/machine_cycles.py, docs/IMAGE.md "Budgets in cycles"),
-# rounded up, and at least 0.5 (a single measured case, e.g. liblinear's 0.12, is not taken as the rule).
-# An MLP's matrix products (a forward and a backward pass over every weight, per row) have their own
-# factor, PRODUCT_CYCLES: the machine runs them with Debian's reference BLAS and no vector unit, 770
-# times slower than the host's OpenBLAS, while its other work (activations, updates) is 100-200 times
-# slower; the MLP rows below are for that other work. Fitted to three MLPs measured in the machine
-# (20.2 and 0.73 cycles per unit), rounded up.
+# `make machine-check` measured for it (bench/machine_cycles.py, 26 fits; docs/IMAGE.md "Budgets in
+# cycles"), rounded up, and at least 0.5 (a single measured case, e.g. liblinear's 0.12, is not taken as
+# the rule); Ridge and LinearRegression share the closed-form family's. An MLP's matrix products (a
+# forward and a backward pass over every weight, per row: about three multiply-adds) have their own
+# factor, PRODUCT_CYCLES: the image's OpenBLAS (generic riscv64 kernels, no vector unit) takes 2.4
+# cycles per multiply-add (Debian's reference BLAS, used until 2026-12-04, 7.1); fitted to the MLPs
+# measured with mini-batches and one batch (7.2), rounded up. The MLP rows below are for the rest of its
+# work (activations, their derivatives, updates, per-batch calls), which numpy does without SIMD in
+# the machine: 3.8 cycles per unit for one feature into 256 units, rounded up. The evaluation of a
+# trained MLP (``dapp.ml.metrics.evaluation_cost``: one unit per weight and row) is costed at
+# EVALUATION_CYCLES per unit: measured 2.6 for 256x256 layers, 20.2 for a 256-unit layer on one feature,
+# where its activations dominate (either BLAS).
 CYCLES_PER_UNIT: Mapping[str, float] = MappingProxyType({
     "LogisticRegression": 1.0, "SGDClassifier": 2.4, "SGDRegressor": 2.4, "LinearSVC": 0.5,
-    "Ridge": 1.5, "LinearRegression": 1.5, "GaussianNB": 3.3,
+    "Ridge": 1.6, "LinearRegression": 1.6, "GaussianNB": 3.3,
     "DecisionTreeClassifier": 0.8, "DecisionTreeRegressor": 0.8,
     "RandomForestClassifier": 1.3, "RandomForestRegressor": 1.3,
-    "MLPClassifier": 1.0, "MLPRegressor": 1.0,
+    "MLPClassifier": 4.0, "MLPRegressor": 4.0,
 })
-PRODUCT_CYCLES = 22.0
+PRODUCT_CYCLES = 8.0
+EVALUATION_CYCLES = 22.0
 
 
 def machine_cycles(spec: ModelSpec, units: int, products: int = 0) -> int:
@@ -92,8 +98,10 @@ def estimate_cycles(spec: ModelSpec, rows: int, features: int, classes: int) -> 
 
 def evaluation_cycles(spec: ModelSpec, units: int) -> int:
     """Machine cycles of an evaluation estimated at ``units`` (``dapp.ml.metrics.evaluation_cost``):
-    an MLP's are its forward products."""
-    return machine_cycles(spec, units, units if spec.definition.family == "mlp" else 0)
+    an MLP's at EVALUATION_CYCLES each (its forward products and activations)."""
+    if spec.definition.family == "mlp":
+        return math.ceil(units * EVALUATION_CYCLES)
+    return machine_cycles(spec, units)
 
 
 def estimate_work(spec: ModelSpec, rows: int, features: int, classes: int) -> int:
