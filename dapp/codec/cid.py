@@ -18,7 +18,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 
-from multiformats import CID
+from multiformats import CID, multicodec, varint
 
 from dapp.errors import InvalidInput
 
@@ -112,13 +112,23 @@ def _validated(cid: CID) -> bytes:
     if cid.codec.name not in ACCEPTED_CODECS:
         raise InvalidInput(f"CID {cid} has codec {cid.codec.name}: only raw or dag-pb are accepted",
                            code="bad_cid")
-    if cid.hashfun.name != "sha2-256" or len(cid.raw_digest) != 32:
-        raise InvalidInput(
-            f"CID {cid} uses {cid.hashfun.name} with a {len(cid.raw_digest)}-byte digest: "
-            "only sha2-256 (32 bytes) is accepted",
-            code="bad_cid",
-        )
+    hashfun, size = _multihash_head(cid)
+    if hashfun != "sha2-256" or size != 32:
+        raise InvalidInput(f"CID {cid} uses {hashfun} with a {size}-byte digest: only sha2-256 (32 bytes) is "
+                           "accepted", code="bad_cid")
     return bytes(cid)
+
+
+def _multihash_head(cid: CID) -> tuple[str, int]:
+    """The hash function's name and the digest's declared size, read from the multihash's header with
+    the multicodec table only: ``cid.hashfun`` would load that hash function's implementation, which
+    for some (keccak, blake3...) needs a package the machine does not have."""
+    code, _, rest = varint.decode_raw(cid.digest)
+    size, _, _ = varint.decode_raw(rest)
+    try:
+        return multicodec.get(code=code).name, size
+    except KeyError:
+        return f"unknown hash function 0x{code:x}", size
 
 
 _PREFIXES = tuple(_cid_bytes(codec, b"")[:4] for codec in ACCEPTED_CODECS)

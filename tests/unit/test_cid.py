@@ -120,6 +120,9 @@ DIGEST = hashlib.sha256(b"x").digest()
     (b"\x12\x20" + DIGEST, "CIDv0"),                                   # v0 (dag-pb, implicit)
     (b"\x01\x71\x12\x20" + DIGEST, "dag-cbor"),                        # codec dag-cbor
     (b"\x01\x55\x13\x40" + hashlib.sha512(b"x").digest(), "sha2-512"),  # another hash
+    (b"\x01\x55\x1b\x20" + DIGEST, "keccak-256"),  # a hash whose implementation the machine lacks (pycryptodome)
+    (b"\x01\x55\x1e\x20" + DIGEST, "blake3"),      # likewise (blake3): named from the multicodec table
+    (b"\x01\x55\x12\x14" + DIGEST[:20], "20-byte digest"),  # sha2-256 cut short
     (b"\x01\x55\x12\x20" + DIGEST[:31], "not a CID"),                  # truncated digest
     (b"\x01\x55\x12\x20" + DIGEST + b"\x00", "CID"),                   # trailing byte
     (b"\x01\xd5\x00\x12\x20" + DIGEST, "CID"),                         # non-minimal codec varint
