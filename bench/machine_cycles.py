@@ -174,8 +174,8 @@ def blas() -> str:
     mapped = sorted({line.split()[-1] for line in maps.read_text().splitlines()
                      if line.rsplit("/", 1)[-1].startswith("lib") and "blas" in line.rsplit("/", 1)[-1]}
                     ) if maps.exists() else []
-    kernels = [f"{i['internal_api']} {i['version']}, {i.get('architecture')} kernels, {i['num_threads']} thread"
-               for i in threadpool_info() if i["user_api"] == "blas"]
+    kernels = [f"{i['internal_api']} {i['version']}, {i.get('architecture')} kernels, "
+               f"{i['num_threads']} thread" for i in threadpool_info() if i["user_api"] == "blas"]
     return " ".join(mapped) + (f" ({'; '.join(kernels)})" if kernels else "")
 
 
@@ -208,7 +208,8 @@ def largest_rows(estimator: str, params: dict, features: int = 20, classes: int 
 TYPICAL = [("LogisticRegression", {}), ("SGDClassifier", {}), ("LinearSVC", {}), ("Ridge", {}),
            ("GaussianNB", {}), ("DecisionTreeClassifier", {"max_depth": 10}),
            ("RandomForestClassifier", {"max_depth": 10}), ("RandomForestClassifier", {"max_depth": 10, "n_estimators": 20}),
-           ("MLPClassifier", {}), ("MLPClassifier", {"hidden_layer_sizes": [32], "max_iter": 50})]
+           ("MLPClassifier", {}), ("MLPClassifier", {"hidden_layer_sizes": [32], "max_iter": 50}),
+           ("MLPClassifier", {"hidden_layer_sizes": [256, 256], "max_iter": 20})]
 
 
 def main() -> None:
@@ -263,8 +264,10 @@ def show_products() -> None:
     for n in product_ns():
         per = n["ns"] / n["multiply_adds"]
         m = measured.get(n["product"])
-        cells = (f"{m['ns'] * CYCLES_PER_SECOND / 1e9 / m['multiply_adds']:22.2f} {m['ns'] / max(n['ns'], 1):14.0f}"
-                 if m else f"{'-':>22} {'-':>14}")
+        cells = f"{'-':>22} {'-':>14}"
+        if m:
+            cycles = m["ns"] * CYCLES_PER_SECOND / 1e9
+            cells = f"{cycles / m['multiply_adds']:22.2f} {m['ns'] / max(n['ns'], 1):14.0f}"
         print(f"{n['product']:50} {n['multiply_adds']:13,d} {per:15.3f} {cells}")
 
 
@@ -272,8 +275,8 @@ def show_evaluations() -> None:
     """The evaluations natively, and in the machine (beside the gate's prediction) when measured there."""
     machine = {m["evaluation"]: m for m in json.loads(MACHINE_EVALUATIONS.read_text())} \
         if MACHINE_EVALUATIONS.exists() else {}
-    print(f"\nevaluations (roc_auc on the data set): {'units':>10} {'host ns/unit':>12} {'machine cycles':>14} "
-          f"{'predicted':>10} {'measured/predicted':>18}")
+    print(f"\nevaluations (roc_auc on the data set): {'units':>10} {'host ns/unit':>12} "
+          f"{'machine cycles':>14} {'predicted':>10} {'measured/predicted':>18}")
     worst = 0.0
     for n in evaluation_ns():
         m = machine.get(n["evaluation"])
@@ -284,8 +287,9 @@ def show_evaluations() -> None:
             cells = f"{cycles:14,d} {n['predicted']:10.3g} {cycles / n['predicted']:18.2f}"
         print(f"  {n['evaluation']:36} {n['units']:10.3g} {n['ns'] / n['units']:12.3f} {cells}")
     if machine:
-        print(f"largest measured / predicted cycles of an evaluation: {worst:.2f} (above 1: the evaluation gate "
-              "is too low)")
+        print(f"largest measured / predicted cycles of an evaluation: {worst:.2f} (above 1: the evaluation "
+              "gate is too low)")
+        record("machine cycles of an MLP evaluation, largest measured / predicted", f"{worst:.2f}", "<= 1")
 
 
 if __name__ == "__main__":
