@@ -69,7 +69,7 @@ _PER_RESERVED_BYTE = 10       # allocating and filling the node arrays a tree bu
 # work (activations, their derivatives, updates, per-batch calls), which numpy does without SIMD in
 # the machine: 3.8 cycles per unit for one feature into 256 units, rounded up. The evaluation of a
 # trained MLP (``dapp.ml.metrics.evaluation_cost``: one unit per weight and row) is costed at
-# EVALUATION_CYCLES per unit: measured 2.6 for 256x256 layers, 20.2 for a 256-unit layer on one feature,
+# MLP_EVALUATION_CYCLES per unit: measured 2.6 for 256x256 layers, 20.2 for a 256-unit layer on one feature,
 # where its activations dominate (either BLAS).
 CYCLES_PER_UNIT: Mapping[str, float] = MappingProxyType({
     "LogisticRegression": 1.0, "SGDClassifier": 2.4, "SGDRegressor": 2.4, "LinearSVC": 0.5,
@@ -79,7 +79,7 @@ CYCLES_PER_UNIT: Mapping[str, float] = MappingProxyType({
     "MLPClassifier": 4.0, "MLPRegressor": 4.0,
 })
 PRODUCT_CYCLES = 8.0
-EVALUATION_CYCLES = 22.0
+MLP_EVALUATION_CYCLES = 22.0
 
 
 def machine_cycles(spec: ModelSpec, units: int, products: int = 0) -> int:
@@ -98,9 +98,9 @@ def estimate_cycles(spec: ModelSpec, rows: int, features: int, classes: int) -> 
 
 def evaluation_cycles(spec: ModelSpec, units: int) -> int:
     """Machine cycles of an evaluation estimated at ``units`` (``dapp.ml.metrics.evaluation_cost``):
-    an MLP's at EVALUATION_CYCLES each (its forward products and activations)."""
+    an MLP's at MLP_EVALUATION_CYCLES each (its forward products and activations)."""
     if spec.definition.family == "mlp":
-        return math.ceil(units * EVALUATION_CYCLES)
+        return math.ceil(units * MLP_EVALUATION_CYCLES)
     return machine_cycles(spec, units)
 
 
