@@ -25,7 +25,7 @@ from dapp.codec.cid import cid_of, cid_to_text
 from dapp.domain.values import Address
 from dapp.ml.engine import Engine
 from dapp.ml.modelfile import Model, read_model, write_model
-from tests.integration.test_market_real_engine import to_csv
+from tests.support.breast_cancer import to_csv
 from tests.support.market import INPUTS, NOW, SPONSOR, Market, spec, spec_tuple
 from tests.support.rollup import TOKEN, notice_args, notice_names, token_payments
 

@@ -6,13 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_breast_cancer
 
 from dapp.codec import abi
 from dapp.codec.cid import cid_from_text, cid_of, cid_to_text
 from dapp.ml.engine import Engine
 from dapp.ml.modelfile import Model, read_model, write_model
-from tests.integration.test_market_real_engine import to_csv
+from tests.support.breast_cancer import shuffled, to_csv
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.rollup import TOKEN
@@ -24,11 +23,7 @@ SPEC = {"estimator": "SGDClassifier", "params": {"loss": "log_loss", "max_iter":
 
 
 def parts():
-    data = load_breast_cancer()
-    X = (data.data - data.data.mean(0)) / data.data.std(0)
-    order = np.random.default_rng(1).permutation(len(data.target))
-    X, y = X[order], data.target[order]
-    columns = [f"f{i}" for i in range(X.shape[1])]
+    X, y, columns = shuffled()
     csv = lambda a, b: to_csv(X[a:b], y[a:b], columns)  # noqa: E731
     return csv(0, 150), csv(150, 300), csv(300, 420), csv(420, 569)
 

@@ -1,6 +1,5 @@
 """The market with the real ML engine: published scores equal scikit-learn's, byte-identical replays."""
 
-import io
 import json
 
 import numpy as np
@@ -11,17 +10,10 @@ from sklearn.metrics import accuracy_score
 
 from dapp.codec import abi
 from dapp.ml.engine import Engine
+from tests.support.breast_cancer import to_csv
 from tests.support.market import CAROL, NOW, SPONSOR, Market
 
 SPEC = {"estimator": "LogisticRegression", "params": {"C": 0.5, "max_iter": 500}}
-
-
-def to_csv(X, y, columns) -> bytes:
-    out = io.StringIO()
-    out.write(",".join(columns) + ",target\n")
-    for row, label in zip(X, y):
-        out.write(",".join(repr(float(v)) for v in row) + f",{int(label)}\n")
-    return out.getvalue().encode()
 
 
 def split():

@@ -5,16 +5,14 @@ update that declares privacy anyway, or a huge one, is refused by the bound."""
 
 import json
 
-import numpy as np
 import pytest
 from mlmarket.client.privacy import private_update
-from sklearn.datasets import load_breast_cancer
 
 from dapp.codec.cid import cid_of, cid_to_text
 from dapp.ml import fedavg
 from dapp.ml.engine import Engine
 from dapp.ml.modelfile import Model, Privacy, read_model, write_model
-from tests.integration.test_market_real_engine import to_csv
+from tests.support.breast_cancer import shuffled, to_csv
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, Market
 from tests.support.rollup import TOKEN
 from tests.support.rollup import notice_args as decoded
@@ -31,11 +29,7 @@ TASK = dict(task="classification", metric="accuracy", label="target")
 
 def parts():
     """(validation, three contributors' private rows, an outsider's rows) of breast cancer, standardised."""
-    data = load_breast_cancer()
-    X = (data.data - data.data.mean(0)) / data.data.std(0)
-    order = np.random.default_rng(1).permutation(len(data.target))
-    X, y = X[order], data.target[order]
-    columns = [f"f{i}" for i in range(X.shape[1])]
+    X, y, columns = shuffled()
     csv = lambda a, b: to_csv(X[a:b], y[a:b], columns)  # noqa: E731
     return csv(0, 150), [csv(150, 250), csv(250, 350), csv(350, 450)], csv(450, 569)
 

@@ -12,7 +12,7 @@ from dapp.domain.values import Address
 from dapp.ml.engine import Engine
 from dapp.ml.export import to_estimator
 from tests.integration.test_federated_rounds import SPEC, parts, rounds_job
-from tests.integration.test_market_real_engine import to_csv
+from tests.support.breast_cancer import shuffled, to_csv
 from tests.support.market import NOW, SPONSOR, Market
 from tests.support.rollup import notice_args, notice_names
 
@@ -21,13 +21,7 @@ CONTRIBUTORS = [Address(bytes([0x10 + i]) * 20) for i in range(5)]
 
 def five_parts() -> tuple[list[bytes], bytes]:
     """Five training CSVs (84 rows each) and the validation CSV, from breast-cancer."""
-    from sklearn.datasets import load_breast_cancer
-
-    data = load_breast_cancer()
-    X = (data.data - data.data.mean(0)) / data.data.std(0)
-    order = np.random.default_rng(1).permutation(len(data.target))
-    X, y = X[order], data.target[order]
-    columns = [f"f{i}" for i in range(X.shape[1])]
+    X, y, columns = shuffled()
     training = [to_csv(X[i * 84:(i + 1) * 84], y[i * 84:(i + 1) * 84], columns) for i in range(5)]
     return training, to_csv(X[420:], y[420:], columns)
 

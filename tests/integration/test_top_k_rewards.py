@@ -12,18 +12,17 @@ engine and scikit-learn as the oracle.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import pytest
 
 from dapp.codec import abi
 from dapp.codec.cid import cid_of
 from dapp.domain.values import Address
+from tests.support.breast_cancer import shuffled, to_csv
 from tests.support.fake_engine import FakeEngine
 from tests.support.market import CAROL, DAVE, NOW, SPONSOR, spec, spec_tuple
 from tests.support.recorded import RecordedMarket
@@ -477,26 +476,14 @@ def test_with_a_hidden_test_set_not_revealed_in_time_the_fallback_split_still_ap
 
 # --- the real engine -------------------------------------------------------------------------------
 
-def to_csv(X, y, columns) -> bytes:
-    out = io.StringIO()
-    out.write(",".join(columns) + ",target\n")
-    for row, label in zip(X, y):
-        out.write(",".join(repr(float(v)) for v in row) + f",{int(label)}\n")
-    return out.getvalue().encode()
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_with_the_real_engine_contributions_are_scikit_learns_accuracies_above_the_trained_bases():
-    from sklearn.datasets import load_breast_cancer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score
 
     from dapp.ml.engine import Engine as RealEngine
 
-    data = load_breast_cancer()
-    order = np.random.default_rng(1).permutation(len(data.target))
-    X, y = data.data[order], data.target[order]
-    columns = [f"f{i}" for i in range(X.shape[1])]
+    X, y, columns = shuffled(standardised=False)
     X_train, y_train, X_val, y_val = X[:400], y[:400], X[400:], y[400:]
     engine = RealEngine()
     m = RecordedMarket(engine=engine)
