@@ -20,7 +20,8 @@ __all__ = ["LOSSES", "SpecError", "gain", "meets", "problems", "submission_cap",
 POLICIES = ("threshold", "manual", "best", "rounds")
 AGGREGATIONS = ("fedavg", "median", "trimmed_mean")  # rounds; "" is fedavg
 HIDDEN_TEST_POLICIES = ("best", "threshold")  # may keep a hidden test set (test_commitment)
-REWARDS = {"sequential": "rounds", "loo": "rounds", "shapley": "rounds", "top_k": "best"}  # JobSpec.reward -> its policy; "": the policy's own
+# JobSpec.reward -> the policy it is for ("": the policy's own rule)
+REWARDS = {"sequential": "rounds", "loo": "rounds", "shapley": "rounds", "top_k": "best"}
 CONTRIBUTION_REWARDS = ("sequential", "loo", "shapley")  # rounds: each round's budget shared by measured contribution
 
 MAX_DURATION = 366 * 24 * 3600

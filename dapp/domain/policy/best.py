@@ -12,7 +12,8 @@ work (``payouts.work_keys``: its model and data, or the model it yields) an earl
 job holds is rejected when scored (``payouts.hold``), so copies from any number of addresses take no
 place (nor, in a winner-takes-all job, the prize). The k best so far are kept as submissions are
 decided (:func:`take_place`), so settling reads k submissions, however many were sent. The baseline
-is ``min_score`` unless the job has a trained base model: then its score on the validation set, measured at ``createJob`` (a base that cannot be scored there is refused); with a
+is ``min_score`` unless the job has a trained base model: then its score on the validation set,
+measured at ``createJob`` (a base that cannot be scored there is refused); with a
 hidden test set, the worse of that score and the base's score on the revealed test set, measured
 after the last batch (if it cannot be scored there: the validation score), so the bar can never be
 raised above what anyone could compute before submitting. Nothing above the baseline → refund; the

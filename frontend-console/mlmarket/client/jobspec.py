@@ -115,8 +115,8 @@ def spec_from_dict(data: Mapping[str, Any], *, now: Callable[[], int],
     if missing:
         raise SpecError(f"the job spec lacks {', '.join(missing)}")
     defaults: dict[str, Any] = {k: 0 for k in KEYS}
-    defaults.update(title="", aggregation="", reward="", validation_cid=b"", base_model_cid=b"", test_commitment=bytes(32),
-                    accept_by_default=False, gated=False, payout_vouchers=False)
+    defaults.update(title="", aggregation="", reward="", validation_cid=b"", base_model_cid=b"",
+                    test_commitment=bytes(32), accept_by_default=False, gated=False, payout_vouchers=False)
     values = {**defaults, **{k: _convert(k, v, now, decimals) for k, v in data.items()}}
     return JobSpec(**values)
 
