@@ -246,7 +246,7 @@ class Engine:
         loaded, reference = self._load(update, task), self._load(base, task)
         valid = self._dataset(validation, label, task)
         if loaded.trained:  # the arrays fit the update's own features and classes (shapes)
-            restore(loaded.spec, dict(loaded.arrays), len(loaded.features))
+            check_fitted(loaded.spec, dict(loaded.arrays), len(loaded.features))
         classes = np.unique(valid.y) if task == CLASSIFICATION else None
         far = fedavg.check_update(loaded, reference, valid.features, classes, clip_norm / MILLION)
         privacy = loaded.privacy
