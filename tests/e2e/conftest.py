@@ -1,8 +1,15 @@
-"""The switch for the tests that need the real Cartesi machine."""
+"""The switch for the tests that need the real Cartesi machine, and the fixtures the CLI and console
+tests share: ``w3`` on the module's ``node`` and the example ``files``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from web3 import Web3
+
+from devnode.node import Node
+from tests.e2e.devnode_harness import example_files, w3_of
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -14,3 +21,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("machine") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="module")
+def w3(node: Node) -> Web3:
+    """web3 on the anvil of the module's ``node``: on-chain effects are read with it, not the client."""
+    return w3_of(node)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The example files (``example_files``): breast-cancer ``train``/``valid`` CSVs and a ``model`` spec."""
+    return example_files(tmp_path_factory.mktemp("files"))

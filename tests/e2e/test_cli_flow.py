@@ -8,7 +8,6 @@ with web3 directly, not through the client under test.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,78 +20,22 @@ from web3 import Web3
 from dapp.codec.abi import inputs
 from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
-from devnode.contracts import abi_of
 from devnode.node import Node, NodeConfig
-from scripts.demo import breast_cancer_csvs
-from tests.e2e.devnode_harness import outputs
+from tests.e2e.devnode_harness import (
+    address, cli_env, cli_state_dir, mlmarket, node_fixture, outputs, pass_time, run_mlmarket, send_signed,
+    spec_file, token_balance)
 
 pytestmark = pytest.mark.e2e
 
 SPONSOR, CONTRIBUTOR, BYSTANDER = 0, 1, 2
 EXPECTED_REWARD = 10 * 10**18
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    state = tmp_path_factory.mktemp("devnode")
-    started = Node(NodeConfig(state_dir=state, port=0, anvil_port=0, auto_mine=False)).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def w3(node: Node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Breast-cancer training and validation CSVs and a LogisticRegression spec."""
-    directory = tmp_path_factory.mktemp("files")
-    model = directory / "model.json"
-    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    return {**breast_cancer_csvs(directory), "model": model}
-
-
-def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> dict[str, Any]:
-    """Runs ``mlmarket ARGS --json --account N`` against ``node``; returns the parsed JSON."""
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
-           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "", "MLMARKET_STATE_DIR": str(state_dir(node))}
-    result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert (result.exit_code == 0) == ok, result.output
-    return json.loads(result.stdout)
-
-
-def state_dir(node: Node) -> Path:
-    """Where ``mlmarket submit`` keeps its state files in these tests."""
-    return node.config.state_dir / "client-state"
+node = node_fixture(auto_mine=False)
 
 
 def kept_submissions(node: Node) -> list[Path]:
-    directory = state_dir(node) / "submissions"
+    directory = cli_state_dir(node) / "submissions"
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
-
-
-def address(n: int) -> str:
-    return dev_accounts(n + 1)[n].address
-
-
-def token_balance(w3: Web3, node: Node, owner: str) -> int:
-    token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken"))
-    return token.functions.balanceOf(owner).call()
-
-
-def spec_file(tmp_path: Path, validation: str, **extra: Any) -> Path:
-    spec = {"title": "breast cancer", "policy": "threshold", "task": "classification", "label": "label",
-            "metric": "accuracy", "validation_cid": validation, "min_score": 0.8, "reward_per_accept": 10,
-            "deadline": "+3600", **extra}
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec))
-    return path
 
 
 def test_node_info_names_every_contract(node: Node) -> None:
@@ -255,10 +198,9 @@ def test_an_interrupted_submission_resumes_with_the_same_commitment_and_only_the
 
     args = ["submit", str(job), "--model", str(files["model"]), "--data", str(train), "--json", "--account",
             str(CONTRIBUTOR)]
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_STATE_DIR": str(state_dir(node))}
     with monkeypatch.context() as patch:
         patch.setattr(submission_flow, "upload", cut_after_the_first_chunk)
-        first = CliRunner().invoke(cli, args, env=env)
+        first = CliRunner().invoke(cli, args, env=cli_env(node))
     assert first.exit_code != 0 and "committed as submission" in first.stderr
     (kept,) = kept_submissions(node)
     commitment = json.loads(kept.read_text())["commitment"]
@@ -279,10 +221,8 @@ def test_a_reveal_behind_an_earlier_open_commit_waits_and_says_so(node: Node, fi
     job = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")["job"]
     early = inputs().encode("commitSubmission", job, b"\x42" * 32)  # a commit nobody reveals (yet)
     mlmarket(node, "send", "0x" + early.hex(), account=BYSTANDER)
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
-           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "", "MLMARKET_STATE_DIR": str(state_dir(node))}
-    result = CliRunner().invoke(cli, ["submit", str(job), "--model", str(files["model"]), "--data",
-                                      str(files["train"]), "--account", str(CONTRIBUTOR)], env=env)
+    result = run_mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data",
+                          str(files["train"]), account=CONTRIBUTOR, as_json=False)
     assert result.exit_code == 0, result.output
     score = mlmarket(node, "job", "show", str(job))["submissions"][1]["score_millionths"]
     assert (f"revealed: submission 2 of job {job}, accuracy {score // 10**6}.{score % 10**6:06d}, scored, waiting "
@@ -347,8 +287,7 @@ def test_best_job_with_hidden_test_set_pays_after_the_reveal(node: Node, w3: Web
                          account=CONTRIBUTOR)
     assert "SubmissionScored" not in [n["name"] for n in submitted["notices"]]  # nothing to score on yet
 
-    w3.provider.make_request("evm_increaseTime", [61])
-    w3.provider.make_request("evm_mine", [])
+    pass_time(w3, 61)
     assert mlmarket(node, "put", str(files["valid"]))["cid"] == test_cid
     wrong = mlmarket(node, "reveal", str(job), "--test-cid", test_cid, "--salt", "0x" + "00" * 32, ok=False)
     assert "commitment" in wrong["error"]
@@ -372,14 +311,7 @@ def test_wallet_transactions_prepared_by_the_library_deliver_a_deposit(node: Nod
     request = actions.deposit(market.config.address("Token"), 7 * 10**18)
     txs = market.chain.prepare_input(request, wallet.address)
     assert [tx["to"] for tx in txs] == [market.config.address("Token"), market.config.address("ERC20Portal")]
-    nonce = w3.eth.get_transaction_count(wallet.address)
-    receipt = None
-    for offset, tx in enumerate(txs):
-        tx = {**tx, "nonce": nonce + offset}
-        tx.setdefault("gas", 300_000)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            w3.eth.send_raw_transaction(wallet.sign_transaction(tx).raw_transaction))
-        assert receipt["status"] == 1
+    receipt = send_signed(w3, wallet, txs, gas=300_000)
     index = market.chain.input_index(receipt["transactionHash"].to_0x_hex())
     outcome = market.reader.wait_for_input(index)
     assert outcome.first("Deposited") == {"token": market.config.address("Token").lower(),

@@ -4,46 +4,27 @@ reason, an invalid one 4 with its stake slashed; a `best` winner shows the model
 and published; a data-only update trains the job's model; access takes dev account numbers and a
 revoked contributor is told its request stands; a rejected deposit says where the money is.
 
-Commands run in-process through click's runner (helpers of test_cli_flow); expected amounts are
+Commands run in-process through click's runner (helpers of devnode_harness); expected amounts are
 computed here from the spec's numbers, and the machine's state is read back with `--json`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
-from mlmarket.cli.main import cli
+from click.testing import Result
 from web3 import Web3
 
 from devnode.contracts import abi_of
-from devnode.node import Node, NodeConfig
-from scripts.demo import breast_cancer_csvs
-from tests.e2e.test_cli_flow import CONTRIBUTOR, SPONSOR, address, mlmarket, spec_file, state_dir
+from devnode.node import Node
+from tests.e2e.devnode_harness import address, mlmarket, node_fixture, pass_time, run_mlmarket, spec_file
 
 pytestmark = pytest.mark.e2e
 
-OUTSIDER = 2
+SPONSOR, CONTRIBUTOR, OUTSIDER = 0, 1, 2
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    started = Node(NodeConfig(state_dir=tmp_path_factory.mktemp("devnode"), port=0, anvil_port=0,
-                              auto_mine=False)).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("files")
-    model = directory / "model.json"
-    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    return {**breast_cancer_csvs(directory), "model": model}
+node = node_fixture(auto_mine=False)
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +34,13 @@ def validation(node: Node, files: dict[str, Path]) -> str:
 
 def text(node: Node, *args: str, account: int = SPONSOR) -> Result:
     """``mlmarket ARGS --account N`` with text output (no --json)."""
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "", "MLMARKET_NODE_URL": "",
-           "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "", "MLMARKET_STATE_DIR": str(state_dir(node))}
-    result = CliRunner().invoke(cli, [*args, "--account", str(account)], env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return run_mlmarket(node, *args, account=account, as_json=False)
+
+
+def submit_model(node: Node, job: int, files: dict[str, Path]) -> Result:
+    """The contributor's ``mlmarket submit`` of the example model on the training data, text output."""
+    return text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
+                account=CONTRIBUTOR)
 
 
 def no_preflight(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,11 +49,6 @@ def no_preflight(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(preflight, "check_submission", lambda *args, **kwargs: None)
     monkeypatch.setattr(preflight, "check_job", lambda *args, **kwargs: None)
-
-
-@pytest.fixture(scope="module")
-def w3(node: Node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +67,7 @@ def test_a_submission_below_min_score_is_refused_with_its_reason_and_exit_3(
         node: Node, files: dict[str, Path], validation: str, tmp_path: Path) -> None:
     spec = spec_file(tmp_path, validation, min_score=0.999)
     job = mlmarket(node, "job", "create", str(spec), "--reward", "20")["job"]
-    result = text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
-                  account=CONTRIBUTOR)
+    result = submit_model(node, job, files)
     assert result.exit_code == 3, result.output
     (sub,) = mlmarket(node, "job", "show", str(job))["submissions"]
     score = f"accuracy {sub['score_millionths'] // 10**6}.{sub['score_millionths'] % 10**6:06d}"
@@ -121,11 +97,9 @@ def test_a_best_winner_shows_the_trained_model_the_machine_published(
         node: Node, w3: Web3, files: dict[str, Path], validation: str, tmp_path: Path) -> None:
     spec = spec_file(tmp_path, validation, policy="best", reward_per_accept=0, deadline="+120")
     job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
-    waiting = text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
-                   account=CONTRIBUTOR)
+    waiting = submit_model(node, job, files)
     assert waiting.exit_code == 0 and "a candidate for the prize" in waiting.stdout
-    w3.provider.make_request("evm_increaseTime", [121])
-    w3.provider.make_request("evm_mine", [])
+    pass_time(w3, 121)
     settled = mlmarket(node, "settle", str(job))
     assert "ModelPublished" in [n["name"] for n in settled["notices"]]
     shown = mlmarket(node, "job", "show", str(job))
@@ -183,11 +157,9 @@ def test_the_reveal_of_a_hidden_test_set_says_the_winner_was_paid(node: Node, w3
     spec = spec_file(tmp_path, validation, policy="best", reward_per_accept=0, deadline="+120", reveal_window=600,
                      test_commitment=committed["test_commitment"])
     job = mlmarket(node, "job", "create", str(spec), "--reward", "5")["job"]
-    waiting = text(node, "submit", str(job), "--model", str(files["model"]), "--data", str(files["train"]),
-                   account=CONTRIBUTOR)
+    waiting = submit_model(node, job, files)
     assert waiting.exit_code == 0 and "waiting for the sponsor to reveal the job's hidden test set" in waiting.stdout
-    w3.provider.make_request("evm_increaseTime", [121])
-    w3.provider.make_request("evm_mine", [])
+    pass_time(w3, 121)
     revealed = text(node, "reveal", str(job), "--test-cid", test_cid, "--salt", committed["salt"])
     assert revealed.exit_code == 0, revealed.output
     (sub,) = mlmarket(node, "job", "show", str(job))["submissions"]

@@ -6,40 +6,24 @@ InputBox inputs are unchanged); a good one then goes through."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-from mlmarket.cli.main import cli
 from mlmarket.cli.preflight import PREFLIGHT_REFUSED
 from web3 import Web3
 
-from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
-from devnode.node import Node, NodeConfig
-from scripts.demo import breast_cancer_csvs
+from devnode.node import Node
+from tests.e2e.devnode_harness import (
+    address, cli_state_dir, example_files, mlmarket, node_fixture, run_mlmarket, spec_file)
 
 pytestmark = pytest.mark.e2e
 
 SPONSOR, CONTRIBUTOR = 0, 1
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    state = tmp_path_factory.mktemp("devnode")
-    started = Node(NodeConfig(state_dir=state, port=0, anvil_port=0, auto_mine=False)).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def w3(node: Node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+node = node_fixture(auto_mine=False)
 
 
 @pytest.fixture(scope="module")
@@ -47,29 +31,13 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     directory = tmp_path_factory.mktemp("files")
     png = directory / "plot.png"
     png.write_bytes(PNG)
-    return {**breast_cancer_csvs(directory), "png": png}
-
-
-def run(node: Node, *args: str, account: int = SPONSOR) -> Result:
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "",
-           "MLMARKET_NODE_URL": "", "MLMARKET_APP": "", "MLMARKET_PRIVATE_KEY": "",
-           "MLMARKET_STATE_DIR": str(node.config.state_dir / "client-state")}
-    result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def ok(node: Node, *args: str, account: int = SPONSOR) -> dict[str, Any]:
-    result = run(node, *args, account=account)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return {**example_files(directory), "png": png}
 
 
 def footprint(node: Node, w3: Web3, account: int) -> tuple[int, int, int]:
     """What a sent input would change: the account's nonce and test-token balance, the application's
     number of inputs in the InputBox."""
-    owner = dev_accounts(account + 1)[account].address
+    owner = address(account)
     addresses = node.info()["addresses"]
     token = w3.eth.contract(address=addresses["Token"], abi=abi_of("TestToken"))
     box = w3.eth.contract(address=addresses["InputBox"], abi=abi_of("InputBox"))
@@ -80,7 +48,7 @@ def footprint(node: Node, w3: Web3, account: int) -> tuple[int, int, int]:
 def refused(node: Node, w3: Web3, *args: str, account: int = SPONSOR) -> tuple[list[dict[str, Any]], str]:
     """Runs a command the pre-flight must refuse; checks nothing was sent; (problems, stderr)."""
     before = footprint(node, w3, account)
-    result = run(node, *args, account=account)
+    result = run_mlmarket(node, *args, account=account)
     assert result.exit_code == PREFLIGHT_REFUSED, result.output
     assert footprint(node, w3, account) == before
     answer = json.loads(result.stdout)
@@ -91,19 +59,10 @@ def refused(node: Node, w3: Web3, *args: str, account: int = SPONSOR) -> tuple[l
     return problems, result.stderr
 
 
-def spec_file(tmp_path: Path, validation: str, **extra: Any) -> Path:
-    spec = {"title": "breast cancer", "policy": "threshold", "task": "classification", "label": "label",
-            "metric": "accuracy", "validation_cid": validation, "min_score": 0.8, "reward_per_accept": 10,
-            "deadline": "+3600", **extra}
-    path = tmp_path / f"spec-{len(list(tmp_path.iterdir()))}.json"
-    path.write_text(json.dumps(spec))
-    return path
-
-
 def test_job_create_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web3, files: dict[str, Path],
                                                                  tmp_path: Path) -> None:
-    validation = ok(node, "put", str(files["valid"]))["cid"]
-    png = ok(node, "put", str(files["png"]))["cid"]
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    png = mlmarket(node, "put", str(files["png"]))["cid"]
 
     problems, _ = refused(node, w3, "job", "create", str(spec_file(tmp_path, validation, label="y",
                                                                    reward_per_accept=0, reveal_window=600)),
@@ -120,14 +79,15 @@ def test_job_create_refusals_list_every_problem_and_send_nothing(node: Node, w3:
                           "--from-balance")
     assert [p["code"] for p in problems] == ["insufficient_balance"]
 
-    created = ok(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")
+    created = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")
     assert isinstance(created["job"], int)
 
 
 def test_submit_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web3, files: dict[str, Path],
                                                              tmp_path: Path) -> None:
-    validation = ok(node, "put", str(files["valid"]))["cid"]
-    job = ok(node, "job", "create", str(spec_file(tmp_path, validation, stake=2)), "--reward", "30")["job"]
+    validation = mlmarket(node, "put", str(files["valid"]))["cid"]
+    spec = spec_file(tmp_path, validation, stake=2)
+    job = mlmarket(node, "job", "create", str(spec), "--reward", "30")["job"]
     seeded = tmp_path / "seeded.json"
     seeded.write_text(json.dumps({"estimator": "DecisionTreeClassifier", "params": {"random_state": 1}}))
     unbounded = tmp_path / "unbounded.json"
@@ -144,10 +104,9 @@ def test_submit_refusals_list_every_problem_and_send_nothing(node: Node, w3: Web
     problems, _ = refused(node, w3, "submit", str(job), "--model", str(unbounded), "--data", train,
                           account=CONTRIBUTOR)
     assert [p["code"] for p in problems] == ["param_required"] and "max_depth" in problems[0]["message"]
-    state = node.config.state_dir / "client-state" / "submissions"
+    state = cli_state_dir(node) / "submissions"
     assert not state.is_dir() or not list(state.glob("*.json"))  # a refused submission keeps no state
 
-    good = tmp_path / "good.json"
-    good.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    done = ok(node, "submit", str(job), "--model", str(good), "--data", train, account=CONTRIBUTOR)
+    done = mlmarket(node, "submit", str(job), "--model", str(files["model"]), "--data", train,
+                    account=CONTRIBUTOR)
     assert done["ok"] is True

@@ -6,9 +6,7 @@ inspect and ``CartesiDApp.executeVoucher``, with no option telling the CLI which
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -20,50 +18,17 @@ from dapp.codec.cid import cid_of, cid_to_text
 from dapp.codec.releases import V1_4, V2_2_0
 from devnode.anvil import dev_accounts
 from devnode.lifecycle import DEFAULT_BACKEND
-from devnode.node import Node, NodeConfig
-from scripts.demo import breast_cancer_csvs
+from devnode.node import Node
+from tests.e2e.devnode_harness import address, mlmarket, node_fixture, send_signed, spec_file
 
 pytestmark = pytest.mark.e2e
 
-SPONSOR, CONTRIBUTOR = 0, 1
+CONTRIBUTOR = 1
 REWARD = 10 * 10**18
 BALANCE_OF = [{"type": "function", "name": "balanceOf", "stateMutability": "view",
                "inputs": [{"name": "a", "type": "address"}], "outputs": [{"name": "", "type": "uint256"}]}]
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    state = tmp_path_factory.mktemp("v1-devnode")
-    started = Node(NodeConfig(state_dir=state, port=0, anvil_port=0, auto_mine=False, rollups=1,
-                              backend=DEFAULT_BACKEND)).start()
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    directory = tmp_path_factory.mktemp("files")
-    model = directory / "model.json"
-    model.write_text(json.dumps({"estimator": "LogisticRegression", "params": {"max_iter": 1000}}))
-    return {**breast_cancer_csvs(directory), "model": model}
-
-
-def mlmarket(node: Node, *args: str, account: int = SPONSOR, ok: bool = True) -> Any:
-    """Runs ``mlmarket ARGS --json --account N`` against ``node`` (found through its ``node.json``)."""
-    env = {"MLMARKET_DEVNODE_DIR": str(node.config.state_dir), "MLMARKET_RPC_URL": "",
-           "MLMARKET_NODE_URL": "", "MLMARKET_APP": "", "MLMARKET_ROLLUPS": "", "MLMARKET_PRIVATE_KEY": "",
-           "MLMARKET_STATE_DIR": str(node.config.state_dir / "client-state")}
-    result = CliRunner().invoke(cli, [*args, "--json", "--account", str(account)], env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert (result.exit_code == 0) == ok, result.output
-    return json.loads(result.stdout)
-
-
-def address(n: int) -> str:
-    return dev_accounts(n + 1)[n].address
+node = node_fixture("v1-devnode", auto_mine=False, rollups=1, backend=DEFAULT_BACKEND)
 
 
 def test_the_node_serves_the_v1_reader(node: Node) -> None:
@@ -93,17 +58,12 @@ def test_a_v1_node_given_by_url_needs_rollups_1(node: Node) -> None:
     assert bad.exit_code != 0 and "--rollups" in bad.output
 
 
-def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, files: dict[str, Path],
-                                                                 tmp_path: Path) -> None:
-    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
+def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, w3: Web3,
+                                                                 files: dict[str, Path], tmp_path: Path) -> None:
     token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=BALANCE_OF)
     validation = mlmarket(node, "put", str(files["valid"]))["cid"]
     assert validation == cid_to_text(cid_of(files["valid"].read_bytes()))
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"title": "breast cancer", "policy": "threshold", "task": "classification",
-                                "label": "label", "metric": "accuracy", "validation_cid": validation,
-                                "min_score": 0.8, "reward_per_accept": 10, "deadline": "+3600"}))
-    created = mlmarket(node, "job", "create", str(spec), "--reward", "30")
+    created = mlmarket(node, "job", "create", str(spec_file(tmp_path, validation)), "--reward", "30")
     assert [n["name"] for n in created["notices"]] == ["Deposited", "JobCreated"]
     shown = mlmarket(node, "job", "show", str(created["job"]))  # through v1 inspect
     assert shown["job"]["id"] == created["job"] and shown["submissions"] == []
@@ -132,24 +92,11 @@ def test_readme_flow_pays_the_contributor_through_execute_voucher(node: Node, fi
     assert states[voucher["index"]] == "executed"
 
 
-def send_signed(w3: Web3, wallet: Any, txs: list[dict[str, Any]]) -> Any:
-    """Signs and sends prepared transactions in order, as a browser wallet would; the last receipt."""
-    nonce, receipt = w3.eth.get_transaction_count(wallet.address), None
-    for offset, tx in enumerate(txs):
-        tx = {**tx, "nonce": nonce + offset}
-        tx.setdefault("gas", 500_000)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            w3.eth.send_raw_transaction(wallet.sign_transaction(tx).raw_transaction))
-        assert receipt["status"] == 1
-    return receipt
-
-
-def test_the_console_wallet_path_deposits_and_executes_a_withdrawal_on_v1(node: Node) -> None:
+def test_the_console_wallet_path_deposits_and_executes_a_withdrawal_on_v1(node: Node, w3: Web3) -> None:
     """The console's browser-wallet path: the library prepares, the wallet (here eth-account) signs."""
     from mlmarket.client import actions
     from mlmarket.client.market import Market
 
-    w3 = Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
     wallet = dev_accounts(4)[3]
     market = Market.connect(read_only=True, environ={"MLMARKET_DEVNODE_DIR": str(node.config.state_dir)})
     token = market.config.address("Token")

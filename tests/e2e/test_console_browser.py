@@ -32,8 +32,8 @@ from werkzeug.serving import make_server
 from dapp.codec.cid import cid_of, cid_to_text
 from devnode.anvil import dev_accounts
 from devnode.contracts import abi_of
-from devnode.node import Node, NodeConfig
-from scripts.demo import breast_cancer_csvs
+from devnode.node import Node
+from tests.e2e.devnode_harness import address, node_fixture, token_balance
 
 pytestmark = pytest.mark.e2e
 
@@ -51,21 +51,9 @@ if not CHROMIUM.exists():
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-def address(n: int) -> str:
-    return dev_accounts(n + 1)[n].address
-
-
 DEV_KEYS = [account.key.hex().removeprefix("0x") for account in dev_accounts(10)]
 
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    started = Node(NodeConfig(state_dir=tmp_path_factory.mktemp("devnode"), port=0, anvil_port=0,
-                              auto_mine=False)).start()
-    try:
-        yield started
-    finally:
-        started.stop()
+node = node_fixture(auto_mine=False)
 
 
 @pytest.fixture(scope="module")
@@ -110,25 +98,9 @@ def page(browser: Any, console_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def w3(node: Node) -> Web3:
-    return Web3(Web3.HTTPProvider(node.rpc_url, request_kwargs={"timeout": 30}))
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Breast-cancer training and validation CSVs (label column ``label``)."""
-    return breast_cancer_csvs(tmp_path_factory.mktemp("files"))
-
-
-@pytest.fixture(scope="module")
 def symbol(w3: Web3, node: Node) -> str:
     """The test token's ``symbol()``, read from the chain: what amounts in it are shown with."""
     return w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken")).functions.symbol().call()
-
-
-def token_balance(w3: Web3, node: Node, owner: str) -> int:
-    token = w3.eth.contract(address=node.info()["addresses"]["Token"], abi=abi_of("TestToken"))
-    return token.functions.balanceOf(owner).call()
 
 
 def shot(page: Any, name: str) -> None:

@@ -18,8 +18,8 @@ import pytest
 from devnode.__main__ import default_snapshot, machine_backend
 from devnode.node import Node, NodeConfig
 from devnode.store import MACHINE_LOG
-from tests.e2e.test_cli_flow import (  # noqa: F401 - the fixtures and tests run here on the machine's node
-    files, test_threshold_job_pays_the_contributor_on_chain, test_withdraw_then_execute_all, w3)
+from tests.e2e.test_cli_flow import (  # noqa: F401 - the tests run here on the machine's node
+    test_threshold_job_pays_the_contributor_on_chain, test_withdraw_then_execute_all)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.machine]
 
