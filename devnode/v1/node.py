@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,15 +20,13 @@ from web3 import Web3
 
 from devnode.deploy import Deployment
 from devnode.graphql_v1 import Routes, routes
-from devnode.onchain import ChainMismatch
+from devnode.onchain import deploy_as_recorded
 from devnode.rpc import NodeView
 from devnode.store import DEPLOYMENT, Store
 from devnode.v1.deploy import deploy_v1
 from devnode.v1.epochs import EpochCloser
 from devnode.v1.inputs import InputWatcher
 from devnode.v1.proofs import output_proof
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,18 +48,8 @@ def backend_env(deployment: Deployment) -> dict[str, str]:
 
 def ensure_deployment(w3: Web3, store: Store, epoch_length: int, owner: LocalAccount) -> Deployment:
     """The v1 deployment on ``w3``: deployed if needed, checked against and saved to ``deployment.json``."""
-    recorded = store.load_json(DEPLOYMENT)
-    if recorded and recorded["epoch_length"] != epoch_length:
-        log.warning("keeping the recorded epoch length %d (asked %d): use --fresh to change it",
-                    recorded["epoch_length"], epoch_length)
-        epoch_length = recorded["epoch_length"]
-    deployment = deploy_v1(w3, owner, epoch_length=epoch_length,
-                           known_block=recorded["block_number"] if recorded else 0,
-                           known_input_box_block=recorded["input_box_block"] if recorded else 0)
-    if recorded and recorded["addresses"] != deployment.addresses:
-        raise ChainMismatch(f"the chain's contracts differ from {store.path(DEPLOYMENT)}: use --fresh")
-    store.save_json(DEPLOYMENT, deployment.to_dict())
-    return deployment
+    return deploy_as_recorded(store, store.load_json(DEPLOYMENT), epoch_length,
+                              lambda **where: deploy_v1(w3, owner, **where))
 
 
 def parts(w3: Web3, store: Store, epoch_length: int, owner: LocalAccount) -> Parts:
