@@ -60,16 +60,7 @@ class ReaderClient:
         """Calls ``method`` with named ``params``; returns ``result``. Raises ``RpcError``/``NodeError``.
         A read that loses its connection before an answer is sent once more (module docstring)."""
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        try:
-            answer = self._post(body, again=is_read(method))
-        except requests.RequestException as exc:
-            raise NodeError(f"cannot reach the node's reader API at {self.url}: {exc}") from exc
-        try:
-            data = answer.json()
-        except ValueError as exc:
-            raise NodeError(f"{method}: the node answered HTTP {answer.status_code} without JSON") from exc
-        if not isinstance(data, dict):
-            raise NodeError(f"{method}: the node answered {type(data).__name__}, not a JSON-RPC object")
+        data = self._answer(self.url, body, again=is_read(method), what=method)
         if data.get("error"):
             error = data["error"]
             raise RpcError(f"{method}: {error.get('message', error)}", int(error.get("code", 0)))
@@ -77,13 +68,30 @@ class ReaderClient:
             raise NodeError(f"{method}: the answer has neither result nor error")
         return data["result"]
 
-    def _post(self, body: dict[str, Any], *, again: bool) -> requests.Response:
+    def _answer(self, url: str, body: dict[str, Any], *, again: bool, what: str) -> dict[str, Any]:
+        """The JSON object the node answers to ``body`` posted to ``url``; ``NodeError`` (its message
+        starting with ``what``) if it cannot be reached or answers anything else. ``again``: a read,
+        sent once more if it loses its connection (module docstring)."""
         try:
-            return self.session.post(self.url, json=body, timeout=self.timeout)
+            answer = self._post(url, body, again=again)
+        except requests.RequestException as exc:
+            raise NodeError(f"cannot reach the node's reader API at {url}: {exc}") from exc
+        try:
+            data = answer.json()
+        except ValueError as exc:
+            raise NodeError(f"{what}: the node answered HTTP {answer.status_code} without JSON: "
+                            f"{answer.text[:200]!r}") from exc
+        if not isinstance(data, dict):
+            raise NodeError(f"{what}: the node answered {type(data).__name__}, not a JSON object")
+        return data
+
+    def _post(self, url: str, body: dict[str, Any], *, again: bool) -> requests.Response:
+        try:
+            return self.session.post(url, json=body, timeout=self.timeout)
         except requests.ConnectionError as exc:
             if not again or isinstance(exc, requests.Timeout):  # a timeout is not a lost connection
                 raise
-        return self.session.post(self.url, json=body, timeout=self.timeout)  # on a new connection
+        return self.session.post(url, json=body, timeout=self.timeout)  # on a new connection
 
     def _get(self, method: str, **params: Any) -> dict[str, Any] | None:
         try:

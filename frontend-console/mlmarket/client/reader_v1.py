@@ -106,27 +106,11 @@ class ReaderV1Client(ReaderClient):
     def query(self, query: str, **variables: Any) -> dict[str, Any]:
         """The ``data`` of a GraphQL query. Raises ``GraphQLFailed`` on errors, ``NodeError`` if the
         node cannot be reached or does not answer GraphQL."""
-        try:
-            answer = self._post_to(self.graphql, {"query": query, "variables": variables})
-        except requests.RequestException as exc:
-            raise NodeError(f"cannot reach the node's GraphQL reader at {self.graphql}: {exc}") from exc
-        try:
-            body = answer.json()
-        except ValueError as exc:
-            raise NodeError(f"GraphQL: HTTP {answer.status_code}: {answer.text[:200]!r}") from exc
-        if not isinstance(body, dict):
-            raise NodeError(f"GraphQL: the node answered {type(body).__name__}, not an object")
+        body = self._answer(self.graphql, {"query": query, "variables": variables},
+                            again=True, what="GraphQL")  # queries only read: sent again if need be
         if body.get("errors"):
             raise GraphQLFailed("GraphQL: " + "; ".join(str(e.get("message", e)) for e in body["errors"]))
         return body.get("data") or {}
-
-    def _post_to(self, url: str, body: dict[str, Any]) -> requests.Response:
-        try:
-            return self.session.post(url, json=body, timeout=self.timeout)
-        except requests.ConnectionError as exc:
-            if isinstance(exc, requests.Timeout):
-                raise
-        return self.session.post(url, json=body, timeout=self.timeout)  # queries only read: once more
 
     def call(self, method: str, **params: Any) -> Any:
         """A JSON-RPC call to ``<node>/rpc``; a node without it answers ``METHOD_NOT_FOUND``."""
