@@ -3,13 +3,14 @@
 Hand-written on purpose: a deployed console or CLI must not need ``node_modules`` (where the npm
 ``@cartesi/rollups`` artifacts live). A unit test checks every entry here against those artifacts.
 
-Also the ABI helpers: ``signature(entry)`` (``name(type,...)``), ``selector(entry)`` (4 bytes), and
-``describe_revert(data, abi=()) -> Revert``, the one revert describer of the project (the client and
-the local node): a custom error declared here or in ``abi`` (e.g. the called contract's full ABI) with
-its arguments named, the reason of ``Error(string)``, or the raw data. ``release_errors(contracts)``:
-the errors another Rollups v2 contracts release declares in place of 2.2.0's (a node's ``node.json``
-``contracts``), to pass as ``abi``: e.g. 2.0.0-rc.14's ``ClaimNotAccepted(bytes32)`` where 2.2.0 says
-``InvalidOutputsMerkleRoot(bytes32)``.
+The entries are built with ``param``, ``function``, ``event`` and ``error`` (``chain_v1`` builds its v1
+entries with them too). Also the ABI helpers: ``signature(entry)`` (``name(type,...)``),
+``selector(entry)`` (4 bytes), and ``describe_revert(data, abi=()) -> Revert``, the one revert describer
+of the project (the client and the local node): a custom error declared here or in ``abi`` (e.g. the
+called contract's full ABI) with its arguments named, the reason of ``Error(string)``, or the raw data.
+``release_errors(contracts)``: the errors another Rollups v2 contracts release declares in place of
+2.2.0's (a node's ``node.json`` ``contracts``), to pass as ``abi``: e.g. 2.0.0-rc.14's
+``ClaimNotAccepted(bytes32)`` where 2.2.0 says ``InvalidOutputsMerkleRoot(bytes32)``.
 """
 
 from __future__ import annotations
@@ -22,71 +23,79 @@ import eth_abi
 from eth_utils import function_signature_to_4byte_selector
 
 
-def _p(kind: str, name: str = "", indexed: bool | None = None, components: list | None = None) -> dict:
-    param: dict[str, Any] = {"type": kind, "name": name}
+def param(kind: str, name: str = "", indexed: bool | None = None, components: list | None = None) -> dict:
+    """An ABI parameter entry (``indexed`` for an event's, ``components`` for a tuple's)."""
+    entry: dict[str, Any] = {"type": kind, "name": name}
     if indexed is not None:
-        param["indexed"] = indexed
+        entry["indexed"] = indexed
     if components is not None:
-        param["components"] = components
-    return param
+        entry["components"] = components
+    return entry
 
 
-def _fn(name: str, inputs: list, outputs: list | None = None, mutability: str = "nonpayable") -> dict:
+def function(name: str, inputs: list, outputs: list | None = None, mutability: str = "nonpayable") -> dict:
+    """An ABI function entry."""
     return {"type": "function", "name": name, "inputs": inputs, "outputs": outputs or [],
             "stateMutability": mutability}
 
 
-def _ev(name: str, inputs: list) -> dict:
+def event(name: str, inputs: list) -> dict:
+    """An ABI event entry (not anonymous)."""
     return {"type": "event", "name": name, "inputs": inputs, "anonymous": False}
 
 
-def _err(name: str, inputs: list | None = None) -> dict:
+def error(name: str, inputs: list | None = None) -> dict:
+    """An ABI custom error entry."""
     return {"type": "error", "name": name, "inputs": inputs or []}
 
 
-_PROOF = _p("tuple", "proof", components=[_p("uint64", "outputIndex"), _p("bytes32[]", "outputHashesSiblings")])
+_PROOF = param("tuple", "proof",
+               components=[param("uint64", "outputIndex"), param("bytes32[]", "outputHashesSiblings")])
 
 INPUT_BOX = [
-    _fn("addInput", [_p("address", "appContract"), _p("bytes", "payload")], [_p("bytes32")]),
-    _fn("getNumberOfInputs", [_p("address", "appContract")], [_p("uint256")], "view"),
-    _ev("InputAdded", [_p("address", "appContract", True), _p("uint256", "index", True),
-                       _p("bytes", "input", False)]),
-    _err("InputTooLarge", [_p("address", "appContract"), _p("uint256", "inputLength"),
-                           _p("uint256", "maxInputLength")]),
+    function("addInput", [param("address", "appContract"), param("bytes", "payload")], [param("bytes32")]),
+    function("getNumberOfInputs", [param("address", "appContract")], [param("uint256")], "view"),
+    event("InputAdded", [param("address", "appContract", True), param("uint256", "index", True),
+                         param("bytes", "input", False)]),
+    error("InputTooLarge", [param("address", "appContract"), param("uint256", "inputLength"),
+                            param("uint256", "maxInputLength")]),
 ]
 ETHER_PORTAL = [
-    _fn("depositEther", [_p("address", "appContract"), _p("bytes", "execLayerData")], [], "payable"),
-    _err("EtherTransferFailed"),
+    function("depositEther", [param("address", "appContract"), param("bytes", "execLayerData")], [],
+             "payable"),
+    error("EtherTransferFailed"),
 ]
 ERC20_PORTAL = [
-    _fn("depositERC20Tokens", [_p("address", "token"), _p("address", "appContract"), _p("uint256", "value"),
-                               _p("bytes", "execLayerData")]),
-    _err("ERC20TransferFailed"),
+    function("depositERC20Tokens", [param("address", "token"), param("address", "appContract"),
+                                    param("uint256", "value"), param("bytes", "execLayerData")]),
+    error("ERC20TransferFailed"),
 ]
 APPLICATION = [
-    _fn("executeOutput", [_p("bytes", "output"), _PROOF]),
-    _fn("validateOutput", [_p("bytes", "output"), _PROOF], [], "view"),
-    _fn("wasOutputExecuted", [_p("uint256", "outputIndex")], [_p("bool")], "view"),
-    _fn("getOutputsMerkleRootValidator", [], [_p("address")], "view"),
-    _ev("OutputExecuted", [_p("uint64", "outputIndex", False), _p("bytes", "output", False)]),
-    _err("OutputNotExecutable", [_p("bytes", "output")]),
-    _err("OutputNotReexecutable", [_p("bytes", "output")]),
-    _err("InvalidOutputHashesSiblingsArrayLength"),
-    _err("InvalidOutputsMerkleRoot", [_p("bytes32", "outputsMerkleRoot")]),
-    _err("InsufficientFunds", [_p("uint256", "value"), _p("uint256", "balance")]),
+    function("executeOutput", [param("bytes", "output"), _PROOF]),
+    function("validateOutput", [param("bytes", "output"), _PROOF], [], "view"),
+    function("wasOutputExecuted", [param("uint256", "outputIndex")], [param("bool")], "view"),
+    function("getOutputsMerkleRootValidator", [], [param("address")], "view"),
+    event("OutputExecuted", [param("uint64", "outputIndex", False), param("bytes", "output", False)]),
+    error("OutputNotExecutable", [param("bytes", "output")]),
+    error("OutputNotReexecutable", [param("bytes", "output")]),
+    error("InvalidOutputHashesSiblingsArrayLength"),
+    error("InvalidOutputsMerkleRoot", [param("bytes32", "outputsMerkleRoot")]),
+    error("InsufficientFunds", [param("uint256", "value"), param("uint256", "balance")]),
 ]
 AUTHORITY = [
-    _fn("getEpochLength", [], [_p("uint256")], "view"),
+    function("getEpochLength", [], [param("uint256")], "view"),
 ]
 ERC20 = [
-    _fn("approve", [_p("address", "spender"), _p("uint256", "value")], [_p("bool")]),
-    _fn("allowance", [_p("address", "owner"), _p("address", "spender")], [_p("uint256")], "view"),
-    _fn("balanceOf", [_p("address", "account")], [_p("uint256")], "view"),
-    _fn("decimals", [], [_p("uint8")], "view"),
-    _fn("symbol", [], [_p("string")], "view"),
-    _err("ERC20InsufficientBalance", [_p("address", "sender"), _p("uint256", "balance"), _p("uint256", "needed")]),
-    _err("ERC20InsufficientAllowance", [_p("address", "spender"), _p("uint256", "allowance"),
-                                        _p("uint256", "needed")]),
+    function("approve", [param("address", "spender"), param("uint256", "value")], [param("bool")]),
+    function("allowance", [param("address", "owner"), param("address", "spender")], [param("uint256")],
+             "view"),
+    function("balanceOf", [param("address", "account")], [param("uint256")], "view"),
+    function("decimals", [], [param("uint8")], "view"),
+    function("symbol", [], [param("string")], "view"),
+    error("ERC20InsufficientBalance", [param("address", "sender"), param("uint256", "balance"),
+                                       param("uint256", "needed")]),
+    error("ERC20InsufficientAllowance", [param("address", "spender"), param("uint256", "allowance"),
+                                         param("uint256", "needed")]),
 ]
 
 ALL = {"InputBox": INPUT_BOX, "EtherPortal": ETHER_PORTAL, "ERC20Portal": ERC20_PORTAL,
@@ -96,8 +105,9 @@ ALL = {"InputBox": INPUT_BOX, "EtherPortal": ETHER_PORTAL, "ERC20Portal": ERC20_
 
 RELEASE_ERRORS = {
     "2.0.0-rc.14": [  # Application (npm @cartesi/rollups 2.0.0-rc.14, as deployed)
-        _err("ClaimNotAccepted", [_p("bytes32", "claim")]),
-        _err("InsufficientFunds", [_p("address", "caller"), _p("uint256", "value"), _p("uint256", "balance")]),
+        error("ClaimNotAccepted", [param("bytes32", "claim")]),
+        error("InsufficientFunds", [param("address", "caller"), param("uint256", "value"),
+                                    param("uint256", "balance")]),
     ],
 }
 """Contracts release (other than 2.2.0) -> the errors it names differently."""
@@ -109,10 +119,10 @@ def release_errors(contracts: str | None) -> list[dict]:
 
 
 def _types(entry: dict) -> list[str]:
-    def one(param: dict) -> str:
-        if param["type"].startswith("tuple"):
-            return "(" + ",".join(one(c) for c in param["components"]) + ")" + param["type"][5:]
-        return param["type"]
+    def one(entry: dict) -> str:
+        if entry["type"].startswith("tuple"):
+            return "(" + ",".join(one(c) for c in entry["components"]) + ")" + entry["type"][5:]
+        return entry["type"]
     return [one(p) for p in entry["inputs"]]
 
 

@@ -11,7 +11,7 @@ its bytes, its place in the v1 numbering and its proof from the node (``ReaderV1
 ``voucher_proof``); ``siblings`` is not used. ``wasVoucherExecuted(inputIndex, outputIndexWithinInput)``
 says whether it ran; v1 has no view that checks a voucher's proof, so ``output_is_valid`` simulates the
 execution (``eth_call``). ABI entries are written out by hand (checked against npm
-``@cartesi/rollups@1.4.3`` by a unit test), as in ``abis``.
+``@cartesi/rollups@1.4.3`` by a unit test), with ``abis``'s builders.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.logs import DISCARD
 
+from mlmarket.client.abis import error, event, function, param
 from mlmarket.client.accounts import Signer
 from mlmarket.client.chain import Chain, TxResult
 from mlmarket.client.config import NodeConfig
@@ -33,44 +34,32 @@ from mlmarket.client.outputs import VOUCHER_SELECTOR
 from mlmarket.client.reader_v1 import ReaderV1Client
 
 
-def _p(kind: str, name: str = "", components: list[dict[str, Any]] | None = None,
-       indexed: bool | None = None) -> dict[str, Any]:
-    param: dict[str, Any] = {"type": kind, "name": name}
-    if components is not None:
-        param["components"] = components
-    if indexed is not None:
-        param["indexed"] = indexed
-    return param
-
-
-_VALIDITY = _p("tuple", "validity", [
-    _p("uint64", "inputIndexWithinEpoch"), _p("uint64", "outputIndexWithinInput"),
-    _p("bytes32", "outputHashesRootHash"), _p("bytes32", "vouchersEpochRootHash"),
-    _p("bytes32", "noticesEpochRootHash"), _p("bytes32", "machineStateHash"),
-    _p("bytes32[]", "outputHashInOutputHashesSiblings"), _p("bytes32[]", "outputHashesInEpochSiblings")])
-_PROOF = _p("tuple", "_proof", [_VALIDITY, _p("bytes", "context")])
+_VALIDITY = param("tuple", "validity", components=[
+    param("uint64", "inputIndexWithinEpoch"), param("uint64", "outputIndexWithinInput"),
+    param("bytes32", "outputHashesRootHash"), param("bytes32", "vouchersEpochRootHash"),
+    param("bytes32", "noticesEpochRootHash"), param("bytes32", "machineStateHash"),
+    param("bytes32[]", "outputHashInOutputHashesSiblings"),
+    param("bytes32[]", "outputHashesInEpochSiblings")])
+_PROOF = param("tuple", "_proof", components=[_VALIDITY, param("bytes", "context")])
 
 CARTESI_DAPP = [
-    {"type": "function", "name": "executeVoucher", "stateMutability": "nonpayable",
-     "inputs": [_p("address", "_destination"), _p("bytes", "_payload"), _PROOF], "outputs": [_p("bool")]},
-    {"type": "function", "name": "wasVoucherExecuted", "stateMutability": "view",
-     "inputs": [_p("uint256", "_inputIndex"), _p("uint256", "_outputIndexWithinInput")],
-     "outputs": [_p("bool")]},
-    {"type": "event", "name": "VoucherExecuted", "anonymous": False,
-     "inputs": [_p("uint256", "voucherId", indexed=False)]},
-    *({"type": "error", "name": name, "inputs": []} for name in (
+    function("executeVoucher", [param("address", "_destination"), param("bytes", "_payload"), _PROOF],
+             [param("bool")]),
+    function("wasVoucherExecuted",
+             [param("uint256", "_inputIndex"), param("uint256", "_outputIndexWithinInput")], [param("bool")],
+             "view"),
+    event("VoucherExecuted", [param("uint256", "voucherId", False)]),
+    *(error(name) for name in (
         "EtherTransferFailed", "IncorrectEpochHash", "IncorrectOutputHashesRootHash",
         "IncorrectOutputsEpochRootHash", "InputIndexOutOfClaimBounds", "OnlyDApp",
         "VoucherReexecutionNotAllowed")),
 ]
 """The v1 ``CartesiDApp`` functions and event the client uses."""
 INPUT_BOX_V1 = [
-    {"type": "function", "name": "addInput", "stateMutability": "nonpayable",
-     "inputs": [_p("address", "_dapp"), _p("bytes", "_input")], "outputs": [_p("bytes32")]},
-    {"type": "event", "name": "InputAdded", "anonymous": False,
-     "inputs": [_p("address", "dapp", indexed=True), _p("uint256", "inputIndex", indexed=True),
-                _p("address", "sender", indexed=False), _p("bytes", "input", indexed=False)]},
-    {"type": "error", "name": "InputSizeExceedsLimit", "inputs": []},
+    function("addInput", [param("address", "_dapp"), param("bytes", "_input")], [param("bytes32")]),
+    event("InputAdded", [param("address", "dapp", True), param("uint256", "inputIndex", True),
+                         param("address", "sender", False), param("bytes", "input", False)]),
+    error("InputSizeExceedsLimit"),
 ]
 """The v1 ``InputBox`` entries the client uses."""
 V1_ABIS = {"Application": CARTESI_DAPP, "InputBox": INPUT_BOX_V1}
@@ -116,9 +105,9 @@ class ChainV1(Chain):
     def _input_index(self, receipt: Any, tx_hash: str) -> int:
         app = Web3.to_checksum_address(self.config.address("Application"))
         box = self.contract("InputBox", self.config.address("InputBox"))
-        for event in box.events.InputAdded().process_receipt(receipt, errors=DISCARD):
-            if event["address"] == box.address and event["args"]["dapp"] == app:
-                return int(event["args"]["inputIndex"])
+        for added in box.events.InputAdded().process_receipt(receipt, errors=DISCARD):
+            if added["address"] == box.address and added["args"]["dapp"] == app:
+                return int(added["args"]["inputIndex"])
         raise TransactionFailed(f"transaction {tx_hash} added no input to {app}", tx_hash=tx_hash)
 
     def _voucher(self, index: int) -> tuple[int, int]:
